@@ -1,0 +1,130 @@
+"""The ``hybrid-assist`` command: ``lsp``, ``complete``, ``doctor``, ``config``, ``models``, ``version``.
+
+Every subcommand logs to stderr; ``lsp`` in stdio mode keeps stdout for
+JSON-RPC alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hybrid_assist import __version__
+
+logger = logging.getLogger("hybrid_assist")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {value!r}")
+    return host or "127.0.0.1", number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybrid-assist",
+        description="AI code assistance over LSP, routed between a local engine and cloud APIs.",
+    )
+    parser.add_argument("--log-level", default=None, help="debug, info, warning or error (default: [server] log_level)")
+    parser.add_argument("--log-file", default=None, help="Also write the log to this file.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lsp = sub.add_parser("lsp", help="Run the language server (stdio by default).")
+    mode = lsp.add_mutually_exclusive_group()
+    mode.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="Serve many editors over TCP.")
+    mode.add_argument("--ws", type=_host_port, metavar="HOST:PORT", help="Serve many editors over WebSocket.")
+    lsp.add_argument("--stdio", action="store_true", help="Serve one editor over stdin/stdout (the default).")
+
+    complete = sub.add_parser("complete", help="Run one request through scope, route and engine, and print it.")
+    complete.add_argument("file", type=Path)
+    complete.add_argument("--line", type=int, required=True, help="0-based line, as in LSP.")
+    complete.add_argument("--character", type=int, required=True, help="0-based column (UTF-16 units, as in LSP).")
+    complete.add_argument("--task", default="completion", help="Task identifier (completion, explain, review, ...).")
+    complete.add_argument("--json", action="store_true", help="Print one JSON object.")
+    complete.add_argument(
+        "--workspace", type=Path, default=None, help="Workspace root (default: the git root or the file's folder)."
+    )
+    complete.add_argument("--wait", type=float, default=120.0, help="Seconds to wait for the local engine to start.")
+
+    doctor = sub.add_parser("doctor", help="Say which backends are usable, and what to do about the others.")
+    doctor.add_argument("--json", action="store_true")
+
+    config = sub.add_parser("config", help="Inspect the configuration.")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    config_sub.add_parser("schema", help="Print the JSON schema of the configuration.")
+    config_sub.add_parser("show", help="Print the effective configuration (no secrets).")
+    docs = config_sub.add_parser("docs", help="Write docs/CONFIGURATION.md from the schema.")
+    docs.add_argument("--output", type=Path, default=Path("docs/CONFIGURATION.md"))
+
+    models = sub.add_parser("models", help="Fetch or list local models.")
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    pull = models_sub.add_parser("pull", help="Download a model into the Hugging Face cache.")
+    pull.add_argument("model", nargs="?", default="", help="Hub id (default: the configured local model).")
+    models_sub.add_parser("list", help="List cached models.")
+
+    sub.add_parser("version", help="Print the version.")
+    return parser
+
+
+def _setup_logging(level: str, log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    for noisy in ("pygls", "httpx", "httpcore", "websockets"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from hybrid_assist.config import SettingsLoader
+
+    loader = SettingsLoader()
+    roots = [args.workspace] if getattr(args, "workspace", None) else []
+    loaded = loader.load(roots)
+    _setup_logging(args.log_level or loaded.settings.server.log_level, args.log_file)
+    for problem in loaded.problems:
+        logger.warning("%s", problem)
+
+    if args.command == "version":
+        print(f"hybrid-assist {__version__}")
+        return 0
+    if args.command == "lsp":
+        from hybrid_assist.commands.lsp import run_lsp
+
+        return run_lsp(loader, loaded.settings, tcp=args.tcp, ws=args.ws)
+    if args.command == "complete":
+        from hybrid_assist.commands.complete import run_complete
+
+        return asyncio.run(run_complete(args, loader))
+    if args.command == "doctor":
+        from hybrid_assist.commands.doctor import run_doctor
+
+        return asyncio.run(run_doctor(loaded, as_json=args.json))
+    if args.command == "config":
+        from hybrid_assist.commands.config import run_config
+
+        return run_config(args, loaded.settings)
+    if args.command == "models":
+        from hybrid_assist.commands.models import run_models
+
+        return run_models(args, loaded.settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""``hybrid-assist complete FILE --line N --character N``: one request through the whole pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lsp_server.analysis.index import WorkspaceIndex
+
+from hybrid_assist.config import SettingsLoader
+from hybrid_assist.runtime import build_assistant
+from lsp_server.analysis.documents import Document
+from lsp_server.analysis.paths import path_to_uri
+from lsp_server.requests import AssistRequest
+from lsp_server.session import Session
+from routing.tasks import parse_task
+
+MAX_FILE_BYTES = 20_000_000
+
+
+def _workspace_root(file: Path) -> Path:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(file.parent), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return file.parent
+
+
+async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
+    file: Path = args.file.resolve()
+    try:
+        task = parse_task(args.task)
+    except ValueError as exc:
+        print(f"hybrid-assist: {exc}", file=sys.stderr)
+        return 2
+    if not file.is_file():
+        print(f"hybrid-assist: {file} is not a file", file=sys.stderr)
+        return 2
+    if file.stat().st_size > MAX_FILE_BYTES:
+        print(f"hybrid-assist: {file} is larger than {MAX_FILE_BYTES} bytes", file=sys.stderr)
+        return 2
+    root = (args.workspace or _workspace_root(file)).resolve()
+    loaded = loader.load([root])
+    settings = loaded.settings
+    text = file.read_bytes().decode("utf-8", errors="replace")
+    doc = Document(path_to_uri(file), text, "")
+    index = WorkspaceIndex([root], settings.analysis)
+    session = Session(settings=settings, roots=[root], index=index, encoding="utf-16")
+    assistant = build_assistant(settings)
+    try:
+        await index.build()
+        runtime = assistant.runtime
+        runtime.start_local_in_background()
+        if not runtime.local_state().available and not runtime.local_error:
+            print("hybrid-assist: starting the local engine...", file=sys.stderr, flush=True)
+        await runtime.wait_local(args.wait)
+        offset = doc.offset_at(max(0, args.line), max(0, args.character), "utf-16")
+        result = await assistant.run(session, doc, AssistRequest(task, doc.uri, offset))
+    finally:
+        await assistant.runtime.close()
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    if result.text:
+        print(result.text)
+    else:
+        print(f"(no answer: {result.empty_reason})")
+    explanation = result.explanation
+    print("---", file=sys.stderr)
+    print(
+        f"scope: {explanation.scope.level} ({explanation.scope.unit_kind} {explanation.scope.unit_name})",
+        file=sys.stderr,
+    )
+    for path in explanation.scope.files:
+        print(f"  depends on {path}", file=sys.stderr)
+    print(f"route: {result.footer()}", file=sys.stderr)
+    for reason in explanation.decision.reasons:
+        print(f"  - {reason}", file=sys.stderr)
+    return 0

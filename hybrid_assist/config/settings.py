@@ -1,0 +1,82 @@
+"""``HybridSettings``: every section of the configuration in one pydantic model.
+
+The JSON schema of this model is the configuration's contract:
+``hybrid-assist config schema`` prints it, ``docs/CONFIGURATION.md`` and the
+VS Code extension's settings are generated from it.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inference.settings import LocalSettings, ProviderSettings, default_providers
+from lsp_server.analysis.settings import AnalysisSettings
+from lsp_server.settings import CompletionSettings, ServerSettings
+from routing.settings import RoutingSettings, SensitiveSettings
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "anonymous"
+
+
+class LedgerSettings(BaseModel):
+    """``[ledger]``: where every request is recorded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty = SQLite file in the data directory. "
+        "PostgreSQL for teams: postgresql+psycopg://user@host/db",
+    )
+    store_prompts: bool = Field(default=False, description="Store prompt text (otherwise only its SHA-256).")
+
+
+class MetricsSettings(BaseModel):
+    """``[metrics]``: the Prometheus endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="Serve Prometheus metrics over HTTP.")
+    host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
+    port: int = Field(default=9464, ge=0, le=65535, description="Port of the metrics endpoint (0: any free port).")
+
+
+class GatewayClientSettings(BaseModel):
+    """``[gateway]``: the language server as a client of a team gateway."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default="", description="Team gateway URL; empty = embedded mode (engines in-process).")
+    api_key_env: str = Field(default="HYBRID_ASSIST_GATEWAY_KEY", description="Env var with this user's key.")
+    fallback_local: bool = Field(default=False, description="Use the local engine when the gateway is unreachable.")
+
+
+class HybridSettings(BaseModel):
+    """The whole configuration. Unknown keys are rejected with a message naming them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(default_factory=_default_user, description="Who requests are attributed to.")
+    team: str = Field(default="default", description="Team of the user, for budgets and reports.")
+    data_dir: str = Field(
+        default="", description="Where the ledger and caches live; empty = ~/.local/share/hybrid-assist."
+    )
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=default_providers,
+        description="Cloud providers and the overflow endpoint, by name.",
+    )
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    sensitive: SensitiveSettings = Field(default_factory=SensitiveSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    gateway: GatewayClientSettings = Field(default_factory=GatewayClientSettings)

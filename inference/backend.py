@@ -1,0 +1,98 @@
+"""The async streaming interface every engine implements, modelled on vLLM's ``EngineClient``.
+
+``generate()`` is an async generator of :class:`GenerationChunk`; ``abort()``
+frees a running request in the engine (closing the generator early must do
+the same). ``load()`` and ``health()`` feed the router. :func:`collect` drains
+a stream into a :class:`GenerationResult` and measures time to first token.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import AsyncIterator, Callable
+
+from inference.types import (
+    BackendHealth,
+    BackendLoad,
+    GenerationChunk,
+    GenerationRequest,
+    GenerationResult,
+    Usage,
+)
+
+
+class Backend(abc.ABC):
+    """One engine or provider. Subclasses keep their library's quirks to themselves."""
+
+    #: Configuration name of this backend (``local``, ``overflow``, ``openai``...).
+    name: str = ""
+    #: True when the model runs on the premises (the code never leaves).
+    is_local: bool = False
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Load the model / open connections. Idempotent."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the model / connections. Idempotent."""
+
+    @abc.abstractmethod
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Stream the answer to ``request``; the last chunk has ``finish_reason`` and ``usage``."""
+
+    @abc.abstractmethod
+    async def abort(self, request_id: str) -> None:
+        """Stop ``request_id`` in the engine if it is still running; no error if it is not."""
+
+    def load(self) -> BackendLoad:
+        """Current queue depth and recent time to first token."""
+        return BackendLoad()
+
+    @abc.abstractmethod
+    async def health(self) -> BackendHealth:
+        """Whether this backend can serve now; when not, why and what to do."""
+
+    def default_model(self) -> str:
+        """The model used when a request names none."""
+        return ""
+
+    def token_counter(self) -> Callable[[str], int] | None:
+        """The model's tokenizer as a counting function, or None when unknown."""
+        return None
+
+
+async def collect(backend: Backend, request: GenerationRequest) -> GenerationResult:
+    """Run ``request`` to the end and return the whole answer with timing."""
+    start = time.perf_counter()
+    ttft_ms: float | None = None
+    parts: list[str] = []
+    finish = "stop"
+    usage = Usage()
+    stream = backend.generate(request)
+    try:
+        async for chunk in stream:
+            if chunk.text:
+                if ttft_ms is None:
+                    ttft_ms = (time.perf_counter() - start) * 1000.0
+                parts.append(chunk.text)
+            if chunk.finish_reason is not None:
+                finish = chunk.finish_reason
+            if chunk.usage is not None:
+                usage = chunk.usage
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return GenerationResult(
+        text="".join(parts),
+        finish_reason=finish,
+        usage=usage,
+        model=request.model or backend.default_model(),
+        ttft_ms=ttft_ms,
+        latency_ms=(time.perf_counter() - start) * 1000.0,
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about 3.5 characters a token for code)."""
+    return max(1, (len(text) * 2 + 6) // 7) if text else 0

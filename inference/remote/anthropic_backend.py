@@ -1,0 +1,201 @@
+"""Anthropic's Claude models through the official ``anthropic`` SDK (``AsyncAnthropic``).
+
+Streams ``messages.create(stream=True)`` and reads Anthropic's event
+sequence: ``message_start`` (input usage), ``content_block_delta`` (text),
+``message_delta`` (``stop_reason`` and the output count), ``message_stop``.
+Anthropic quirks handled here: the system prompt is a separate ``system``
+parameter; consecutive messages of one role are merged (the API wants
+alternating turns); whitespace-only stop sequences are dropped (the API
+rejects them); the Messages API of SDK 2.x takes no ``temperature``, so
+``request.temperature`` is not sent; ``input_tokens`` excludes cached tokens, so the prompt is
+``input_tokens + cache_read_input_tokens + cache_creation_input_tokens`` with
+``cache_read_input_tokens`` as the cached part; ``stop_reason == "refusal"``
+is a content filter; an error event inside a 200 stream is classified by its
+``error.type``; and a connection dropped mid-stream surfaces as a bare
+``httpx2`` transport error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import anthropic
+import httpx2
+import pydantic
+from anthropic import AsyncAnthropic, omit
+from anthropic.types import MessageParam
+
+from inference.errors import (
+    ContentFilteredError,
+    InferenceError,
+    InferenceTimeoutError,
+    UnavailableError,
+)
+from inference.remote._base import RemoteBackend
+from inference.remote._errors_http import (
+    COMMON_CONTEXT_MARKERS,
+    error_for_status,
+    mentions_any,
+    parse_retry_after,
+)
+from inference.remote._fim_chat import fim_chat_messages
+from inference.types import ChatMessage, GenerationChunk, GenerationRequest, RequestKind, Usage
+
+logger = logging.getLogger(__name__)
+
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+}
+_CONTEXT_MARKERS = (*COMMON_CONTEXT_MARKERS, "prompt is too long", "too many tokens")
+#: HTTP status of each Anthropic error type, for error events inside a stream.
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicBackend(RemoteBackend):
+    """Anthropic Messages API; see the module docstring."""
+
+    _client: AsyncAnthropic | None = None
+
+    def _open_client(self, api_key: str | None) -> None:
+        self._client = AsyncAnthropic(
+            api_key=api_key,
+            base_url=self.settings.base_url or None,
+            timeout=self.settings.timeout_s,
+            max_retries=0,
+        )
+
+    async def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    def _sdk(self) -> AsyncAnthropic:
+        if self._client is None:
+            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
+        return self._client
+
+    def endpoint_label(self) -> str:
+        return self.settings.base_url or "https://api.anthropic.com"
+
+    async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
+        source = (
+            fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
+        )
+        system, messages = _split_system(source)
+        stop = [s for s in request.stop if s.strip()]
+        stream = await self._sdk().messages.create(
+            model=model,
+            max_tokens=request.max_tokens,
+            messages=messages,
+            system=system or omit,
+            stop_sequences=stop or omit,
+            stream=True,
+            timeout=timeout_s,
+        )
+        prompt = cached = output = 0
+        stop_reason: str | None = None
+        parts: list[str] = []
+        try:
+            async for event in stream:
+                if event.type == "message_start":
+                    usage = event.message.usage
+                    cached = usage.cache_read_input_tokens or 0
+                    prompt = usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0)
+                    output = usage.output_tokens
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    if event.delta.text:
+                        parts.append(event.delta.text)
+                        yield GenerationChunk(event.delta.text)
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason or stop_reason
+                    output = event.usage.output_tokens
+        finally:
+            await stream.close()
+        if stop_reason == "refusal":
+            raise ContentFilteredError(f"{self.name}: Claude refused to answer", provider=self.name)
+        if stop_reason is None:
+            raise UnavailableError(f"{self.name}: the stream ended without a stop reason", provider=self.name)
+        usage_total = Usage(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=output)
+        if prompt == 0 and output == 0:
+            usage_total = self._estimate_usage(request, "".join(parts))
+        yield GenerationChunk("", finish_reason=_FINISH.get(stop_reason, "stop"), usage=usage_total)
+
+    async def _probe(self, model: str, timeout_s: float) -> None:
+        await self._sdk().models.retrieve(model, timeout=timeout_s)
+
+    def _map_error(self, exc: Exception) -> InferenceError | None:
+        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+            return InferenceTimeoutError(f"{self.name}: request timed out", provider=self.name)
+        if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
+            cause = exc.__cause__ or exc
+            return UnavailableError(
+                f"{self.name}: connection to {self.endpoint_label()} failed ({cause})", provider=self.name
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            error_type, message = _error_fields(exc.body, exc.message)
+            status = exc.status_code
+            if status < 400:  # an error event inside a 200 stream
+                status = _ERROR_TYPE_STATUS.get(error_type or "", 500)
+            return error_for_status(
+                status,
+                message,
+                provider=self.name,
+                retry_after=parse_retry_after(exc.response.headers),
+                context_too_long=mentions_any(message, _CONTEXT_MARKERS),
+            )
+        if isinstance(exc, anthropic.APIError):
+            return UnavailableError(f"{self.name}: {exc.message}", provider=self.name)
+        if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError)):
+            return UnavailableError(f"{self.name}: malformed stream event ({exc})", provider=self.name)
+        return None
+
+
+def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[MessageParam]]:
+    """The system prompt, and the other turns with consecutive same-role turns merged."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if turns and turns[-1][0] == role:
+            turns[-1] = (role, f"{turns[-1][1]}\n\n{message.content}")
+        else:
+            turns.append((role, message.content))
+    params: list[MessageParam] = []
+    for role, content in turns:
+        if role == "assistant":
+            params.append({"role": "assistant", "content": content})
+        else:
+            params.append({"role": "user", "content": content})
+    return system, params
+
+
+def _error_fields(body: object, fallback: str) -> tuple[str | None, str]:
+    """(error type, message) from Anthropic's ``{"type": "error", "error": {...}}`` body."""
+    error: Any = body.get("error", body) if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping):
+        return None, fallback
+    error_type = error.get("type")
+    message = error.get("message")
+    return (
+        error_type if isinstance(error_type, str) else None,
+        message if isinstance(message, str) and message else fallback,
+    )

@@ -1,0 +1,227 @@
+"""Google's Gemini models through the official ``google-genai`` SDK (``genai.Client``).
+
+Streams ``client.aio.models.generate_content_stream``, which posts to
+``{base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse``: with an
+API key and a custom ``base_url`` the SDK appends ``api_version`` and the
+path to the URL as given, so the version is pinned to ``v1beta`` here. Gemini
+quirks handled here: the system prompt goes in
+``config.system_instruction`` and assistant turns have the role ``model``;
+at most five stop sequences are sent; the SDK is given its own ``httpx`` clients (with aiohttp installed it would
+otherwise pick aiohttp, whose implicit retry sleeps 1-10 s on connection
+errors) and no retry options (so it never retries; the loop in
+:class:`~inference.remote._base.RemoteBackend` does, honouring the delay).
+Gemini writes a rate limit's delay in a ``google.rpc.RetryInfo`` error detail
+(``"retryDelay": "1.5s"``) rather than a header, and answers a bad key with
+400 ``API_KEY_INVALID``. ``usage_metadata.prompt_token_count`` includes
+``cached_content_token_count``; thinking tokens are billed as output, so they
+count as completion tokens. A ``SAFETY``-like finish reason, or a blocked
+prompt, is a content filter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from inference.errors import (
+    AuthenticationError,
+    ContentFilteredError,
+    InferenceError,
+    InferenceTimeoutError,
+    UnavailableError,
+)
+from inference.remote._base import RemoteBackend
+from inference.remote._errors_http import (
+    COMMON_CONTEXT_MARKERS,
+    error_for_status,
+    mentions_any,
+    parse_retry_after,
+)
+from inference.remote._fim_chat import fim_chat_messages
+from inference.types import ChatMessage, GenerationChunk, GenerationRequest, RequestKind, Usage
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "v1beta"
+#: Gemini accepts at most this many stop sequences.
+_MAX_STOP = 5
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+_FILTERED = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
+)
+_CONTEXT_MARKERS = (*COMMON_CONTEXT_MARKERS, "input token count", "exceeds the maximum number of tokens")
+_BAD_KEY_MARKERS = ("API_KEY_INVALID", "API key not valid", "API key expired")
+_DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
+
+
+class GeminiBackend(RemoteBackend):
+    """Gemini API (Google AI); see the module docstring."""
+
+    _client: genai.Client | None = None
+    _http: httpx.AsyncClient | None = None
+    _http_sync: httpx.Client | None = None
+
+    def _open_client(self, api_key: str | None) -> None:
+        self._http = httpx.AsyncClient(timeout=self.settings.timeout_s)
+        self._http_sync = httpx.Client(timeout=self.settings.timeout_s)
+        options = types.HttpOptions(
+            base_url=self.settings.base_url or None,
+            api_version=API_VERSION,
+            timeout=_millis(self.settings.timeout_s),
+            httpx_async_client=self._http,
+            httpx_client=self._http_sync,
+        )
+        self._client = genai.Client(vertexai=False, api_key=api_key, http_options=options)
+
+    async def _close_client(self) -> None:
+        http, http_sync = self._http, self._http_sync
+        self._client = self._http = self._http_sync = None
+        if http is not None:
+            await http.aclose()
+        if http_sync is not None:
+            http_sync.close()
+
+    def _sdk(self) -> genai.Client:
+        if self._client is None:
+            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
+        return self._client
+
+    def endpoint_label(self) -> str:
+        return self.settings.base_url or "https://generativelanguage.googleapis.com"
+
+    async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
+        source = (
+            fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
+        )
+        system, contents = _contents(source)
+        config = types.GenerateContentConfig(
+            system_instruction=system or None,
+            max_output_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop_sequences=list(request.stop)[:_MAX_STOP] or None,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            http_options=types.HttpOptions(timeout=_millis(timeout_s)),
+        )
+        stream = await self._sdk().aio.models.generate_content_stream(model=model, contents=contents, config=config)
+        finish: str | None = None
+        metadata: types.GenerateContentResponseUsageMetadata | None = None
+        parts: list[str] = []
+        try:
+            async for response in stream:
+                feedback = response.prompt_feedback
+                if feedback is not None and feedback.block_reason is not None:
+                    raise ContentFilteredError(
+                        f"{self.name}: Gemini blocked the prompt ({_name(feedback.block_reason)})",
+                        provider=self.name,
+                    )
+                if response.usage_metadata is not None:
+                    metadata = response.usage_metadata
+                if not response.candidates:
+                    continue
+                candidate = response.candidates[0]
+                text = _text(candidate)
+                if text:
+                    parts.append(text)
+                    yield GenerationChunk(text)
+                if candidate.finish_reason is not None:
+                    finish = _name(candidate.finish_reason)
+        finally:
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
+        if finish in _FILTERED:
+            raise ContentFilteredError(f"{self.name}: Gemini stopped the answer ({finish})", provider=self.name)
+        if finish is None:
+            raise UnavailableError(f"{self.name}: the stream ended without a finish reason", provider=self.name)
+        usage = _usage(metadata) if metadata is not None else self._estimate_usage(request, "".join(parts))
+        yield GenerationChunk("", finish_reason=_FINISH.get(finish, "stop"), usage=usage)
+
+    async def _probe(self, model: str, timeout_s: float) -> None:
+        config = types.GetModelConfig(http_options=types.HttpOptions(timeout=_millis(timeout_s)))
+        await self._sdk().aio.models.get(model=model, config=config)
+
+    def _map_error(self, exc: Exception) -> InferenceError | None:
+        if isinstance(exc, httpx.TimeoutException):
+            return InferenceTimeoutError(f"{self.name}: request timed out", provider=self.name)
+        if isinstance(exc, httpx.TransportError):
+            return UnavailableError(
+                f"{self.name}: connection to {self.endpoint_label()} failed ({exc})", provider=self.name
+            )
+        if isinstance(exc, genai_errors.APIError):
+            return self._map_api_error(exc)
+        if isinstance(exc, (genai_errors.UnknownApiResponseError, json.JSONDecodeError)):
+            return UnavailableError(f"{self.name}: malformed stream event ({exc})", provider=self.name)
+        return None
+
+    def _map_api_error(self, exc: genai_errors.APIError) -> InferenceError:
+        message = exc.message or str(exc)
+        details = json.dumps(exc.details, default=str) if exc.details is not None else ""
+        if exc.code == 400 and mentions_any(f"{message} {details}", _BAD_KEY_MARKERS):
+            return AuthenticationError(f"{self.name}: {message}", provider=self.name, status=exc.code)
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        retry_after = _retry_delay(exc.details)
+        if retry_after is None and isinstance(headers, Mapping):
+            retry_after = parse_retry_after(headers)
+        return error_for_status(
+            exc.code or 500,
+            message,
+            provider=self.name,
+            retry_after=retry_after,
+            context_too_long=mentions_any(message, _CONTEXT_MARKERS),
+        )
+
+
+def _contents(messages: Sequence[ChatMessage]) -> tuple[str, list[types.Content]]:
+    """The system instruction, and the turns with Gemini's roles (``user``/``model``)."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    contents = [
+        types.Content(role="model" if m.role == "assistant" else "user", parts=[types.Part(text=m.content)])
+        for m in messages
+        if m.role != "system"
+    ]
+    return system, contents
+
+
+def _text(candidate: types.Candidate) -> str:
+    if candidate.content is None or not candidate.content.parts:
+        return ""
+    return "".join(part.text for part in candidate.content.parts if part.text and not part.thought)
+
+
+def _usage(metadata: types.GenerateContentResponseUsageMetadata) -> Usage:
+    return Usage(
+        prompt_tokens=metadata.prompt_token_count or 0,
+        cached_tokens=metadata.cached_content_token_count or 0,
+        completion_tokens=(metadata.candidates_token_count or 0) + (metadata.thoughts_token_count or 0),
+    )
+
+
+def _retry_delay(details: Any) -> float | None:
+    """The delay of a ``google.rpc.RetryInfo`` detail in an error body, in seconds."""
+    error = details.get("error", details) if isinstance(details, Mapping) else None
+    items = error.get("details") if isinstance(error, Mapping) else None
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        if isinstance(item, Mapping) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DELAY.match(str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _name(value: object) -> str:
+    """An SDK enum member's wire name (``FinishReason.SAFETY`` -> ``"SAFETY"``)."""
+    raw = getattr(value, "value", value)
+    return str(raw)
+
+
+def _millis(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

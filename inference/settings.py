@@ -1,0 +1,162 @@
+"""Configuration of the engines: the ``[local]`` table and one ``[providers.NAME]`` table each.
+
+Pure pydantic models (no I/O at import). API keys are never stored here: a
+provider names the environment variable (``api_key_env``) or file
+(``api_key_file``) that holds its key, read only when the backend starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LocalBackendKind = Literal["auto", "vllm", "transformers", "openai-compatible", "instant"]
+ProviderKind = Literal["openai", "anthropic", "gemini", "openai-compatible"]
+
+#: Default local models: a real code model with fill-in-the-middle tokens.
+DEFAULT_GPU_MODEL = "Qwen/Qwen2.5-Coder-1.5B"
+DEFAULT_CPU_MODEL = "Qwen/Qwen2.5-Coder-0.5B"
+
+
+class ModelPrice(BaseModel):
+    """US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    cached_input: float = Field(default=0.0, ge=0)
+    output: float = Field(ge=0)
+
+    def cost(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
+        """Cost in dollars of one call with these token counts."""
+        uncached = max(0, prompt_tokens - cached_tokens)
+        return (uncached * self.input + cached_tokens * self.cached_input + completion_tokens * self.output) / 1_000_000
+
+
+class LocalSettings(BaseModel):
+    """The on-premises engine (``[local]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: LocalBackendKind = Field(
+        default="auto",
+        description="Engine: vllm (in-process), transformers, openai-compatible (remote vLLM), "
+        "instant (answers at once, for benchmarks), or auto (vllm with a GPU, else transformers).",
+    )
+    model: str = Field(
+        default="",
+        description="Hub id or local directory of the model; empty picks "
+        f"{DEFAULT_GPU_MODEL} on a GPU and {DEFAULT_CPU_MODEL} on a CPU.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: str = Field(default="auto", description="Weights dtype: auto, float16, bfloat16, float32.")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per vLLM engine (2 for two A100s).")
+    gpu_memory_utilization: float = Field(default=0.85, gt=0, le=1)
+    max_model_len: int = Field(default=8192, ge=256, description="Context window the engine serves.")
+    enable_prefix_caching: bool = True
+    load_format: str = Field(default="auto", description='vLLM load format; "dummy" = random weights for benchmarks.')
+    kv_cache_memory_bytes: int | None = Field(
+        default=None, ge=1, description="vLLM KV cache size in bytes (required on CPU)."
+    )
+    max_concurrency: int = Field(default=64, ge=1, description="Requests the engine runs at once.")
+    base_url: str = Field(
+        default="", description="For openai-compatible: the server's /v1 URL (several: comma-separated)."
+    )
+    api_key_env: str = Field(default="", description="For openai-compatible: env var holding the key.")
+    download: bool = Field(default=True, description="Fetch the model from the hub when not cached.")
+    cache_dir: str = Field(default="", description="Hugging Face cache directory (default: HF_HOME).")
+    instant_reply: str = Field(default="pass", description="What the instant backend answers.")
+    instant_token_delay_ms: float = Field(
+        default=0.0, ge=0, description="Delay between the instant backend's tokens (to exercise cancellation)."
+    )
+
+    def resolved_model(self, has_gpu: bool) -> str:
+        if self.model:
+            return self.model
+        return DEFAULT_GPU_MODEL if has_gpu else DEFAULT_CPU_MODEL
+
+
+class ProviderSettings(BaseModel):
+    """A cloud provider or the overflow endpoint (``[providers.NAME]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ProviderKind
+    enabled: bool = True
+    base_url: str = Field(default="", description="Override the SDK's endpoint (proxy, test server).")
+    api_key_env: str = Field(default="", description="Environment variable holding the API key.")
+    api_key_file: str = Field(default="", description="File holding the API key (alternative to api_key_env).")
+    models: list[str] = Field(default_factory=list, description="Models this provider may be asked for.")
+    default_model: str = ""
+    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="Per model, $ per million tokens.")
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    local: bool = Field(
+        default=False, description="True when this endpoint runs on the premises (e.g. the overflow GPU)."
+    )
+
+    def model_or_default(self, model: str = "") -> str:
+        return model or self.default_model or (self.models[0] if self.models else "")
+
+    def price(self, model: str) -> ModelPrice | None:
+        return self.prices.get(model)
+
+    def api_key(self) -> str | None:
+        """Read the key from the environment or its file; None if absent."""
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value:
+                return value.strip()
+        if self.api_key_file:
+            path = Path(self.api_key_file).expanduser()
+            if path.is_file():
+                return path.read_text(encoding="utf-8").strip() or None
+        return None
+
+
+def _p(i: float, c: float, o: float) -> ModelPrice:
+    return ModelPrice(input=i, cached_input=c, output=o)
+
+
+def default_providers() -> dict[str, ProviderSettings]:
+    """Providers of the reference design, with list prices ($/M tokens) as of 2025."""
+    return {
+        "openai": ProviderSettings(
+            kind="openai",
+            api_key_env="OPENAI_API_KEY",
+            models=["gpt-4o", "gpt-4o-mini"],
+            default_model="gpt-4o",
+            prices={"gpt-4o": _p(2.50, 1.25, 10.00), "gpt-4o-mini": _p(0.15, 0.075, 0.60)},
+        ),
+        "anthropic": ProviderSettings(
+            kind="anthropic",
+            api_key_env="ANTHROPIC_API_KEY",
+            models=["claude-sonnet-4-6", "claude-haiku-4-5"],
+            default_model="claude-sonnet-4-6",
+            prices={
+                "claude-sonnet-4-6": _p(3.00, 0.30, 15.00),
+                "claude-haiku-4-5": _p(1.00, 0.10, 5.00),
+            },
+        ),
+        "gemini": ProviderSettings(
+            kind="gemini",
+            api_key_env="GEMINI_API_KEY",
+            models=["gemini-2.5-pro", "gemini-2.5-flash"],
+            default_model="gemini-2.5-flash",
+            prices={
+                "gemini-2.5-pro": _p(1.25, 0.31, 10.00),
+                "gemini-2.5-flash": _p(0.30, 0.075, 2.50),
+            },
+        ),
+        "overflow": ProviderSettings(
+            kind="openai-compatible",
+            enabled=False,
+            local=False,
+            api_key_env="HYBRID_OVERFLOW_API_KEY",
+            models=[],
+            prices={},
+        ),
+    }

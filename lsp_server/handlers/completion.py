@@ -1,0 +1,112 @@
+"""Completion and inline completion (LSP 3.18), plus the editor's accept/reject feedback.
+
+A new request for a document cancels the previous one (superseded, and so
+aborted in the engine); each waits ``[completion] debounce_ms`` first so a
+burst of keystrokes costs one model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from lsp_server.requests import AssistRequest, AssistResult
+from routing.tasks import TaskKind
+
+if TYPE_CHECKING:
+    from lsp_server.server import HybridLanguageServer
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_NOTIFICATION = "hybrid/completionFeedback"
+
+
+async def _complete(
+    ls: HybridLanguageServer, uri: str, position: types.Position, task: TaskKind
+) -> AssistResult | None:
+    """Run one completion, superseding any still running for the same document."""
+    doc = ls.document(uri)
+    settings = ls.session.settings.completion
+    if doc is None or not settings.enabled:
+        return None
+    previous = ls.inflight_completions.pop(uri, None)
+    if previous is not None and not previous.done():
+        previous.cancel()
+    current = asyncio.current_task()
+    if current is not None:
+        ls.inflight_completions[uri] = current
+    try:
+        if settings.debounce_ms:
+            await asyncio.sleep(settings.debounce_ms / 1000.0)
+        request = AssistRequest(task=task, uri=uri, byte_offset=ls.offset(doc, position))
+        result = await ls.assistant.run(ls.session, doc, request)
+    finally:
+        if ls.inflight_completions.get(uri) is current:
+            del ls.inflight_completions[uri]
+    if result.notice:
+        ls.tell_once(result.notice, types.MessageType.Warning)
+    return result
+
+
+def _route_data(result: AssistResult, request_id: str) -> dict[str, Any]:
+    return {
+        "id": request_id,
+        "target": result.target or result.explanation.decision.target,
+        "model": result.model,
+        "cloud": result.cloud,
+        "cost_usd": round(result.cost_usd, 6),
+        "latency_ms": round(result.latency_ms, 1),
+    }
+
+
+def register(server: HybridLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
+    async def completion(ls: HybridLanguageServer, params: types.CompletionParams) -> types.CompletionList:
+        result = await _complete(ls, params.text_document.uri, params.position, TaskKind.COMPLETION)
+        if result is None or not result.text.strip():
+            return types.CompletionList(is_incomplete=True, items=[])
+        request_id = result.explanation.task.value + ":" + str(id(result))
+        data = _route_data(result, request_id)
+        label = result.text.strip().splitlines()[0][:80]
+        item = types.CompletionItem(
+            label=label,
+            kind=types.CompletionItemKind.Snippet,
+            insert_text=result.text,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            detail=f"hybrid-assist · {data['target']} · {result.model or 'n/a'}",
+            documentation=result.footer(),
+            sort_text="0",
+            data=data,
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: HybridLanguageServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        result = await _complete(ls, params.text_document.uri, params.position, TaskKind.INLINE_COMPLETION)
+        if result is None or not result.text:
+            return types.InlineCompletionList(items=[])
+        data = _route_data(result, f"inline:{id(result)}")
+        item = types.InlineCompletionItem(
+            insert_text=result.text,
+            range=types.Range(start=params.position, end=params.position),
+            command=types.Command(
+                title="hybrid-assist: accepted",
+                command="hybrid.completionAccepted",
+                arguments=[data],
+            ),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(FEEDBACK_NOTIFICATION)
+    def completion_feedback(ls: HybridLanguageServer, params: Any) -> None:
+        accepted = bool(getattr(params, "accepted", False))
+        ls.assistant.record_feedback(accepted)
+
+    @server.command("hybrid.completionAccepted")
+    def completion_accepted(ls: HybridLanguageServer, *args: Any) -> None:
+        ls.assistant.record_feedback(True)

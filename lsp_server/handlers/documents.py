@@ -1,0 +1,60 @@
+"""Text document sync: open, incremental change (in the negotiated encoding), close, save."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from lsp_server.analysis.paths import uri_to_path
+
+if TYPE_CHECKING:
+    from lsp_server.server import HybridLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+def register(server: HybridLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: HybridLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.session.documents.open(item.uri, item.text, item.language_id, item.version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        doc = ls.document(params.text_document.uri)
+        if doc is None:
+            logger.warning("didChange for a document that is not open: %s", params.text_document.uri)
+            return
+        version = params.text_document.version
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start, end = change.range.start, change.range.end
+                doc.apply_change(
+                    (start.line, start.character),
+                    (end.line, end.character),
+                    change.text,
+                    ls.session.encoding,
+                    version,
+                )
+            else:
+                doc.replace_all(change.text, version)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: HybridLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        task = ls.inflight_completions.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        ls.session.documents.close(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.TextDocumentSaveRegistrationOptions(include_text=True))
+    def did_save(ls: HybridLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        index = ls.session.index
+        uri = params.text_document.uri
+        if index is None or not uri.startswith("file:"):
+            return
+        doc = ls.document(uri)
+        text = params.text if params.text is not None else (doc.text if doc else None)
+        index.update_file(uri_to_path(uri), text)

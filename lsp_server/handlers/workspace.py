@@ -1,0 +1,163 @@
+"""Lifecycle and workspace handlers: initialize, configuration, folders, watched files, indexing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from hybrid_assist.config.loader import editor_layer
+from lsp_server.analysis.index import WorkspaceIndex
+from lsp_server.analysis.paths import uri_to_path
+
+if TYPE_CHECKING:
+    from lsp_server.server import HybridLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+def _roots(params: types.InitializeParams) -> list[Path]:
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    if not uris and params.root_path:
+        return [Path(params.root_path)]
+    return [uri_to_path(uri) for uri in uris if uri.startswith("file:")]
+
+
+def register(server: HybridLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
+        session = ls.session
+        session.encoding = str(ls.protocol.workspace.position_encoding or "utf-16")  # type: ignore[assignment]
+        session.roots = _roots(params)
+        layer = editor_layer(params.initialization_options, "initializationOptions")
+        if layer is not None:
+            ls.editor_layers["init"] = layer
+        ls.reload_settings()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: HybridLanguageServer, params: types.InitializedParams) -> None:
+        ls.assistant.runtime.start_local_in_background()
+        ls.spawn(_announce_local_engine(ls))
+        if ls.session.roots:
+            ls.session.index = WorkspaceIndex(ls.session.roots, ls.session.settings.analysis)
+            ls.spawn(build_index_with_progress(ls))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: HybridLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        layer = editor_layer(params.settings, "didChangeConfiguration")
+        if layer is not None:
+            ls.editor_layers["change"] = layer
+        ls.reload_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: HybridLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        index = ls.session.index
+        if index is None:
+            return
+        for change in params.changes:
+            if not change.uri.startswith("file:"):
+                continue
+            path = uri_to_path(change.uri)
+            if change.type == types.FileChangeType.Deleted:
+                index.remove_file(path)
+            else:
+                open_doc = ls.document(change.uri)
+                index.update_file(path, open_doc.text if open_doc else None)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: HybridLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        session = ls.session
+        for folder in params.event.removed:
+            path = uri_to_path(folder.uri)
+            if path in session.roots:
+                session.roots.remove(path)
+            if session.index is not None:
+                session.index.remove_root(path)
+        for folder in params.event.added:
+            path = uri_to_path(folder.uri)
+            if path not in session.roots:
+                session.roots.append(path)
+            if session.index is None:
+                session.index = WorkspaceIndex([path], session.settings.analysis)
+            else:
+                session.index.add_root(path)
+        if params.event.added:
+            ls.spawn(build_index_with_progress(ls))
+        ls.reload_settings()
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def progress_cancel(ls: HybridLanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
+        task = ls.progress_tasks.get(params.token)
+        if task is not None:
+            task.cancel()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: HybridLanguageServer, *args: Any) -> None:
+        ls.cancel_all()
+
+
+async def _announce_local_engine(ls: HybridLanguageServer) -> None:
+    runtime = ls.assistant.runtime
+    task = runtime.start_local_in_background()
+    if task is not None:
+        await task
+    if runtime.local_error:
+        ls.tell_once(
+            f"hybrid-assist: the local engine is unavailable: {runtime.local_error}. "
+            "Cloud-routed features keep working; run `hybrid-assist doctor` for what to do.",
+            types.MessageType.Warning,
+        )
+
+
+async def create_progress(ls: HybridLanguageServer, title: str) -> str | None:
+    """A server-initiated progress token, or None when the client cannot show progress."""
+    caps = ls.client_capabilities.window
+    if caps is None or not caps.work_done_progress:
+        return None
+    token = f"hybrid-{uuid.uuid4().hex[:12]}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception:  # the client refused: carry on without progress
+        logger.debug("progress create refused", exc_info=True)
+        return None
+    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=0))
+    return token
+
+
+async def build_index_with_progress(ls: HybridLanguageServer) -> None:
+    """Index the workspace in the background, reporting ``$/progress``; cancellable from the editor."""
+    index = ls.session.index
+    if index is None:
+        return
+    token = await create_progress(ls, "hybrid-assist: indexing workspace")
+    cancel = threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def progress(done: int, total: int, message: str) -> None:
+        if token is None or not total:
+            return
+        value = types.WorkDoneProgressReport(message=message, percentage=min(100, done * 100 // total))
+        loop.call_soon_threadsafe(ls.work_done_progress.report, token, value)
+
+    current = ls.spawn(index.build(progress=progress, cancel=cancel))
+    if token is not None:
+        ls.progress_tasks[token] = current
+    message = "done"
+    try:
+        stats = await current
+        message = f"{stats}"
+    except BaseException:
+        cancel.set()
+        message = "cancelled"
+        raise
+    finally:
+        if token is not None:
+            ls.progress_tasks.pop(token, None)
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))

@@ -1,0 +1,87 @@
+"""``HybridLanguageServer``: one editor session on pygls, sharing the process-wide assistant.
+
+A new instance is made per connection (stdio has one, TCP/WebSocket many);
+each has its own :class:`Session` (documents, settings, index) and they all
+share one :class:`~lsp_server.assistant.Assistant` and thus one engine and
+router. Features live in :mod:`lsp_server.handlers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from hybrid_assist import __version__
+from hybrid_assist.config import ConfigLayer, SettingsLoader
+from lsp_server.analysis.documents import Document
+from lsp_server.assistant import Assistant
+from lsp_server.protocol import HybridProtocol
+from lsp_server.session import Session
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "hybrid-assist"
+
+
+class HybridLanguageServer(LanguageServer):
+    """The language server of one editor connection."""
+
+    protocol: HybridProtocol
+
+    def __init__(self, assistant: Assistant, loader: SettingsLoader) -> None:
+        super().__init__(SERVER_NAME, __version__, protocol_cls=HybridProtocol, max_workers=2)
+        self.assistant = assistant
+        self.loader = loader
+        loaded = loader.load()
+        self.session = Session(settings=loaded.settings)
+        self.session.apply_loaded(loaded)
+        self.editor_layers: dict[str, ConfigLayer] = {}
+        self.background: set[asyncio.Task[Any]] = set()
+        self.inflight_completions: dict[str, asyncio.Task[Any]] = {}
+        self.progress_tasks: dict[str | int, asyncio.Task[Any]] = {}
+        from lsp_server.handlers import actions, commands, completion, documents, hover, workspace
+
+        for module in (workspace, documents, completion, hover, actions, commands):
+            module.register(self)
+
+    # -- helpers shared by the handlers -----------------------------------
+    def document(self, uri: str) -> Document | None:
+        return self.session.documents.get(uri)
+
+    def offset(self, doc: Document, position: types.Position) -> int:
+        return doc.offset_at(position.line, position.character, self.session.encoding)
+
+    def position(self, doc: Document, byte_offset: int) -> types.Position:
+        line, character = doc.position_at(byte_offset, self.session.encoding)
+        return types.Position(line=line, character=character)
+
+    def reload_settings(self) -> None:
+        """Re-layer the settings (files, env, editor options) and tell the user what was wrong."""
+        loaded = self.loader.load(self.session.roots, list(self.editor_layers.values()))
+        for problem in self.session.apply_loaded(loaded):
+            self.show_message(problem, types.MessageType.Warning)
+
+    def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        if self.session.first_time(message):
+            self.show_message(message, kind)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    def cancel_all(self) -> None:
+        """Cancel every task of this session (its client went away)."""
+        for task in [*self.background, *self.inflight_completions.values(), *self.progress_tasks.values()]:
+            task.cancel()
+        for future in list(self.protocol._request_futures.values()):
+            future.cancel()

@@ -1,0 +1,38 @@
+"""Editor-facing settings of the language server: ``[completion]`` and ``[server]``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CompletionSettings(BaseModel):
+    """``[completion]``: how completions and inline completions behave."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Offer AI completions at all.")
+    debounce_ms: int = Field(
+        default=75, ge=0, le=2000, description="Wait this long after a keystroke before asking the engine."
+    )
+    max_tokens: int = Field(default=64, ge=1, le=1024, description="Longest completion, in tokens.")
+    multiline: Literal["auto", "never", "always"] = Field(
+        default="auto", description="auto: several lines only where the cursor opens a new block."
+    )
+    cache_size: int = Field(default=256, ge=0, description="Completions remembered per prompt prefix (LRU).")
+    context_tokens: int = Field(default=2048, ge=64, description="Prompt budget of a completion.")
+
+
+class ServerSettings(BaseModel):
+    """``[server]``: the language server process itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the server's stderr log."
+    )
+    max_message_bytes: int = Field(
+        default=128 * 1024 * 1024, ge=1024, description="Largest JSON-RPC message accepted on a socket."
+    )
+    route_footer: bool = Field(default=True, description="Show the route footer under hover and action answers.")

@@ -1,0 +1,116 @@
+"""Configuration of routing and usage control: ``[routing]``, ``[sensitive]``, ``[budgets]``...
+
+The per-task policy table follows the reference design: the local GPUs take
+completion, single-file refactoring, basic documentation, explanation,
+simple debugging, review assistance, naming and basic tests; the cloud takes
+multi-file and repository-wide work. Every entry can be overridden in TOML::
+
+    [routing.tasks.explain]
+    local_up_to = "multi_file"        # scope levels served locally
+    cloud = "gemini:gemini-2.5-flash" # provider[:model] when it goes to the cloud
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from routing.tasks import TaskKind
+
+ScopeLevelName = Literal["single_file", "multi_file", "repository"]
+LocalReach = Literal["never", "single_file", "multi_file", "repository"]
+
+
+class TaskPolicy(BaseModel):
+    """Where one task kind goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    local_up_to: LocalReach = Field(
+        description="Largest scope level served by the local engine; 'never' sends every request to the cloud."
+    )
+    cloud: str = Field(description='Cloud target as "provider" or "provider:model".')
+    max_output_tokens: int = Field(default=512, ge=1, description="Answer length asked of the model.")
+
+
+def _t(local_up_to: LocalReach, cloud: str, max_output_tokens: int) -> TaskPolicy:
+    return TaskPolicy(local_up_to=local_up_to, cloud=cloud, max_output_tokens=max_output_tokens)
+
+
+def default_task_policies() -> dict[str, TaskPolicy]:
+    """The reference design's local-vs-cloud split, task by task."""
+    return {
+        TaskKind.COMPLETION: _t("repository", "openai:gpt-4o-mini", 64),
+        TaskKind.INLINE_COMPLETION: _t("repository", "openai:gpt-4o-mini", 64),
+        TaskKind.EXPLAIN: _t("multi_file", "gemini:gemini-2.5-flash", 400),
+        TaskKind.DOCSTRING: _t("single_file", "gemini:gemini-2.5-flash", 300),
+        TaskKind.NAMING: _t("multi_file", "gemini:gemini-2.5-flash", 120),
+        TaskKind.REFACTOR: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
+        TaskKind.TESTS: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
+        TaskKind.FIX: _t("single_file", "openai:gpt-4o", 800),
+        TaskKind.REVIEW: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
+        TaskKind.MULTI_FILE_REFACTOR: _t("never", "anthropic:claude-sonnet-4-6", 3000),
+        TaskKind.ARCHITECTURE: _t("never", "openai:gpt-4o", 2500),
+        TaskKind.DOCUMENTATION: _t("never", "gemini:gemini-2.5-pro", 4000),
+        TaskKind.SECURITY: _t("never", "openai:gpt-4o", 2500),
+        TaskKind.MIGRATION: _t("never", "anthropic:claude-sonnet-4-6", 3000),
+        TaskKind.PERFORMANCE: _t("never", "openai:gpt-4o", 2000),
+        TaskKind.API_INTEGRATION: _t("never", "gemini:gemini-2.5-pro", 2000),
+    }
+
+
+class RoutingSettings(BaseModel):
+    """``[routing]``: the policy table and the load thresholds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: dict[str, TaskPolicy] = Field(
+        default_factory=default_task_policies, description="Per task kind: local reach and cloud target."
+    )
+    provider_order: list[str] = Field(
+        default_factory=lambda: ["anthropic", "openai", "gemini"],
+        description="Order in which other cloud providers are tried when the chosen one fails.",
+    )
+    completion_slo_ms: float = Field(
+        default=300.0, gt=0, description="Time-to-first-token goal of completions on the local engine."
+    )
+    max_local_queue: int = Field(
+        default=32, ge=0, description="Queued local requests beyond which completions overflow or are shed."
+    )
+    local_context_tokens: int = Field(
+        default=8192, ge=256, description="Context window of the local model (prompt + answer)."
+    )
+    local_to_cloud_fallback: bool = Field(
+        default=True,
+        description="Let non-sensitive, non-completion local tasks fall back to the cloud when the local engine fails.",
+    )
+    deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of one request, fallbacks included.")
+    completion_deadline_s: float = Field(default=5.0, gt=0, description="Deadline of one completion request.")
+    local_price_per_mtok: float = Field(
+        default=0.0, ge=0, description="Notional $ per million local tokens (0: the GPUs are already paid for)."
+    )
+
+
+class SensitiveSettings(BaseModel):
+    """``[sensitive]``: what must never leave the premises."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path_globs: list[str] = Field(
+        default_factory=lambda: [
+            "**/secrets/**",
+            "**/*.pem",
+            "**/*.key",
+            "**/.env",
+            "**/.env.*",
+            "**/id_rsa*",
+            "**/*credentials*",
+        ],
+        description="Files matching any of these globs are served only on the premises.",
+    )
+    detect_secrets: bool = Field(default=True, description="Scan outgoing context for secrets.")
+    on_secret: Literal["redact", "local_only"] = Field(
+        default="redact",
+        description="When a secret is found in context bound for the cloud: redact it, or keep the request local.",
+    )

@@ -1,0 +1,253 @@
+"""OpenAICompatibleBackend (remote vLLM servers) against one or two loopback OpenAI/vLLM imitations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from inference.backend import collect
+from inference.errors import ContextTooLongError, UnavailableError
+from inference.fim import fim_format_for_model_name
+from inference.remote import OpenAICompatibleBackend, RetryTiming
+from inference.settings import LocalSettings, ProviderSettings
+from inference.types import ChatMessage, GenerationRequest
+from tests.wire.openai_server import OpenAIWireServer
+
+
+QWEN = "Qwen/Qwen2.5-Coder-1.5B"
+FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)
+
+
+def make_backend(
+    base_url: str | None = None,
+    *,
+    base_urls: Sequence[str] | None = None,
+    cooldown_s: float = 30.0,
+    **fields: object,
+) -> OpenAICompatibleBackend:
+    values: dict[str, object] = {
+        "kind": "openai-compatible",
+        "base_url": base_url or "",
+        "models": [QWEN],
+        "default_model": QWEN,
+        "timeout_s": 10.0,
+        "max_retries": 1,
+        "local": True,
+    }
+    values.update(fields)
+    return OpenAICompatibleBackend(
+        "overflow",
+        ProviderSettings.model_validate(values),
+        base_urls=base_urls,
+        retry_timing=FAST,
+        cooldown_s=cooldown_s,
+    )
+
+
+def fim(request_id: str = "f1", **kw: object) -> GenerationRequest:
+    return GenerationRequest.fim(request_id, "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n", **kw)
+
+
+def gen_count(server: OpenAIWireServer) -> int:
+    return len(server.generation_requests())
+
+
+async def test_fim_prompt_is_rendered_with_the_model_familys_tokens(openai_server: OpenAIWireServer) -> None:
+    openai_server.reply("a + b", prompt_tokens=20, cached_tokens=16, completion_tokens=3)
+    backend = make_backend(openai_server.base_url)
+    result = await collect(backend, fim(max_tokens=24, stop=["\n\n"]))
+    assert result.text == "a + b"
+    assert (result.usage.prompt_tokens, result.usage.cached_tokens, result.usage.completion_tokens) == (20, 16, 3)
+    [sent] = openai_server.generation_requests()
+    assert sent.path == "/v1/completions"
+    assert sent.body["prompt"] == (
+        "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>"
+    )
+    family = fim_format_for_model_name(QWEN)
+    assert family is not None
+    assert sent.body["stop"] == ["\n\n", *family.stop_tokens]
+    assert sent.body["skip_special_tokens"] is False
+    assert sent.body["max_tokens"] == 24
+    assert sent.body["stream"] is True and sent.body["stream_options"] == {"include_usage": True}
+    assert "suffix" not in sent.body
+    assert backend.is_local
+
+
+async def test_unknown_model_family_sends_prefix_and_suffix(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url, models=["my-org/private-coder"], default_model="")
+    await collect(backend, fim())
+    body = openai_server.generation_requests()[0].body
+    assert body["model"] == "my-org/private-coder"
+    assert body["prompt"] == "def add(a, b):\n    return "
+    assert body["suffix"] == "\n\nprint(add(1, 2))\n"
+    assert "skip_special_tokens" not in body
+
+
+async def test_chat_goes_to_chat_completions(openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HA_TEST_OVERFLOW_KEY", "overflow-secret")
+    openai_server.reply("Sure.", pieces=["Su", "re."])
+    backend = make_backend(openai_server.base_url, api_key_env="HA_TEST_OVERFLOW_KEY")
+    request = GenerationRequest.chat("c1", [ChatMessage("system", "s"), ChatMessage("user", "u")])
+    chunks = [c async for c in backend.generate(request)]
+    assert [c.text for c in chunks] == ["Su", "re.", ""]
+    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is not None
+    [sent] = openai_server.generation_requests()
+    assert sent.path == "/v1/chat/completions"
+    assert sent.body["messages"] == [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    assert sent.headers["authorization"] == "Bearer overflow-secret"
+
+
+async def test_key_is_optional(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.root_url, api_key_env="HA_TEST_UNSET_KEY")  # root URL: /v1 is added
+    await collect(backend, fim())
+    [sent] = openai_server.generation_requests()
+    assert sent.path == "/v1/completions" and "authorization" not in sent.headers
+
+
+async def test_model_is_discovered_when_none_is_configured(openai_server: OpenAIWireServer) -> None:
+    openai_server.models = ("served-model",)
+    backend = make_backend(openai_server.base_url, models=[], default_model="")
+    result = await collect(backend, fim())
+    assert result.model == "served-model"
+    assert openai_server.generation_requests()[0].body["model"] == "served-model"
+    assert backend.default_model() == "served-model"
+
+
+async def test_least_outstanding_requests_across_two_servers(
+    openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer
+) -> None:
+    backend = make_backend(f"{openai_server.base_url}, {openai_server_b.base_url}")
+    for server in (openai_server, openai_server_b):
+        server.slow_tokens = 0.02
+    # Two requests at once: one each, because the first one is still outstanding.
+    results = await asyncio.gather(collect(backend, fim("x1")), collect(backend, fim("x2")))
+    assert all(r.finish_reason == "stop" for r in results)
+    assert gen_count(openai_server) == 1 and gen_count(openai_server_b) == 1
+    # One at a time: equal load, taken in turn.
+    for i in range(4):
+        await collect(backend, fim(f"s{i}"))
+    assert gen_count(openai_server) == 3 and gen_count(openai_server_b) == 3
+
+
+async def test_a_busy_server_is_passed_over_while_it_is_busy(
+    openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer
+) -> None:
+    backend = make_backend(base_urls=[openai_server.base_url, openai_server_b.base_url])
+    for server in (openai_server, openai_server_b):
+        server.slow_tokens = 0.02
+    openai_server.reply(" ".join(f"w{i}" for i in range(250)))  # about 5 s on server a
+    long_request = asyncio.create_task(collect(backend, fim("long")))
+    assert await asyncio.to_thread(openai_server.wait_until, lambda: gen_count(openai_server) == 1)
+    for i in range(3):  # each takes about 0.1 s; taking turns would send the second to a
+        await collect(backend, fim(f"short{i}"))
+    assert gen_count(openai_server) == 1 and gen_count(openai_server_b) == 3
+    await backend.abort("long")
+    assert (await long_request).finish_reason == "abort"
+
+
+async def test_dead_server_is_skipped_and_readmitted_after_its_health_check(
+    openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer
+) -> None:
+    backend = make_backend(base_urls=[openai_server.base_url, openai_server_b.base_url], cooldown_s=1.0)
+    openai_server.stop()  # connection refused
+    for i in range(3):
+        result = await collect(backend, fim(f"d{i}"))
+        assert result.finish_reason == "stop"
+    assert gen_count(openai_server_b) == 3
+    dead, alive = backend.endpoints
+    assert not dead.healthy and alive.healthy
+
+    openai_server.start()  # same port
+    await collect(backend, fim("cooling"))  # still cooling down: not checked, not used
+    assert openai_server.requests == []
+    await asyncio.sleep(1.05)
+    await collect(backend, fim("after"))
+    await collect(backend, fim("after-2"))
+    paths = [r.path for r in openai_server.requests]
+    assert paths[0] == "/health"  # checked before any traffic
+    assert gen_count(openai_server) >= 1
+    assert dead.healthy
+
+
+async def test_5xx_fails_over_at_once_and_health_gates_readmission(
+    openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer
+) -> None:
+    backend = make_backend(base_urls=[openai_server.base_url, openai_server_b.base_url], cooldown_s=0.2)
+    openai_server.fail("server_error")
+    openai_server.healthy = False
+    openai_server_b.reply("from b")
+    result = await collect(backend, fim("f"))
+    assert result.text == "from b"
+    assert gen_count(openai_server) == 1 and gen_count(openai_server_b) == 1
+    await asyncio.sleep(0.25)
+    await collect(backend, fim("g"))  # the health check fails: a keeps cooling down
+    assert gen_count(openai_server) == 1 and gen_count(openai_server_b) == 2
+    assert [r.path for r in openai_server.requests][-1] == "/health"
+    openai_server.healthy = True
+    await asyncio.sleep(0.25)
+    await collect(backend, fim("h"))
+    await collect(backend, fim("i"))
+    assert gen_count(openai_server) == 2
+
+
+async def test_single_server_recovers_after_a_5xx(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url)
+    openai_server.fail("server_error")
+    openai_server.reply("recovered")
+    result = await collect(backend, fim())
+    assert result.text == "recovered"
+    assert [r.path for r in openai_server.requests] == ["/v1/completions", "/health", "/v1/completions"]
+
+
+async def test_all_servers_down_is_unavailable(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url)
+    openai_server.stop()
+    with pytest.raises(UnavailableError):
+        await collect(backend, fim())
+    health = await backend.health()
+    assert not health.ok and "base_url" in health.remedy
+
+
+async def test_health_counts_servers(openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer) -> None:
+    backend = make_backend(f"{openai_server.base_url},{openai_server_b.root_url}")
+    health = await backend.health()
+    assert health.ok and "2 of 2" in health.detail and health.models == (QWEN,)
+    openai_server_b.stop()
+    health = await backend.health()
+    assert health.ok and "1 of 2" in health.detail and openai_server_b.root_url in health.detail
+    await backend.close()
+
+
+async def test_abort_closes_the_http_stream(openai_server: OpenAIWireServer) -> None:
+    openai_server.slow_tokens = 0.1
+    openai_server.reply(" ".join(f"v{i}" for i in range(40)))
+    backend = make_backend(openai_server.base_url)
+    stream = backend.generate(fim("ab"))
+    assert (await anext(stream)).text
+    await backend.abort("ab")
+    assert [c async for c in stream][-1].finish_reason == "abort"
+    assert openai_server.wait_until(lambda: openai_server.generation_requests()[0].disconnected)
+    assert backend.endpoints[0].outstanding == 0
+
+
+async def test_errors_map_like_the_cloud_backends(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url, max_retries=0)
+    openai_server.fail("context_length")
+    with pytest.raises(ContextTooLongError):
+        await collect(backend, fim("e1"))
+    openai_server.fail("malformed", after_chunks=0)
+    with pytest.raises(UnavailableError, match="malformed"):
+        await collect(backend, fim("e2"))
+    assert backend.endpoints[0].healthy  # neither says the server is down
+
+
+def test_from_local_settings() -> None:
+    local = LocalSettings(backend="openai-compatible", base_url="http://a:8000/v1,http://b:8000", model=QWEN)
+    backend = OpenAICompatibleBackend.from_local_settings("local", local)
+    assert backend.is_local and backend.default_model() == QWEN
+    assert [e.api_base for e in backend.endpoints] == ["http://a:8000/v1", "http://b:8000/v1"]
+    assert [e.root for e in backend.endpoints] == ["http://a:8000", "http://b:8000"]
+    with pytest.raises(ValueError, match="base_url"):
+        make_backend("")

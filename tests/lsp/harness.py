@@ -1,0 +1,173 @@
+"""Start the real server process (stdio or TCP) with a test configuration, and drive it as an editor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER = [sys.executable, "-m", "hybrid_assist.cli", "lsp"]
+
+
+def write_config(tmp: Path, extra: str = "", *, reply: str = "return a + b", delay_ms: float = 0.0) -> Path:
+    """A TOML config with the instant engine and every cloud provider disabled."""
+    config = tmp / "config.toml"
+    config.write_text(
+        f"""
+[local]
+backend = "instant"
+instant_reply = {reply!r}
+instant_token_delay_ms = {delay_ms}
+
+[completion]
+debounce_ms = 0
+
+[analysis]
+index_cache_dir = "{tmp / "index-cache"}"
+
+[providers.openai]
+enabled = false
+[providers.anthropic]
+enabled = false
+[providers.gemini]
+enabled = false
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def server_env(tmp: Path, config: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYBRID_ASSIST_")}
+    env.update(
+        {
+            "HYBRID_ASSIST_CONFIG": str(config),
+            "XDG_CONFIG_HOME": str(tmp / "xdg-config"),
+            "XDG_CACHE_HOME": str(tmp / "xdg-cache"),
+            "XDG_DATA_HOME": str(tmp / "xdg-data"),
+            "HF_HUB_OFFLINE": "1",
+            "OPENAI_API_KEY": "",
+            "ANTHROPIC_API_KEY": "",
+            "GEMINI_API_KEY": "",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+async def start_stdio(env: Mapping[str, str]) -> LanguageClient:
+    client = await ClientServerConfig(server_command=SERVER, server_env=dict(env)).start()
+    assert isinstance(client, LanguageClient)
+    return client
+
+
+def init_params(
+    root: Path | None, profile: str = "neovim", *, encodings: list[str] | None = None, options: Any = None
+) -> types.InitializeParams:
+    capabilities = client_capabilities(profile)
+    if encodings is not None:
+        capabilities.general = types.GeneralClientCapabilities(position_encodings=encodings)
+    folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
+    return types.InitializeParams(
+        capabilities=capabilities,
+        root_uri=root.as_uri() if root else None,
+        workspace_folders=folders,
+        initialization_options=options,
+    )
+
+
+def open_doc(client: LanguageClient, uri: str, text: str, language: str = "python", version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=version, text=text)
+        )
+    )
+
+
+def change_doc(
+    client: LanguageClient, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=start[0], character=start[1]),
+                        end=types.Position(line=end[0], character=end[1]),
+                    ),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(arguments))
+    )
+
+
+async def document_state(client: LanguageClient, uri: str) -> dict[str, Any]:
+    state = await command(client, "hybrid.documentState", {"uri": uri})
+    assert state is not None, f"{uri} is not open on the server"
+    return dict(state)
+
+
+class TcpServer:
+    """``hybrid-assist lsp --tcp 127.0.0.1:0`` as a subprocess; ``port`` is read from its stderr."""
+
+    def __init__(self, env: Mapping[str, str], mode: str = "--tcp") -> None:
+        self.env = dict(env)
+        self.mode = mode
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.stderr_lines: list[str] = []
+        self._drain: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TcpServer:
+        self.process = await asyncio.create_subprocess_exec(
+            *SERVER,
+            self.mode,
+            "127.0.0.1:0",
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.process.stderr is not None
+        while True:
+            line = (await asyncio.wait_for(self.process.stderr.readline(), 60)).decode()
+            if not line:
+                raise RuntimeError("server exited: " + "".join(self.stderr_lines))
+            self.stderr_lines.append(line)
+            match = re.search(r"listening on [\d.]+:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+        self._drain = asyncio.create_task(self._read_stderr())
+        return self
+
+    async def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            self.stderr_lines.append(line.decode(errors="replace"))
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 20)
+        if self._drain is not None:
+            self._drain.cancel()

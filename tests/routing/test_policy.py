@@ -1,0 +1,145 @@
+"""The routing decision for each task kind and scope, sensitivity, load, health and budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference.settings import ProviderSettings, default_providers
+from routing.policy import LocalState, RouteInput, decide
+from routing.settings import RoutingSettings
+from routing.tasks import TaskKind
+
+SETTINGS = RoutingSettings()
+LOCAL_TASKS = {
+    "completion",
+    "inline_completion",
+    "explain",
+    "docstring",
+    "naming",
+    "refactor",
+    "tests",
+    "fix",
+    "review",
+}
+
+
+def providers(**overrides: dict[str, object]) -> dict[str, ProviderSettings]:
+    result = default_providers()
+    for name, values in overrides.items():
+        result[name] = result[name].model_copy(update=values)
+    return result
+
+
+def route(task: str, level: str = "single_file", tokens: int = 500, **kw: object) -> object:
+    request = RouteInput(
+        task=TaskKind(task), scope_level=level, context_tokens=tokens, local=LocalState(model="qwen"), **kw
+    )  # type: ignore[arg-type]
+    return decide(request, SETTINGS, kw.pop("provs", None) or providers())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("task", [t.value for t in TaskKind])
+def test_single_file_follows_reference_split(task: str) -> None:
+    decision = route(task)
+    expected = "local" if task in LOCAL_TASKS else SETTINGS.tasks[task].cloud.split(":")[0]
+    assert decision.target == expected  # type: ignore[attr-defined]
+    assert decision.reasons  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("task", "level", "target"),
+    [
+        ("completion", "repository", "local"),
+        ("explain", "multi_file", "local"),
+        ("explain", "repository", "gemini"),
+        ("docstring", "multi_file", "gemini"),
+        ("refactor", "multi_file", "anthropic"),
+        ("fix", "multi_file", "openai"),
+        ("tests", "repository", "anthropic"),
+        ("multi_file_refactor", "multi_file", "anthropic"),
+        ("security", "repository", "openai"),
+    ],
+)
+def test_scope_escalates_to_cloud(task: str, level: str, target: str) -> None:
+    assert route(task, level).target == target  # type: ignore[attr-defined]
+
+
+def test_cloud_decision_has_model_cost_and_fallbacks() -> None:
+    decision = route("architecture", "repository", tokens=10_000)
+    assert decision.target == "openai" and decision.model == "gpt-4o"  # type: ignore[attr-defined]
+    expected = (10_000 * 2.50 + 2500 * 10.00) / 1e6
+    assert decision.cost_usd == pytest.approx(expected)  # type: ignore[attr-defined]
+    chain = [t.target for t in decision.chain()]  # type: ignore[attr-defined]
+    assert chain == ["openai", "anthropic", "gemini", "local"]
+
+
+def test_too_big_for_local_window_goes_to_cloud() -> None:
+    decision = route("explain", "single_file", tokens=20_000)
+    assert decision.target == "gemini"  # type: ignore[attr-defined]
+    assert any("exceeds the local window" in r for r in decision.reasons)  # type: ignore[attr-defined]
+
+
+def test_sensitive_code_never_leaves() -> None:
+    decision = route("architecture", "repository", sensitive=True, sensitive_reasons=("sensitive path: .env",))
+    assert decision.target == "local" and decision.local_only  # type: ignore[attr-defined]
+    assert all(not t.cloud for t in decision.chain())  # type: ignore[attr-defined]
+
+
+def test_sensitive_code_with_local_down_is_refused_not_sent() -> None:
+    request = RouteInput(
+        task=TaskKind.EXPLAIN,
+        scope_level="single_file",
+        context_tokens=100,
+        sensitive=True,
+        local=LocalState(available=False, reason="no model"),
+    )
+    decision = decide(request, SETTINGS, providers())
+    assert decision.primary is None and decision.local_only
+    assert any("never sent to the cloud" in r for r in decision.reasons)
+
+
+def test_overloaded_local_sheds_or_overflows_completions() -> None:
+    busy = LocalState(model="qwen", queued=40, recent_ttft_ms=900)
+    request = RouteInput(task=TaskKind.INLINE_COMPLETION, scope_level="single_file", context_tokens=800, local=busy)
+    shed = decide(request, SETTINGS, providers())
+    assert shed.primary is None and shed.shed
+    with_overflow = providers(overflow={"enabled": True, "base_url": "http://gpu-overflow/v1", "models": ["qwen-7b"]})
+    overflow = decide(request, SETTINGS, with_overflow)
+    assert overflow.target == "overflow" and overflow.model == "qwen-7b"
+    assert [t.target for t in overflow.fallbacks] == ["local"]
+
+
+def test_missing_keys_unhealthy_and_budget_skip_providers() -> None:
+    decision = route(
+        "architecture", "repository", missing_keys=frozenset({"openai"}), unhealthy=frozenset({"anthropic"})
+    )
+    assert decision.target == "gemini"  # type: ignore[attr-defined]
+    broke = route("architecture", "repository", tokens=100_000, budget_remaining_usd=0.0)
+    assert broke.target == "local"  # type: ignore[attr-defined]
+    assert any("no cloud provider" in r for r in broke.reasons)  # type: ignore[attr-defined]
+
+
+def test_local_down_non_sensitive_task_falls_to_cloud_but_completion_does_not() -> None:
+    down = LocalState(available=False, reason="starting")
+    explain = decide(RouteInput(TaskKind.EXPLAIN, "single_file", 100, local=down), SETTINGS, providers())
+    assert explain.target == "gemini"
+    completion = decide(RouteInput(TaskKind.COMPLETION, "single_file", 100, local=down), SETTINGS, providers())
+    assert completion.primary is None
+
+
+def test_requested_model_selects_its_provider() -> None:
+    decision = route("architecture", "repository", requested_model="claude-haiku-4-5")
+    assert decision.target == "anthropic" and decision.model == "claude-haiku-4-5"  # type: ignore[attr-defined]
+
+
+def test_decision_is_pure() -> None:
+    assert route("review", "repository") == route("review", "repository")
+    assert route("review", "repository").to_json()["target"] == "anthropic"  # type: ignore[attr-defined]
+
+
+def test_skipped_providers_are_explained() -> None:
+    decision = route(
+        "architecture", "repository", missing_keys=frozenset({"openai"}), unhealthy=frozenset({"anthropic"})
+    )
+    reasons = " | ".join(decision.reasons)  # type: ignore[attr-defined]
+    assert "openai skipped: no API key" in reasons
+    assert "anthropic skipped: circuit open" in reasons
