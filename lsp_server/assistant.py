@@ -11,7 +11,8 @@ import logging
 import time
 
 from inference.errors import InferenceError
-from lsp_server.analysis.context import AssembledContext, assemble_context, trim_completion
+from lsp_server.analysis.completion import trim_completion
+from lsp_server.analysis.context import AssembledContext, assemble_context
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.analysis.scope import measure_scope

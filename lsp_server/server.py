@@ -79,9 +79,13 @@ class HybridLanguageServer(LanguageServer):
         task.add_done_callback(self.background.discard)
         return task
 
-    def cancel_all(self) -> None:
-        """Cancel every task of this session (its client went away)."""
+    def cancel_background(self) -> None:
+        """Cancel the session's background work (indexing, superseded completions, long commands)."""
         for task in [*self.background, *self.inflight_completions.values(), *self.progress_tasks.values()]:
             task.cancel()
+
+    def cancel_all(self) -> None:
+        """Cancel every task of this session, pending requests included (its client went away)."""
+        self.cancel_background()
         for future in list(self.protocol._request_futures.values()):
             future.cancel()

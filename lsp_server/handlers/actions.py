@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
 from lsp_server.requests import AssistRequest
+from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.answers import first_code_block
 from routing.tasks import TaskKind
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.requests import AssistRequest
+from lsp_server.server import HybridLanguageServer
 from routing.tasks import parse_task
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 

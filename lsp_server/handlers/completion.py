@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
 from lsp_server.requests import AssistRequest, AssistResult
+from lsp_server.server import HybridLanguageServer
 from routing.tasks import TaskKind
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from lsp_server.analysis.paths import uri_to_path
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
+from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 

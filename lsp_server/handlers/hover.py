@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lsprotocol import types
 
 from lsp_server.requests import AssistRequest
+from lsp_server.server import HybridLanguageServer
 from routing.tasks import TaskKind
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
 
 
 def register(server: HybridLanguageServer) -> None:

@@ -7,16 +7,14 @@ import logging
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.paths import uri_to_path
-
-if TYPE_CHECKING:
-    from lsp_server.server import HybridLanguageServer
+from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +32,8 @@ def register(server: HybridLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
         session = ls.session
-        session.encoding = str(ls.protocol.workspace.position_encoding or "utf-16")  # type: ignore[assignment]
+        encoding = ls.protocol.workspace.position_encoding or "utf-16"
+        session.encoding = getattr(encoding, "value", encoding)  # type: ignore[assignment]
         session.roots = _roots(params)
         layer = editor_layer(params.initialization_options, "initializationOptions")
         if layer is not None:
@@ -100,7 +99,7 @@ def register(server: HybridLanguageServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: HybridLanguageServer, *args: Any) -> None:
-        ls.cancel_all()
+        ls.cancel_background()  # pygls cancels the other pending requests itself
 
 
 async def _announce_local_engine(ls: HybridLanguageServer) -> None:

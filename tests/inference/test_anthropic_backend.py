@@ -20,7 +20,6 @@ from inference.settings import ProviderSettings
 from inference.types import ChatMessage, GenerationChunk, GenerationRequest
 from tests.wire.anthropic_server import AnthropicWireServer
 
-
 KEY_ENV = "HA_TEST_ANTHROPIC_KEY"
 KEY = "sk-ant-test"
 FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)

@@ -20,7 +20,6 @@ from inference.settings import ProviderSettings
 from inference.types import ChatMessage, GenerationChunk, GenerationRequest
 from tests.wire.gemini_server import GeminiWireServer
 
-
 KEY_ENV = "HA_TEST_GEMINI_KEY"
 KEY = "gemini-test-key"
 FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)

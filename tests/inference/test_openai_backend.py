@@ -21,7 +21,6 @@ from inference.settings import ProviderSettings
 from inference.types import ChatMessage, GenerationChunk, GenerationRequest
 from tests.wire.openai_server import OpenAIWireServer
 
-
 KEY_ENV = "HA_TEST_OPENAI_KEY"
 FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)
 

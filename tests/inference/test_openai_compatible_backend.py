@@ -15,7 +15,6 @@ from inference.settings import LocalSettings, ProviderSettings
 from inference.types import ChatMessage, GenerationRequest
 from tests.wire.openai_server import OpenAIWireServer
 
-
 QWEN = "Qwen/Qwen2.5-Coder-1.5B"
 FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
 
@@ -23,9 +24,20 @@ async def _still_alive(client: LanguageClient) -> None:
     assert status["local"]["available"] in (True, False)
 
 
+async def _write_raw(client: LanguageClient, body: bytes) -> None:
+    writer = client.protocol.writer
+    assert writer is not None
+    result = writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    if inspect.isawaitable(result):
+        await result
+
+
 async def _raw_request(client: LanguageClient, method: str, params: object) -> dict[str, object]:
-    """Send a request with params that bypass lsprotocol's types; return the raw response."""
-    future = client.protocol.send_request_async(method, params)
+    """Send a request whose params bypass lsprotocol's types; return the raw response."""
+    msg_id = f"raw-{method}"
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    client.protocol._request_futures[msg_id] = future  # type: ignore[assignment]
+    await _write_raw(client, json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}).encode())
     try:
         return {"result": await asyncio.wait_for(future, 30)}
     except JsonRpcException as exc:
@@ -123,21 +135,20 @@ async def test_huge_binary_and_unknown_documents(client: LanguageClient, workspa
 
 async def test_request_before_initialize(env: dict[str, str]) -> None:
     client = await start_stdio(env)
-    with pytest.raises(JsonRpcException) as info:
-        await asyncio.wait_for(
-            client.text_document_hover_async(
-                types.HoverParams(text_document=types.TextDocumentIdentifier(uri="file:///a.py"), position=_pos(0, 0))
-            ),
-            30,
-        )
-    assert info.value.code == -32002  # ServerNotInitialized
+    response = await _raw_request(
+        client, "textDocument/hover", {"textDocument": {"uri": "file:///a.py"}, "position": {"line": 0, "character": 0}}
+    )
+    error = response.get("error")
+    assert isinstance(error, JsonRpcException) and error.code == -32002  # ServerNotInitialized
     await client.initialize_session(init_params(None, "neovim"))
     await _still_alive(client)
     await client.shutdown_session()
     await client.stop()
 
 
-async def test_notification_flood(client: LanguageClient, workspace: Path) -> None:
+async def test_notification_flood(env: dict[str, str], workspace: Path) -> None:
+    client = await start_stdio(env)
+    await client.initialize_session(init_params(workspace, "neovim"))
     uri = (workspace / "flood.py").as_uri()
     open_doc(client, uri, "")
     expected = ""
@@ -148,16 +159,15 @@ async def test_notification_flood(client: LanguageClient, workspace: Path) -> No
     for _ in range(200):
         client.protocol.notify("hybrid/unknownNotification", {"x": 1})
         client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[]))
-    state = await asyncio.wait_for(document_state(client, uri), 60)
+    state = await asyncio.wait_for(document_state(client, uri), 120)
     assert state["text"] == expected
     assert state["version"] == 3001
+    await client.shutdown_session()
+    await client.stop()
 
 
 async def test_garbage_json_body_is_survived(client: LanguageClient) -> None:
-    transport = client.protocol.writer
-    assert transport is not None
-    body = b"{this is not json"
-    transport.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    body = json.dumps({"jsonrpc": "2.0", "id": 999, "method": "textDocument/hover", "params": None}).encode()
-    transport.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await _write_raw(client, b"{this is not json")
+    response = await _raw_request(client, "textDocument/hover", None)
+    assert "error" in response
     await _still_alive(client)

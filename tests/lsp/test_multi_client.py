@@ -89,7 +89,10 @@ async def test_disconnect_mid_request_cancels_its_work(slow_env: dict[str, str],
         )
         pending = asyncio.ensure_future(leaver.text_document_inline_completion_async(params))
         await asyncio.sleep(0.6)
-        await leaver.stop()  # drops the connection without shutdown/exit
+        writer = leaver.protocol.writer
+        assert writer is not None
+        writer.close()  # drops the connection without shutdown/exit
+        await leaver.stop()
         pending.cancel()
         for _ in range(50):
             status = await command(watcher, "hybrid.status")
