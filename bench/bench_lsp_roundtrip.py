@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lsprotocol import types  # noqa: E402
+from lsprotocol import types
 
-from bench._common import python_source, rss_mb, summary_ms  # noqa: E402
-from tests.lsp.harness import change_doc, init_params, open_doc, server_env, start_stdio, write_config  # noqa: E402
+from bench._common import python_source, rss_mb, summary_ms
+from tests.lsp.harness import change_doc, init_params, open_doc, server_env, start_stdio, write_config
 
 
 async def run(requests: int, documents: int) -> None:

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("model", nargs="?", default="", help="Hub id (default: the configured local model).")
     models_sub.add_parser("list", help="List cached models.")
 
+    from hybrid_assist.commands.report import add_report_arguments
+
+    report = sub.add_parser("report", help="Cost and usage from the ledger, beside the all-cloud counterfactual.")
+    add_report_arguments(report)
+
     sub.add_parser("version", help="Print the version.")
     return parser
 
@@ -119,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hybrid_assist.commands.config import run_config
 
         return run_config(args, loaded.settings)
+    if args.command == "report":
+        from hybrid_assist.commands.report import run_report
+
+        return run_report(args, loaded.settings)
     if args.command == "models":
         from hybrid_assist.commands.models import run_models
 

@@ -65,14 +65,14 @@ class HybridProtocol(LanguageServerProtocol):
     def handle_message(self, message: Any) -> None:
         if isinstance(message, MalformedRequest):
             logger.warning("malformed %s request %r", message.method, message.id)
-            error = JsonRpcInvalidParams(f"invalid params for {message.method}")
-            self._send_response(message.id, error=error.to_response_error())
+            invalid = JsonRpcInvalidParams(f"invalid params for {message.method}")
+            self._send_response(message.id, error=invalid.to_response_error())
             return
         method = getattr(message, "method", None)
         if not self.initialized and method is not None and method not in _ALWAYS_ALLOWED:
             if getattr(message, "id", None) is not None:
-                error = JsonRpcServerNotInitialized(f"{method}: the server has not been initialized")
-                self._send_response(message.id, error=error.to_response_error())
+                early = JsonRpcServerNotInitialized(f"{method}: the server has not been initialized")
+                self._send_response(message.id, error=early.to_response_error())
             return
         super().handle_message(message)
 

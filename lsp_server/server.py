@@ -18,6 +18,7 @@ from pygls.lsp.server import LanguageServer
 from hybrid_assist import __version__
 from hybrid_assist.config import ConfigLayer, SettingsLoader
 from lsp_server.analysis.documents import Document
+from lsp_server.analysis.paths import uri_to_path
 from lsp_server.assistant import Assistant
 from lsp_server.protocol import HybridProtocol
 from lsp_server.session import Session
@@ -25,6 +26,8 @@ from lsp_server.session import Session
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "hybrid-assist"
+#: Seconds after the last keystroke before an open document is re-indexed.
+INDEX_REFRESH_DELAY_S = 1.0
 
 
 class HybridLanguageServer(LanguageServer):
@@ -43,6 +46,7 @@ class HybridLanguageServer(LanguageServer):
         self.background: set[asyncio.Task[Any]] = set()
         self.inflight_completions: dict[str, asyncio.Task[Any]] = {}
         self.progress_tasks: dict[str | int, asyncio.Task[Any]] = {}
+        self._index_refresh: dict[str, asyncio.TimerHandle] = {}
         from lsp_server.handlers import actions, commands, completion, documents, hover, workspace
 
         for module in (workspace, documents, completion, hover, actions, commands):
@@ -65,6 +69,26 @@ class HybridLanguageServer(LanguageServer):
         for problem in self.session.apply_loaded(loaded):
             self.show_message(problem, types.MessageType.Warning)
 
+    def schedule_index_refresh(self, uri: str) -> None:
+        """Re-index an edited document from its tree once typing pauses (no reparse, no disk read)."""
+        if self.session.index is None or not uri.startswith("file:"):
+            return
+        pending = self._index_refresh.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        loop = asyncio.get_running_loop()
+        self._index_refresh[uri] = loop.call_later(INDEX_REFRESH_DELAY_S, self._refresh_index, uri)
+
+    def _refresh_index(self, uri: str) -> None:
+        self._index_refresh.pop(uri, None)
+        doc, index = self.document(uri), self.session.index
+        if doc is None or index is None:
+            return
+        try:
+            index.update_document(uri_to_path(uri), doc)
+        except Exception:  # the index is an optimisation; a failure must not break editing
+            logger.exception("re-indexing %s failed", uri)
+
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
@@ -81,6 +105,9 @@ class HybridLanguageServer(LanguageServer):
 
     def cancel_background(self) -> None:
         """Cancel the session's background work (indexing, superseded completions, long commands)."""
+        for handle in self._index_refresh.values():
+            handle.cancel()
+        self._index_refresh.clear()
         for task in [*self.background, *self.inflight_completions.values(), *self.progress_tasks.values()]:
             task.cancel()
 

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from lsp_server.server import HybridLanguageServer
@@ -178,11 +178,15 @@ async def serve_websocket(
         done = asyncio.Event()
 
         class _Writer:
-            def write(self, data: bytes) -> Awaitable[None]:
-                return _send(data)
+            def write(self, data: bytes) -> None:
+                task = asyncio.ensure_future(_send(data))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
 
             def close(self) -> None:
                 done.set()
+
+        pending: set[asyncio.Future[None]] = set()
 
         async def _send(data: bytes) -> None:
             try:

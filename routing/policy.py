@@ -219,8 +219,8 @@ def _cloud_chain(
 ) -> list[RouteTarget]:
     first, first_model = split_target(policy.cloud)
     if request.requested_model and request.requested_model != "auto":
-        for name, provider in providers.items():
-            if request.requested_model in provider.models:
+        for name, candidate in providers.items():
+            if request.requested_model in candidate.models:
                 first, first_model = name, request.requested_model
                 break
     order = [first, *[p for p in settings.provider_order if p != first]]

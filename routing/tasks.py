@@ -29,10 +29,10 @@ class TaskKind(enum.StrEnum):
 
 
 #: Completion-like tasks: latency-critical, fill-in-the-middle, cheap to drop.
-COMPLETION_TASKS = frozenset({TaskKind.COMPLETION, TaskKind.INLINE_COMPLETION})
+COMPLETION_TASKS: frozenset[TaskKind] = frozenset({TaskKind.COMPLETION, TaskKind.INLINE_COMPLETION})
 
 #: Tasks whose natural reach is the whole repository (the reference design's cloud list).
-REPOSITORY_TASKS = frozenset(
+REPOSITORY_TASKS: frozenset[TaskKind] = frozenset(
     {
         TaskKind.REVIEW,
         TaskKind.ARCHITECTURE,

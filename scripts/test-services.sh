@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
-# Install the system packages the tests drive for real (editors, databases). Idempotent; needs root
-# or passwordless sudo the first time. Nothing to do yet for the core suite.
+# Install the system packages the tests drive for real: PostgreSQL (ledger/budget tests start their
+# own server on loopback in a temporary data directory). Idempotent; needs root (or sudo) the first time.
 set -euo pipefail
-exit 0
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+need=()
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "test-services: installing ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi

@@ -16,8 +16,8 @@ def run_models(args: argparse.Namespace, settings: HybridSettings) -> int:
         cached = models.list_cached_models(settings.local.cache_dir)
         if not cached:
             print("no models cached (run `hybrid-assist models pull`)")
-        for model in cached:
-            print(f"{model.repo_id}\t{model.size_bytes / 1e6:.1f} MB\t{model.path}")
+        for entry in cached:
+            print(f"{entry.repo_id}\t{entry.size_bytes / 1e6:.1f} MB\t{entry.path}")
         return 0
     model = args.model or settings.local.resolved_model(models.has_gpu())
     try:

@@ -15,6 +15,7 @@ from inference.settings import LocalSettings, ProviderSettings, default_provider
 from lsp_server.analysis.settings import AnalysisSettings
 from lsp_server.settings import CompletionSettings, ServerSettings
 from routing.settings import RoutingSettings, SensitiveSettings
+from routing.usage.settings import BudgetSettings, LimitsSettings
 
 
 def _default_user() -> str:
@@ -35,6 +36,17 @@ class LedgerSettings(BaseModel):
         "PostgreSQL for teams: postgresql+psycopg://user@host/db",
     )
     store_prompts: bool = Field(default=False, description="Store prompt text (otherwise only its SHA-256).")
+    flush_interval_ms: float = Field(
+        default=50.0,
+        gt=0,
+        description="Longest time a recorded request waits in memory before the background writer commits it.",
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=1,
+        description="Requests held in memory while the database is slow or down; beyond this they are dropped "
+        "(and logged).",
+    )
 
 
 class MetricsSettings(BaseModel):
@@ -78,5 +90,7 @@ class HybridSettings(BaseModel):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     sensitive: SensitiveSettings = Field(default_factory=SensitiveSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     gateway: GatewayClientSettings = Field(default_factory=GatewayClientSettings)

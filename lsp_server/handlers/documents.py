@@ -37,6 +37,7 @@ def register(server: HybridLanguageServer) -> None:
                 )
             else:
                 doc.replace_all(change.text, version)
+        ls.schedule_index_refresh(doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: HybridLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -45,6 +46,9 @@ def register(server: HybridLanguageServer) -> None:
         if task is not None:
             task.cancel()
         ls.session.documents.close(uri)
+        index = ls.session.index
+        if index is not None and uri.startswith("file:"):
+            index.update_file(uri_to_path(uri))  # back to the saved content on disk
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.TextDocumentSaveRegistrationOptions(include_text=True))
     def did_save(ls: HybridLanguageServer, params: types.DidSaveTextDocumentParams) -> None:

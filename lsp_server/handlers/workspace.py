@@ -13,10 +13,21 @@ from lsprotocol import types
 
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
+from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
+
+
+def as_position_encoding(value: object) -> PositionEncoding:
+    """The negotiated ``PositionEncodingKind`` as the analysis layer names it (UTF-16 when unknown)."""
+    text = str(getattr(value, "value", value) or "utf-16")
+    if text == "utf-8":
+        return "utf-8"
+    if text == "utf-32":
+        return "utf-32"
+    return "utf-16"
 
 
 def _roots(params: types.InitializeParams) -> list[Path]:
@@ -32,8 +43,7 @@ def register(server: HybridLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
         session = ls.session
-        encoding = ls.protocol.workspace.position_encoding or "utf-16"
-        session.encoding = getattr(encoding, "value", encoding)  # type: ignore[assignment]
+        session.encoding = as_position_encoding(ls.protocol.workspace.position_encoding)
         session.roots = _roots(params)
         layer = editor_layer(params.initialization_options, "initializationOptions")
         if layer is not None:

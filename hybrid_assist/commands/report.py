@@ -1,0 +1,88 @@
+"""``hybrid-assist report``: cost and usage from the ledger, beside what it would have cost all in the cloud.
+
+::
+
+    hybrid-assist report --since 2025-06-01 --by team
+    hybrid-assist report --since 7d --by route --format csv
+    hybrid-assist report --by user --format json --chart cost.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hybrid_assist.config.settings import HybridSettings
+
+_RELATIVE = re.compile(r"^(\d+)([dhm])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's options."""
+    parser.add_argument(
+        "--since",
+        default="",
+        help="Start: YYYY-MM-DD, an ISO date-time, or 7d / 24h / 30m ago (default: start of this month, UTC).",
+    )
+    parser.add_argument("--until", default="", help="End (exclusive), same forms (default: now).")
+    parser.add_argument("--by", choices=["user", "team", "task", "route"], default="team", help="Group rows by.")
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table", help="Output format.")
+    parser.add_argument("--chart", type=Path, default=None, metavar="FILE.png", help="Also draw a bar chart.")
+    parser.add_argument("--ledger", default="", help="Ledger URL (default: [ledger] url, or the data directory).")
+
+
+def parse_when(value: str, now: datetime) -> datetime:
+    """``YYYY-MM-DD``, an ISO date-time (naive = UTC) or ``<n>d|h|m`` before ``now``."""
+    relative = _RELATIVE.match(value.strip())
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"cannot read {value!r} as a time: use YYYY-MM-DD, an ISO date-time, or e.g. 7d") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_report(args: argparse.Namespace, settings: HybridSettings, *, now: datetime | None = None) -> int:
+    # Imported here: the parser (add_report_arguments) is built for every command and must stay cheap.
+    from routing.usage.database import ledger_url
+    from routing.usage.errors import LedgerError
+    from routing.usage.ledger import Ledger
+    from routing.usage.report import build_report, render_chart, render_csv, render_json, render_table
+
+    now = now or datetime.now(UTC)
+    try:
+        since = (
+            parse_when(args.since, now) if args.since else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        )
+        until = parse_when(args.until, now) if args.until else now
+    except ValueError as exc:
+        print(f"hybrid-assist report: {exc}", file=sys.stderr)
+        return 2
+    url = args.ledger or ledger_url(settings.ledger.url, settings.data_dir)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).expanduser().exists():
+        print(f"hybrid-assist report: no ledger yet at {url.removeprefix('sqlite:///')}", file=sys.stderr)
+        return 1
+    try:
+        ledger = Ledger.open(url)
+    except LedgerError as exc:
+        print(f"hybrid-assist report: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        report = build_report(ledger, since, until, args.by, settings.providers, settings.routing.tasks)
+    finally:
+        ledger.close()
+    renderers = {"table": render_table, "json": render_json, "csv": render_csv}
+    sys.stdout.write(renderers[args.format](report).rstrip("\n") + "\n")
+    if args.chart is not None:
+        try:
+            render_chart(report, args.chart)
+        except ImportError:
+            print("hybrid-assist report: --chart needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 1
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0

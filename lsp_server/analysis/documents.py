@@ -1,0 +1,231 @@
+"""Open documents: text plus an incrementally maintained tree-sitter tree.
+
+Each :class:`Document` keeps its text as UTF-8 bytes, a :class:`LineTable`
+of line starts and, for a known language under ``max_parse_bytes``, a syntax
+tree. ``didChange`` edits go through :meth:`Document.apply_change`, which
+calls ``Tree.edit`` and reparses incrementally with the old tree, so a
+keystroke costs the size of the edit plus what tree-sitter must relex, not a
+full parse. Documents of unknown languages or over the size cap have no tree
+and behave as plain text; binary content and lone surrogates never raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from tree_sitter import Node, Parser, Tree
+
+from lsp_server.analysis import positions
+from lsp_server.analysis.languages import SUPPORTED_LANGUAGES, detect_language, new_parser
+from lsp_server.analysis.paths import normalize_uri
+from lsp_server.analysis.positions import LineTable, PositionEncoding, encode_text
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Document:
+    """One open document: text, line table and (when parsable) a syntax tree."""
+
+    def __init__(
+        self,
+        uri: str,
+        text: str,
+        language_id: str = "",
+        version: int = 0,
+        *,
+        max_parse_bytes: int = 2_000_000,
+    ) -> None:
+        self.uri = uri
+        self.language_id = language_id
+        self.version = version
+        self.max_parse_bytes = max_parse_bytes
+        detected = detect_language(language_id, uri)
+        self.language: str | None = detected if detected in SUPPORTED_LANGUAGES else None
+        self._source = encode_text(text)
+        self._text: str | None = text
+        self._lines = LineTable(self._source)
+        self._parser: Parser | None = None
+        self._tree: Tree | None = None
+        self._revision = 0
+        self._memo: dict[str, tuple[int, object]] = {}
+        self.scratch: dict[str, object] = {}
+        """Caches owned by analysis modules that survive edits (keyed by module)."""
+        self._reparse_full()
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """The document text (decoded lazily after edits)."""
+        if self._text is None:
+            self._text = positions.decode_text(self._source)
+        return self._text
+
+    @property
+    def source(self) -> bytes:
+        """The document as UTF-8 bytes, the buffer tree byte offsets refer to."""
+        return self._source
+
+    @property
+    def tree(self) -> Tree | None:
+        """The current syntax tree; ``None`` for plain text or oversized documents."""
+        return self._tree
+
+    @property
+    def revision(self) -> int:
+        """Counter bumped on every change (versions from the client may repeat)."""
+        return self._revision
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines in the document."""
+        return self._lines.line_count
+
+    @property
+    def lines(self) -> LineTable:
+        """The line table of the document."""
+        return self._lines
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """Value of ``factory()`` cached until the document next changes."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == self._revision:
+            return hit[1]  # type: ignore[return-value]
+        value = factory()
+        self._memo[key] = (self._revision, value)
+        return value
+
+    # -- positions -------------------------------------------------------------
+
+    def offset_at(self, line: int, character: int, encoding: PositionEncoding) -> int:
+        """UTF-8 byte offset of an LSP position, clamped (see :mod:`.positions`)."""
+        return positions.offset_at(self._source, self._lines, line, character, encoding)
+
+    def position_at(self, byte_offset: int, encoding: PositionEncoding) -> tuple[int, int]:
+        """LSP position ``(line, character)`` of a byte offset."""
+        return positions.position_at(self._source, self._lines, byte_offset, encoding)
+
+    def point_at(self, byte_offset: int) -> tuple[int, int]:
+        """Tree-sitter point ``(row, byte column)`` of a byte offset."""
+        return self._lines.point_of(byte_offset)
+
+    def line_text(self, line: int) -> str:
+        """Text of ``line`` without its line break ('' past the end)."""
+        if line < 0 or line >= self._lines.line_count:
+            return ""
+        start = self._lines.line_start(line)
+        end = self._lines.line_end(line)
+        raw = self._source[start:end]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        return positions.decode_text(raw)
+
+    def text_between(self, start: int, end: int) -> str:
+        """Text of the byte range ``[start, end)`` (clamped, never raises)."""
+        start = max(0, min(start, len(self._source)))
+        end = max(start, min(end, len(self._source)))
+        return positions.decode_text(self._source[start:end])
+
+    def node_at(self, byte_offset: int) -> Node | None:
+        """Smallest named node spanning ``byte_offset`` (None without a tree)."""
+        if self._tree is None:
+            return None
+        return self._tree.root_node.named_descendant_for_byte_range(byte_offset, byte_offset)
+
+    # -- edits -----------------------------------------------------------------
+
+    def apply_change(
+        self,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        new_text: str,
+        encoding: PositionEncoding,
+        version: int | None = None,
+    ) -> None:
+        """Replace the LSP range ``start``..``end`` with ``new_text``.
+
+        Positions are ``(line, character)`` in ``encoding`` and are clamped.
+        The tree is edited with ``Tree.edit`` and reparsed incrementally.
+        """
+        a = self.offset_at(start[0], start[1], encoding)
+        b = self.offset_at(end[0], end[1], encoding)
+        if b < a:
+            a, b = b, a
+        self.apply_byte_change(a, b, encode_text(new_text), version)
+
+    def apply_byte_change(self, start: int, end: int, new: bytes, version: int | None = None) -> None:
+        """Replace bytes ``[start, end)`` of the source with ``new``."""
+        old = self._source
+        start = max(0, min(start, len(old)))
+        end = max(start, min(end, len(old)))
+        start_point = self._lines.point_of(start)
+        old_end_point = self._lines.point_of(end)
+        new_end_point = positions.end_point_after(start_point, new)
+        self._source = old[:start] + new + old[end:]
+        self._lines.apply_edit(start, end, new)
+        self._text = None
+        self._revision += 1
+        if version is not None:
+            self.version = version
+        if self._tree is not None and len(self._source) <= self.max_parse_bytes:
+            self._tree.edit(start, end, start + len(new), start_point, old_end_point, new_end_point)
+            assert self._parser is not None
+            self._tree = self._parser.parse(self._source, self._tree)
+        else:
+            self._reparse_full()
+
+    def replace_all(self, text: str, version: int | None = None) -> None:
+        """Replace the whole text (full-document sync); reparses from scratch."""
+        self._source = encode_text(text)
+        self._text = text
+        self._lines = LineTable(self._source)
+        self._revision += 1
+        if version is not None:
+            self.version = version
+        self._tree = None
+        self._reparse_full()
+
+    def _reparse_full(self) -> None:
+        if self.language is None or len(self._source) > self.max_parse_bytes:
+            if self._tree is not None:
+                logger.debug("%s: over %d bytes, dropping its tree", self.uri, self.max_parse_bytes)
+            self._tree = None
+            return
+        if self._parser is None:
+            self._parser = new_parser(self.language)
+        self._tree = self._parser.parse(self._source)
+
+
+class DocumentStore:
+    """The open documents of one session, keyed by normalised URI."""
+
+    def __init__(self, *, max_parse_bytes: int = 2_000_000) -> None:
+        self._docs: dict[str, Document] = {}
+        self.max_parse_bytes = max_parse_bytes
+
+    def open(self, uri: str, text: str, language_id: str = "", version: int = 0) -> Document:
+        """Open (or reopen) a document and return it."""
+        doc = Document(uri, text, language_id, version, max_parse_bytes=self.max_parse_bytes)
+        self._docs[normalize_uri(uri)] = doc
+        return doc
+
+    def get(self, uri: str) -> Document | None:
+        """The open document at ``uri``, if any."""
+        return self._docs.get(normalize_uri(uri))
+
+    def close(self, uri: str) -> None:
+        """Forget a document (no error if it was not open)."""
+        self._docs.pop(normalize_uri(uri), None)
+
+    def __iter__(self) -> Iterator[Document]:
+        return iter(list(self._docs.values()))
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, uri: object) -> bool:
+        return isinstance(uri, str) and normalize_uri(uri) in self._docs

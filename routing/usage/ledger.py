@@ -1,0 +1,349 @@
+"""The ledger: one row per request (who, what, where, tokens, cost, latency, outcome), plus feedback.
+
+:meth:`Ledger.open` connects to SQLite or PostgreSQL and migrates the schema.
+Three ways to write a :class:`LedgerEntry`:
+
+- :meth:`Ledger.arecord` / :meth:`Ledger.submit` hand it to a background
+  writer thread and return at once; the thread commits batches, so the
+  request path never waits on the disk. :meth:`Ledger.flush` waits until
+  everything handed over is committed.
+- :meth:`Ledger.record` / :meth:`Ledger.record_many` write synchronously in
+  one transaction (the CLI, tests, imports).
+
+Recording is idempotent by ``request_id``: a second row with the same id is
+ignored. The prompt itself is stored only when the ledger is opened with
+``store_prompts=True``; otherwise only its SHA-256 is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+
+from routing.usage._writer import BatchWriter
+from routing.usage.database import insert_ignoring_conflicts, open_engine, write_transaction
+from routing.usage.errors import LedgerError
+from routing.usage.models import ledger_feedback, ledger_requests, to_nanos, to_usd
+
+logger = logging.getLogger(__name__)
+
+GroupBy = Literal["user", "team", "task", "route"]
+_GROUP_COLUMNS = {
+    "user": ledger_requests.c.user_name,
+    "team": ledger_requests.c.team,
+    "task": ledger_requests.c.task,
+    "route": ledger_requests.c.target,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def prompt_digest(prompt: str) -> str:
+    """Hex SHA-256 of the prompt's UTF-8 bytes (what the ledger keeps instead of the prompt)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One request as the ledger records it. ``target`` is the route that served it (or was tried last)."""
+
+    request_id: str
+    user: str
+    team: str
+    task: str
+    target: str
+    model: str = ""
+    scope_level: str = ""
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0  # stored in whole nano-dollars
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    outcome: str = "ok"  # "ok", an error class name, "cancelled", "budget_exceeded", ...
+    fallback_chain: tuple[str, ...] = ()  # targets tried, in order, e.g. ("anthropic", "openai")
+    prompt_sha256: str = ""  # computed from ``prompt`` when empty
+    prompt: str | None = None  # kept only when the ledger stores prompts
+    time: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageAggregate:
+    """Sums over the requests of one (group key, task, target, model) in a period."""
+
+    key: str
+    task: str
+    target: str
+    model: str
+    requests: int
+    failed: int
+    input_tokens: int
+    cached_tokens: int
+    output_tokens: int
+    cost_nanousd: int
+    accepted: int
+    rejected: int
+
+    @property
+    def cost_usd(self) -> float:
+        return to_usd(self.cost_nanousd)
+
+
+class Ledger:
+    """The request ledger on one database. Thread-safe; use one per process."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        store_prompts: bool = False,
+        flush_interval_s: float = 0.05,
+        batch_size: int = 1000,
+        max_pending: int = 100_000,
+    ) -> None:
+        self.engine = engine
+        self.store_prompts = store_prompts
+        self._writer: BatchWriter[LedgerEntry] = BatchWriter(
+            self._write_entries,
+            name="ledger-writer",
+            flush_interval_s=flush_interval_s,
+            batch_size=batch_size,
+            max_pending=max_pending,
+            is_transient=_is_transient,
+        )
+
+    @classmethod
+    def open(cls, url: str, *, store_prompts: bool = False, **writer_options: Any) -> Ledger:
+        """Connect to ``url`` (SQLite file or PostgreSQL) and bring its schema up to date."""
+        return cls(open_engine(url), store_prompts=store_prompts, **writer_options)
+
+    # --- writing -----------------------------------------------------------------------------------------------
+
+    def record(self, entry: LedgerEntry) -> None:
+        """Write one entry now, in its own transaction."""
+        self.record_many((entry,))
+
+    def record_many(self, entries: Iterable[LedgerEntry]) -> None:
+        """Write entries now, in one transaction; :class:`LedgerError` if the database refuses."""
+        rows = [self._row(e) for e in entries]
+        if not rows:
+            return
+        try:
+            self._write_rows(rows)
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"cannot write to the ledger: {exc}") from None
+
+    def submit(self, entry: LedgerEntry) -> bool:
+        """Hand ``entry`` to the writer thread without waiting; False if the backlog was full and it was dropped."""
+        return self._writer.submit(entry)  # converted to a row in the writer thread
+
+    async def arecord(self, entry: LedgerEntry) -> None:
+        """Record from the event loop: queued for the writer thread, never blocks on the disk."""
+        self.submit(entry)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every submitted entry is committed; False on timeout."""
+        return self._writer.flush(timeout_s)
+
+    @property
+    def dropped(self) -> int:
+        """Entries dropped because the writer's backlog was full (the database was too slow or down)."""
+        return self._writer.dropped
+
+    def record_feedback(self, request_id: str, accepted: bool, *, time: datetime | None = None) -> None:
+        """Record the editor's accept (True) or reject of a request's completion; the latest report wins."""
+        values = {"accepted": accepted, "created_at": _naive_utc(time or utcnow())}
+        for _ in range(3):
+            try:
+                with write_transaction(self.engine) as connection:
+                    updated = connection.execute(
+                        ledger_feedback.update().where(ledger_feedback.c.request_id == request_id).values(**values)
+                    )
+                    if updated.rowcount == 0:
+                        connection.execute(ledger_feedback.insert().values(request_id=request_id, **values))
+                return
+            except IntegrityError:  # another process inserted it first: update on the next round
+                continue
+            except SQLAlchemyError as exc:
+                raise LedgerError(f"cannot record feedback in the ledger: {exc}") from None
+        raise LedgerError(f"cannot record feedback for request {request_id!r}: concurrent updates kept conflicting")
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Commit what is pending (waiting up to ``timeout_s``), stop the writer and release the database."""
+        self._writer.close(timeout_s)
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _row(self, entry: LedgerEntry) -> dict[str, Any]:
+        digest = entry.prompt_sha256 or (prompt_digest(entry.prompt) if entry.prompt is not None else "")
+        return {
+            "request_id": entry.request_id,
+            "created_at": _naive_utc(entry.time),
+            "user_name": entry.user,
+            "team": entry.team,
+            "task": entry.task,
+            "scope_level": entry.scope_level,
+            "target": entry.target,
+            "model": entry.model,
+            "input_tokens": entry.input_tokens,
+            "cached_tokens": entry.cached_tokens,
+            "output_tokens": entry.output_tokens,
+            "cost_nanousd": to_nanos(entry.cost_usd),
+            "latency_ms": entry.latency_ms,
+            "ttft_ms": entry.ttft_ms,
+            "outcome": entry.outcome,
+            "fallback_chain": json.dumps(list(entry.fallback_chain)),
+            "prompt_sha256": digest,
+            "prompt_text": entry.prompt if self.store_prompts else None,
+        }
+
+    def _write_entries(self, entries: Sequence[LedgerEntry]) -> None:
+        self._write_rows([self._row(e) for e in entries])
+
+    def _write_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        with write_transaction(self.engine) as connection:
+            statement = insert_ignoring_conflicts(connection, ledger_requests, ["request_id"])
+            connection.execute(statement, list(rows))
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> LedgerEntry | None:
+        """The entry recorded for ``request_id``, if any."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(ledger_requests).where(ledger_requests.c.request_id == request_id)).first()
+        return _entry(row._mapping) if row is not None else None
+
+    def entries(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        user: str | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEntry]:
+        """Entries in ``[since, until)``, oldest first, optionally of one user."""
+        query = select(ledger_requests).where(*_period(since, until))
+        if user is not None:
+            query = query.where(ledger_requests.c.user_name == user)
+        query = query.order_by(ledger_requests.c.created_at, ledger_requests.c.id).limit(limit)
+        with self.engine.connect() as connection:
+            return [_entry(row._mapping) for row in connection.execute(query)]
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(ledger_requests)).scalar_one())
+
+    def feedback(self, request_id: str) -> bool | None:
+        """The editor's latest verdict on ``request_id`` (None: no feedback)."""
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                select(ledger_feedback.c.accepted).where(ledger_feedback.c.request_id == request_id)
+            ).scalar()
+        return None if value is None else bool(value)
+
+    def aggregate(self, since: datetime | None, until: datetime | None, by: GroupBy) -> list[UsageAggregate]:
+        """Sums per (``by`` key, task, target, model) over ``[since, until)``, with feedback counts."""
+        if by not in _GROUP_COLUMNS:
+            raise ValueError(f"cannot group by {by!r}; expected one of: {', '.join(_GROUP_COLUMNS)}")
+        key = _GROUP_COLUMNS[by]
+        r = ledger_requests.c
+        accepted = ledger_feedback.c.accepted
+        query = (
+            select(
+                key.label("key"),
+                r.task,
+                r.target,
+                r.model,
+                func.count().label("requests"),
+                func.sum(case((r.outcome != "ok", 1), else_=0)).label("failed"),
+                func.sum(r.input_tokens).label("input_tokens"),
+                func.sum(r.cached_tokens).label("cached_tokens"),
+                func.sum(r.output_tokens).label("output_tokens"),
+                func.sum(r.cost_nanousd).label("cost"),
+                func.sum(case((accepted.is_(True), 1), else_=0)).label("accepted"),
+                func.sum(case((accepted.is_(False), 1), else_=0)).label("rejected"),
+            )
+            .select_from(ledger_requests.outerjoin(ledger_feedback, ledger_feedback.c.request_id == r.request_id))
+            .where(*_period(since, until))
+            .group_by(key, r.task, r.target, r.model)
+            .order_by(key, r.task, r.target, r.model)
+        )
+        with self.engine.connect() as connection:
+            return [
+                UsageAggregate(
+                    key=row.key,
+                    task=row.task,
+                    target=row.target,
+                    model=row.model,
+                    requests=int(row.requests),
+                    failed=int(row.failed or 0),
+                    input_tokens=int(row.input_tokens or 0),
+                    cached_tokens=int(row.cached_tokens or 0),
+                    output_tokens=int(row.output_tokens or 0),
+                    cost_nanousd=int(row.cost or 0),
+                    accepted=int(row.accepted or 0),
+                    rejected=int(row.rejected or 0),
+                )
+                for row in connection.execute(query)
+            ]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Locked, unreachable or restarting database: worth retrying the same batch."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _period(since: datetime | None, until: datetime | None) -> list[Any]:
+    conditions = []
+    if since is not None:
+        conditions.append(ledger_requests.c.created_at >= _naive_utc(since))
+    if until is not None:
+        conditions.append(ledger_requests.c.created_at < _naive_utc(until))
+    return [and_(*conditions)] if conditions else []
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """Aware -> naive UTC (the storage form); a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        request_id=row["request_id"],
+        user=row["user_name"],
+        team=row["team"],
+        task=row["task"],
+        target=row["target"],
+        model=row["model"],
+        scope_level=row["scope_level"],
+        input_tokens=row["input_tokens"],
+        cached_tokens=row["cached_tokens"],
+        output_tokens=row["output_tokens"],
+        cost_usd=to_usd(row["cost_nanousd"]),
+        latency_ms=row["latency_ms"],
+        ttft_ms=row["ttft_ms"],
+        outcome=row["outcome"],
+        fallback_chain=tuple(json.loads(row["fallback_chain"])),
+        prompt_sha256=row["prompt_sha256"],
+        prompt=row["prompt_text"],
+        time=row["created_at"].replace(tzinfo=UTC),
+    )

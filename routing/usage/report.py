@@ -1,0 +1,284 @@
+"""Cost and usage reports from the ledger: by user, team, task or route, with the all-cloud counterfactual.
+
+:func:`build_report` sums the ledger over a period and prices the same
+requests as if every one had gone to the cloud: a request served by a cloud
+provider counts at its real cost; one served on the premises (the local
+engine, an on-premises endpoint, the overflow GPU) is priced at the cloud
+model its task would have used (``[routing.tasks.*] cloud``) with its own
+token counts, cached prompt tokens at the cached price. The renderers turn a
+report into a table, JSON, CSV or a PNG chart (matplotlib, Agg).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from inference.settings import ProviderSettings
+from routing.policy import LOCAL, OVERFLOW, split_target
+from routing.settings import TaskPolicy
+from routing.usage.ledger import GroupBy, Ledger, UsageAggregate
+from routing.usage.models import to_nanos, to_usd
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """Usage of one user, team, task or route (or the total) over the report's period."""
+
+    key: str
+    requests: int = 0
+    local_requests: int = 0  # served on the premises
+    cloud_requests: int = 0  # served by a cloud provider
+    failed: int = 0
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    cost_nanousd: int = 0
+    all_cloud_nanousd: int = 0  # the same requests, had all gone to the cloud
+    accepted: int = 0
+    rejected: int = 0
+
+    @property
+    def cost_usd(self) -> float:
+        return to_usd(self.cost_nanousd)
+
+    @property
+    def all_cloud_usd(self) -> float:
+        return to_usd(self.all_cloud_nanousd)
+
+    @property
+    def local_share(self) -> float | None:
+        served = self.local_requests + self.cloud_requests
+        return self.local_requests / served if served else None
+
+    @property
+    def cost_fraction(self) -> float | None:
+        """Spend as a fraction of the all-cloud counterfactual."""
+        return self.cost_nanousd / self.all_cloud_nanousd if self.all_cloud_nanousd else None
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        verdicts = self.accepted + self.rejected
+        return self.accepted / verdicts if verdicts else None
+
+    def __add__(self, other: ReportRow) -> ReportRow:
+        return ReportRow(
+            self.key,
+            *(getattr(self, f) + getattr(other, f) for f in _SUMMED),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = asdict(self)
+        data.update(
+            cost_usd=self.cost_usd,
+            all_cloud_usd=self.all_cloud_usd,
+            local_share=self.local_share,
+            cost_fraction=self.cost_fraction,
+            acceptance_rate=self.acceptance_rate,
+        )
+        return data
+
+
+_SUMMED = (
+    "requests",
+    "local_requests",
+    "cloud_requests",
+    "failed",
+    "input_tokens",
+    "cached_tokens",
+    "output_tokens",
+    "cost_nanousd",
+    "all_cloud_nanousd",
+    "accepted",
+    "rejected",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    since: datetime | None
+    until: datetime | None
+    by: str
+    rows: tuple[ReportRow, ...]
+    total: ReportRow
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "by": self.by,
+            "rows": [row.to_json() for row in self.rows],
+            "total": self.total.to_json(),
+        }
+
+
+def build_report(
+    ledger: Ledger,
+    since: datetime | None,
+    until: datetime | None,
+    by: GroupBy,
+    providers: Mapping[str, ProviderSettings],
+    task_policies: Mapping[str, TaskPolicy],
+) -> UsageReport:
+    """Usage grouped ``by`` over ``[since, until)``, each group with its all-cloud counterfactual."""
+    return summarize(ledger.aggregate(since, until, by), since, until, by, providers, task_policies)
+
+
+def summarize(
+    aggregates: Iterable[UsageAggregate],
+    since: datetime | None,
+    until: datetime | None,
+    by: str,
+    providers: Mapping[str, ProviderSettings],
+    task_policies: Mapping[str, TaskPolicy],
+) -> UsageReport:
+    rows: dict[str, ReportRow] = {}
+    for aggregate in aggregates:
+        row = _row(aggregate, providers, task_policies)
+        rows[aggregate.key] = rows[aggregate.key] + row if aggregate.key in rows else row
+    ordered = tuple(sorted(rows.values(), key=lambda r: (-r.cost_nanousd, -r.requests, r.key)))
+    total = ReportRow("total")
+    for row in ordered:
+        total = total + row
+    return UsageReport(since, until, by, ordered, replace(total, key="total"))
+
+
+def is_cloud(target: str, providers: Mapping[str, ProviderSettings]) -> bool:
+    """Served by a cloud API (not the local engine, the overflow GPU or an on-premises endpoint)."""
+    provider = providers.get(target)
+    return provider is not None and target != OVERFLOW and not provider.local
+
+
+def all_cloud_cost(
+    aggregate: UsageAggregate,
+    providers: Mapping[str, ProviderSettings],
+    task_policies: Mapping[str, TaskPolicy],
+) -> int:
+    """Nano-dollars these requests would have cost at the cloud model of their task (real cost if cloud)."""
+    if is_cloud(aggregate.target, providers):
+        return aggregate.cost_nanousd
+    policy = task_policies.get(aggregate.task)
+    if policy is None or not policy.cloud:
+        return aggregate.cost_nanousd
+    name, model = split_target(policy.cloud)
+    provider = providers.get(name)
+    price = provider.price(provider.model_or_default(model)) if provider else None
+    if price is None:
+        return aggregate.cost_nanousd
+    return to_nanos(price.cost(aggregate.input_tokens, aggregate.cached_tokens, aggregate.output_tokens))
+
+
+def _row(
+    aggregate: UsageAggregate,
+    providers: Mapping[str, ProviderSettings],
+    task_policies: Mapping[str, TaskPolicy],
+) -> ReportRow:
+    cloud = is_cloud(aggregate.target, providers)
+    on_premises = aggregate.target == LOCAL or (aggregate.target in providers and not cloud)
+    return ReportRow(
+        key=aggregate.key,
+        requests=aggregate.requests,
+        local_requests=aggregate.requests if on_premises else 0,
+        cloud_requests=aggregate.requests if cloud else 0,
+        failed=aggregate.failed,
+        input_tokens=aggregate.input_tokens,
+        cached_tokens=aggregate.cached_tokens,
+        output_tokens=aggregate.output_tokens,
+        cost_nanousd=aggregate.cost_nanousd,
+        all_cloud_nanousd=all_cloud_cost(aggregate, providers, task_policies),
+        accepted=aggregate.accepted,
+        rejected=aggregate.rejected,
+    )
+
+
+# --- rendering -----------------------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "requests",
+    "local %",
+    "failed",
+    "input tok",
+    "cached tok",
+    "output tok",
+    "cost $",
+    "all-cloud $",
+    "cost/all-cloud",
+    "accepted %",
+)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}"
+
+
+def _cells(row: ReportRow) -> list[str]:
+    return [
+        str(row.requests),
+        _percent(row.local_share),
+        str(row.failed),
+        str(row.input_tokens),
+        str(row.cached_tokens),
+        str(row.output_tokens),
+        f"{row.cost_usd:.4f}",
+        f"{row.all_cloud_usd:.4f}",
+        _percent(row.cost_fraction) + ("" if row.cost_fraction is None else " %"),
+        _percent(row.acceptance_rate),
+    ]
+
+
+def render_table(report: UsageReport) -> str:
+    header = [report.by, *_COLUMNS]
+    body = [[row.key, *_cells(row)] for row in report.rows]
+    footer = [report.total.key, *_cells(report.total)]
+    widths = [max(len(line[i]) for line in [header, *body, footer]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    period = f"{_when(report.since)} .. {_when(report.until)}"
+    return "\n".join([f"usage {period}, by {report.by}", line(header), rule, *map(line, body), rule, line(footer)])
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
+
+
+def render_json(report: UsageReport) -> str:
+    return json.dumps(report.to_json(), indent=2)
+
+
+def render_csv(report: UsageReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    fields = ["key", *_SUMMED, "cost_usd", "all_cloud_usd", "local_share", "cost_fraction", "acceptance_rate"]
+    writer.writerow([report.by if f == "key" else f for f in fields])
+    for row in (*report.rows, report.total):
+        data = row.to_json()
+        writer.writerow(["" if data[f] is None else data[f] for f in fields])
+    return out.getvalue()
+
+
+def render_chart(report: UsageReport, path: Path, *, top: int = 20) -> None:
+    """A PNG bar chart of spend beside the all-cloud counterfactual, per group (largest ``top``)."""
+    from matplotlib.figure import Figure  # Agg canvas; no pyplot, no global state
+
+    rows = report.rows[:top]
+    figure = Figure(figsize=(max(6.0, 0.6 * len(rows) + 3), 4.5), layout="constrained")
+    axes = figure.subplots()
+    positions = range(len(rows))
+    width = 0.4
+    axes.bar([p - width / 2 for p in positions], [r.cost_usd for r in rows], width, label="spent")
+    axes.bar([p + width / 2 for p in positions], [r.all_cloud_usd for r in rows], width, label="all cloud")
+    axes.set_xticks(list(positions), [r.key for r in rows], rotation=45, ha="right")
+    axes.set_ylabel("US dollars")
+    axes.set_title(f"Cost by {report.by}: spent vs all-cloud ({_when(report.since)} .. {_when(report.until)})")
+    axes.legend()
+    figure.savefig(path, format="png", dpi=100)

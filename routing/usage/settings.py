@@ -1,0 +1,97 @@
+"""Configuration of usage control: ``[limits]`` (rate limits) and ``[budgets]`` (monthly budgets).
+
+Pure pydantic models, part of :class:`hybrid_assist.config.settings.HybridSettings`::
+
+    [limits]
+    requests_per_minute = 240
+    tokens_per_minute = 1000000
+    [limits.users.alice]
+    tokens_per_minute = 2000000
+
+    [budgets]
+    team_monthly_usd = 500.0
+    [budgets.users]
+    bob = 40.0
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UserLimits(BaseModel):
+    """Per-user override of the rate limits; an unset field keeps the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_minute: int | None = Field(
+        default=None, ge=0, description="Requests per minute for this user (0: unlimited)."
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, ge=0, description="Prompt + answer tokens per minute for this user (0: unlimited)."
+    )
+
+
+class LimitsSettings(BaseModel):
+    """``[limits]``: per-user token buckets on requests and tokens per minute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Enforce the per-user rate limits.")
+    backend: Literal["memory", "database"] = Field(
+        default="memory",
+        description="Where the buckets live: this process (memory) or the ledger database, "
+        "shared by every replica (database).",
+    )
+    requests_per_minute: int = Field(
+        default=240, ge=0, description="Requests per minute per user; also the burst size (0: unlimited)."
+    )
+    tokens_per_minute: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Estimated prompt + answer tokens per minute per user; also the burst size (0: unlimited). "
+        "A single request larger than this is let through when the bucket is full and leaves it in debt.",
+    )
+    users: dict[str, UserLimits] = Field(default_factory=dict, description="Per-user overrides, by user name.")
+
+    def for_user(self, user: str) -> tuple[int, int]:
+        """``(requests_per_minute, tokens_per_minute)`` that apply to ``user``."""
+        override = self.users.get(user)
+        rpm = self.requests_per_minute
+        tpm = self.tokens_per_minute
+        if override is not None:
+            rpm = override.requests_per_minute if override.requests_per_minute is not None else rpm
+            tpm = override.tokens_per_minute if override.tokens_per_minute is not None else tpm
+        return rpm, tpm
+
+
+class BudgetSettings(BaseModel):
+    """``[budgets]``: monthly cloud spending limits per user and per team."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_monthly_usd: float = Field(
+        default=0.0, ge=0, description="Monthly cloud budget of every user without an override (0: no budget)."
+    )
+    team_monthly_usd: float = Field(
+        default=0.0, ge=0, description="Monthly cloud budget of every team without an override (0: no budget)."
+    )
+    soft_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a budget at which its user or team is warned, once a month.",
+    )
+    users: dict[str, float] = Field(
+        default_factory=dict, description="Monthly budget in USD by user name (overrides user_monthly_usd)."
+    )
+    teams: dict[str, float] = Field(
+        default_factory=dict, description="Monthly budget in USD by team name (overrides team_monthly_usd)."
+    )
+    reservation_ttl_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Reservations older than this (left by a crashed process) are released.",
+    )

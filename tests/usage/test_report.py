@@ -1,0 +1,203 @@
+"""Reports on a seeded ledger: exact totals, the all-cloud counterfactual, acceptance, formats, the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hybrid_assist.commands.report import add_report_arguments, parse_when, run_report
+from hybrid_assist.config.settings import HybridSettings
+from inference.settings import ModelPrice, ProviderSettings
+from routing.settings import RoutingSettings, TaskPolicy
+from routing.usage.database import ledger_url
+from routing.usage.ledger import Ledger, LedgerEntry
+from routing.usage.report import UsageReport, build_report, render_chart, render_csv, render_json, render_table
+
+# The price table and policies the expected numbers are computed from ($ per million tokens), pinned here so
+# edits of the defaults do not move them.
+PROVIDERS = {
+    "openai": ProviderSettings(
+        kind="openai",
+        models=["gpt-4o", "gpt-4o-mini"],
+        prices={
+            "gpt-4o": ModelPrice(input=2.50, cached_input=1.25, output=10.00),
+            "gpt-4o-mini": ModelPrice(input=0.15, cached_input=0.075, output=0.60),
+        },
+    ),
+    "anthropic": ProviderSettings(
+        kind="anthropic",
+        models=["claude-sonnet-4-5"],
+        prices={"claude-sonnet-4-5": ModelPrice(input=3.00, cached_input=0.30, output=15.00)},
+    ),
+    "gemini": ProviderSettings(
+        kind="gemini",
+        models=["gemini-2.5-flash"],
+        prices={"gemini-2.5-flash": ModelPrice(input=0.30, cached_input=0.075, output=2.50)},
+    ),
+    "overflow": ProviderSettings(kind="openai-compatible", enabled=False),
+}
+TASKS = {
+    "inline_completion": TaskPolicy(local_up_to="repository", cloud="openai:gpt-4o-mini"),
+    "explain": TaskPolicy(local_up_to="multi_file", cloud="anthropic:claude-sonnet-4-5"),
+    "review": TaskPolicy(local_up_to="single_file", cloud="anthropic:claude-sonnet-4-5"),
+    "architecture": TaskPolicy(local_up_to="never", cloud="openai:gpt-4o"),
+    "docstring": TaskPolicy(local_up_to="single_file", cloud="gemini:gemini-2.5-flash"),
+}
+JUNE = datetime(2025, 6, 1, tzinfo=UTC)
+JULY = datetime(2025, 7, 1, tzinfo=UTC)
+
+
+def at(day: int) -> datetime:
+    return datetime(2025, 6, day, 10, 0, tzinfo=UTC)
+
+
+def row(
+    rid: str, who: str, task: str, target: str, tokens: tuple[int, int, int], cost: float, when: datetime, **kw: str
+) -> LedgerEntry:
+    user, team = who.split("@")
+    model = {"local": "qwen", "anthropic": "claude-sonnet-4-5", "openai": "gpt-4o", "overflow": "qwen-big"}[target]
+    return LedgerEntry(rid, user, team, task, target, model, "single_file", *tokens, cost, time=when, **kw)
+
+
+SEED = [
+    # three local completions: 1000 in (200 cached), 20 out; all-cloud at gpt-4o-mini = 147 micro-$ each
+    *[row(f"c{i}", "alice@core", "inline_completion", "local", (1000, 200, 20), 0.0, at(2)) for i in range(3)],
+    # cloud explain at claude-sonnet-4-5: 2000 * $3 + 300 * $15 per M = $0.0105
+    row("e1", "alice@core", "explain", "anthropic", (2000, 0, 300), 0.0105, at(3)),
+    # local review; all-cloud at claude-sonnet-4-5: 10000 * $3 + 1000 * $15 per M = $0.045
+    row("r1", "bob@core", "review", "local", (10_000, 0, 1000), 0.0, at(4)),
+    # cloud architecture at gpt-4o: 20000 * $2.5 + 10000 * $1.25 + 2500 * $10 per M = $0.0875
+    row("a1", "bob@ml", "architecture", "openai", (30_000, 10_000, 2500), 0.0875, at(5)),
+    # overflow docstring, $0.0001; all-cloud at gemini-2.5-flash: 500 * $0.30 + 100 * $2.50 per M = $0.0004
+    row("d1", "carol@ml", "docstring", "overflow", (500, 0, 100), 0.0001, at(6)),
+    # a failed cloud call: no tokens, no cost
+    row("f1", "dave@ml", "explain", "openai", (0, 0, 0), 0.0, at(7), outcome="RateLimitedError"),
+    # outside the period
+    row("old", "alice@core", "explain", "anthropic", (9, 9, 9), 9.0, datetime(2025, 5, 31, 23, 59, tzinfo=UTC)),
+    row("new", "alice@core", "explain", "anthropic", (9, 9, 9), 9.0, JULY),
+]
+
+
+@pytest.fixture
+def seeded(sqlite_url: str) -> Ledger:
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.record_many(SEED)
+        ledger.record_feedback("c0", True)
+        ledger.record_feedback("c1", True)
+        ledger.record_feedback("c2", False)
+        yield ledger  # type: ignore[misc]
+
+
+def report(ledger: Ledger, by: str) -> UsageReport:
+    return build_report(ledger, JUNE, JULY, by, PROVIDERS, TASKS)  # type: ignore[arg-type]
+
+
+def test_totals_are_exact(seeded: Ledger) -> None:
+    total = report(seeded, "team").total
+    assert total.requests == 8
+    assert (total.local_requests, total.cloud_requests, total.failed) == (5, 3, 1)
+    assert (total.input_tokens, total.cached_tokens, total.output_tokens) == (45_500, 10_600, 3_960)
+    assert total.cost_nanousd == 10_500_000 + 87_500_000 + 100_000
+    assert total.all_cloud_nanousd == 3 * 147_000 + 10_500_000 + 45_000_000 + 87_500_000 + 400_000
+    assert (total.accepted, total.rejected, total.acceptance_rate) == (2, 1, 2 / 3)
+    assert total.local_share == 5 / 8
+    assert total.cost_fraction == pytest.approx(98_100_000 / 143_841_000)
+
+
+def test_every_grouping_adds_up_to_the_same_total(seeded: Ledger) -> None:
+    totals = {by: report(seeded, by).total for by in ("user", "team", "task", "route")}
+    assert len({(t.requests, t.cost_nanousd, t.all_cloud_nanousd, t.accepted) for t in totals.values()}) == 1
+
+
+def test_rows_by_team(seeded: Ledger) -> None:
+    rows = {row.key: row for row in report(seeded, "team").rows}
+    assert set(rows) == {"core", "ml"}
+    assert (rows["core"].requests, rows["core"].cost_nanousd, rows["core"].all_cloud_nanousd) == (
+        5,
+        10_500_000,
+        441_000 + 10_500_000 + 45_000_000,
+    )
+    assert (rows["ml"].requests, rows["ml"].cost_nanousd, rows["ml"].all_cloud_nanousd) == (
+        3,
+        87_600_000,
+        87_900_000,
+    )
+    assert rows["ml"].acceptance_rate is None
+    assert [row.key for row in report(seeded, "team").rows] == ["ml", "core"]  # dearest first
+
+
+def test_rows_by_route_and_task(seeded: Ledger) -> None:
+    routes = {row.key: row for row in report(seeded, "route").rows}
+    assert set(routes) == {"local", "anthropic", "openai", "overflow"}
+    assert routes["local"].local_share == 1.0 and routes["openai"].local_share == 0.0
+    assert routes["openai"].failed == 1
+    tasks = {row.key: row for row in report(seeded, "task").rows}
+    assert tasks["inline_completion"].all_cloud_nanousd == 441_000
+    assert tasks["inline_completion"].acceptance_rate == 2 / 3
+    assert tasks["review"].all_cloud_nanousd == 45_000_000 and tasks["review"].cost_nanousd == 0
+
+
+def test_formats(seeded: Ledger, tmp_path: Path) -> None:
+    by_user = report(seeded, "user")
+    data = json.loads(render_json(by_user))
+    assert data["by"] == "user" and data["total"]["cost_usd"] == pytest.approx(0.0981)
+    assert {row["key"] for row in data["rows"]} == {"alice", "bob", "carol", "dave"}
+    rows = list(csv.DictReader(io.StringIO(render_csv(by_user))))
+    assert rows[-1]["user"] == "total" and int(rows[-1]["all_cloud_nanousd"]) == 143_841_000
+    table = render_table(by_user)
+    assert "alice" in table and "total" in table and "0.1438" in table and "66.7" in table
+    chart = tmp_path / "cost.png"
+    render_chart(by_user, chart)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def cli(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_reads_the_configured_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = HybridSettings(
+        data_dir=str(tmp_path / "data"), providers=PROVIDERS, routing=RoutingSettings(tasks=TASKS)
+    )
+    with Ledger.open(ledger_url("", settings.data_dir)) as ledger:
+        ledger.record_many(SEED)
+    chart = tmp_path / "c.png"
+    code = run_report(
+        cli(
+            "--since", "2025-06-01", "--until", "2025-07-01", "--by", "route", "--format", "json", "--chart", str(chart)
+        ),
+        settings,
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"]["requests"] == 8 and data["total"]["all_cloud_nanousd"] == 143_841_000
+    assert chart.exists()
+
+    now = datetime(2025, 6, 20, tzinfo=UTC)  # default period: the start of this month until now
+    assert run_report(cli("--format", "csv", "--by", "user"), settings, now=now) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("user,requests") and lines[-1].startswith("total,8,")
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = HybridSettings(data_dir=str(tmp_path / "nothing-here"))
+    assert run_report(cli(), settings) == 1
+    assert "no ledger yet" in capsys.readouterr().err
+    assert run_report(cli("--since", "last tuesday"), settings) == 2
+    assert "cannot read 'last tuesday'" in capsys.readouterr().err
+
+
+def test_time_forms() -> None:
+    now = datetime(2025, 6, 20, 12, 0, tzinfo=UTC)
+    assert parse_when("7d", now) == datetime(2025, 6, 13, 12, 0, tzinfo=UTC)
+    assert parse_when("36h", now) == datetime(2025, 6, 19, 0, 0, tzinfo=UTC)
+    assert parse_when("2025-06-01", now) == JUNE
+    assert parse_when("2025-06-01T08:00:00+02:00", now) == datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
