@@ -150,6 +150,7 @@ async def test_stop_string_cuts_the_answer_and_ends_generation(qwen: Transformer
 
 @module_loop
 async def test_abort_stops_generation_early(qwen: TransformersBackend) -> None:
+    aborted_before = qwen.load().aborted_total
     stream = qwen.generate(GenerationRequest.fim("long", PREFIX, SUFFIX, max_tokens=LONG))
     chunks: list[GenerationChunk] = []
     started = time.perf_counter()
@@ -164,6 +165,7 @@ async def test_abort_stops_generation_early(qwen: TransformersBackend) -> None:
     assert 3 <= last.usage.completion_tokens < 50
     assert elapsed < 5.0
     assert qwen.load().running == 0
+    assert qwen.load().aborted_total == aborted_before + 1
 
 
 @module_loop
@@ -174,11 +176,13 @@ async def test_closing_the_stream_stops_the_worker_thread(qwen: TransformersBack
         seen += 1
         if seen == 2:
             break
+    aborted_before = qwen.load().aborted_total
     started = time.perf_counter()
     await stream.aclose()  # type: ignore[attr-defined]
     assert time.perf_counter() - started < 1.0  # one decoding step, not the remaining ~3000
     await asyncio.sleep(0)
     assert qwen.load().running == 0
+    assert qwen.load().aborted_total == aborted_before + 1
     again = await collect(qwen, GenerationRequest.fim("after", PREFIX, SUFFIX, max_tokens=2))
     assert again.usage.completion_tokens == 2
 

@@ -142,7 +142,8 @@ async def test_stop_string_cuts_the_answer(engine: VllmBackend) -> None:
 
 async def test_abort_one_of_two_the_other_completes(engine: VllmBackend) -> None:
     vllm_engine = engine.engine
-    other = asyncio.create_task(collect(engine, fim("keeps-going", 300)))
+    aborted_before = engine.load().aborted_total
+    other = asyncio.create_task(collect(engine, fim("keeps-going", 150)))
     victim: list[GenerationChunk] = []
     async for chunk in engine.generate(fim("victim", 600)):
         victim.append(chunk)
@@ -158,8 +159,9 @@ async def test_abort_one_of_two_the_other_completes(engine: VllmBackend) -> None
     assert last.finish_reason == "abort"
     assert last.usage is not None and last.usage.completion_tokens < 600
     survivor = await other
-    assert (survivor.finish_reason, survivor.usage.completion_tokens) == ("length", 300)
+    assert (survivor.finish_reason, survivor.usage.completion_tokens) == ("length", 150)
     assert vllm_engine.get_num_unfinished_requests() == 0
+    assert engine.load().aborted_total == aborted_before + 1  # the survivor is not counted
 
 
 async def test_closing_the_stream_aborts_in_the_engine(engine: VllmBackend) -> None:
@@ -167,9 +169,11 @@ async def test_closing_the_stream_aborts_in_the_engine(engine: VllmBackend) -> N
     await stream.__anext__()
     await stream.__anext__()
     assert engine.engine.get_num_unfinished_requests() == 1
+    aborted_before = engine.load().aborted_total
     await stream.aclose()  # type: ignore[attr-defined]
     assert engine.engine.get_num_unfinished_requests() == 0
     assert engine.load().running == 0
+    assert engine.load().aborted_total == aborted_before + 1
     await engine.abort("closed")  # already gone: no error
 
 

