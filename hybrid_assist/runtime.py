@@ -1,4 +1,4 @@
-"""The composition root: settings in, a ready :class:`RoutingRuntime` and :class:`Assistant` out."""
+"""The composition root: settings in, a ready :class:`RoutingRuntime`, :class:`UsageControl` and :class:`Assistant` out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hybrid_assist.config import HybridSettings
 from inference.backend import Backend
 from inference.registry import build_local_backend, build_provider_backend
 from lsp_server.assistant import Assistant
+from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
 
 logger = logging.getLogger(__name__)
@@ -35,5 +36,37 @@ def build_runtime(settings: HybridSettings) -> RoutingRuntime:
     return RoutingRuntime(backends, settings.providers, local_error=local_error)
 
 
+def build_usage_control(settings: HybridSettings) -> UsageControl:
+    """Ledger, budgets, rate limits and metrics; a ledger that cannot open leaves the rest working."""
+    from routing.usage.budgets import BudgetManager
+    from routing.usage.database import ledger_url
+    from routing.usage.ledger import Ledger
+    from routing.usage.metrics import UsageMetrics, start_metrics_server
+    from routing.usage.ratelimit import build_rate_limiter
+
+    ledger = budgets = None
+    try:
+        ledger = Ledger.open(
+            ledger_url(settings.ledger.url, settings.data_dir),
+            store_prompts=settings.ledger.store_prompts,
+            flush_interval_s=settings.ledger.flush_interval_ms / 1000.0,
+            max_pending=settings.ledger.max_pending,
+        )
+        budgets = BudgetManager.from_settings(ledger.engine, settings.budgets)
+    except Exception as exc:  # the assistant must keep working without its ledger
+        logger.error("the ledger could not be opened (%s); requests are not recorded or budgeted", exc)
+    limits = settings.limits
+    limiter = (
+        build_rate_limiter(limits, ledger.engine if ledger is not None else None)
+        if (limits.backend == "memory" or ledger is not None)
+        else None
+    )
+    metrics = UsageMetrics()
+    if settings.metrics.enabled:
+        server = start_metrics_server(metrics.registry, settings.metrics.host, settings.metrics.port)
+        logger.info("Prometheus metrics at %s", server.url)
+    return UsageControl(ledger, budgets, limiter, metrics)
+
+
 def build_assistant(settings: HybridSettings) -> Assistant:
-    return Assistant(build_runtime(settings))
+    return Assistant(build_runtime(settings), build_usage_control(settings), settings.completion.cache_size)

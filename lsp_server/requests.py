@@ -69,6 +69,8 @@ class AssistResult:
     empty_reason: str = ""  # why there is no text, for the user
     notice: str = ""  # a one-time message for the user (fallback, overload...)
     multiline: bool = False
+    from_cache: bool = False  # served from the completion cache, no engine call
+    request_id: str = ""
 
     @property
     def cloud(self) -> bool:
@@ -101,6 +103,7 @@ class AssistResult:
                     for a in self.attempts
                 ],
                 "empty_reason": self.empty_reason,
+                "from_cache": self.from_cache,
             }
         )
         return data

@@ -141,7 +141,7 @@ def decide(
         reasons.append(f"task {request.task.value} at scope {request.scope_level}: local by policy")
     else:
         reasons.append(f"task {request.task.value} at scope {request.scope_level}: cloud by policy ({policy.cloud})")
-    reasons.extend(skipped)
+        reasons.extend(skipped)
     if wants_local and not fits_local and request.task not in COMPLETION_TASKS:
         wants_local = False
         reasons.append(
@@ -156,6 +156,7 @@ def decide(
     if wants_local:
         if not request.local.available:
             reasons.append(f"local engine unavailable: {request.local.reason}")
+            reasons.extend(r for r in skipped if r not in reasons)
             chain = ([overflow] if overflow else []) + (cloud_chain if _may_leave(request, settings) else [])
             if not chain:
                 return RouteDecision(None, (), input_tokens, output_tokens, tuple(reasons))

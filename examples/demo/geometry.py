@@ -11,4 +11,4 @@ class Rectangle:
     height: Length
 
     def area(self) -> float:
-        
+        side: Length = self.width

@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lsp_server.analysis.index import WorkspaceIndex
-
 from hybrid_assist.config import SettingsLoader
 from hybrid_assist.runtime import build_assistant
 from lsp_server.analysis.documents import Document
+from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.requests import AssistRequest
 from lsp_server.session import Session
@@ -68,7 +67,7 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
         offset = doc.offset_at(max(0, args.line), max(0, args.character), "utf-16")
         result = await assistant.run(session, doc, AssistRequest(task, doc.uri, offset))
     finally:
-        await assistant.runtime.close()
+        await assistant.close()
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0

@@ -44,7 +44,7 @@ def run_lsp(
                 await transport.serve_stdio(server, max_bytes, stdout=stdout)
                 return 0 if server.protocol._shutdown else 1
         finally:
-            await assistant.runtime.close()
+            await assistant.close()
         return 0
 
     try:

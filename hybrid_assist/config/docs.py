@@ -19,14 +19,18 @@ settings: each provider names the environment variable (`api_key_env`) or file
 """
 
 
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+def _resolve(schema: dict[str, Any], node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {}  # e.g. ``additionalProperties: true``
     ref = node.get("$ref")
     if ref:
         return _resolve(schema, schema["$defs"][ref.split("/")[-1]])
     return node
 
 
-def _type_of(schema: dict[str, Any], node: dict[str, Any]) -> str:
+def _type_of(schema: dict[str, Any], node: Any) -> str:
+    if node is True:
+        return "any"
     node = _resolve(schema, node)
     if "enum" in node:
         return " \\| ".join(f"`{json.dumps(v)}`" for v in node["enum"])

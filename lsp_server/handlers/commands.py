@@ -7,6 +7,7 @@ on ``$/cancelRequest``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from pathlib import Path
@@ -116,5 +117,11 @@ def register(server: HybridLanguageServer) -> None:
 
         if ls.session.index is None:
             return {"indexed": False, "reason": "no workspace folder"}
-        await build_index_with_progress(ls)
-        return {"indexed": True}
+        try:
+            stats = await build_index_with_progress(ls)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the command itself was cancelled, not just the indexing it started
+            return {"indexed": False, "cancelled": True}
+        return {"indexed": True, "files": getattr(stats, "files", None)}

@@ -66,8 +66,7 @@ def register(server: HybridLanguageServer) -> None:
         result = await _complete(ls, params.text_document.uri, params.position, TaskKind.COMPLETION)
         if result is None or not result.text.strip():
             return types.CompletionList(is_incomplete=True, items=[])
-        request_id = result.explanation.task.value + ":" + str(id(result))
-        data = _route_data(result, request_id)
+        data = _route_data(result, result.request_id)
         label = result.text.strip().splitlines()[0][:80]
         item = types.CompletionItem(
             label=label,
@@ -88,7 +87,7 @@ def register(server: HybridLanguageServer) -> None:
         result = await _complete(ls, params.text_document.uri, params.position, TaskKind.INLINE_COMPLETION)
         if result is None or not result.text:
             return types.InlineCompletionList(items=[])
-        data = _route_data(result, f"inline:{id(result)}")
+        data = _route_data(result, result.request_id)
         item = types.InlineCompletionItem(
             insert_text=result.text,
             range=types.Range(start=params.position, end=params.position),
@@ -103,8 +102,9 @@ def register(server: HybridLanguageServer) -> None:
     @server.feature(FEEDBACK_NOTIFICATION)
     def completion_feedback(ls: HybridLanguageServer, params: Any) -> None:
         accepted = bool(getattr(params, "accepted", False))
-        ls.assistant.record_feedback(accepted)
+        ls.spawn(ls.assistant.record_feedback(str(getattr(params, "id", "") or ""), accepted))
 
     @server.command("hybrid.completionAccepted")
     def completion_accepted(ls: HybridLanguageServer, *args: Any) -> None:
-        ls.assistant.record_feedback(True)
+        data = args[0] if args and isinstance(args[0], dict) else {}
+        ls.spawn(ls.assistant.record_feedback(str(data.get("id", "")), True))

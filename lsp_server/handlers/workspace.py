@@ -13,8 +13,9 @@ from lsprotocol import types
 
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
-from lsp_server.analysis.positions import PositionEncoding
+from lsp_server.analysis.indexbuild import IndexStats
 from lsp_server.analysis.paths import uri_to_path
+from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
@@ -140,11 +141,11 @@ async def create_progress(ls: HybridLanguageServer, title: str) -> str | None:
     return token
 
 
-async def build_index_with_progress(ls: HybridLanguageServer) -> None:
+async def build_index_with_progress(ls: HybridLanguageServer) -> IndexStats | None:
     """Index the workspace in the background, reporting ``$/progress``; cancellable from the editor."""
     index = ls.session.index
     if index is None:
-        return
+        return None
     token = await create_progress(ls, "hybrid-assist: indexing workspace")
     cancel = threading.Event()
     loop = asyncio.get_running_loop()
@@ -160,8 +161,9 @@ async def build_index_with_progress(ls: HybridLanguageServer) -> None:
         ls.progress_tasks[token] = current
     message = "done"
     try:
-        stats = await current
-        message = f"{stats}"
+        stats: IndexStats = await current
+        message = f"{stats.files} files indexed"
+        return stats
     except BaseException:
         cancel.set()
         message = "cancelled"

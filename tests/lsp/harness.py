@@ -21,6 +21,8 @@ def write_config(tmp: Path, extra: str = "", *, reply: str = "return a + b", del
     config = tmp / "config.toml"
     config.write_text(
         f"""
+data_dir = "{tmp / "data"}"
+
 [local]
 backend = "instant"
 instant_reply = {reply!r}

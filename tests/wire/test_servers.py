@@ -13,7 +13,6 @@ from tests.wire.gemini_server import GeminiWireServer
 from tests.wire.openai_server import OpenAIWireServer
 
 
-
 def sse_data(text: str) -> list[str]:
     return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 

@@ -1,0 +1,175 @@
+"""``UsageControl``: the request pipeline's view of the ledger, budgets, rate limits and metrics.
+
+One object per process, shared by every session (and later the gateway).
+It turns the usage package's parts into the few calls the pipeline makes:
+``admit`` before routing (rate limit, remaining budget), ``hold`` before a
+cloud call (reserve the estimate), ``finish`` after it (settle or release,
+record the ledger row, update the metrics). Database work runs in threads,
+so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from routing.executor import Attempt
+from routing.usage.budgets import BudgetManager, Reservation
+from routing.usage.errors import BudgetExceeded
+from routing.usage.ledger import Ledger, LedgerEntry
+from routing.usage.metrics import UsageMetrics
+from routing.usage.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """May the request go, and with how much budget left."""
+
+    allowed: bool
+    reason: str = ""
+    budget_remaining_usd: float | None = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Money reserved for one cloud call (``reservation`` is None when nothing was reserved)."""
+
+    reservation: Reservation | None
+    blocked_reason: str = ""
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Everything the ledger and the metrics need to know about one finished request."""
+
+    request_id: str
+    user: str
+    team: str
+    task: str
+    scope_level: str
+    target: str
+    model: str
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    outcome: str = "ok"
+    attempts: tuple[Attempt, ...] = ()
+    prompt: str = ""
+
+
+class UsageControl:
+    def __init__(
+        self,
+        ledger: Ledger | None,
+        budgets: BudgetManager | None,
+        limiter: RateLimiter | None,
+        metrics: UsageMetrics | None,
+    ) -> None:
+        self.ledger = ledger
+        self.budgets = budgets
+        self.limiter = limiter
+        self.metrics = metrics
+
+    async def admit(self, user: str, team: str, estimated_tokens: int) -> Admission:
+        """Rate limit and remaining budget for one request."""
+        if self.limiter is not None:
+            decision = self.limiter.check(user, estimated_tokens)
+            if not decision.allowed:
+                if self.metrics is not None:
+                    self.metrics.observe_rate_limited()
+                return Admission(False, decision.reason or f"rate limited; retry in {decision.retry_after_s:.0f} s")
+        if self.budgets is None:
+            return Admission(True)
+        status = await asyncio.to_thread(self.budgets.remaining, user, team)
+        if self.metrics is not None and status.remaining_usd is not None and status.scope == "team":
+            self.metrics.set_budget_remaining(team, status.remaining_usd)
+        notices: tuple[str, ...] = ()
+        if status.hard_exceeded:
+            notices = (
+                f"hybrid-assist: the monthly {status.scope} budget is spent; cloud features are off, local ones go on",
+            )
+        return Admission(True, budget_remaining_usd=status.remaining_usd, notices=notices)
+
+    async def hold(self, user: str, team: str, estimate_usd: float) -> Hold:
+        """Reserve ``estimate_usd`` for a cloud call; a refusal says why (the caller serves locally)."""
+        if self.budgets is None or estimate_usd <= 0:
+            return Hold(None)
+        try:
+            reservation = await self.budgets.areserve(user, team, estimate_usd)
+        except BudgetExceeded as exc:
+            if self.metrics is not None:
+                self.metrics.observe_budget_blocked(getattr(exc, "scope", "user"))
+            return Hold(None, blocked_reason=str(exc))
+        return Hold(reservation, notices=reservation.warnings)
+
+    async def finish(self, hold: Hold | None, outcome: Outcome) -> tuple[str, ...]:
+        """Settle or release the hold, record the ledger row and the metrics; returns budget warnings."""
+        warnings: tuple[str, ...] = ()
+        if hold is not None and hold.reservation is not None and self.budgets is not None:
+            try:
+                if outcome.outcome == "ok":
+                    warnings = await self.budgets.asettle(hold.reservation, outcome.cost_usd)
+                else:
+                    await self.budgets.arelease(hold.reservation)
+            except Exception:  # accounting must not break the answer; the ledger still has the row
+                logger.exception("settling the budget of %s failed", outcome.request_id)
+        if self.ledger is not None:
+            self.ledger.submit(
+                LedgerEntry(
+                    request_id=outcome.request_id,
+                    user=outcome.user,
+                    team=outcome.team,
+                    task=outcome.task,
+                    target=outcome.target,
+                    model=outcome.model,
+                    scope_level=outcome.scope_level,
+                    input_tokens=outcome.prompt_tokens,
+                    cached_tokens=outcome.cached_tokens,
+                    output_tokens=outcome.completion_tokens,
+                    cost_usd=outcome.cost_usd,
+                    latency_ms=outcome.latency_ms,
+                    ttft_ms=outcome.ttft_ms,
+                    outcome=outcome.outcome,
+                    fallback_chain=tuple(a.target for a in outcome.attempts),
+                    prompt_sha256=hashlib.sha256(outcome.prompt.encode("utf-8", "surrogatepass")).hexdigest(),
+                    prompt=outcome.prompt if self.ledger.store_prompts else None,
+                )
+            )
+        if self.metrics is not None:
+            from inference.types import Usage
+
+            self.metrics.observe_request(
+                outcome.task,
+                outcome.target,
+                outcome.outcome,
+                outcome.latency_ms / 1000.0,
+                None if outcome.ttft_ms is None else outcome.ttft_ms / 1000.0,
+                Usage(outcome.prompt_tokens, outcome.cached_tokens, outcome.completion_tokens),
+                outcome.cost_usd,
+            )
+            for failed, served in zip(outcome.attempts, outcome.attempts[1:], strict=False):
+                self.metrics.observe_fallback(failed.target, served.target)
+        return warnings
+
+    async def record_feedback(self, request_id: str, accepted: bool, task: str) -> None:
+        """The editor accepted or rejected a completion: count it and note it on the ledger row."""
+        if self.metrics is not None:
+            self.metrics.observe_feedback(accepted, task)
+        if self.ledger is not None and request_id:
+            try:
+                await asyncio.to_thread(self.ledger.record_feedback, request_id, accepted)
+            except Exception:
+                logger.exception("recording feedback for %s failed", request_id)
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()

@@ -1,0 +1,103 @@
+"""The ``hybrid-assist`` command as a user runs it: version, config, complete, doctor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lsp.harness import server_env, write_config
+
+CLI = [sys.executable, "-m", "hybrid_assist.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return server_env(tmp_path, write_config(tmp_path, reply="return self.width * self.height"))
+
+
+def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\nstdout:{result.stdout}\nstderr:{result.stderr}")
+    return result
+
+
+def test_version(env: dict[str, str]) -> None:
+    assert run(env, "version").stdout.strip().startswith("hybrid-assist 0.")
+
+
+def test_config_schema_and_docs(env: dict[str, str], tmp_path: Path) -> None:
+    schema = json.loads(run(env, "config", "schema").stdout)
+    assert schema["title"] == "hybrid-assist configuration"
+    for section in ("local", "providers", "routing", "analysis", "completion", "ledger", "sensitive"):
+        assert section in schema["properties"]
+    out = tmp_path / "CONFIGURATION.md"
+    run(env, "config", "docs", "--output", str(out))
+    text = out.read_text()
+    assert "`local`" in text and "tensor_parallel_size" in text and "api_key_env" in text
+
+
+def test_committed_configuration_doc_is_current(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "CONFIGURATION.md"
+    run(env, "config", "docs", "--output", str(out))
+    committed = Path(__file__).resolve().parents[2] / "docs" / "CONFIGURATION.md"
+    assert committed.read_text() == out.read_text(), "regenerate with `hybrid-assist config docs`"
+
+
+def test_complete_json_runs_the_whole_pipeline(env: dict[str, str]) -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    result = run(
+        env,
+        "complete",
+        str(demo / "geometry.py"),
+        "--line",
+        "14",
+        "--character",
+        "8",
+        "--json",
+        "--workspace",
+        str(demo),
+    )
+    data = json.loads(result.stdout)
+    assert data["text"] == "return self.width * self.height"
+    assert data["scope"]["level"] == "multi_file"
+    assert any(f.endswith("units.py") for f in data["scope"]["files"])
+    assert data["route"]["target"] == "local" and data["route"]["model"] == "instant"
+    assert data["route"]["reasons"]
+    assert set(data["usage"]) >= {"prompt_tokens", "completion_tokens", "cost_usd"}
+    assert data["latency_ms"] >= 0
+
+
+def test_complete_human_output_and_bad_task(env: dict[str, str]) -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    result = run(env, "complete", str(demo / "geometry.py"), "--line", "14", "--character", "8", "--task", "explain")
+    assert "return self.width" in result.stdout
+    assert "route: via local" in result.stderr
+    bad = run(
+        env, "complete", str(demo / "geometry.py"), "--line", "0", "--character", "0", "--task", "poetry", check=False
+    )
+    assert bad.returncode == 2 and "unknown task 'poetry'" in bad.stderr
+
+
+def test_doctor_explains_unusable_backends(env: dict[str, str]) -> None:
+    result = run(env, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert checks["local engine"]["ok"] is True
+    openai = checks["provider openai (openai)"]
+    assert openai["ok"] is False and "enabled = true" in openai["remedy"]
+
+
+def test_doctor_without_a_model_says_what_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[local]\nbackend = "transformers"\nmodel = "{tmp_path / "no-such-model"}"\n')
+    env = server_env(tmp_path, config)
+    result = run(env, "doctor", "--json", check=False)
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    local = checks["local engine"]
+    assert local["ok"] is False
+    assert "models pull" in local["remedy"] or "local model directory" in local["remedy"]
+    assert result.returncode == 1  # no backend at all is usable: cloud keys are unset too
