@@ -1,4 +1,4 @@
-"""The composition root: settings in, a ready :class:`RoutingRuntime`, :class:`UsageControl` and :class:`Assistant` out."""
+"""The composition root: settings in; the engines, usage control and the :class:`Assistant` out."""
 
 from __future__ import annotations
 
