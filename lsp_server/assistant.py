@@ -143,7 +143,14 @@ class Assistant:
                 return AssistResult("", prepared.explanation, empty_reason=admission.reason, notice=admission.reason)
             notices += admission.notices
             if admission.budget_remaining_usd is not None:
+                unlimited = prepared.explanation.decision
                 prepared = self._redecide(session, prepared, admission.budget_remaining_usd)
+                limited = prepared.explanation.decision
+                if limited.target != unlimited.target:
+                    notices.append(
+                        f"hybrid-assist: the remaining budget (${admission.budget_remaining_usd:.4f}) does not cover "
+                        f"{unlimited.target} (~${unlimited.cost_usd:.4f}); served by {limited.target} instead"
+                    )
         explanation, decision = prepared.explanation, prepared.explanation.decision
         hold: Hold | None = None
         if self.usage is not None and decision.primary is not None and decision.primary.cloud:
