@@ -38,23 +38,26 @@ async def run(requests: int, documents: int) -> None:
         text = python_source(5000)
         uri = (root / "big.py").as_uri()
         open_doc(client, uri, text)
-        line_count = text.count("\n")
-        target_line = line_count // 2
+        lines = text.split("\n")
+        # Type at the end of a statement in the middle of the file, as a person does: append a character to
+        # `return total` (still valid code), then delete it again.
+        target_line = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].strip() == "return total")
+        end_col = len(lines[target_line])
         version = 1
         timings: list[float] = []
         for i in range(requests + 50):
             version += 1
-            char = "a" if i % 2 == 0 else ""
-            start_col = 4
-            if char:
-                change_doc(client, uri, version, (target_line, start_col), (target_line, start_col), char)
+            if i % 2 == 0:
+                change_doc(client, uri, version, (target_line, end_col), (target_line, end_col), "s")
+                column = end_col + 1
             else:
-                change_doc(client, uri, version, (target_line, start_col), (target_line, start_col + 1), "")
+                change_doc(client, uri, version, (target_line, end_col), (target_line, end_col + 1), "")
+                column = end_col
             started = time.perf_counter()
             await client.text_document_inline_completion_async(
                 types.InlineCompletionParams(
                     text_document=types.TextDocumentIdentifier(uri=uri),
-                    position=types.Position(line=target_line, character=start_col + (1 if char else 0)),
+                    position=types.Position(line=target_line, character=column),
                     context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
                 )
             )

@@ -90,21 +90,24 @@ class Assistant:
         context_tokens = context.token_count if completion else max(scope.context_tokens, context.token_count)
         path = str(uri_to_path(doc.uri)) if doc.uri.startswith("file:") else ""
         reasons = sensitive_path_reasons(path, settings.sensitive.path_globs, (str(r) for r in session.roots))
-        secrets: tuple[str, ...] = ()
-        if settings.sensitive.detect_secrets and not reasons:
-            secrets = secret_kinds(context.prompt_prefix(), context.suffix, focus)
-            if secrets and settings.sensitive.on_secret == "local_only":
-                reasons = (f"secrets in the context ({', '.join(secrets)}): kept on the premises",)
         route_input = RouteInput(
             task=request.task,
             scope_level=scope.level,
             context_tokens=context_tokens,
             sensitive=bool(reasons),
-            sensitive_reasons=reasons,
+            sensitive_reasons=tuple(reasons),
             local=self.runtime.local_state(),
             unhealthy=self.runtime.unhealthy(),
             missing_keys=self.runtime.missing_keys(),
         )
+        decision = decide(route_input, settings.routing, self.runtime.providers)
+        secrets: tuple[str, ...] = ()
+        # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
+        if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
+            secrets = secret_kinds(context.prompt_prefix(), context.suffix, focus)
+            if secrets and settings.sensitive.on_secret == "local_only":
+                reason = f"secrets in the context ({', '.join(secrets)}): kept on the premises"
+                route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
         decision = self._decide(session, route_input, secrets)
         return _Prepared(RouteExplanation(request.task, scope, decision), context, route_input, focus, secrets)
 
