@@ -283,6 +283,13 @@ class Assistant:
             attempts=execution.attempts if execution is not None else (),
             prompt=context.prompt_prefix() + context.suffix,
         )
+        metrics = self.usage.metrics
+        if metrics is not None:
+            local = self.runtime.local
+            if local is not None:
+                metrics.set_local_queue(local.load().queued)
+            for target in decision.chain():
+                metrics.set_circuit(target.target, self.runtime.executor.breakers.state(target.target))
         return list(await self.usage.finish(hold, record))
 
 

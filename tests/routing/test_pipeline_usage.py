@@ -182,3 +182,30 @@ async def test_completion_cache_skips_the_engine(tmp_path: Path, openai_server: 
     assert first.text == second.text == "local answer"
     assert not first.from_cache and second.from_cache
     assert assistant.cache.hits == 1
+
+
+async def test_metrics_follow_requests_fallbacks_and_circuits(tmp_path: Path, openai_server: OpenAIWireServer) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    path = tmp_path / "plain.py"
+    path.write_text("def add(a, b):\n    return a + b\n")
+    openai_server.fail("server_error", times=10)
+    settings = make_settings(tmp_path, openai_server)
+    assistant = build_assistant(settings)
+    doc = Document(path_to_uri(path), path.read_text(), "python")
+    session = Session(settings=settings, roots=[tmp_path])
+    for _ in range(3):
+        await assistant.run(session, doc, AssistRequest(TaskKind.ARCHITECTURE, doc.uri, 10))
+    assert assistant.usage is not None and assistant.usage.metrics is not None
+    text = assistant.usage.metrics.exposition().decode()
+    await assistant.close()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    fallbacks = sum(v for (name, _), v in samples.items() if "fallback" in name and name.endswith("_total"))
+    assert fallbacks == 3
+    circuits = {labels: v for (name, labels), v in samples.items() if "circuit" in name}
+    assert circuits[(("target", "openai"),)] == 2  # open, after three consecutive failures
+    assert circuits[(("target", "local"),)] == 0
