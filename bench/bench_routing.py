@@ -36,7 +36,9 @@ def inputs(count: int, seed: int = 7) -> list[RouteInput]:
                 scope_level=rng.choice(levels),
                 context_tokens=int(rng.lognormvariate(7.3, 0.8)),
                 sensitive=rng.random() < 0.05,
-                local=LocalState(model="qwen", queued=rng.choice([0, 0, 0, 3, 40]), recent_ttft_ms=rng.uniform(50, 600)),
+                local=LocalState(
+                    model="qwen", queued=rng.choice([0, 0, 0, 3, 40]), recent_ttft_ms=rng.uniform(50, 600)
+                ),
                 missing_keys=frozenset({"gemini"}) if rng.random() < 0.2 else frozenset(),
                 budget_remaining_usd=rng.choice([None, None, 5.0, 0.0]),
             )

@@ -100,7 +100,7 @@ class Assistant:
             unhealthy=self.runtime.unhealthy(),
             missing_keys=self.runtime.missing_keys(),
         )
-        decision = decide(route_input, settings.routing, self.runtime.providers)
+        decision = decide(route_input, settings.routing.for_team(settings.team), self.runtime.providers)
         secrets: tuple[str, ...] = ()
         # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
         if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
@@ -112,7 +112,7 @@ class Assistant:
         return _Prepared(RouteExplanation(request.task, scope, decision), context, route_input, focus, secrets)
 
     def _decide(self, session: Session, route_input: RouteInput, secrets: tuple[str, ...]) -> RouteDecision:
-        decision = decide(route_input, session.settings.routing, self.runtime.providers)
+        decision = decide(route_input, session.settings.routing.for_team(session.settings.team), self.runtime.providers)
         if secrets and not route_input.sensitive and any(t.cloud for t in decision.chain()):
             note = f"secrets in the context ({', '.join(secrets)}) are redacted before it leaves the premises"
             decision = dataclasses.replace(decision, reasons=(*decision.reasons, note))
@@ -183,7 +183,8 @@ class Assistant:
                     multiline=context.multiline,
                     from_cache=True,
                 )
-        policy = settings.routing.tasks.get(request.task.value)
+        routing = settings.routing.for_team(settings.team)
+        policy = routing.tasks.get(request.task.value)
         max_tokens = settings.completion.max_tokens if completion else (policy.max_output_tokens if policy else 512)
 
         def build(target: RouteTarget) -> GenerationRequest:
@@ -199,7 +200,7 @@ class Assistant:
             )
             return redact_request(generation) if target.cloud and prepared.secrets else generation
 
-        deadline = settings.routing.completion_deadline_s if completion else settings.routing.deadline_s
+        deadline = routing.completion_deadline_s if completion else routing.deadline_s
         execution: ExecutionResult | None = None
         outcome = "ok"
         empty_reason = ""
@@ -215,7 +216,7 @@ class Assistant:
             raise
         cost = 0.0
         if execution is not None:
-            cost = actual_cost(execution.target, execution.usage, self.runtime.providers, settings.routing)
+            cost = actual_cost(execution.target, execution.usage, self.runtime.providers, routing)
             attempts = execution.attempts
         notices += await self._finish(hold, session, request, explanation, execution, outcome, started, context, cost)
         if execution is None:

@@ -12,9 +12,9 @@ multi-file and repository-wide work. Every entry can be overridden in TOML::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from routing.tasks import TaskKind
 
@@ -87,9 +87,52 @@ class RoutingSettings(BaseModel):
     )
     deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of one request, fallbacks included.")
     completion_deadline_s: float = Field(default=5.0, gt=0, description="Deadline of one completion request.")
+    teams: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-team overrides of any [routing] key, e.g. [routing.teams.payments.tasks.explain] "
+        'local_up_to = "repository" (the team\'s own policy table).',
+    )
     local_price_per_mtok: float = Field(
         default=0.0, ge=0, description="Notional $ per million local tokens (0: the GPUs are already paid for)."
     )
+
+    _team_cache: dict[str, RoutingSettings] = PrivateAttr(default_factory=dict)
+
+    @field_validator("teams")
+    @classmethod
+    def _teams_are_valid(cls, teams: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for team, override in teams.items():
+            if "teams" in override:
+                raise ValueError(f"team {team!r}: overrides cannot nest 'teams'")
+            merged = cls().model_dump()
+            merged.pop("teams")
+            _deep_merge(merged, override)
+            try:
+                cls.model_validate(merged)
+            except ValidationError as exc:
+                raise ValueError(f"team {team!r}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
+        return teams
+
+    def for_team(self, team: str) -> RoutingSettings:
+        """These settings with ``teams[team]`` merged over them (the same object when the team has none)."""
+        override = self.teams.get(team)
+        if not override:
+            return self
+        effective = self._team_cache.get(team)
+        if effective is None:
+            merged = self.model_dump()
+            merged.pop("teams")
+            _deep_merge(merged, override)
+            effective = self._team_cache[team] = RoutingSettings.model_validate(merged)
+        return effective
+
+
+def _deep_merge(target: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_merge(target[key], value)
+        else:
+            target[key] = value
 
 
 class SensitiveSettings(BaseModel):

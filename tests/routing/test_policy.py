@@ -143,3 +143,21 @@ def test_skipped_providers_are_explained() -> None:
     reasons = " | ".join(decision.reasons)  # type: ignore[attr-defined]
     assert "openai skipped: no API key" in reasons
     assert "anthropic skipped: circuit open" in reasons
+
+
+def test_team_override_changes_only_that_team() -> None:
+    settings = RoutingSettings.model_validate(
+        {"teams": {"payments": {"tasks": {"explain": {"local_up_to": "never", "cloud": "anthropic"}}}}}
+    )
+    request = RouteInput(TaskKind.EXPLAIN, "single_file", 100, local=LocalState(model="qwen"))
+    assert decide(request, settings.for_team("web"), providers()).target == "local"
+    assert decide(request, settings.for_team("payments"), providers()).target == "anthropic"
+    assert settings.for_team("payments") is settings.for_team("payments")
+    assert settings.for_team("payments").tasks["docstring"] == settings.tasks["docstring"]
+
+
+def test_invalid_team_override_is_rejected_with_its_name() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="team 'payments'"):
+        RoutingSettings.model_validate({"teams": {"payments": {"completion_slo_ms": -1}}})
