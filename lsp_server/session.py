@@ -6,6 +6,7 @@ reads it. Sessions never share documents; they share the routing runtime.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from hybrid_assist.config import HybridSettings, LoadedSettings
 from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
+
+
+_NUMBERS = re.compile(r"\$?\d+(?:\.\d+)?")
 
 
 @dataclass(slots=True)
@@ -33,8 +37,14 @@ class Session:
         return fresh
 
     def first_time(self, notice: str) -> bool:
-        """True the first time ``notice`` is seen in this session (tell the user once)."""
-        if not notice or notice in self.notices_shown:
+        """True the first time a notice like ``notice`` is seen in this session (tell the user once).
+
+        Numbers are ignored when comparing, so "retry in 3 s" and "retry in 5 s" count as one notice.
+        """
+        if not notice:
             return False
-        self.notices_shown.add(notice)
+        shape = _NUMBERS.sub("#", notice)
+        if shape in self.notices_shown:
+            return False
+        self.notices_shown.add(shape)
         return True
