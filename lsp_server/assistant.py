@@ -60,6 +60,12 @@ class Assistant:
         if self.usage is not None:
             self.usage.close()
 
+    async def budget_status(self, user: str, team: str) -> dict[str, object] | None:
+        """The user's budget this month for status displays; None when no budget applies."""
+        if self.usage is None:
+            return None
+        return await self.usage.budget_summary(user, team)
+
     def record_feedback(self, request_id: str, accepted: bool, task: str = "inline_completion") -> Awaitable[None]:
         """Count the editor's accept/reject of a completion now; the returned awaitable records it durably."""
         if accepted:

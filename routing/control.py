@@ -99,6 +99,21 @@ class UsageControl:
             )
         return Admission(True, budget_remaining_usd=status.remaining_usd, notices=notices)
 
+    async def budget_summary(self, user: str, team: str) -> dict[str, object] | None:
+        """Remaining budget of ``user`` (the tighter of theirs and their team's), or None without budgets."""
+        if self.budgets is None:
+            return None
+        status = await asyncio.to_thread(self.budgets.remaining, user, team)
+        if status.remaining_usd is None:
+            return None
+        return {
+            "remaining_usd": round(status.remaining_usd, 6),
+            "limit_usd": status.limit_usd,
+            "scope": status.scope,
+            "soft_exceeded": status.soft_exceeded,
+            "hard_exceeded": status.hard_exceeded,
+        }
+
     async def hold(self, user: str, team: str, estimate_usd: float) -> Hold:
         """Reserve ``estimate_usd`` for a cloud call; a refusal says why (the caller serves locally)."""
         if self.budgets is None or estimate_usd <= 0:

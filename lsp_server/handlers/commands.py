@@ -71,8 +71,9 @@ def register(server: HybridLanguageServer) -> None:
         return ls.assistant.explain(ls.session, doc, AssistRequest(task, uri, offset)).to_json()
 
     @server.command(STATUS)
-    def status(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
+    async def status(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
         runtime = ls.assistant.runtime
+        budget = await ls.assistant.budget_status(ls.session.settings.user, ls.session.settings.team)
         local = runtime.local_state()
         index = ls.session.index
         return {
@@ -91,6 +92,7 @@ def register(server: HybridLanguageServer) -> None:
             "index_ready": bool(index and index.ready),
             "encoding": ls.session.encoding,
             "completions": {"accepted": ls.assistant.accepted, "rejected": ls.assistant.rejected},
+            "budget": budget,
         }
 
     @server.command(DOCUMENT_STATE)

@@ -122,3 +122,16 @@ async def test_repository_task_without_cloud_is_explained(client: LanguageClient
     # every cloud provider is disabled in the test configuration: served locally, and said so
     assert result["route"]["target"] == "local"
     assert any("no cloud provider" in r for r in result["route"]["reasons"])
+
+
+async def test_status_shows_budget(tmp_path: Path, workspace: Path) -> None:
+    from tests.lsp.harness import init_params, server_env, start_stdio, write_config
+
+    env = server_env(tmp_path, write_config(tmp_path, "[budgets]\nuser_monthly_usd = 25.0\n"))
+    client = await start_stdio(env)
+    await client.initialize_session(init_params(workspace, "visual-studio-code"))
+    status = await command(client, "hybrid.status")
+    assert status["budget"]["remaining_usd"] == 25.0
+    assert status["budget"]["hard_exceeded"] is False
+    await client.shutdown_session()
+    await client.stop()

@@ -209,3 +209,45 @@ async def test_metrics_follow_requests_fallbacks_and_circuits(tmp_path: Path, op
     circuits = {labels: v for (name, labels), v in samples.items() if "circuit" in name}
     assert circuits[(("target", "openai"),)] == 2  # open, after three consecutive failures
     assert circuits[(("target", "local"),)] == 0
+
+
+async def test_fallback_chain_across_cloud_providers(
+    tmp_path: Path, openai_server: OpenAIWireServer, anthropic_server: object
+) -> None:
+    from tests.wire.anthropic_server import AnthropicWireServer
+
+    assert isinstance(anthropic_server, AnthropicWireServer)
+    path = tmp_path / "plain.py"
+    path.write_text("def add(a, b):\n    return a + b\n")
+    openai_server.fail("rate_limit", times=5, retry_after=30)  # longer than we wait: move on at once
+    anthropic_server.reply("## From Claude\nFine.")
+    settings = make_settings(
+        tmp_path,
+        openai_server,
+        providers={
+            "openai": {
+                "kind": "openai",
+                "base_url": openai_server.base_url,
+                "api_key_env": "TEST_OPENAI_KEY",
+                "models": ["gpt-4o"],
+                "default_model": "gpt-4o",
+                "max_retries": 1,
+            },
+            "anthropic": {
+                "kind": "anthropic",
+                "base_url": anthropic_server.base_url,
+                "api_key_env": "TEST_OPENAI_KEY",
+                "models": ["claude-sonnet-4-6"],
+                "default_model": "claude-sonnet-4-6",
+            },
+            "gemini": {"kind": "gemini", "enabled": False},
+        },
+        routing={"provider_order": ["openai", "anthropic"]},
+    )
+    result = await run(build_assistant(settings), settings, path, TaskKind.SECURITY)
+    assert result.target == "anthropic" and result.text.startswith("## From Claude")  # type: ignore[attr-defined]
+    assert [(a.target, a.outcome) for a in result.attempts] == [  # type: ignore[attr-defined]
+        ("openai", "RateLimitedError"),
+        ("anthropic", "ok"),
+    ]
+    assert len(anthropic_server.generation_requests()) == 1
