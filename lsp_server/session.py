@@ -15,7 +15,6 @@ from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
 
-
 _NUMBERS = re.compile(r"\$?\d+(?:\.\d+)?")
 
 
