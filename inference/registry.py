@@ -54,15 +54,9 @@ def build_local_backend(settings: LocalSettings, name: str = "local") -> Backend
 
         return InstantBackend(settings.instant_reply, name=name, token_delay_s=settings.instant_token_delay_ms / 1000.0)
     if kind == "openai-compatible":
-        remote = ProviderSettings(
-            kind="openai-compatible",
-            base_url=settings.base_url,
-            api_key_env=settings.api_key_env,
-            models=[settings.model] if settings.model else [],
-            default_model=settings.model,
-            local=True,
-        )
-        return build_provider_backend(name, remote)
+        from inference.remote.openai_compatible import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend.from_local_settings(name, settings)
     return _load_class(LOCAL_BACKENDS[kind])(settings, name)  # type: ignore[call-arg]
 
 
