@@ -105,35 +105,80 @@ def _query(doc: Document, node: Node, depth: int | None, window: tuple[int, int]
     return _Found(frozenset(bindings), tuple(imports))
 
 
+@dataclass(slots=True)
+class _Chunks:
+    """Per top-level statement results of one revision, for reuse by the next."""
+
+    revision: int
+    by_range: dict[tuple[str, int, int], _Found]
+    """Keyed by ``(type, start byte, end byte)``; valid for ``revision``."""
+    by_bytes: dict[tuple[str, bytes], _Found] | None
+    """Keyed by ``(type, bytes)``; kept only while edits are not known (full-text sync)."""
+
+
+def _shifted(
+    by_range: dict[tuple[str, int, int], _Found], edits: list[tuple[int, int, int]]
+) -> dict[tuple[str, int, int], _Found]:
+    """``by_range`` moved through ``edits``; statements an edit touched are dropped."""
+    entries = list(by_range.items())
+    for edit_start, old_end, new_end in edits:
+        delta = new_end - old_end
+        moved: list[tuple[tuple[str, int, int], _Found]] = []
+        for (kind, start, end), found in entries:
+            if end <= edit_start:
+                moved.append(((kind, start, end), found))
+            elif start >= old_end:
+                moved.append(((kind, start + delta, end + delta), found))
+        entries = moved
+    return dict(entries)
+
+
 def _top_level(doc: Document) -> tuple[_Found, str]:
-    """Names and imports of the file's top level, and its package (cached per statement)."""
+    """Names and imports of the file's top level, and its package (cached per statement).
+
+    Statements that no edit since the last analysis touched keep their results; with edits
+    unknown (full-text sync) statements are matched by their bytes instead.
+    """
 
     def compute() -> tuple[_Found, str]:
-        assert doc.tree is not None
+        tree = doc.tree
+        assert tree is not None
         source = doc.source
         old = doc.scratch.get(_CHUNKS_KEY)
-        previous: dict[tuple[str, bytes], _Found] = old if isinstance(old, dict) else {}
-        fresh: dict[tuple[str, bytes], _Found] = {}
+        edits = doc.edits_since(old.revision) if isinstance(old, _Chunks) else None
+        root = tree.root_node
+        children = root.named_children
+        ranges = [(c.type, c.start_byte, c.end_byte) for c in children]
+        byte_keys: list[tuple[str, bytes]] | None = None
+        fresh_bytes: dict[tuple[str, bytes], _Found] | None = None
+        if isinstance(old, _Chunks) and edits is not None:
+            by_range = _shifted(old.by_range, edits) if edits else old.by_range
+            priors = [by_range.get(key) for key in ranges]
+        else:
+            by_bytes = (old.by_bytes if isinstance(old, _Chunks) else None) or {}
+            byte_keys = [(kind, source[start:end]) for kind, start, end in ranges]
+            priors = [by_bytes.get(key) for key in byte_keys]
+            fresh_bytes = {}
+        missing = [i for i, found in enumerate(priors) if found is None]
+        batch = _query_children(doc, root, children, missing) if len(missing) > 8 else {}
+        fresh: dict[tuple[str, int, int], _Found] = {}
         bindings: set[str] = set()
         imports: list[ImportRef] = []
         package = ""
-        root = doc.tree.root_node
-        children = root.named_children
-        keys = [(c.type, source[c.start_byte : c.end_byte]) for c in children]
-        missing = [i for i, key in enumerate(keys) if key not in previous]
-        batch = _query_children(doc, root, children, missing) if len(missing) > 8 else {}
         for i, child in enumerate(children):
-            key = keys[i]
-            found = previous.get(key) or fresh.get(key) or batch.get(i)
+            found = priors[i] or batch.get(i)
             if found is None:
                 found = replace(_query(doc, child, SHALLOW_DEPTH - 1), row=child.start_point[0])
-            fresh[key] = found
+            fresh[ranges[i]] = found
+            if fresh_bytes is not None and byte_keys is not None:
+                fresh_bytes[byte_keys[i]] = found
             bindings |= found.bindings
-            shift = child.start_point[0] - found.row
-            imports.extend(replace(r, line=r.line + shift) if shift else r for r in found.imports)
-            if not package and child.type in _PACKAGE_TYPES:
+            if found.imports:
+                shift = child.start_point[0] - found.row
+                imports.extend(replace(r, line=r.line + shift) if shift else r for r in found.imports)
+            if not package and ranges[i][0] in _PACKAGE_TYPES:
                 package = _package_name(child, source)
-        doc.scratch[_CHUNKS_KEY] = fresh
+        doc.scratch[_CHUNKS_KEY] = _Chunks(doc.revision, fresh, fresh_bytes)
         return _Found(frozenset(bindings), tuple(imports)), package
 
     return doc.memo("docanalysis.top", compute)
@@ -345,14 +390,43 @@ def _pairs(captures: dict[str, list[Node]], cursor_range: tuple[int, int], doc: 
     """
     objects = sorted(captures.get("reference.object", []), key=lambda n: n.start_byte)
     members = sorted(captures.get("reference.member", []), key=lambda n: n.start_byte)
-    if len(objects) == len(members) and all(o.end_byte <= m.start_byte for o, m in zip(objects, members, strict=True)):
-        return list(zip(objects, members, strict=True))
+    # A range can cut a pair at either edge: a member whose object lies before the range, an object
+    # whose member lies after it. Those few are paired by a query over their own bytes.
+    lead = 0
+    while lead < len(members) and (lead == len(objects) or members[lead].start_byte < objects[0].end_byte):
+        lead += 1
+    trail = len(objects)
+    while trail > 0 and (len(members) == lead or objects[trail - 1].end_byte > members[-1].start_byte):
+        trail -= 1
+    inner_objects, inner_members = objects[:trail], members[lead:]
+    if len(inner_objects) == len(inner_members) and all(
+        o.end_byte <= m.start_byte for o, m in zip(inner_objects, inner_members, strict=True)
+    ):
+        inner = list(zip(inner_objects, inner_members, strict=True))
+        if lead == 0 and trail == len(objects):
+            return inner
+        edges = [pair for node in members[:lead] for pair in _pairs_at(doc, node)]
+        edges.extend(pair for node in objects[trail:] for pair in _pairs_at(doc, node))
+        unique = {(o.start_byte, o.end_byte, m.start_byte, m.end_byte): (o, m) for o, m in edges}
+        for o, m in inner:
+            unique.setdefault((o.start_byte, o.end_byte, m.start_byte, m.end_byte), (o, m))
+        return sorted(unique.values(), key=lambda pair: (pair[0].start_byte, pair[1].start_byte))
+    return _pairs_matching(doc, cursor_range)
+
+
+def _pairs_matching(doc: Document, byte_range: tuple[int, int], node: Node | None = None) -> list[tuple[Node, Node]]:
+    """``object.member`` pairs from the query's matches in ``byte_range`` (those with ``node`` only)."""
     assert doc.tree is not None and doc.language is not None
     cursor = QueryCursor(queries(doc.language).references)
-    cursor.set_byte_range(*cursor_range)
+    cursor.set_byte_range(*byte_range)
     out: list[tuple[Node, Node]] = []
     for _, match in cursor.matches(doc.tree.root_node):
         obj, member = match.get("reference.object"), match.get("reference.member")
-        if obj and member:
+        if obj and member and (node is None or node in (obj[0], member[0])):
             out.append((obj[0], member[0]))
     return out
+
+
+def _pairs_at(doc: Document, node: Node) -> list[tuple[Node, Node]]:
+    """The pair with ``node`` (cut by the edge of a range), from a query over its bytes."""
+    return _pairs_matching(doc, (node.start_byte, node.end_byte), node)

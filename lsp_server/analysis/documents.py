@@ -3,10 +3,12 @@
 Each :class:`Document` keeps its text as UTF-8 bytes, a :class:`LineTable`
 of line starts and, for a known language under ``max_parse_bytes``, a syntax
 tree. ``didChange`` edits go through :meth:`Document.apply_change`, which
-calls ``Tree.edit`` and reparses incrementally with the old tree, so a
-keystroke costs the size of the edit plus what tree-sitter must relex, not a
-full parse. Documents of unknown languages or over the size cap have no tree
-and behave as plain text; binary content and lone surrogates never raise.
+applies the text and calls ``Tree.edit``; the reparse (incremental, with the
+edited old tree) is deferred to the next read of :attr:`Document.tree`, so a
+burst of keystrokes between two requests costs one parse, and a burst that
+restores the last parsed text (type a character, delete it) costs none.
+Documents of unknown languages or over the size cap have no tree and behave
+as plain text; binary content and lone surrogates never raise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from lsp_server.analysis.positions import LineTable, PositionEncoding, encode_te
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_EDIT_HISTORY = 256
+"""How many recent edits a document remembers for :meth:`Document.edits_since`."""
 
 
 class Document:
@@ -50,6 +55,14 @@ class Document:
         self._lines = LineTable(self._source)
         self._parser: Parser | None = None
         self._tree: Tree | None = None
+        self._stale = False
+        """``_tree`` has been edited (``Tree.edit``) but not reparsed yet."""
+        self._parsed: tuple[bytes, Tree] | None = None
+        """While stale: the source the tree was last parsed from and an unedited copy of that tree."""
+        self._edits: list[tuple[int, int, int, int]] = []
+        """Recent edits as ``(revision after, start, old end, new end)`` byte offsets, oldest first."""
+        self._edits_floor = 0
+        """Revision from which ``_edits`` is complete (history before it is lost)."""
         self._revision = 0
         self._memo: dict[str, tuple[int, object]] = {}
         self.scratch: dict[str, object] = {}
@@ -72,7 +85,12 @@ class Document:
 
     @property
     def tree(self) -> Tree | None:
-        """The current syntax tree; ``None`` for plain text or oversized documents."""
+        """The current syntax tree; ``None`` for plain text or oversized documents.
+
+        Reparses (incrementally) here when the document changed since the last read.
+        """
+        if self._stale:
+            self._refresh_tree()
         return self._tree
 
     @property
@@ -89,6 +107,15 @@ class Document:
     def lines(self) -> LineTable:
         """The line table of the document."""
         return self._lines
+
+    def edits_since(self, revision: int) -> list[tuple[int, int, int]] | None:
+        """Byte edits ``(start, old end, new end)`` from ``revision`` to now, in order.
+
+        ``None`` when they are not known (too old, a full replacement, or ``revision`` is in the future).
+        """
+        if revision < self._edits_floor or revision > self._revision:
+            return None
+        return [(start, old_end, new_end) for after, start, old_end, new_end in self._edits if after > revision]
 
     def memo(self, key: str, factory: Callable[[], T]) -> T:
         """Value of ``factory()`` cached until the document next changes."""
@@ -132,9 +159,10 @@ class Document:
 
     def node_at(self, byte_offset: int) -> Node | None:
         """Smallest named node spanning ``byte_offset`` (None without a tree)."""
-        if self._tree is None:
+        tree = self.tree
+        if tree is None:
             return None
-        return self._tree.root_node.named_descendant_for_byte_range(byte_offset, byte_offset)
+        return tree.root_node.named_descendant_for_byte_range(byte_offset, byte_offset)
 
     # -- edits -----------------------------------------------------------------
 
@@ -149,7 +177,7 @@ class Document:
         """Replace the LSP range ``start``..``end`` with ``new_text``.
 
         Positions are ``(line, character)`` in ``encoding`` and are clamped.
-        The tree is edited with ``Tree.edit`` and reparsed incrementally.
+        The tree is edited with ``Tree.edit`` and reparsed incrementally when next read.
         """
         a = self.offset_at(start[0], start[1], encoding)
         b = self.offset_at(end[0], end[1], encoding)
@@ -169,12 +197,17 @@ class Document:
         self._lines.apply_edit(start, end, new)
         self._text = None
         self._revision += 1
+        self._edits.append((self._revision, start, end, start + len(new)))
+        if len(self._edits) > _EDIT_HISTORY:
+            self._edits_floor = self._edits[0][0]
+            del self._edits[0]
         if version is not None:
             self.version = version
         if self._tree is not None and len(self._source) <= self.max_parse_bytes:
+            if not self._stale:
+                self._parsed = (old, self._tree.copy())
+                self._stale = True
             self._tree.edit(start, end, start + len(new), start_point, old_end_point, new_end_point)
-            assert self._parser is not None
-            self._tree = self._parser.parse(self._source, self._tree)
         else:
             self._reparse_full()
 
@@ -184,12 +217,27 @@ class Document:
         self._text = text
         self._lines = LineTable(self._source)
         self._revision += 1
+        self._edits.clear()
+        self._edits_floor = self._revision
         if version is not None:
             self.version = version
         self._tree = None
         self._reparse_full()
 
+    def _refresh_tree(self) -> None:
+        """Bring the edited tree up to date with the source (see :attr:`tree`)."""
+        parsed, self._parsed, self._stale = self._parsed, None, False
+        if self._tree is None:
+            return
+        if parsed is not None and parsed[0] == self._source:
+            self._tree = parsed[1]  # the edits cancelled out: the last parse still holds
+            return
+        assert self._parser is not None
+        self._tree = self._parser.parse(self._source, self._tree)
+
     def _reparse_full(self) -> None:
+        self._stale = False
+        self._parsed = None
         if self.language is None or len(self._source) > self.max_parse_bytes:
             if self._tree is not None:
                 logger.debug("%s: over %d bytes, dropping its tree", self.uri, self.max_parse_bytes)
