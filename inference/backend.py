@@ -61,8 +61,14 @@ class Backend(abc.ABC):
         return None
 
 
-async def collect(backend: Backend, request: GenerationRequest) -> GenerationResult:
-    """Run ``request`` to the end and return the whole answer with timing."""
+async def collect(
+    backend: Backend, request: GenerationRequest, on_text: Callable[[str], None] | None = None
+) -> GenerationResult:
+    """Run ``request`` to the end and return the whole answer with timing.
+
+    ``on_text`` is called with each piece of text as it streams in (a gateway
+    forwards them to its client); the whole answer is returned either way.
+    """
     start = time.perf_counter()
     ttft_ms: float | None = None
     parts: list[str] = []
@@ -75,6 +81,8 @@ async def collect(backend: Backend, request: GenerationRequest) -> GenerationRes
                 if ttft_ms is None:
                     ttft_ms = (time.perf_counter() - start) * 1000.0
                 parts.append(chunk.text)
+                if on_text is not None:
+                    on_text(chunk.text)
             if chunk.finish_reason is not None:
                 finish = chunk.finish_reason
             if chunk.usage is not None:

@@ -67,9 +67,24 @@ class RouteExecutor:
         decision: RouteDecision,
         build_request: Callable[[RouteTarget], GenerationRequest],
         deadline_s: float,
+        on_text: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
+        """Serve ``decision`` by its chain of targets within ``deadline_s``.
+
+        With ``on_text`` the answer is forwarded as it streams; once a piece
+        has been forwarded a failure is raised instead of falling back (the
+        client already holds part of one target's answer).
+        """
         attempts: list[Attempt] = []
         started = time.monotonic()
+        forwarded = False
+
+        def forward(text: str) -> None:
+            nonlocal forwarded
+            forwarded = True
+            assert on_text is not None
+            on_text(text)
+
         for target in decision.chain():
             backend = self.backends.get(target.target)
             if backend is None:
@@ -84,7 +99,9 @@ class RouteExecutor:
                 break
             request = build_request(target)
             try:
-                result = await asyncio.wait_for(collect(backend, request), timeout=remaining)
+                result = await asyncio.wait_for(
+                    collect(backend, request, forward if on_text is not None else None), timeout=remaining
+                )
             except asyncio.CancelledError:
                 attempts.append(Attempt(target.target, target.model, "cancelled"))
                 await _abort_quietly(backend, request.request_id)
@@ -97,6 +114,8 @@ class RouteExecutor:
             except (RetryableError, AuthenticationError) as exc:
                 self.breakers.record_failure(target.target)
                 attempts.append(Attempt(target.target, target.model, type(exc).__name__, exc.message))
+                if forwarded:
+                    raise
                 logger.warning("target %s failed (%s); trying the next", target.target, type(exc).__name__)
                 continue
             except InferenceError as exc:

@@ -1,0 +1,228 @@
+"""``RoutingService``: decide, admit, reserve, execute and record one model call.
+
+This is the part of a request that needs no source code: the language server
+(embedded mode) and the gateway (team mode) both hand it a :class:`RoutedCall`
+— the routing inputs the analysis measured and a function that builds the
+model request for a target — and get a :class:`Served` back. Cancelling the
+awaiting task aborts the generation in the engine and still records the row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from inference.errors import InferenceError
+from inference.types import GenerationRequest, Usage
+from routing.control import Hold, Outcome, UsageControl
+from routing.executor import Attempt, ExecutionResult, NoTargetError
+from routing.policy import RouteDecision, RouteInput, RouteTarget, decide
+from routing.pricing import actual_cost
+from routing.redaction import redact_request
+from routing.runtime import RoutingRuntime
+from routing.settings import RoutingSettings
+from routing.tasks import COMPLETION_TASKS, TaskKind
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoutedCall:
+    """One model call as the router sees it: who, what, how far, and how to build it."""
+
+    request_id: str
+    user: str
+    team: str
+    task: TaskKind
+    route_input: RouteInput
+    routing: RoutingSettings  # already resolved for the user's team
+    build: Callable[[RouteTarget], GenerationRequest]
+    prompt: str = ""  # the text sent, for the ledger's digest (and the stored prompt when enabled)
+    secrets: tuple[str, ...] = ()  # kinds of secret in a cloud-bound context: redacted on the way out
+
+    @property
+    def scope_level(self) -> str:
+        return self.route_input.scope_level
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Served:
+    """What became of a :class:`RoutedCall`; ``text`` is empty when ``empty_reason`` says why."""
+
+    text: str
+    decision: RouteDecision
+    target: str = ""
+    model: str = ""
+    usage: Usage = dataclasses.field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    attempts: tuple[Attempt, ...] = ()
+    empty_reason: str = ""
+    notices: tuple[str, ...] = ()
+    outcome: str = "ok"
+
+    @property
+    def fell_back(self) -> bool:
+        return len(self.attempts) > 1
+
+
+class RoutingService:
+    """Routes and serves calls for every session (or every gateway client) of one process."""
+
+    def __init__(self, runtime: RoutingRuntime, usage: UsageControl | None = None) -> None:
+        self.runtime = runtime
+        self.usage = usage
+
+    def decide(self, route_input: RouteInput, routing: RoutingSettings, secrets: tuple[str, ...] = ()) -> RouteDecision:
+        """The pure policy decision, with a note when secrets will be redacted on the way out."""
+        decision = decide(route_input, routing, self.runtime.providers)
+        if secrets and not route_input.sensitive and any(t.cloud for t in decision.chain()):
+            note = f"secrets in the context ({', '.join(secrets)}) are redacted before it leaves the premises"
+            decision = dataclasses.replace(decision, reasons=(*decision.reasons, note))
+        return decision
+
+    async def serve(self, call: RoutedCall, on_text: Callable[[str], None] | None = None) -> Served:
+        """Admit, reserve, execute with fallbacks, settle and record ``call``."""
+        started = time.perf_counter()
+        notices: list[str] = []
+        route_input = call.route_input
+        decision = self.decide(route_input, call.routing, call.secrets)
+        if self.usage is not None:
+            admission = await self.usage.admit(call.user, call.team, route_input.context_tokens)
+            if not admission.allowed:
+                return Served(
+                    "", decision, empty_reason=admission.reason, notices=(admission.reason,), outcome="denied"
+                )
+            notices += admission.notices
+            if admission.budget_remaining_usd is not None:
+                unlimited = decision
+                route_input = dataclasses.replace(route_input, budget_remaining_usd=admission.budget_remaining_usd)
+                decision = self.decide(route_input, call.routing, call.secrets)
+                if decision.target != unlimited.target:
+                    notices.append(
+                        f"hybrid-assist: the remaining budget (${admission.budget_remaining_usd:.4f}) does not cover "
+                        f"{unlimited.target} (~${unlimited.cost_usd:.4f}); served by {decision.target} instead"
+                    )
+        hold: Hold | None = None
+        if self.usage is not None and decision.primary is not None and decision.primary.cloud:
+            hold = await self.usage.hold(call.user, call.team, decision.cost_usd)
+            notices += hold.notices
+            if hold.blocked_reason:
+                notices.append(f"hybrid-assist: {hold.blocked_reason}; served on the premises instead")
+                route_input = dataclasses.replace(route_input, budget_remaining_usd=0.0)
+                decision = self.decide(route_input, call.routing, call.secrets)
+        if decision.primary is None:
+            reason = decision.reasons[-1] if decision.reasons else "no target may serve this request"
+            return Served(
+                "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome="no_target"
+            )
+
+        def build(target: RouteTarget) -> GenerationRequest:
+            generation = call.build(target)
+            return redact_request(generation) if target.cloud and call.secrets else generation
+
+        completion = call.task in COMPLETION_TASKS
+        deadline = call.routing.completion_deadline_s if completion else call.routing.deadline_s
+        execution: ExecutionResult | None = None
+        outcome, empty_reason = "ok", ""
+        attempts: tuple[Attempt, ...] = ()
+        try:
+            execution = await self.runtime.executor.execute(decision, build, deadline, on_text)
+        except NoTargetError as exc:
+            outcome, empty_reason, attempts = "unavailable", exc.message, exc.attempts
+        except InferenceError as exc:
+            outcome, empty_reason = type(exc).__name__, exc.message
+        except BaseException:
+            await self._finish(hold, call, decision, None, "cancelled", started)
+            raise
+        cost = 0.0
+        if execution is not None:
+            cost = actual_cost(execution.target, execution.usage, self.runtime.providers, call.routing)
+            attempts = execution.attempts
+        notices += await self._finish(hold, call, decision, execution, outcome, started, cost)
+        if execution is None:
+            return Served(
+                "",
+                decision,
+                attempts=attempts,
+                empty_reason=empty_reason,
+                latency_ms=_ms(started),
+                notices=tuple(notices),
+                outcome=outcome,
+            )
+        if execution.fell_back:
+            failed = ", ".join(f"{a.target} ({a.outcome})" for a in execution.attempts[:-1])
+            notices.append(f"hybrid-assist: {failed} failed; answered by {execution.target.target}")
+        return Served(
+            text=execution.text,
+            decision=decision,
+            target=execution.target.target,
+            model=execution.target.model,
+            usage=execution.usage,
+            cost_usd=cost,
+            latency_ms=_ms(started),
+            ttft_ms=execution.ttft_ms,
+            attempts=execution.attempts,
+            notices=tuple(notices),
+        )
+
+    async def _finish(
+        self,
+        hold: Hold | None,
+        call: RoutedCall,
+        decision: RouteDecision,
+        execution: ExecutionResult | None,
+        outcome: str,
+        started: float,
+        cost: float = 0.0,
+    ) -> list[str]:
+        if self.usage is None:
+            return []
+        served = execution.target if execution is not None else decision.primary
+        usage = execution.usage if execution is not None else None
+        record = Outcome(
+            request_id=call.request_id,
+            user=call.user,
+            team=call.team,
+            task=call.task.value,
+            scope_level=call.scope_level,
+            target=served.target if served else "none",
+            model=served.model if served else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            cached_tokens=usage.cached_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cost_usd=cost,
+            latency_ms=_ms(started),
+            ttft_ms=execution.ttft_ms if execution is not None else None,
+            outcome=outcome,
+            attempts=execution.attempts if execution is not None else (),
+            prompt=call.prompt,
+        )
+        metrics = self.usage.metrics
+        if metrics is not None:
+            local = self.runtime.local
+            if local is not None:
+                metrics.set_local_queue(local.load().queued)
+            for target in decision.chain():
+                metrics.set_circuit(target.target, self.runtime.executor.breakers.state(target.target))
+        return list(await self.usage.finish(hold, record))
+
+    async def budget_status(self, user: str, team: str) -> dict[str, object] | None:
+        """The user's budget this month for status displays; None when no budget applies."""
+        if self.usage is None:
+            return None
+        return await self.usage.budget_summary(user, team)
+
+    async def record_feedback(self, request_id: str, accepted: bool, task: str) -> None:
+        if self.usage is not None:
+            await self.usage.record_feedback(request_id, accepted, task)
+
+    async def close(self) -> None:
+        """Stop the engines and flush the ledger."""
+        await self.runtime.close()
+        if self.usage is not None:
+            self.usage.close()
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
