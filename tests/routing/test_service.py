@@ -1,0 +1,90 @@
+"""``RoutingService``: the shared routed call, with streamed forwarding and its no-fallback rule.
+
+The cloud is the OpenAI wire server through the real SDK; the local engine is
+the instant backend. Without forwarding, a cloud stream reset mid-answer falls
+back to the local engine; once text has been forwarded to a client it must not
+(the client would hold two targets' answers glued together).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybrid_assist.config import HybridSettings
+from hybrid_assist.runtime import build_runtime
+from inference.types import ChatMessage, GenerationRequest
+from routing.policy import LocalState, RouteInput, RouteTarget
+from routing.service import RoutedCall, RoutingService
+from routing.tasks import TaskKind
+from tests.routing.test_pipeline_usage import make_settings
+from tests.wire.openai_server import OpenAIWireServer
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-not-a-real-key")
+
+
+def _call(settings: HybridSettings) -> RoutedCall:
+    def build(target: RouteTarget) -> GenerationRequest:
+        messages = (ChatMessage("user", "review this"),)
+        return GenerationRequest.chat("svc-1", messages, model=target.model, max_tokens=64)
+
+    return RoutedCall(
+        request_id="svc-1",
+        user="alice",
+        team="platform",
+        task=TaskKind.REVIEW,
+        route_input=RouteInput(
+            task=TaskKind.REVIEW,
+            scope_level="repository",
+            context_tokens=2_000,
+            local=LocalState(available=True, model="instant"),
+        ),
+        routing=settings.routing,
+        build=build,
+        prompt="review this",
+    )
+
+
+async def _service(tmp_path: Path, server: OpenAIWireServer) -> tuple[RoutingService, HybridSettings]:
+    settings = make_settings(tmp_path, server)
+    runtime = build_runtime(settings)
+    await runtime.wait_local(10.0)
+    return RoutingService(runtime), settings
+
+
+async def test_forwarded_pieces_make_the_answer(tmp_path: Path, openai_server: OpenAIWireServer) -> None:
+    service, settings = await _service(tmp_path, openai_server)
+    openai_server.reply("first finding. second finding.")
+    pieces: list[str] = []
+    try:
+        served = await service.serve(_call(settings), pieces.append)
+    finally:
+        await service.close()
+    assert served.target == "openai"
+    assert len(pieces) > 1
+    assert "".join(pieces) == served.text == "first finding. second finding."
+
+
+async def test_reset_mid_stream_falls_back_only_when_nothing_was_forwarded(
+    tmp_path: Path, openai_server: OpenAIWireServer
+) -> None:
+    service, settings = await _service(tmp_path, openai_server)
+    try:
+        openai_server.fail("reset", after_chunks=2)
+        quiet = await service.serve(_call(settings))
+        assert quiet.target == "local" and quiet.text == "local answer"
+        assert [a.target for a in quiet.attempts] == ["openai", "local"]
+
+        openai_server.fail("reset", after_chunks=2)
+        pieces: list[str] = []
+        streamed = await service.serve(_call(settings), pieces.append)
+    finally:
+        await service.close()
+    assert pieces, "the cloud's first pieces were forwarded"
+    assert streamed.text == "" and streamed.target == ""
+    assert streamed.outcome != "ok" and streamed.empty_reason
+    assert [a.target for a in streamed.attempts] in ([], ["openai"])
