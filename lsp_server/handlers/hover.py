@@ -1,12 +1,44 @@
-"""Hover: an explanation of the code under the cursor, with the route in a footer."""
+"""Hover: an explanation of the code under the cursor, with the route in a footer, cached per session.
+
+The explained node is the unit (function, class, ...) that scope measurement
+finds around the cursor, the same code the assistant sends to the model.
+Before any model call the route is decided (``Assistant.explain``); the pair
+of the node's text and the route keys a small LRU
+(:mod:`lsp_server.tasks.hover_cache`), so hovering unchanged code again
+answers from the cache, and its footer says so.
+"""
 
 from __future__ import annotations
 
+import weakref
+
 from lsprotocol import types
 
-from lsp_server.requests import AssistRequest
+from lsp_server.analysis.documents import Document
+from lsp_server.requests import AssistRequest, RouteExplanation
 from lsp_server.server import HybridLanguageServer
+from lsp_server.tasks.hover_cache import CachedExplanation, ExplanationCache, explanation_key
 from routing.tasks import TaskKind
+
+#: Explanations kept per editor session.
+CACHE_SIZE = 128
+
+_caches: weakref.WeakKeyDictionary[HybridLanguageServer, ExplanationCache] = weakref.WeakKeyDictionary()
+
+
+def explanation_cache(ls: HybridLanguageServer) -> ExplanationCache:
+    """The session's hover cache (made on first use)."""
+    cache = _caches.get(ls)
+    if cache is None:
+        cache = _caches[ls] = ExplanationCache(CACHE_SIZE)
+    return cache
+
+
+def _node_text(doc: Document, explanation: RouteExplanation) -> str:
+    """The text of the unit being explained (the whole document when there is none)."""
+    sl, sc, el, ec = explanation.scope.unit_range
+    start, end = doc.offset_at(sl, sc, "utf-8"), doc.offset_at(el, ec, "utf-8")
+    return doc.text_between(start, end) if end > start else doc.text
 
 
 def register(server: HybridLanguageServer) -> None:
@@ -16,10 +48,25 @@ def register(server: HybridLanguageServer) -> None:
         if doc is None:
             return None
         request = AssistRequest(TaskKind.EXPLAIN, doc.uri, ls.offset(doc, params.position))
-        result = await ls.assistant.run(ls.session, doc, request)
-        if result.notice:
-            ls.tell_once(result.notice, types.MessageType.Warning)
-        body = result.text.strip() or f"_hybrid-assist: no explanation ({result.empty_reason or 'empty answer'})_"
+        explanation = ls.assistant.explain(ls.session, doc, request)
+        decision = explanation.decision
+        key = explanation_key(
+            doc.language, _node_text(doc, explanation), TaskKind.EXPLAIN.value, decision.target, decision.model
+        )
+        cache = explanation_cache(ls)
+        cached = cache.get(key)
+        if cached is not None:
+            text, footer = cached.text, f"{cached.footer} · cached"
+        else:
+            result = await ls.assistant.run(ls.session, doc, request)
+            if result.notice:
+                ls.tell_once(result.notice, types.MessageType.Warning)
+            text, footer = result.text.strip(), result.footer()
+            if text:
+                cache.put(key, CachedExplanation(text, footer))
+            else:
+                text = f"_hybrid-assist: no explanation ({result.empty_reason or 'empty answer'})_"
+        body = text
         if ls.session.settings.server.route_footer:
-            body += f"\n\n---\n<sub>{result.footer()}</sub>"
+            body += f"\n\n---\n<sub>{footer}</sub>"
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=body))

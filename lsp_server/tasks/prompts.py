@@ -3,6 +3,12 @@
 The layout is deterministic and puts the most stable text first (system
 prompt, cross-file definitions, then the code around the cursor) so that
 consecutive requests share a prefix and the engine's prefix cache hits.
+
+Tasks whose answer becomes an edit get an answer format (:data:`ANSWER_FORMATS`)
+after the code, which :mod:`lsp_server.tasks.edits` and
+:mod:`lsp_server.tasks.naming` parse: one fenced block replacing the code
+shown (or a unified diff against it), ``old -> new: reason`` lines for
+renames, and one ``File: <path>``-headed block per file for multi-file work.
 """
 
 from __future__ import annotations
@@ -20,18 +26,50 @@ SYSTEM_PROMPT = (
 TASK_INSTRUCTIONS: dict[TaskKind, str] = {
     TaskKind.EXPLAIN: "Explain what the following code does, its inputs, outputs and side effects.",
     TaskKind.DOCSTRING: "Write a docstring for the following code, in the language's usual style.",
-    TaskKind.NAMING: "Suggest clearer names for the identifiers in the following code, with one-line reasons.",
+    TaskKind.NAMING: "Suggest clearer names for the identifiers in the following code.",
     TaskKind.REFACTOR: "Refactor the following code for clarity without changing its behaviour.",
     TaskKind.TESTS: "Write unit tests for the following code.",
-    TaskKind.FIX: "Find and fix the bug in the following code; explain the cause in one sentence.",
+    TaskKind.FIX: "Fix the problem described below in the following code; explain the cause in one sentence.",
     TaskKind.REVIEW: "Review the following code: list concrete problems with severity and a suggested fix.",
-    TaskKind.MULTI_FILE_REFACTOR: "Refactor the following code across the files shown.",
+    TaskKind.MULTI_FILE_REFACTOR: "Refactor the following code across the files shown, as described below.",
     TaskKind.ARCHITECTURE: "Analyse the architecture shown and recommend improvements.",
     TaskKind.DOCUMENTATION: "Write comprehensive documentation for the following code.",
     TaskKind.SECURITY: "Find security vulnerabilities in the following code, with severity and fixes.",
     TaskKind.MIGRATION: "Migrate the following code to the target named below.",
     TaskKind.PERFORMANCE: "Suggest performance improvements for the following code.",
     TaskKind.API_INTEGRATION: "Recommend how to integrate the API used by the following code.",
+}
+
+_REPLACE = (
+    "Answer format: exactly one fenced code block holding the complete replacement for the code shown "
+    "last (every line of it, with the same indentation, nothing elided), or one ```diff block holding a "
+    "unified diff against that code. At most two sentences of explanation, before the block; no other "
+    "code blocks."
+)
+
+#: How the answer of each edit task must be laid out (parsed by lsp_server.tasks.edits / naming).
+ANSWER_FORMATS: dict[TaskKind, str] = {
+    TaskKind.DOCSTRING: (
+        "Answer format: exactly one fenced code block holding the code shown last, unchanged except for its "
+        "added or refreshed docstring or doc comment (same indentation, nothing elided); no other code blocks."
+    ),
+    TaskKind.NAMING: (
+        "Answer format: one line per rename, exactly `old_name -> new_name: reason`, only for identifiers "
+        "that appear in the code shown; no code blocks. Answer `none` when the names are already clear."
+    ),
+    TaskKind.REFACTOR: _REPLACE,
+    TaskKind.FIX: _REPLACE,
+    TaskKind.MIGRATION: _REPLACE,
+    TaskKind.TESTS: (
+        "Answer format: exactly one fenced code block holding a complete, runnable test file (imports "
+        "included) in the project's usual test framework; no other code blocks."
+    ),
+    TaskKind.MULTI_FILE_REFACTOR: (
+        "Answer format: for each file you change, a line `File: <path relative to the workspace root>` "
+        "followed by one fenced code block holding that file's complete new content (or one ```diff block "
+        "with `--- a/<path>` and `+++ b/<path>` headers). Leave out files you do not change; put at most "
+        "two sentences of explanation first."
+    ),
 }
 
 
@@ -64,5 +102,7 @@ def build_generation_request(
     if instruction:
         parts.append(f"Details: {instruction}")
     parts.append(f"```{fence}\n{focus_text}\n```")
+    if task in ANSWER_FORMATS:
+        parts.append(ANSWER_FORMATS[task])
     messages = (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n\n".join(parts)))
     return GenerationRequest.chat(request_id, messages, model=target.model, max_tokens=max_tokens)

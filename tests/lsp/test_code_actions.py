@@ -1,0 +1,405 @@
+"""Code actions and hover end to end: the real server, its local engine answered by the OpenAI wire server.
+
+Every answer is recorded text of the kind models really give (prose around a
+fenced block, diffs, renames, cut-off output); each test asserts the exact
+edits the editor receives, or that none are offered and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from lsprotocol import types
+from lsprotocol.converters import get_converter
+from pytest_lsp import LanguageClient
+
+from tests.lsp.harness import init_params, open_doc, server_env, start_stdio
+from tests.wire.openai_server import OpenAIWireServer
+
+
+def wire_config(tmp: Path, server: OpenAIWireServer) -> Path:
+    """The test configuration with the local engine served by ``server`` (OpenAI-compatible)."""
+    config = tmp / "config.toml"
+    config.write_text(
+        f"""
+data_dir = "{tmp / "data"}"
+
+[local]
+backend = "openai-compatible"
+base_url = "{server.base_url}"
+model = "test-model"
+
+[completion]
+debounce_ms = 0
+
+[analysis]
+index_cache_dir = "{tmp / "index-cache"}"
+
+[providers.openai]
+enabled = false
+[providers.anthropic]
+enabled = false
+[providers.gemini]
+enabled = false
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest_asyncio.fixture
+async def lsp(tmp_path: Path, workspace: Path, openai_server: OpenAIWireServer) -> AsyncIterator[LanguageClient]:
+    client = await start_stdio(server_env(tmp_path, wire_config(tmp_path, openai_server)))
+    await client.initialize_session(init_params(workspace, "visual-studio-code"))
+    yield client
+    await client.shutdown_session()
+    await client.stop()  # type: ignore[no-untyped-call]
+
+
+def pos(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+def rng(sl: int, sc: int, el: int, ec: int) -> types.Range:
+    return types.Range(start=pos(sl, sc), end=pos(el, ec))
+
+
+async def actions_at(
+    client: LanguageClient, uri: str, r: types.Range, diagnostics: list[types.Diagnostic] | None = None
+) -> list[types.CodeAction]:
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=r,
+            context=types.CodeActionContext(diagnostics=diagnostics or []),
+        )
+    )
+    assert result is not None
+    return [a for a in result if isinstance(a, types.CodeAction)]
+
+
+async def resolve(
+    client: LanguageClient, uri: str, r: types.Range, title: str, diagnostics: list[types.Diagnostic] | None = None
+) -> types.CodeAction:
+    actions = await actions_at(client, uri, r, diagnostics)
+    action = next(a for a in actions if title in a.title)
+    assert action.edit is None
+    return await client.code_action_resolve_async(action)
+
+
+def open_main(client: LanguageClient, workspace: Path) -> str:
+    uri = (workspace / "main.py").as_uri()
+    open_doc(client, uri, (workspace / "main.py").read_text())
+    return uri
+
+
+def prompts(server: OpenAIWireServer) -> list[str]:
+    return [r.body["messages"][-1]["content"] for r in server.generation_requests()]
+
+
+def as_json(value: Any) -> Any:
+    return get_converter().unstructure(value)
+
+
+def edit_json(uri: str, *edits: tuple[types.Range, str]) -> dict[str, Any]:
+    """The ``changes`` WorkspaceEdit of one document."""
+    edit = types.WorkspaceEdit(changes={uri: [types.TextEdit(range=r, new_text=t) for r, t in edits]})
+    return dict(as_json(edit))
+
+
+def doc_edit(uri: str, version: int | None, *edits: tuple[types.Range, str]) -> types.TextDocumentEdit:
+    return types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+        edits=[types.TextEdit(range=r, new_text=t) for r, t in edits],
+    )
+
+
+def messages(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.messages]
+
+
+# -- single-region edits ---------------------------------------------------------------
+
+
+async def test_refactor_replaces_the_unit_under_the_cursor(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply('Use an f-string.\n\n```python\ndef greet(self, name):\n    return f"hello {name}"\n```\n')
+    resolved = await resolve(lsp, uri, rng(9, 6, 9, 6), "refactor the selection")
+    assert as_json(resolved.edit) == edit_json(uri, (rng(10, 0, 11, 0), '        return f"hello {name}"\n'))
+    prompt = prompts(openai_server)[0]
+    assert "def greet(self, name):" in prompt and "exactly one fenced code block" in prompt
+
+
+async def test_refactor_selection_from_a_unified_diff(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply(
+        "```diff\n--- a/main.py\n+++ b/main.py\n@@ -5,2 +5,3 @@\n def total(a, b):\n"
+        "-    return add(a, b)\n+    result = add(a, b)\n+    return result\n```\n"
+    )
+    resolved = await resolve(lsp, uri, rng(4, 0, 6, 0), "refactor the selection")
+    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 6, 0), "    result = add(a, b)\n    return result\n"))
+    assert len(openai_server.generation_requests()) == 1
+
+
+async def test_docstring_is_inserted(lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply(
+        '```python\ndef total(a, b):\n    """Return the sum of ``a`` and ``b``."""\n    return add(a, b)\n```'
+    )
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "docstring")
+    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 5, 0), '    """Return the sum of ``a`` and ``b``."""\n'))
+
+
+async def test_fix_puts_the_diagnostic_in_the_prompt(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = (workspace / "calc.py").as_uri()
+    open_doc(lsp, uri, "def half(x):\n    return x / c\n")
+    openai_server.reply("`c` is undefined; divide by two.\n```python\ndef half(x):\n    return x / 2\n```\n")
+    diagnostic = types.Diagnostic(range=rng(1, 15, 1, 16), message="undefined name 'c'")
+    resolved = await resolve(lsp, uri, rng(1, 15, 1, 16), "fix", [diagnostic])
+    # the whole unit around the problem is the focus, not just the flagged range
+    assert as_json(resolved.edit) == edit_json(uri, (rng(1, 0, 2, 0), "    return x / 2\n"))
+    assert "The problem to fix (line 2): undefined name 'c'" in prompts(openai_server)[0]
+    assert "`c` is undefined; divide by two." in "\n".join(messages(lsp))
+
+
+async def test_naming_renames_every_occurrence(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply(
+        "- `a` -> `left`: says which operand\n"
+        "- `b` -> `add`: clashes\n"
+        "- `tot` -> `sum_of`: not in the file\n"
+        "- `total` -> `sum_pair`: describes the result\n"
+    )
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "better names")
+    assert as_json(resolved.edit) == edit_json(
+        uri,
+        (rng(4, 4, 4, 9), "sum_pair"),
+        (rng(4, 10, 4, 11), "left"),
+        (rng(5, 15, 5, 16), "left"),
+    )
+    said = "\n".join(messages(lsp))
+    assert "renamed a → left: says which operand" in said
+    assert "skipped b -> add: `add` is already used in this file" in said
+    assert "skipped tot -> sum_of: `tot` is not a name in this file" in said
+
+
+# -- tests, multi-file, migration ------------------------------------------------------
+
+
+async def test_tests_create_a_new_file(lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer) -> None:
+    uri = open_main(lsp, workspace)
+    test_file = "from main import total\n\n\ndef test_total():\n    assert total(2, 3) == 5\n"
+    openai_server.reply(f"```python\n{test_file}```\n")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "generate tests")
+    test_uri = (workspace / "test_main.py").as_uri()
+    assert as_json(resolved.edit) == as_json(
+        types.WorkspaceEdit(
+            document_changes=[
+                types.CreateFile(
+                    uri=test_uri, options=types.CreateFileOptions(overwrite=False, ignore_if_exists=False)
+                ),
+                doc_edit(test_uri, None, (rng(0, 0, 0, 0), test_file)),
+            ]
+        )
+    )
+    assert "new file, `test_main.py`" in prompts(openai_server)[0]
+    assert not (workspace / "test_main.py").exists()  # the editor applies edits, the server never writes
+
+
+async def test_tests_extend_an_existing_file(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    (workspace / "tests").mkdir()
+    existing = "from main import total\n\n\ndef test_total():\n    assert total(2, 3) == 5\n"
+    (workspace / "tests" / "test_main.py").write_text(existing)
+    uri = open_main(lsp, workspace)
+    added = 'def test_greet():\n    assert Greeter().greet("ann") == "hello ann"\n'
+    openai_server.reply(f"```python\n{added}```\n")
+    resolved = await resolve(lsp, uri, rng(10, 8, 10, 8), "generate tests")
+    test_uri = (workspace / "tests" / "test_main.py").as_uri()
+    assert as_json(resolved.edit) == as_json(
+        types.WorkspaceEdit(document_changes=[doc_edit(test_uri, None, (rng(5, 0, 5, 0), "\n\n" + added))])
+    )
+    assert "appended to the existing file `tests/test_main.py`" in prompts(openai_server)[0]
+
+
+async def test_multi_file_refactor_edits_both_files(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply(
+        "Rename `add` to `plus` everywhere.\n\n"
+        'File: helpers.py\n```python\ndef plus(a, b):\n    """Add two numbers."""\n    return a + b\n```\n\n'
+        '```diff\n--- a/main.py\n+++ b/main.py\n@@ -1,6 +1,6 @@\n """Sample module."""\n'
+        "-from helpers import add\n+from helpers import plus\n \n \n def total(a, b):\n"
+        "-    return add(a, b)\n+    return plus(a, b)\n```\n"
+    )
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor across files")
+    helpers_uri = (workspace / "helpers.py").as_uri()
+    assert as_json(resolved.edit) == as_json(
+        types.WorkspaceEdit(
+            document_changes=[
+                doc_edit(helpers_uri, None, (rng(0, 0, 1, 0), "def plus(a, b):\n")),
+                doc_edit(
+                    uri, 1, (rng(1, 0, 6, 0), "from helpers import plus\n\n\ndef total(a, b):\n    return plus(a, b)\n")
+                ),
+            ]
+        )
+    )
+    prompt = prompts(openai_server)[0]
+    assert "File: helpers.py" in prompt and "The code shown last is the file `main.py`" in prompt
+
+
+async def test_multi_file_refactor_refuses_paths_outside_the_workspace(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply("File: ../outside.py\n```python\nx = 1\n```\n")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor across files")
+    assert resolved.edit is None
+    assert len(openai_server.generation_requests()) == 1  # not worth a retry
+    assert any("'../outside.py', which is outside the workspace" in m for m in messages(lsp))
+
+
+async def test_migration_needs_a_named_target(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    assert not [a for a in await actions_at(lsp, uri, rng(5, 4, 5, 4)) if "migrate" in a.title]
+    marked = (workspace / "old.py").as_uri()
+    text = "# hybrid-assist: migrate-to Python 3 print function\nprint 'hi'\n"
+    open_doc(lsp, marked, text)
+    (migrate,) = [a for a in await actions_at(lsp, marked, rng(1, 0, 1, 0)) if "migrate" in a.title]
+    assert migrate.title == "AI: migrate to Python 3 print function"
+    openai_server.reply("```python\n# hybrid-assist: migrate-to Python 3 print function\nprint('hi')\n```")
+    resolved = await lsp.code_action_resolve_async(migrate)
+    assert as_json(resolved.edit) == edit_json(marked, (rng(1, 0, 2, 0), "print('hi')\n"))
+    assert "Migration target: Python 3 print function" in prompts(openai_server)[0]
+    # a client that lost the target is told how to name one, and nothing is asked
+    assert isinstance(migrate.data, dict)
+    migrate.data = {**migrate.data, "target": ""}
+    again = await lsp.code_action_resolve_async(migrate)
+    assert again.edit is None and len(openai_server.generation_requests()) == 1
+    assert any("migrate-to" in m for m in messages(lsp))
+
+
+# -- malformed answers -----------------------------------------------------------------
+
+
+async def test_prose_without_code_is_shown_not_applied(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply("This function is already as simple as it can be.")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    assert resolved.edit is None
+    assert len(openai_server.generation_requests()) == 1
+    assert any(m.startswith("This function is already as simple") for m in messages(lsp))
+
+
+async def test_diff_that_does_not_apply_is_retried(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply("```diff\n@@ -1,2 +1,2 @@\n def total(x, y):\n-    return add(x, y)\n+    return x + y\n```")
+    openai_server.reply("```diff\n@@ -1,2 +1,2 @@\n def total(a, b):\n-    return add(a, b)\n+    return a + b\n```")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 6, 0), "    return a + b\n"))
+    first, second = prompts(openai_server)
+    assert "rejected" not in first
+    assert "rejected: the diff does not apply: hunk 1 does not apply: the line 'def total(x, y):'" in second
+
+
+async def test_truncated_answers_are_refused_after_one_retry(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    cut = "```python\ndef total(a, b):\n    return add(\n"
+    openai_server.reply(cut, finish_reason="length")
+    openai_server.reply(cut, finish_reason="length")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    assert resolved.edit is None
+    assert len(openai_server.generation_requests()) == 2
+    assert "cut off inside a code block" in prompts(openai_server)[1]
+    refusal = [m for m in messages(lsp) if "refused" in m]
+    assert refusal and "after one retry" in refusal[0] and "cut off" in refusal[0]
+
+
+async def test_code_that_does_not_parse_is_retried_with_the_error_then_refused(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    broken = "```python\ndef total(a, b):\n    return add(a, b\n```"
+    openai_server.reply(broken)
+    openai_server.reply(broken)
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    assert resolved.edit is None
+    second = prompts(openai_server)[1]
+    assert "does not parse (python): line " in second
+    assert any("no edit, the answer was refused (after one retry)" in m for m in messages(lsp))
+    assert (workspace / "main.py").read_text().count("return add(a, b)") == 1
+
+
+async def test_existing_syntax_errors_are_not_held_against_the_answer(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = (workspace / "wip.py").as_uri()
+    open_doc(lsp, uri, "def ok(a):\n    return a\n\n\ndef broken(:\n    pass\n")
+    openai_server.reply("```python\ndef ok(a):\n    return a * 1\n```")
+    resolved = await resolve(lsp, uri, rng(1, 4, 1, 4), "refactor the selection")
+    assert as_json(resolved.edit) == edit_json(uri, (rng(1, 0, 2, 0), "    return a * 1\n"))
+
+
+# -- explain and hover -----------------------------------------------------------------
+
+
+async def test_explain_action_shows_the_answer_and_route(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply("`total` adds its arguments with `add`.")
+    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "explain")
+    assert resolved.edit is None
+    assert any(m.startswith("`total` adds its arguments") and "via local" in m for m in messages(lsp))
+
+
+async def hover_text(client: LanguageClient, uri: str, position: types.Position) -> str:
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=position)
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    return hover.contents.value
+
+
+async def test_hover_is_cached_by_the_code_under_the_cursor(
+    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
+) -> None:
+    uri = open_main(lsp, workspace)
+    openai_server.reply("`total` returns the sum of `a` and `b`.")
+    openai_server.reply("`greet` says hello.")
+    openai_server.reply("`total` now doubles the sum.")
+    first = await hover_text(lsp, uri, pos(5, 8))
+    assert first.startswith("`total` returns the sum") and "via local" in first and "cached" not in first
+    again = await hover_text(lsp, uri, pos(5, 12))  # same function, another place in it
+    assert again.startswith("`total` returns the sum") and "· cached" in again
+    assert len(openai_server.generation_requests()) == 1
+    other = await hover_text(lsp, uri, pos(10, 10))
+    assert other.startswith("`greet` says hello.")
+    assert len(openai_server.generation_requests()) == 2
+    from tests.lsp.harness import change_doc
+
+    change_doc(lsp, uri, 2, (5, 20), (5, 20), " * 2")
+    changed = await hover_text(lsp, uri, pos(5, 8))
+    assert changed.startswith("`total` now doubles the sum.")
+    assert len(openai_server.generation_requests()) == 3
