@@ -47,9 +47,9 @@ class HybridLanguageServer(LanguageServer):
         self.inflight_completions: dict[str, asyncio.Task[Any]] = {}
         self.progress_tasks: dict[str | int, asyncio.Task[Any]] = {}
         self._index_refresh: dict[str, asyncio.TimerHandle] = {}
-        from lsp_server.handlers import actions, commands, completion, documents, hover, workspace
+        from lsp_server.handlers import actions, commands, completion, documents, hover, repository, workspace
 
-        for module in (workspace, documents, completion, hover, actions, commands):
+        for module in (workspace, documents, completion, hover, actions, commands, repository):
             module.register(self)
 
     # -- helpers shared by the handlers -----------------------------------
