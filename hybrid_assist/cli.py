@@ -1,4 +1,4 @@
-"""The ``hybrid-assist`` command: ``lsp``, ``complete``, ``doctor``, ``config``, ``models``, ``version``.
+"""The ``hybrid-assist`` command: ``lsp``, ``complete``, ``doctor``, ``config``, ``models``, ``gateway``, ``version``.
 
 Every subcommand logs to stderr; ``lsp`` in stdio mode keeps stdout for
 JSON-RPC alone.
@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="Cost and usage from the ledger, beside the all-cloud counterfactual.")
     add_report_arguments(report)
 
+    from hybrid_assist.commands.gateway import add_gateway_arguments
+
+    gateway = sub.add_parser("gateway", help="Run the team gateway, and manage its users, keys and budgets.")
+    add_gateway_arguments(gateway)
+
     sub.add_parser("version", help="Print the version.")
     return parser
 
@@ -128,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hybrid_assist.commands.report import run_report
 
         return run_report(args, loaded.settings)
+    if args.command == "gateway":
+        from hybrid_assist.commands.gateway import run_gateway
+
+        return run_gateway(args, loaded.settings)
     if args.command == "models":
         from hybrid_assist.commands.models import run_models
 

@@ -8,6 +8,8 @@ VS Code extension's settings are generated from it.
 from __future__ import annotations
 
 import getpass
+import os
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +68,76 @@ class GatewayClientSettings(BaseModel):
 
     url: str = Field(default="", description="Team gateway URL; empty = embedded mode (engines in-process).")
     api_key_env: str = Field(default="HYBRID_ASSIST_GATEWAY_KEY", description="Env var with this user's key.")
-    fallback_local: bool = Field(default=False, description="Use the local engine when the gateway is unreachable.")
+    api_key_file: str = Field(
+        default="", description="File holding this user's key, read when the environment variable is unset."
+    )
+    fallback_local: bool = Field(
+        default=False,
+        description="Use the local engine when the gateway is unreachable (it is loaded only then, not at startup).",
+    )
+    connect_timeout_s: float = Field(
+        default=3.0, gt=0, description="Seconds to wait for a connection to the gateway before calling it unreachable."
+    )
+    timeout_s: float = Field(
+        default=300.0, gt=0, description="Seconds a request may wait for the gateway's next byte (a streamed answer)."
+    )
+    retry_after_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="After the gateway was unreachable, seconds before trying it again (meanwhile: fallback or "
+        "an empty answer at once).",
+    )
+
+    def api_key(self) -> str | None:
+        """This user's key from the environment or its file; None if absent. Never logged."""
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value and value.strip():
+                return value.strip()
+        if self.api_key_file:
+            path = Path(self.api_key_file).expanduser()
+            if path.is_file():
+                return path.read_text(encoding="utf-8").strip() or None
+        return None
+
+
+class GatewayServerSettings(BaseModel):
+    """``[gateway_server]``: the team gateway (``hybrid-assist gateway serve``) as a server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on (0.0.0.0: every interface).")
+    port: int = Field(default=8470, ge=0, le=65535, description="Port the gateway listens on (0: any free port).")
+    tls_certfile: str = Field(
+        default="", description="PEM certificate (chain) for HTTPS; empty = plain HTTP (e.g. behind a TLS proxy)."
+    )
+    tls_keyfile: str = Field(default="", description="PEM private key of tls_certfile.")
+    proxy_headers: bool = Field(
+        default=False,
+        description="Trust X-Forwarded-For/-Proto from forwarded_allow_ips (behind a TLS-terminating proxy).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted."
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413 while being read."
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time allowed to receive a whole request body; slower clients get 408."
+    )
+    key_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API key is trusted from memory; a revocation through another "
+        "replica or the CLI takes effect within this time (at once through this gateway).",
+    )
+    ready_without_local: bool = Field(
+        default=False,
+        description="Report ready (/readyz 200) when the local engine failed to start, serving cloud routes only.",
+    )
+    max_output_tokens: int = Field(
+        default=8192, ge=1, description="Upper bound on the answer length a client may ask for."
+    )
 
 
 class HybridSettings(BaseModel):
@@ -94,3 +165,4 @@ class HybridSettings(BaseModel):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     gateway: GatewayClientSettings = Field(default_factory=GatewayClientSettings)
+    gateway_server: GatewayServerSettings = Field(default_factory=GatewayServerSettings)

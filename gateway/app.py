@@ -1,0 +1,117 @@
+"""``create_app``: the gateway's Starlette application (served by uvicorn in ``gateway serve``).
+
+The :class:`~gateway.state.Gateway` (database, engines, router, usage
+control, users) is built when the app is created; the lifespan starts the
+local engine in the background and, at shutdown, cancels open calls, stops
+the engines and flushes the ledger. ``/healthz`` is liveness, ``/readyz`` is
+503 while the local engine starts (and, unless ``[gateway_server]
+ready_without_local``, when it failed, with the reason), ``/metrics`` is the
+Prometheus exposition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import admin, assist, openai_api
+from gateway.errors import ApiError, api_error_handler, error_body, http_error_handler
+from gateway.http import gateway_of
+from gateway.metrics import MetricsMiddleware
+from gateway.state import Gateway, RuntimeFactory, build_gateway
+from hybrid_assist.config import HybridSettings
+
+logger = logging.getLogger(__name__)
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    gateway = gateway_of(request)
+    runtime = gateway.runtime
+    state = runtime.local_state()
+    local = {"available": state.available, "model": state.model, "reason": state.reason}
+    if state.available:
+        return JSONResponse({"ready": True, "local": local})
+    failed = bool(runtime.local_error) or runtime.local is None
+    if failed and gateway.settings.gateway_server.ready_without_local:
+        return JSONResponse({"ready": True, "local": local})
+    reason = f"local engine failed: {state.reason}" if failed else state.reason
+    body = {"ready": False, "local": local, **error_body("not_ready", reason)}
+    return JSONResponse(body, status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    gateway = gateway_of(request)
+    local = gateway.runtime.local
+    if local is not None:
+        gateway.usage_metrics.set_local_queue(local.load().queued)
+    return Response(gateway.usage_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/v1/assist", assist.assist, methods=["POST"]),
+    Route("/v1/route/explain", assist.explain, methods=["POST"]),
+    Route("/v1/chat/completions", openai_api.chat_completions, methods=["POST"]),
+    Route("/v1/completions", openai_api.completions, methods=["POST"]),
+    Route("/v1/models", openai_api.list_models, methods=["GET"]),
+    Route("/v1/usage/me", admin.my_usage, methods=["GET"]),
+    Route("/v1/admin/users", admin.list_users, methods=["GET"]),
+    Route("/v1/admin/users", admin.create_user, methods=["POST"]),
+    Route("/v1/admin/users/{name}/revoke", admin.revoke_user, methods=["POST"]),
+    Route("/v1/admin/users/{name}", admin.revoke_user, methods=["DELETE"]),
+    Route("/v1/admin/keys/rotate", admin.rotate_key, methods=["POST"]),
+    Route("/v1/admin/budgets", admin.set_budget, methods=["POST"]),
+    Route("/v1/admin/usage", admin.admin_usage, methods=["GET"]),
+]
+ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
+
+
+def create_app(
+    settings: HybridSettings, *, runtime_factory: RuntimeFactory | None = None, gateway: Gateway | None = None
+) -> Starlette:
+    """The gateway application for ``settings`` (``gateway`` injects a prebuilt one, for tests)."""
+    if gateway is None:
+        if runtime_factory is None:
+            from hybrid_assist.runtime import build_runtime
+
+            runtime_factory = build_runtime
+        gateway = build_gateway(settings, runtime_factory, ENDPOINTS)
+    built = gateway
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        built.runtime.start_local_in_background()
+        logger.info("gateway ready to accept requests; the local engine is starting in the background")
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=gateway.metrics)],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler, Exception: _internal},
+    )
+    app.state.gateway = gateway
+    return app
+
+
+async def _internal(_request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal", f"internal error ({type(exc).__name__})"), status_code=500)

@@ -1,0 +1,240 @@
+"""From a request body to a :class:`~routing.service.RoutedCall`, with the gateway's own checks.
+
+The client measured the scope and assembled the context; the gateway adds
+what only it knows (the local engine's state, open circuits, missing keys,
+the caller's team policy) and re-checks sensitivity: its own ``[sensitive]
+path_globs`` against ``paths``, the client's ``sensitive_reasons``, and — when
+the route may leave the premises — a secret scan of the text, after which
+secrets are redacted or the request is kept local (``[sensitive] on_secret``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets as random
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from gateway.auth import Principal
+from gateway.fields import get_float, get_int, get_object, get_str, get_str_list, invalid
+from gateway.state import Gateway
+from inference.backend import estimate_tokens
+from inference.types import ChatMessage, GenerationRequest, RequestKind
+from routing.policy import RouteDecision, RouteInput, RouteTarget
+from routing.redaction import secret_kinds
+from routing.sensitivity import sensitive_path_reasons
+from routing.service import RoutedCall
+from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
+
+SCOPE_LEVELS = ("single_file", "multi_file", "repository")
+_ROLES = frozenset({"system", "user", "assistant", "developer", "tool"})
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What the model is asked; the target's model is filled in when the route is known."""
+
+    kind: RequestKind
+    prefix: str = ""
+    suffix: str = ""
+    messages: tuple[ChatMessage, ...] = ()
+    max_tokens: int | None = None  # None: the task policy's max_output_tokens
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+
+    def texts(self) -> tuple[str, ...]:
+        return (self.prefix, self.suffix, *(m.content for m in self.messages))
+
+    def prompt(self) -> str:
+        return "".join(self.texts())
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """A request as the gateway understood it, before routing."""
+
+    task: TaskKind
+    scope_level: str = "single_file"
+    context_tokens: int | None = None  # None: estimated from the text
+    paths: tuple[str, ...] = ()
+    sensitive_reasons: tuple[str, ...] = ()
+    generation: Generation | None = None
+    requested_model: str = ""
+    client_request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    call: RoutedCall
+    decision: RouteDecision  # before admission (the service may still change it for budget reasons)
+
+
+def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
+    """The ``/v1/assist`` (or ``/v1/route/explain``) body; 400 naming the first bad field."""
+    request_id = get_str(body, "request_id", "request_id")
+    try:
+        task = parse_task(get_str(body, "task", "task", required=True))
+    except ValueError as exc:
+        raise invalid("task", str(exc)) from None
+    scope = get_object(body, "scope", "scope", required=True)
+    level = get_str(scope, "level", "scope.level", required=True)
+    if level not in SCOPE_LEVELS:
+        raise invalid("scope.level", f"must be one of {', '.join(SCOPE_LEVELS)}")
+    get_str_list(scope, "files", "scope.files")
+    get_str_list(scope, "symbols", "scope.symbols")
+    context_tokens = get_int(scope, "context_tokens", "scope.context_tokens", minimum=0)
+    paths = get_str_list(body, "paths", "paths")
+    reasons = get_str_list(body, "sensitive_reasons", "sensitive_reasons")
+    generation = None
+    if with_generation:
+        generation = parse_generation(get_object(body, "generation", "generation", required=True))
+    return CallSpec(task, level, context_tokens, paths, reasons, generation, client_request_id=request_id)
+
+
+def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Generation:
+    kind = get_str(body, "kind", f"{prefix}kind", required=True)
+    if kind not in ("fim", "chat"):
+        raise invalid(f"{prefix}kind", "must be 'fim' or 'chat'")
+    max_tokens = get_int(body, "max_tokens", f"{prefix}max_tokens", minimum=1)
+    temperature = get_float(body, "temperature", f"{prefix}temperature", maximum=2.0)
+    stop = get_str_list(body, "stop", f"{prefix}stop", one_string_ok=True)
+    if kind == "fim":
+        return Generation(
+            RequestKind.FIM,
+            prefix=get_str(body, "prefix", f"{prefix}prefix", required=True),
+            suffix=get_str(body, "suffix", f"{prefix}suffix"),
+            max_tokens=max_tokens,
+            temperature=temperature or 0.0,
+            stop=stop,
+        )
+    return Generation(
+        RequestKind.CHAT,
+        messages=parse_messages(body.get("messages"), f"{prefix}messages"),
+        max_tokens=max_tokens,
+        temperature=temperature or 0.0,
+        stop=stop,
+    )
+
+
+def parse_messages(value: Any, field: str) -> tuple[ChatMessage, ...]:
+    """Chat messages; ``content`` may be a string or OpenAI's list of ``{"type": "text", "text"}`` parts."""
+    if value is None:
+        raise invalid(field, "is required")
+    if not isinstance(value, list) or not value:
+        raise invalid(field, "must be a non-empty list of {role, content} objects")
+    messages = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise invalid(f"{field}[{i}]", "must be an object with role and content")
+        role = get_str(item, "role", f"{field}[{i}].role", required=True)
+        if role not in _ROLES:
+            raise invalid(f"{field}[{i}].role", f"must be one of {', '.join(sorted(_ROLES))}")
+        content = item.get("content")
+        if isinstance(content, list):
+            parts = []
+            for j, part in enumerate(content):
+                if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                    raise invalid(f"{field}[{i}].content[{j}]", "only text parts are supported")
+                parts.append(part["text"])
+            content = "".join(parts)
+        elif content is None:
+            content = ""
+        elif not isinstance(content, str):
+            raise invalid(f"{field}[{i}].content", "must be a string or a list of text parts")
+        messages.append(ChatMessage("system" if role == "developer" else role, content))
+    return tuple(messages)
+
+
+def _local_path(path: str) -> str:
+    if path.startswith("file:"):
+        return unquote(urlparse(path).path)
+    return path
+
+
+def _ledger_id(client_id: str) -> str:
+    """A request id unique across users: the client's id (shortened) plus a random suffix."""
+    safe = "".join(c for c in client_id if c.isalnum() or c in "-_.:")[:40]
+    return f"{safe or 'gw'}.{random.token_hex(6)}"
+
+
+def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
+    """Route ``spec`` for ``principal`` and wrap it as the :class:`RoutedCall` the service serves."""
+    settings = gateway.settings
+    runtime = gateway.runtime
+    routing = settings.routing.for_team(principal.team)
+    generation = spec.generation
+    reasons = list(spec.sensitive_reasons)
+    for path in spec.paths:
+        for reason in sensitive_path_reasons(_local_path(path), settings.sensitive.path_globs):
+            if reason not in reasons:
+                reasons.append(reason)
+    context_tokens = spec.context_tokens
+    if context_tokens is None:
+        context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0
+    route_input = RouteInput(
+        task=spec.task,
+        scope_level=spec.scope_level,
+        context_tokens=context_tokens,
+        sensitive=bool(reasons),
+        sensitive_reasons=tuple(reasons),
+        local=runtime.local_state(),
+        unhealthy=runtime.unhealthy(),
+        missing_keys=runtime.missing_keys(),
+        requested_model=spec.requested_model,
+    )
+    service = gateway.service
+    decision = service.decide(route_input, routing)
+    found: tuple[str, ...] = ()
+    # Only text that may leave the premises is scanned (the scan costs milliseconds).
+    may_leave = any(t.cloud for t in decision.chain())
+    if generation is not None and settings.sensitive.detect_secrets and not reasons and may_leave:
+        found = secret_kinds(*generation.texts())
+        if found and settings.sensitive.on_secret == "local_only":
+            reason = f"secrets in the context ({', '.join(found)}): kept on the premises"
+            route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
+            found = ()
+    decision = service.decide(route_input, routing, found)
+    request_id = _ledger_id(spec.client_request_id)
+    policy = routing.tasks.get(spec.task.value)
+    default_tokens = policy.max_output_tokens if policy is not None else 512
+    cap = settings.gateway_server.max_output_tokens
+    gen = generation or Generation(RequestKind.CHAT)
+
+    def build(target: RouteTarget) -> GenerationRequest:
+        return GenerationRequest(
+            request_id=request_id,
+            kind=gen.kind,
+            model=target.model,
+            prefix=gen.prefix,
+            suffix=gen.suffix,
+            messages=gen.messages,
+            max_tokens=min(gen.max_tokens or default_tokens, cap),
+            temperature=gen.temperature,
+            stop=gen.stop,
+        )
+
+    call = RoutedCall(
+        request_id=request_id,
+        user=principal.name,
+        team=principal.team,
+        task=spec.task,
+        route_input=route_input,
+        routing=routing,
+        build=build,
+        prompt=gen.prompt(),
+        secrets=found,
+    )
+    return Prepared(call, decision)
+
+
+def estimate_json(decision: RouteDecision) -> dict[str, object]:
+    return {
+        "input_tokens": decision.input_tokens,
+        "output_tokens": decision.output_tokens,
+        "cost_usd": round(decision.cost_usd, 6),
+    }
+
+
+def is_completion(task: TaskKind) -> bool:
+    return task in COMPLETION_TASKS

@@ -1,0 +1,56 @@
+"""Opening the gateway's database: the usage database, with the gateway tables migrated in.
+
+:func:`open_gateway_engine` opens ``[ledger] url`` (SQLite file or
+PostgreSQL) through :func:`routing.usage.database.open_engine` (which brings
+the usage tables up to date) and then runs the gateway's own Alembic history,
+serialised against other processes the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from routing.usage.database import open_engine, write_transaction
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+VERSION_TABLE = "gateway_alembic_version"
+_PG_MIGRATION_LOCK = 0x48594757  # pg_advisory_xact_lock key of the gateway migrations ("HYGW")
+
+
+def open_gateway_engine(url: str) -> Engine:
+    """An engine on ``url`` with the usage and the gateway tables at their newest revisions."""
+    engine = open_engine(url)
+    try:
+        upgrade(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return engine
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the gateway migrations up to ``revision``."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Revert the gateway tables to ``revision`` (``"base"``: drop them). Destroys users and keys."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        if direction == "upgrade":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)

@@ -1,0 +1,277 @@
+"""OpenAI-compatible endpoints: ``/v1/chat/completions``, ``/v1/completions`` and ``/v1/models``.
+
+``model: "auto"`` is routed by the policy (task ``explain`` for chat,
+``completion`` for completions, or the task named by the ``X-Hybrid-Task``
+header; the scope level by ``X-Hybrid-Scope``, default ``single_file``); a
+named model sets ``RouteInput.requested_model`` and goes to the target that
+serves it where the policy allows. Answers carry OpenAI's fields plus a
+``hybrid`` object (target, cost, notices, request id). A call that cannot be
+served before any text is produced is an HTTP error; one that fails after
+streaming began ends with an ``{"error": ...}`` event, which the official SDK
+raises as ``APIError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.assist import DONE_OUTCOMES, SSE_PING_S, attempts_json
+from gateway.calls import SCOPE_LEVELS, CallSpec, Generation, parse_messages, prepare
+from gateway.errors import ApiError, error_body
+from gateway.fields import get_bool, get_float, get_int, get_object, get_str, get_str_list, invalid
+from gateway.http import caller, json_body, sse_event
+from gateway.state import Gateway
+from gateway.streaming import ClientGone, ServeTask, unless_disconnected
+from inference.types import RequestKind
+from routing.service import Served
+from routing.tasks import TaskKind, parse_task
+
+AUTO = "auto"
+
+
+def known_models(gateway: Gateway) -> list[tuple[str, str]]:
+    """``(model, owner)`` pairs a client may name: ``auto``, the local model, enabled providers' models."""
+    models = [(AUTO, "hybrid-assist")]
+    local = gateway.runtime.local
+    if local is not None:
+        models.append((local.default_model(), "local"))
+    for name, provider in gateway.settings.providers.items():
+        if provider.enabled and (name != "overflow" or provider.base_url):
+            models += [(m, name) for m in provider.models if (m, name) not in models]
+    return models
+
+
+async def list_models(request: Request) -> Response:
+    gateway, _ = await caller(request)
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": owner} for m, owner in known_models(gateway)]
+    return JSONResponse({"object": "list", "data": data})
+
+
+def _task(request: Request, default: TaskKind) -> TaskKind:
+    name = request.headers.get("x-hybrid-task")
+    if not name:
+        return default
+    try:
+        return parse_task(name)
+    except ValueError as exc:
+        raise invalid("X-Hybrid-Task header", str(exc)) from None
+
+
+def _scope(request: Request) -> str:
+    level = request.headers.get("x-hybrid-scope") or "single_file"
+    if level not in SCOPE_LEVELS:
+        raise invalid("X-Hybrid-Scope header", f"must be one of {', '.join(SCOPE_LEVELS)}")
+    return level
+
+
+def _model(gateway: Gateway, body: dict[str, Any]) -> str:
+    model = get_str(body, "model", "model", default=AUTO) or AUTO
+    if model != AUTO and model not in {m for m, _ in known_models(gateway)}:
+        raise ApiError(404, "model_not_found", f"model {model!r} is not served here; GET /v1/models lists them")
+    return "" if model == AUTO else model
+
+
+def _common(body: dict[str, Any]) -> tuple[int | None, float, tuple[str, ...]]:
+    max_tokens = get_int(body, "max_completion_tokens", "max_completion_tokens", minimum=1)
+    if max_tokens is None:
+        max_tokens = get_int(body, "max_tokens", "max_tokens", minimum=1)
+    temperature = get_float(body, "temperature", "temperature", maximum=2.0) or 0.0
+    n = get_int(body, "n", "n", minimum=1)
+    if n is not None and n != 1:
+        raise invalid("n", "only n = 1 is supported")
+    return max_tokens, temperature, get_str_list(body, "stop", "stop", one_string_ok=True)
+
+
+async def chat_completions(request: Request) -> Response:
+    gateway, principal = await caller(request)
+    body = await json_body(request, gateway)
+    model = _model(gateway, body)
+    max_tokens, temperature, stop = _common(body)
+    messages = parse_messages(body.get("messages"), "messages")
+    generation = Generation(
+        RequestKind.CHAT, messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop
+    )
+    spec = CallSpec(_task(request, TaskKind.EXPLAIN), _scope(request), generation=generation, requested_model=model)
+    return await _answer(request, gateway, principal, spec, body, chat=True)
+
+
+async def completions(request: Request) -> Response:
+    gateway, principal = await caller(request)
+    body = await json_body(request, gateway)
+    model = _model(gateway, body)
+    max_tokens, temperature, stop = _common(body)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise invalid("prompt", "must be a string (or a list of exactly one string)")
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise invalid("prompt", "is required and must be a string")
+    suffix = get_str(body, "suffix", "suffix")
+    generation = Generation(
+        RequestKind.FIM, prefix=prompt, suffix=suffix, max_tokens=max_tokens or 16, temperature=temperature, stop=stop
+    )
+    spec = CallSpec(_task(request, TaskKind.COMPLETION), _scope(request), generation=generation, requested_model=model)
+    return await _answer(request, gateway, principal, spec, body, chat=False)
+
+
+async def _answer(
+    request: Request, gateway: Gateway, principal: Any, spec: CallSpec, body: dict[str, Any], *, chat: bool
+) -> Response:
+    stream = get_bool(body, "stream", "stream")
+    include_usage = get_bool(get_object(body, "stream_options", "stream_options"), "include_usage", "stream_options")
+    prepared = prepare(gateway, principal, spec)
+    call = prepared.call
+    await gateway.admit(principal, call.route_input.context_tokens)
+    shape = _Shape(chat, call.request_id, prepared.decision.model or AUTO)
+    shape.max_tokens = spec.generation.max_tokens or 0 if spec.generation is not None else 0
+    serving = ServeTask(gateway, call)
+    headers = {"X-Hybrid-Request-Id": call.request_id}
+    try:
+        first = await unless_disconnected(request, serving.next_piece())
+        if first is None:  # finished before any text: a whole answer (or an error) either way
+            served = await serving.result()
+            if served.outcome not in DONE_OUTCOMES:
+                return JSONResponse(_error(served), status_code=503, headers=headers)
+            if not stream:
+                return JSONResponse(shape.whole(served), headers=headers)
+        elif not stream:
+            served = await unless_disconnected(request, serving.result())
+            return JSONResponse(shape.whole(served), headers=headers)
+    except ClientGone:
+        if serving.cancel():
+            gateway.metrics.disconnects.inc()
+        return Response(status_code=499)
+    except BaseException:
+        serving.cancel()
+        raise
+    return EventSourceResponse(
+        _chunks(gateway, serving, shape, first, include_usage),
+        ping=SSE_PING_S,
+        sep="\n",
+        headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _chunks(
+    gateway: Gateway, serving: ServeTask, shape: _Shape, first: str | None, include_usage: bool
+) -> AsyncIterator[dict[str, str]]:
+    gateway.metrics.open_streams.inc()
+    try:
+        yield sse_event(None, shape.chunk(first or "", role=True))
+        while (piece := await serving.next_piece()) is not None:
+            yield sse_event(None, shape.chunk(piece))
+        try:
+            served = await serving.result()
+        except Exception as exc:
+            yield sse_event(None, error_body("internal", f"{type(exc).__name__}: {exc}"))
+            return
+        if served.outcome not in DONE_OUTCOMES:
+            yield sse_event(None, _error(served))
+            return
+        yield sse_event(None, shape.chunk("", finish=shape.finish_reason(served), served=served))
+        if include_usage:
+            yield sse_event(None, shape.usage_chunk(served))
+        yield sse_event(None, "[DONE]")
+    finally:
+        gateway.metrics.open_streams.dec()
+        if serving.cancel():
+            gateway.metrics.disconnects.inc()
+
+
+def _error(served: Served) -> dict[str, object]:
+    body = error_body("unavailable", served.empty_reason or "the request could not be served")
+    error = body["error"]
+    assert isinstance(error, dict)
+    error["type"] = "server_error"
+    error["attempts"] = attempts_json(served)
+    return body
+
+
+class _Shape:
+    """OpenAI's JSON shapes for one answer (chat or text completion)."""
+
+    def __init__(self, chat: bool, request_id: str, model: str) -> None:
+        self.chat = chat
+        self.id = ("chatcmpl-" if chat else "cmpl-") + request_id
+        self.model = model
+        self.created = int(time.time())
+        self.max_tokens = 0
+
+    def finish_reason(self, served: Served) -> str:
+        """``length`` when the answer used every token it was allowed, else ``stop``."""
+        return "length" if 0 < self.max_tokens <= served.usage.completion_tokens else "stop"
+
+    def _usage(self, served: Served) -> dict[str, object]:
+        u = served.usage
+        return {
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+        }
+
+    def _hybrid(self, served: Served) -> dict[str, object]:
+        return {
+            "request_id": self.id.split("-", 1)[1],
+            "target": served.target,
+            "model": served.model,
+            "cost_usd": round(served.cost_usd, 6),
+            "notices": list(dict.fromkeys(served.notices)),
+            "empty_reason": served.empty_reason,
+            "route": served.decision.to_json(),
+        }
+
+    def whole(self, served: Served) -> dict[str, object]:
+        choice: dict[str, object] = {"index": 0, "finish_reason": self.finish_reason(served), "logprobs": None}
+        if self.chat:
+            choice["message"] = {"role": "assistant", "content": served.text}
+        else:
+            choice["text"] = served.text
+        return {
+            "id": self.id,
+            "object": "chat.completion" if self.chat else "text_completion",
+            "created": self.created,
+            "model": served.model or self.model,
+            "choices": [choice],
+            "usage": self._usage(served),
+            "hybrid": self._hybrid(served),
+        }
+
+    def chunk(
+        self, text: str, *, role: bool = False, finish: str | None = None, served: Served | None = None
+    ) -> dict[str, object]:
+        choice: dict[str, object] = {"index": 0, "finish_reason": finish, "logprobs": None}
+        if self.chat:
+            delta: dict[str, str] = {"role": "assistant"} if role else {}
+            if text or role:
+                delta["content"] = text
+            choice["delta"] = delta
+        else:
+            choice["text"] = text
+        body: dict[str, object] = {
+            "id": self.id,
+            "object": "chat.completion.chunk" if self.chat else "text_completion",
+            "created": self.created,
+            "model": (served.model if served is not None else "") or self.model,
+            "choices": [choice],
+        }
+        if served is not None:
+            body["hybrid"] = self._hybrid(served)
+        return body
+
+    def usage_chunk(self, served: Served) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk" if self.chat else "text_completion",
+            "created": self.created,
+            "model": served.model or self.model,
+            "choices": [],
+            "usage": self._usage(served),
+        }

@@ -1,0 +1,123 @@
+"""``Gateway``: everything one gateway process shares, and how it is built from the settings.
+
+One :class:`~routing.runtime.RoutingRuntime` (engines, providers, circuit
+breakers), one :class:`~routing.service.RoutingService`, the usage control
+(ledger, budgets and metrics on the ``[ledger] url`` database), the rate
+limiter (checked by the gateway itself so a refusal can be a 429 with
+``Retry-After``), and the users/keys store with its authentication cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gateway.auth import Authenticator, Principal
+from gateway.errors import ApiError
+from gateway.metrics import GatewayMetrics
+from gateway.store import UserStore
+from hybrid_assist.config import HybridSettings
+from routing.control import UsageControl
+from routing.runtime import RoutingRuntime
+from routing.service import RoutingService
+from routing.usage.budgets import BudgetManager
+from routing.usage.ledger import Ledger
+from routing.usage.metrics import UsageMetrics
+from routing.usage.ratelimit import DatabaseRateLimiter, RateLimiter, build_rate_limiter
+
+logger = logging.getLogger(__name__)
+
+RuntimeFactory = Callable[[HybridSettings], RoutingRuntime]
+
+
+@dataclass
+class Gateway:
+    settings: HybridSettings
+    runtime: RoutingRuntime
+    service: RoutingService
+    usage: UsageControl
+    limiter: RateLimiter | None
+    store: UserStore
+    auth: Authenticator
+    usage_metrics: UsageMetrics
+    metrics: GatewayMetrics
+    engine: Engine
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def ledger(self) -> Ledger | None:
+        return self.usage.ledger
+
+    @property
+    def budgets(self) -> BudgetManager | None:
+        return self.usage.budgets
+
+    async def admit(self, principal: Principal, estimated_tokens: int) -> None:
+        """Take from the caller's rate-limit buckets, or raise 429 with ``Retry-After``."""
+        if self.limiter is None:
+            return
+        if isinstance(self.limiter, DatabaseRateLimiter):
+            decision = await asyncio.to_thread(self.limiter.check, principal.name, estimated_tokens)
+        else:
+            decision = self.limiter.check(principal.name, estimated_tokens)
+        if not decision.allowed:
+            self.usage_metrics.observe_rate_limited()
+            retry = max(1, math.ceil(decision.retry_after_s))
+            raise ApiError(429, "rate_limited", decision.reason, {"Retry-After": str(retry)})
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep ``task`` (a request's serve task) alive until it ends, so shutdown can wait for it."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self) -> None:
+        """Cancel what is still running, stop the engines and flush the ledger."""
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(list(self.tasks), timeout=10.0)
+        await self.service.close()
+        self.engine.dispose()
+
+
+def build_gateway(
+    settings: HybridSettings, runtime_factory: RuntimeFactory, endpoints: frozenset[str] = frozenset()
+) -> Gateway:
+    """Open the database (migrating it), build the engines and the usage control for ``settings``."""
+    from gateway.database import open_gateway_engine
+    from routing.usage.database import ledger_url
+
+    engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
+    ledger = Ledger(
+        engine,
+        store_prompts=settings.ledger.store_prompts,
+        flush_interval_s=settings.ledger.flush_interval_ms / 1000.0,
+        max_pending=settings.ledger.max_pending,
+    )
+    budgets = BudgetManager.from_settings(engine, settings.budgets)
+    limiter = build_rate_limiter(settings.limits, engine)
+    usage_metrics = UsageMetrics()
+    # The limiter stays out of UsageControl: the gateway checks it first, to answer 429 with Retry-After.
+    usage = UsageControl(ledger, budgets, None, usage_metrics)
+    runtime = runtime_factory(settings)
+    store = UserStore(engine)
+    return Gateway(
+        settings=settings,
+        runtime=runtime,
+        service=RoutingService(runtime, usage),
+        usage=usage,
+        limiter=limiter,
+        store=store,
+        auth=Authenticator(store, settings.gateway_server.key_cache_ttl_s),
+        usage_metrics=usage_metrics,
+        metrics=GatewayMetrics(usage_metrics.registry, endpoints),
+        engine=engine,
+    )

@@ -1,0 +1,90 @@
+"""Running one :class:`~routing.service.RoutedCall` in its own task while its text is streamed out.
+
+:class:`ServeTask` starts ``RoutingService.serve`` in a separate asyncio task
+(tracked by the :class:`~gateway.state.Gateway`), so a client that goes away
+only has to :meth:`ServeTask.cancel` it: the cancellation reaches the engine
+(the generation is aborted) and the service still settles the budget and
+writes the ledger row (outcome ``cancelled``) in that task, undisturbed by the
+cancelled response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from gateway.state import Gateway
+from routing.service import RoutedCall, Served
+
+T = TypeVar("T")
+_END = object()
+
+
+class ClientGone(Exception):
+    """The client closed the connection before the answer was ready."""
+
+
+class ServeTask:
+    def __init__(self, gateway: Gateway, call: RoutedCall) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self.task: asyncio.Task[Served] = asyncio.get_running_loop().create_task(self._run(gateway, call))
+        gateway.track(self.task)
+
+    async def _run(self, gateway: Gateway, call: RoutedCall) -> Served:
+        try:
+            return await gateway.service.serve(call, on_text=self._queue.put_nowait)
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def next_piece(self) -> str | None:
+        """The next piece of streamed text, or None when the call has ended."""
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # later calls see the end too
+            return None
+        assert isinstance(item, str)
+        return item
+
+    async def result(self) -> Served:
+        """What the call came to (re-raises an unexpected error of the service)."""
+        return await asyncio.shield(self.task)
+
+    def cancel(self) -> bool:
+        """Abort the call if it is still running; True when it was."""
+        if self.task.done():
+            return False
+        self.task.cancel()
+        return True
+
+
+async def unless_disconnected(request: Request, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable``, raising :class:`ClientGone` if the client disconnects first.
+
+    Only for after the body has been read: the next ASGI message is then the disconnect.
+    """
+    work = asyncio.ensure_future(awaitable)
+    watch = asyncio.ensure_future(_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        work.cancel()
+        raise
+    finally:
+        watch.cancel()
+        with contextlib.suppress(BaseException):
+            await watch
+    if work in done:
+        return work.result()
+    work.cancel()
+    raise ClientGone
+
+
+async def _disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
