@@ -10,8 +10,8 @@
 ;; `workspace/executeCommand' commands:
 ;;
 ;;   M-x hybrid-assist-explain-route  where a task at point would run, and why
-;;   M-x hybrid-assist-review         the same for task "review" (the server has
-;;                                    no review command yet)
+;;   M-x hybrid-assist-review         review this file with hybrid.review (findings
+;;                                    arrive as diagnostics)
 ;;   M-x hybrid-assist-status         local engine, providers, acceptance counts
 ;;
 ;; Usage:
@@ -97,14 +97,20 @@ virtual environment is not on `exec-path'."
         (princ (hybrid-assist--format-route result))))
     result))
 
-(defun hybrid-assist-review ()
-  "Route of a review at point: hybrid.explainRoute with task \"review\".
-The server has no review command yet; this shows target and reasons."
+(defun hybrid-assist-review (&optional scope)
+  "Review this file (or SCOPE: \"diff\" or \"repository\") with hybrid.review.
+Findings arrive as diagnostics (source hybrid-review, shown by Flymake);
+returns the command's summary."
   (interactive)
-  (let ((result (hybrid-assist-explain-route "review")))
+  (let* ((scope (or scope "file"))
+         (argument (if (equal scope "file")
+                       (list :scope scope :uri (plist-get (eglot--TextDocumentIdentifier) :uri))
+                     (list :scope scope)))
+         (result (hybrid-assist--command "hybrid.review" argument)))
     (when (called-interactively-p 'interactive)
-      (with-help-window "*hybrid-assist route*"
-        (princ (hybrid-assist--format-route result))))
+      (message "hybrid-assist review: %s"
+               (or (plist-get result :error)
+                   (format "%s finding(s)" (plist-get result :findings)))))
     result))
 
 (defun hybrid-assist-status ()

@@ -1,4 +1,4 @@
--- hybrid-assist for Neovim: registers `hybrid-assist lsp` (stdio) and adds :HybridExplainRoute / :HybridReview.
+-- hybrid-assist for Neovim: registers `hybrid-assist lsp` (stdio) and adds :HybridExplainRoute / :HybridReview / :HybridStatus.
 -- Neovim >= 0.11: vim.lsp.config + vim.lsp.enable. Older (0.7 .. 0.10): a FileType autocmd starts one
 -- client per root directory with vim.lsp.start_client and attaches buffers to it.
 local M = {}
@@ -157,10 +157,34 @@ function M.show_route(result)
   vim.lsp.util.open_floating_preview(lines, "markdown", { border = "rounded", focus_id = "hybrid_assist_route" })
 end
 
---- :HybridReview. The server has no review command yet: this asks hybrid.explainRoute for task "review"
---- and shows where a review would run and why.
-function M.review(callback)
-  return M.explain_route("review", callback)
+--- :HybridReview [file|diff|repository]: workspace/executeCommand hybrid.review. Findings arrive as
+--- diagnostics (source "hybrid-review") with quick fixes; `callback(result, err)` gets the summary.
+function M.review(scope, callback)
+  scope = (scope and scope ~= "") and scope or "file"
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client then
+    notify("the server is not running for this buffer", vim.log.levels.WARN)
+    return
+  end
+  local argument = { scope = scope }
+  if scope == "file" then
+    argument.uri = vim.uri_from_bufnr(bufnr)
+  end
+  M.request(client, "workspace/executeCommand", { command = "hybrid.review", arguments = { argument } },
+    function(err, result)
+      M.last_result = result
+      if callback then
+        return callback(result, err)
+      end
+      if err then
+        notify("review failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      elseif type(result) == "table" and result.error then
+        notify("review: " .. tostring(result.error), vim.log.levels.WARN)
+      elseif type(result) == "table" then
+        notify(string.format("review: %s finding(s)", tostring(result.findings or 0)), vim.log.levels.INFO)
+      end
+    end, bufnr)
 end
 
 local function on_attach(client, bufnr)
@@ -238,9 +262,15 @@ local function add_commands()
       }
     end,
   })
-  vim.api.nvim_create_user_command("HybridReview", function()
-    M.review()
-  end, { desc = "hybrid-assist: route of a review at the cursor (explainRoute, task review)" })
+  vim.api.nvim_create_user_command("HybridReview", function(args)
+    M.review(args.args)
+  end, {
+    nargs = "?",
+    desc = "hybrid-assist: review this file, the git diff or the repository (findings as diagnostics)",
+    complete = function()
+      return { "file", "diff", "repository" }
+    end,
+  })
   vim.api.nvim_create_user_command("HybridStatus", function()
     local client = M.client(0)
     if not client then
