@@ -18,6 +18,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { parseTcpAddress } from "./core/address";
+import { SERVER_COMMANDS, type ServerCommand, commandArgument, summarizeResult } from "./core/commands";
 import { FeedbackTracker } from "./core/feedback";
 import {
   type BudgetState,
@@ -212,6 +213,24 @@ async function explainRoute(): Promise<void> {
   }
 }
 
+async function runServerCommand(command: ServerCommand): Promise<void> {
+  if (!client?.isRunning()) {
+    void vscode.window.showWarningMessage("hybrid-assist: the language server is not running.");
+    return;
+  }
+  const uri = vscode.window.activeTextEditor?.document.uri.toString();
+  try {
+    const result: unknown = await client.sendRequest("workspace/executeCommand", {
+      command: command.server,
+      arguments: [commandArgument(command, uri)],
+    });
+    output.appendLine(`${command.server}: ${JSON.stringify(result)}`);
+    void vscode.window.showInformationMessage(summarizeResult(command, result));
+  } catch (error) {
+    void vscode.window.showErrorMessage(`${command.title} failed: ${String(error)}`);
+  }
+}
+
 async function showStatus(): Promise<void> {
   const status = await refreshBudget();
   if (status === undefined) {
@@ -234,6 +253,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     vscode.commands.registerCommand("hybridAssist.explainRoute", () => explainRoute()),
     vscode.commands.registerCommand("hybridAssist.status", () => showStatus()),
+    ...SERVER_COMMANDS.map((command) => vscode.commands.registerCommand(command.id, () => runServerCommand(command))),
     vscode.commands.registerCommand(ACCEPT_COMMAND, (data: unknown) => {
       const id = routeFromCompletionItem({ data })?.id ?? "";
       const accepted = feedback.accepted(id);
