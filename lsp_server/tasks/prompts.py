@@ -9,6 +9,9 @@ after the code, which :mod:`lsp_server.tasks.edits` and
 :mod:`lsp_server.tasks.naming` parse: one fenced block replacing the code
 shown (or a unified diff against it), ``old -> new: reason`` lines for
 renames, and one ``File: <path>``-headed block per file for multi-file work.
+An instruction may set its own format instead (:func:`with_answer_format`):
+the repository-wide test suite asks for one ``File: <path>`` block per test
+file, not the single test file of the "generate tests" code action.
 """
 
 from __future__ import annotations
@@ -73,6 +76,29 @@ ANSWER_FORMATS: dict[TaskKind, str] = {
 }
 
 
+ANSWER_FORMAT_HEADING = "Answer format:"
+"""How an answer format starts; an instruction ending with a paragraph so headed sets its own."""
+
+
+def with_answer_format(instruction: str, answer_format: str) -> str:
+    """``instruction`` setting ``answer_format`` (which replaces the task's default, after the code)."""
+    if not answer_format.startswith(ANSWER_FORMAT_HEADING):
+        raise ValueError(f"an answer format starts with {ANSWER_FORMAT_HEADING!r}")
+    return f"{instruction}\n\n{answer_format}" if instruction else answer_format
+
+
+def split_answer_format(instruction: str) -> tuple[str, str | None]:
+    """``instruction`` without the answer format it sets, and that format (None: it sets none).
+
+    The format is the instruction's last paragraph when that starts with
+    :data:`ANSWER_FORMAT_HEADING` (see :func:`with_answer_format`).
+    """
+    head, _, last = instruction.rpartition("\n\n")
+    if last.startswith(ANSWER_FORMAT_HEADING):
+        return head, last
+    return instruction, None
+
+
 def build_generation_request(
     task: TaskKind,
     request_id: str,
@@ -99,10 +125,12 @@ def build_generation_request(
     for snippet in context.snippets:
         parts.append(f"Related definition from {snippet.path}:\n```{fence}\n{snippet.text}\n```")
     parts.append(TASK_INSTRUCTIONS.get(task, "Help with the following code."))
-    if instruction:
-        parts.append(f"Details: {instruction}")
+    details, own_format = split_answer_format(instruction)
+    if details:
+        parts.append(f"Details: {details}")
     parts.append(f"```{fence}\n{focus_text}\n```")
-    if task in ANSWER_FORMATS:
-        parts.append(ANSWER_FORMATS[task])
+    answer_format = own_format if own_format is not None else ANSWER_FORMATS.get(task)
+    if answer_format:
+        parts.append(answer_format)
     messages = (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n\n".join(parts)))
     return GenerationRequest.chat(request_id, messages, model=target.model, max_tokens=max_tokens)

@@ -15,7 +15,9 @@ task wants them, the other files in list order, each whole or not at all
 Numbered lines are what findings cite, so a finding maps back to exact lines.
 
 :func:`task_instruction` is the answer format each task asks for; the
-findings and generated-file formats are parsed by :mod:`.findings`.
+findings and generated-file formats are parsed by :mod:`.findings`. The test
+suite's format replaces the ``tests`` task's default single-file format
+(:func:`~lsp_server.tasks.prompts.with_answer_format`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from lsp_server.analysis.symbols import Definition
 from lsp_server.analysis.tokens import TokenCounter, estimate_tokens
+from lsp_server.tasks.prompts import ANSWER_FORMAT_HEADING, with_answer_format
 from routing.tasks import TaskKind
 
 LIST_SHARE = 0.10
@@ -86,20 +89,32 @@ _TASK_FOCUS: dict[TaskKind, str] = {
     TaskKind.TESTS: (
         "Write a complete test suite for the code below in the project's language and test framework: "
         "normal cases, edge cases and error cases, one test file per module tested, following the "
-        "repository's existing test layout. For each file write a line `File: <relative path>` followed by "
-        "one fenced code block with the whole file, and nothing else between them."
+        "repository's existing test layout."
     ),
 }
 
+SUITE_FORMAT = (
+    f"{ANSWER_FORMAT_HEADING} for each test file, a line `File: <relative path>` (relative to the workspace "
+    "root) followed by one fenced code block holding the whole file (imports included), and nothing else "
+    "between them; no other code blocks. At most two sentences of explanation, first."
+)
+"""The test suite's multi-file format; it replaces the single test file of the ``tests`` code action."""
 
-def task_instruction(task: TaskKind, extra: str = "") -> str:
-    """What ``task`` asks of the model, answer format included; ``extra`` is the user's own request."""
+
+def task_instruction(task: TaskKind, extra: str = "", *, tests_path: str | None = None) -> str:
+    """What ``task`` asks of the model, answer format included; ``extra`` is the user's own request.
+
+    ``tests_path`` is where a test suite for one source file goes by convention.
+    """
     parts = [_TASK_FOCUS.get(task, "Help with the repository below.")]
     if task in FINDINGS_TASKS:
         parts.append(_FINDINGS_FORMAT)
+    if task == TaskKind.TESTS and tests_path:
+        parts.append(f"Put the tests in `{tests_path}`.")
     if extra.strip():
         parts.append(f"The user adds: {extra.strip()}")
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    return with_answer_format(text, SUITE_FORMAT) if task == TaskKind.TESTS else text
 
 
 @dataclass(frozen=True, slots=True)

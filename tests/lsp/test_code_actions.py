@@ -8,9 +8,11 @@ edits the editor receives, or that none are offered and why.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from lsprotocol import types
 from lsprotocol.converters import get_converter
@@ -121,74 +123,96 @@ def messages(client: LanguageClient) -> list[str]:
     return [m.message for m in client.messages]
 
 
+@dataclass
+class Editor:
+    """The editor with the workspace's ``main.py`` open; its local engine answered by ``server``."""
+
+    client: LanguageClient
+    workspace: Path
+    server: OpenAIWireServer
+    uri: str  # main.py
+
+    async def resolve(
+        self,
+        r: types.Range,
+        title: str,
+        *answers: str,
+        uri: str | None = None,
+        diagnostics: list[types.Diagnostic] | None = None,
+    ) -> types.CodeAction:
+        """Queue ``answers``, then resolve the action ``title`` at ``r`` (in ``main.py`` unless ``uri``)."""
+        for answer in answers:
+            self.server.reply(answer)
+        return await resolve(self.client, uri or self.uri, r, title, diagnostics)
+
+    def prompts(self) -> list[str]:
+        return prompts(self.server)
+
+    def messages(self) -> list[str]:
+        return messages(self.client)
+
+
+@pytest.fixture
+def editor(lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer) -> Editor:
+    return Editor(lsp, workspace, openai_server, open_main(lsp, workspace))
+
+
 # -- single-region edits ---------------------------------------------------------------
 
 
-async def test_refactor_replaces_the_unit_under_the_cursor(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply('Use an f-string.\n\n```python\ndef greet(self, name):\n    return f"hello {name}"\n```\n')
-    resolved = await resolve(lsp, uri, rng(9, 6, 9, 6), "refactor the selection")
-    assert as_json(resolved.edit) == edit_json(uri, (rng(10, 0, 11, 0), '        return f"hello {name}"\n'))
-    prompt = prompts(openai_server)[0]
+async def test_refactor_replaces_the_unit_under_the_cursor(editor: Editor) -> None:
+    answer = 'Use an f-string.\n\n```python\ndef greet(self, name):\n    return f"hello {name}"\n```\n'
+    resolved = await editor.resolve(rng(9, 6, 9, 6), "refactor the selection", answer)
+    assert as_json(resolved.edit) == edit_json(editor.uri, (rng(10, 0, 11, 0), '        return f"hello {name}"\n'))
+    prompt = editor.prompts()[0]
     assert "def greet(self, name):" in prompt and "exactly one fenced code block" in prompt
 
 
-async def test_refactor_selection_from_a_unified_diff(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply(
+async def test_refactor_selection_from_a_unified_diff(editor: Editor) -> None:
+    answer = (
         "```diff\n--- a/main.py\n+++ b/main.py\n@@ -5,2 +5,3 @@\n def total(a, b):\n"
         "-    return add(a, b)\n+    result = add(a, b)\n+    return result\n```\n"
     )
-    resolved = await resolve(lsp, uri, rng(4, 0, 6, 0), "refactor the selection")
-    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 6, 0), "    result = add(a, b)\n    return result\n"))
-    assert len(openai_server.generation_requests()) == 1
+    resolved = await editor.resolve(rng(4, 0, 6, 0), "refactor the selection", answer)
+    expected = edit_json(editor.uri, (rng(5, 0, 6, 0), "    result = add(a, b)\n    return result\n"))
+    assert as_json(resolved.edit) == expected
+    assert len(editor.server.generation_requests()) == 1
 
 
-async def test_docstring_is_inserted(lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply(
-        '```python\ndef total(a, b):\n    """Return the sum of ``a`` and ``b``."""\n    return add(a, b)\n```'
-    )
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "docstring")
-    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 5, 0), '    """Return the sum of ``a`` and ``b``."""\n'))
+async def test_docstring_is_inserted(editor: Editor) -> None:
+    answer = '```python\ndef total(a, b):\n    """Return the sum of ``a`` and ``b``."""\n    return add(a, b)\n```'
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "docstring", answer)
+    expected = edit_json(editor.uri, (rng(5, 0, 5, 0), '    """Return the sum of ``a`` and ``b``."""\n'))
+    assert as_json(resolved.edit) == expected
 
 
-async def test_fix_puts_the_diagnostic_in_the_prompt(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = (workspace / "calc.py").as_uri()
-    open_doc(lsp, uri, "def half(x):\n    return x / c\n")
-    openai_server.reply("`c` is undefined; divide by two.\n```python\ndef half(x):\n    return x / 2\n```\n")
+async def test_fix_puts_the_diagnostic_in_the_prompt(editor: Editor) -> None:
+    uri = (editor.workspace / "calc.py").as_uri()
+    open_doc(editor.client, uri, "def half(x):\n    return x / c\n")
+    answer = "`c` is undefined; divide by two.\n```python\ndef half(x):\n    return x / 2\n```\n"
     diagnostic = types.Diagnostic(range=rng(1, 15, 1, 16), message="undefined name 'c'")
-    resolved = await resolve(lsp, uri, rng(1, 15, 1, 16), "fix", [diagnostic])
+    resolved = await editor.resolve(rng(1, 15, 1, 16), "fix", answer, uri=uri, diagnostics=[diagnostic])
     # the whole unit around the problem is the focus, not just the flagged range
     assert as_json(resolved.edit) == edit_json(uri, (rng(1, 0, 2, 0), "    return x / 2\n"))
-    assert "The problem to fix (line 2): undefined name 'c'" in prompts(openai_server)[0]
-    assert "`c` is undefined; divide by two." in "\n".join(messages(lsp))
+    assert "The problem to fix (line 2): undefined name 'c'" in editor.prompts()[0]
+    assert "`c` is undefined; divide by two." in "\n".join(editor.messages())
 
 
-async def test_naming_renames_every_occurrence(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply(
+async def test_naming_renames_every_occurrence(editor: Editor) -> None:
+    answer = (
         "- `a` -> `left`: says which operand\n"
         "- `b` -> `add`: clashes\n"
         "- `tot` -> `sum_of`: not in the file\n"
         "- `total` -> `sum_pair`: describes the result\n"
     )
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "better names")
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "better names", answer)
     assert as_json(resolved.edit) == edit_json(
-        uri,
+        editor.uri,
         (rng(4, 4, 4, 9), "sum_pair"),
         (rng(4, 10, 4, 11), "left"),
         (rng(5, 15, 5, 16), "left"),
     )
-    said = "\n".join(messages(lsp))
+    said = "\n".join(editor.messages())
     assert "renamed a → left: says which operand" in said
     assert "skipped b -> add: `add` is already used in this file" in said
     assert "skipped tot -> sum_of: `tot` is not a name in this file" in said
@@ -197,12 +221,10 @@ async def test_naming_renames_every_occurrence(
 # -- tests, multi-file, migration ------------------------------------------------------
 
 
-async def test_tests_create_a_new_file(lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer) -> None:
-    uri = open_main(lsp, workspace)
+async def test_tests_create_a_new_file(editor: Editor) -> None:
     test_file = "from main import total\n\n\ndef test_total():\n    assert total(2, 3) == 5\n"
-    openai_server.reply(f"```python\n{test_file}```\n")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "generate tests")
-    test_uri = (workspace / "test_main.py").as_uri()
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "generate tests", f"```python\n{test_file}```\n")
+    test_uri = (editor.workspace / "test_main.py").as_uri()
     assert as_json(resolved.edit) == as_json(
         types.WorkspaceEdit(
             document_changes=[
@@ -213,71 +235,58 @@ async def test_tests_create_a_new_file(lsp: LanguageClient, workspace: Path, ope
             ]
         )
     )
-    assert "new file, `test_main.py`" in prompts(openai_server)[0]
-    assert not (workspace / "test_main.py").exists()  # the editor applies edits, the server never writes
+    assert "new file, `test_main.py`" in editor.prompts()[0]
+    assert not (editor.workspace / "test_main.py").exists()  # the editor applies edits, the server never writes
 
 
-async def test_tests_extend_an_existing_file(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    (workspace / "tests").mkdir()
+async def test_tests_extend_an_existing_file(editor: Editor) -> None:
+    (editor.workspace / "tests").mkdir()
     existing = "from main import total\n\n\ndef test_total():\n    assert total(2, 3) == 5\n"
-    (workspace / "tests" / "test_main.py").write_text(existing)
-    uri = open_main(lsp, workspace)
+    (editor.workspace / "tests" / "test_main.py").write_text(existing)
     added = 'def test_greet():\n    assert Greeter().greet("ann") == "hello ann"\n'
-    openai_server.reply(f"```python\n{added}```\n")
-    resolved = await resolve(lsp, uri, rng(10, 8, 10, 8), "generate tests")
-    test_uri = (workspace / "tests" / "test_main.py").as_uri()
+    resolved = await editor.resolve(rng(10, 8, 10, 8), "generate tests", f"```python\n{added}```\n")
+    test_uri = (editor.workspace / "tests" / "test_main.py").as_uri()
     assert as_json(resolved.edit) == as_json(
         types.WorkspaceEdit(document_changes=[doc_edit(test_uri, None, (rng(5, 0, 5, 0), "\n\n" + added))])
     )
-    assert "appended to the existing file `tests/test_main.py`" in prompts(openai_server)[0]
+    assert "appended to the existing file `tests/test_main.py`" in editor.prompts()[0]
 
 
-async def test_multi_file_refactor_edits_both_files(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply(
+async def test_multi_file_refactor_edits_both_files(editor: Editor) -> None:
+    answer = (
         "Rename `add` to `plus` everywhere.\n\n"
         'File: helpers.py\n```python\ndef plus(a, b):\n    """Add two numbers."""\n    return a + b\n```\n\n'
         '```diff\n--- a/main.py\n+++ b/main.py\n@@ -1,6 +1,6 @@\n """Sample module."""\n'
         "-from helpers import add\n+from helpers import plus\n \n \n def total(a, b):\n"
         "-    return add(a, b)\n+    return plus(a, b)\n```\n"
     )
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor across files")
-    helpers_uri = (workspace / "helpers.py").as_uri()
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor across files", answer)
+    helpers_uri = (editor.workspace / "helpers.py").as_uri()
+    main_text = "from helpers import plus\n\n\ndef total(a, b):\n    return plus(a, b)\n"
     assert as_json(resolved.edit) == as_json(
         types.WorkspaceEdit(
             document_changes=[
                 doc_edit(helpers_uri, None, (rng(0, 0, 1, 0), "def plus(a, b):\n")),
-                doc_edit(
-                    uri, 1, (rng(1, 0, 6, 0), "from helpers import plus\n\n\ndef total(a, b):\n    return plus(a, b)\n")
-                ),
+                doc_edit(editor.uri, 1, (rng(1, 0, 6, 0), main_text)),
             ]
         )
     )
-    prompt = prompts(openai_server)[0]
+    prompt = editor.prompts()[0]
     assert "File: helpers.py" in prompt and "The code shown last is the file `main.py`" in prompt
 
 
-async def test_multi_file_refactor_refuses_paths_outside_the_workspace(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply("File: ../outside.py\n```python\nx = 1\n```\n")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor across files")
+async def test_multi_file_refactor_refuses_paths_outside_the_workspace(editor: Editor) -> None:
+    answer = "File: ../outside.py\n```python\nx = 1\n```\n"
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor across files", answer)
     assert resolved.edit is None
-    assert len(openai_server.generation_requests()) == 1  # not worth a retry
-    assert any("'../outside.py', which is outside the workspace" in m for m in messages(lsp))
+    assert len(editor.server.generation_requests()) == 1  # not worth a retry
+    assert any("'../outside.py', which is outside the workspace" in m for m in editor.messages())
 
 
-async def test_migration_needs_a_named_target(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    assert not [a for a in await actions_at(lsp, uri, rng(5, 4, 5, 4)) if "migrate" in a.title]
-    marked = (workspace / "old.py").as_uri()
+async def test_migration_needs_a_named_target(editor: Editor) -> None:
+    lsp, openai_server = editor.client, editor.server
+    assert not [a for a in await actions_at(lsp, editor.uri, rng(5, 4, 5, 4)) if "migrate" in a.title]
+    marked = (editor.workspace / "old.py").as_uri()
     text = "# hybrid-assist: migrate-to Python 3 print function\nprint 'hi'\n"
     open_doc(lsp, marked, text)
     (migrate,) = [a for a in await actions_at(lsp, marked, rng(1, 0, 1, 0)) if "migrate" in a.title]
@@ -285,93 +294,73 @@ async def test_migration_needs_a_named_target(
     openai_server.reply("```python\n# hybrid-assist: migrate-to Python 3 print function\nprint('hi')\n```")
     resolved = await lsp.code_action_resolve_async(migrate)
     assert as_json(resolved.edit) == edit_json(marked, (rng(1, 0, 2, 0), "print('hi')\n"))
-    assert "Migration target: Python 3 print function" in prompts(openai_server)[0]
+    assert "Migration target: Python 3 print function" in editor.prompts()[0]
     # a client that lost the target is told how to name one, and nothing is asked
     assert isinstance(migrate.data, dict)
     migrate.data = {**migrate.data, "target": ""}
     again = await lsp.code_action_resolve_async(migrate)
     assert again.edit is None and len(openai_server.generation_requests()) == 1
-    assert any("migrate-to" in m for m in messages(lsp))
+    assert any("migrate-to" in m for m in editor.messages())
 
 
 # -- malformed answers -----------------------------------------------------------------
 
 
-async def test_prose_without_code_is_shown_not_applied(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply("This function is already as simple as it can be.")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+async def test_prose_without_code_is_shown_not_applied(editor: Editor) -> None:
+    answer = "This function is already as simple as it can be."
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor the selection", answer)
     assert resolved.edit is None
-    assert len(openai_server.generation_requests()) == 1
-    assert any(m.startswith("This function is already as simple") for m in messages(lsp))
+    assert len(editor.server.generation_requests()) == 1
+    assert any(m.startswith("This function is already as simple") for m in editor.messages())
 
 
-async def test_diff_that_does_not_apply_is_retried(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply("```diff\n@@ -1,2 +1,2 @@\n def total(x, y):\n-    return add(x, y)\n+    return x + y\n```")
-    openai_server.reply("```diff\n@@ -1,2 +1,2 @@\n def total(a, b):\n-    return add(a, b)\n+    return a + b\n```")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
-    assert as_json(resolved.edit) == edit_json(uri, (rng(5, 0, 6, 0), "    return a + b\n"))
-    first, second = prompts(openai_server)
+async def test_diff_that_does_not_apply_is_retried(editor: Editor) -> None:
+    wrong = "```diff\n@@ -1,2 +1,2 @@\n def total(x, y):\n-    return add(x, y)\n+    return x + y\n```"
+    right = "```diff\n@@ -1,2 +1,2 @@\n def total(a, b):\n-    return add(a, b)\n+    return a + b\n```"
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor the selection", wrong, right)
+    assert as_json(resolved.edit) == edit_json(editor.uri, (rng(5, 0, 6, 0), "    return a + b\n"))
+    first, second = editor.prompts()
     assert "rejected" not in first
     assert "rejected: the diff does not apply: hunk 1 does not apply: the line 'def total(x, y):'" in second
 
 
-async def test_truncated_answers_are_refused_after_one_retry(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
+async def test_truncated_answers_are_refused_after_one_retry(editor: Editor) -> None:
     cut = "```python\ndef total(a, b):\n    return add(\n"
-    openai_server.reply(cut, finish_reason="length")
-    openai_server.reply(cut, finish_reason="length")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    editor.server.reply(cut, finish_reason="length")
+    editor.server.reply(cut, finish_reason="length")
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor the selection")
     assert resolved.edit is None
-    assert len(openai_server.generation_requests()) == 2
-    assert "cut off inside a code block" in prompts(openai_server)[1]
-    refusal = [m for m in messages(lsp) if "refused" in m]
+    assert len(editor.server.generation_requests()) == 2
+    assert "cut off inside a code block" in editor.prompts()[1]
+    refusal = [m for m in editor.messages() if "refused" in m]
     assert refusal and "after one retry" in refusal[0] and "cut off" in refusal[0]
 
 
-async def test_code_that_does_not_parse_is_retried_with_the_error_then_refused(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
+async def test_code_that_does_not_parse_is_retried_with_the_error_then_refused(editor: Editor) -> None:
     broken = "```python\ndef total(a, b):\n    return add(a, b\n```"
-    openai_server.reply(broken)
-    openai_server.reply(broken)
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "refactor the selection")
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "refactor the selection", broken, broken)
     assert resolved.edit is None
-    second = prompts(openai_server)[1]
+    second = editor.prompts()[1]
     assert "does not parse (python): line " in second
-    assert any("no edit, the answer was refused (after one retry)" in m for m in messages(lsp))
-    assert (workspace / "main.py").read_text().count("return add(a, b)") == 1
+    assert any("no edit, the answer was refused (after one retry)" in m for m in editor.messages())
+    assert (editor.workspace / "main.py").read_text().count("return add(a, b)") == 1
 
 
-async def test_existing_syntax_errors_are_not_held_against_the_answer(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = (workspace / "wip.py").as_uri()
-    open_doc(lsp, uri, "def ok(a):\n    return a\n\n\ndef broken(:\n    pass\n")
-    openai_server.reply("```python\ndef ok(a):\n    return a * 1\n```")
-    resolved = await resolve(lsp, uri, rng(1, 4, 1, 4), "refactor the selection")
+async def test_existing_syntax_errors_are_not_held_against_the_answer(editor: Editor) -> None:
+    uri = (editor.workspace / "wip.py").as_uri()
+    open_doc(editor.client, uri, "def ok(a):\n    return a\n\n\ndef broken(:\n    pass\n")
+    answer = "```python\ndef ok(a):\n    return a * 1\n```"
+    resolved = await editor.resolve(rng(1, 4, 1, 4), "refactor the selection", answer, uri=uri)
     assert as_json(resolved.edit) == edit_json(uri, (rng(1, 0, 2, 0), "    return a * 1\n"))
 
 
 # -- explain and hover -----------------------------------------------------------------
 
 
-async def test_explain_action_shows_the_answer_and_route(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
-    openai_server.reply("`total` adds its arguments with `add`.")
-    resolved = await resolve(lsp, uri, rng(5, 4, 5, 4), "explain")
+async def test_explain_action_shows_the_answer_and_route(editor: Editor) -> None:
+    resolved = await editor.resolve(rng(5, 4, 5, 4), "explain", "`total` adds its arguments with `add`.")
     assert resolved.edit is None
-    assert any(m.startswith("`total` adds its arguments") and "via local" in m for m in messages(lsp))
+    assert any(m.startswith("`total` adds its arguments") and "via local" in m for m in editor.messages())
 
 
 async def hover_text(client: LanguageClient, uri: str, position: types.Position) -> str:
@@ -382,10 +371,8 @@ async def hover_text(client: LanguageClient, uri: str, position: types.Position)
     return hover.contents.value
 
 
-async def test_hover_is_cached_by_the_code_under_the_cursor(
-    lsp: LanguageClient, workspace: Path, openai_server: OpenAIWireServer
-) -> None:
-    uri = open_main(lsp, workspace)
+async def test_hover_is_cached_by_the_code_under_the_cursor(editor: Editor) -> None:
+    lsp, openai_server, uri = editor.client, editor.server, editor.uri
     openai_server.reply("`total` returns the sum of `a` and `b`.")
     openai_server.reply("`greet` says hello.")
     openai_server.reply("`total` now doubles the sum.")

@@ -27,7 +27,7 @@ from lsp_server.analysis.paths import path_to_uri
 from lsp_server.handlers.review import SOURCE, review_fix_actions, review_store, stored_finding
 from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.findings import Finding, LocatedFinding
-from tests.lsp.harness import command, init_params, server_env, start_stdio
+from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio
 from tests.tasks import recorded
 from tests.wire.gemini_server import GeminiWireServer
 from tests.wire.openai_server import OpenAIWireServer
@@ -124,6 +124,16 @@ async def _start(tmp: Path, root: Path, config: Path, profile: str = "visual-stu
     return client
 
 
+async def _started(
+    tmp: Path, stop_later: list[LanguageClient], config: Path, profile: str = "visual-studio-code"
+) -> tuple[Path, LanguageClient]:
+    """The sample repository under ``tmp`` and a client started on it (stopped by ``stop_later``)."""
+    root = _repo(tmp / "project")
+    client = await _start(tmp, root, config, profile)
+    stop_later.append(client)
+    return root, client
+
+
 @pytest_asyncio.fixture
 async def stop_later() -> AsyncIterator[list[LanguageClient]]:
     clients: list[LanguageClient] = []
@@ -183,9 +193,7 @@ def _kinds(client: LanguageClient, token: str | int | None = None) -> list[tuple
 async def test_review_of_the_repository_publishes_exact_diagnostics(
     tmp_path: Path, stop_later: list[LanguageClient]
 ) -> None:
-    root = _repo(tmp_path / "project")
-    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
-    stop_later.append(client)
+    root, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
     result = await command(client, "hybrid.review", {"scope": "repository"})
     [token] = _tokens(client, "hybrid-assist: review")
 
@@ -258,9 +266,7 @@ async def test_truncated_answer_keeps_the_complete_findings(tmp_path: Path, stop
     pieces = recorded.REVIEW_ANSWER.split(" ")
     cut = next(i for i in range(len(pieces)) if '"app/util.py"' in " ".join(pieces[:i]))
     config = _config(tmp_path, reply=recorded.REVIEW_ANSWER, max_output_tokens=cut)
-    root = _repo(tmp_path / "project")
-    client = await _start(tmp_path, root, config)
-    stop_later.append(client)
+    root, client = await _started(tmp_path, stop_later, config)
     result = await command(client, "hybrid.review")
     assert result["truncated"] is True and result["findings"] == 1
     assert result["problems"] == ["the findings block is cut off (the answer was truncated); 1 complete findings kept"]
@@ -286,9 +292,7 @@ async def test_review_of_the_git_diff(tmp_path: Path, stop_later: list[LanguageC
 
 
 async def test_diff_review_outside_git_is_a_clear_error(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
-    root = _repo(tmp_path / "project")
-    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
-    stop_later.append(client)
+    _, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
     with pytest.raises(JsonRpcException, match="is not a git repository"):
         await command(client, "hybrid.review", {"scope": "diff"})
     with pytest.raises(JsonRpcException, match="scope must be one of repository, diff, file"):
@@ -419,9 +423,9 @@ async def test_generated_test_suite_is_applied_by_the_editor(tmp_path: Path, sto
 async def test_test_suite_for_an_editor_that_cannot_create_files(
     tmp_path: Path, stop_later: list[LanguageClient]
 ) -> None:
-    root = _repo(tmp_path / "project")
-    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.TEST_SUITE_ANSWER), profile="neovim")
-    stop_later.append(client)
+    _, client = await _started(
+        tmp_path, stop_later, _config(tmp_path, reply=recorded.TEST_SUITE_ANSWER), profile="neovim"
+    )
     result = await command(client, "hybrid.generateTestSuite")
     assert result["applied"] is False
     assert result["failure_reason"] == "the editor cannot create files through workspace/applyEdit"
@@ -444,10 +448,35 @@ async def test_an_unnamed_test_file_goes_where_the_language_puts_tests(
     assert applied.edit.document_changes[1].edits[0].new_text.startswith("from app.util import parse_port\n")
 
 
-async def test_malformed_test_suite_answer(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
+async def test_test_suite_prompt_asks_for_several_files(
+    tmp_path: Path, openai_server: OpenAIWireServer, stop_later: list[LanguageClient]
+) -> None:
     root = _repo(tmp_path / "project")
-    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.NO_BLOCK_ANSWER))
+    openai_server.reply(recorded.TEST_SUITE_ANSWER)
+    openai_server.reply(recorded.TEST_SUITE_ANSWER)
+    providers = _wire_providers(openai_server) + (
+        '[routing.tasks.tests]\nlocal_up_to = "never"\ncloud = "openai:gpt-4o"\nmax_output_tokens = 1500\n'
+    )
+    client = await _start(tmp_path, root, _config(tmp_path, providers=providers))
     stop_later.append(client)
+    result = await command(client, "hybrid.generateTestSuite")
+    assert result["route"]["target"] == "openai"
+    assert [f["path"] for f in result["files"]] == ["tests/test_util.py", "tests/test_db.py"]
+    assert result["problems"] == []
+    prompt = openai_server.generation_requests()[-1].body["messages"][-1]["content"]
+    assert "exactly one fenced code block" not in prompt  # the tests action's single-file format is replaced
+    code, answer_format = prompt.index("## Contents"), prompt.index("Answer format: for each test file")
+    assert code < answer_format and "`File: <relative path>`" in prompt[answer_format:]
+    assert "Put the tests in" not in prompt  # a suite for the repository has no one conventional file
+
+    single = await command(client, "hybrid.generateTestSuite", {"uri": _uri(root, "app/util.py")})
+    assert [f["path"] for f in single["files"]] == ["tests/test_util.py", "tests/test_db.py"]
+    prompt = openai_server.generation_requests()[-1].body["messages"][-1]["content"]
+    assert "Put the tests in `app/test_util.py`." in prompt  # python, no tests folder: beside the file
+
+
+async def test_malformed_test_suite_answer(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
+    _, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.NO_BLOCK_ANSWER))
     result = await command(client, "hybrid.generateTestSuite")
     assert result["error"].startswith("unusable answer: the answer holds no generated file")
     assert client.applied_edits == []  # type: ignore[attr-defined]
@@ -499,3 +528,33 @@ async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytes
         assert review_fix_actions(ls, params) == []  # the line changed: the fix is stale
     finally:
         await assistant.close()
+
+
+async def test_review_fix_is_offered_by_the_code_action_request(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    """End to end: a fix in the review answer becomes the first action of ``textDocument/codeAction``."""
+    root, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
+    db = _uri(root, "app/db.py")
+    open_doc(client, db, recorded.DB_PY)
+    await command(client, "hybrid.review", {"scope": "repository"})
+    [diagnostic] = client.diagnostics[db]
+    assert diagnostic.source == SOURCE and diagnostic.message == INJECTION
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=db),
+            range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic]),
+        )
+    )
+    assert result is not None
+    fix, *others = [a for a in result if isinstance(a, types.CodeAction)]
+    assert fix.title == f"Apply suggested fix: {INJECTION}"
+    assert fix.kind == types.CodeActionKind.QuickFix and fix.is_preferred is True
+    assert list(fix.diagnostics or ()) == [diagnostic]
+    assert fix.edit is not None and fix.edit.changes is not None and list(fix.edit.changes) == [db]
+    fixed = types.Range(start=types.Position(line=5, character=0), end=types.Position(line=7, character=0))
+    assert list(fix.edit.changes[db]) == [types.TextEdit(range=fixed, new_text=FIX)]
+    # the AI actions follow, unresolved
+    assert others and others[0].title == "AI: explain this code" and all(a.edit is None for a in others)
+    assert f"AI: fix “{INJECTION[:60]}”" in [a.title for a in others]

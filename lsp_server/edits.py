@@ -1,0 +1,120 @@
+"""``WorkspaceEdit`` building: the project's file changes in the editor's terms (positions in its encoding).
+
+Not a handler: the code-action resolver and the test-suite command use it.
+:func:`workspace_edit` turns checked :class:`~lsp_server.tasks.edits.FileChange`
+values into ``changes`` (one edit of the action's own document) or versioned
+``documentChanges`` (``CreateFile`` first for new files); :func:`suite_edit`
+creates or replaces whole generated files, as far as the editor's
+capabilities allow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from lsp_server.analysis.documents import Document
+from lsp_server.analysis.paths import path_to_uri
+from lsp_server.analysis.positions import LineTable, encode_text, position_at
+from lsp_server.server import HybridLanguageServer
+from lsp_server.tasks.edits import FileChange, Replacement
+from lsp_server.tasks.findings import GeneratedFile
+from lsp_server.tasks.gathering import Gathered
+
+DocumentChange = types.TextDocumentEdit | types.CreateFile | types.RenameFile | types.DeleteFile
+
+
+def range_json(r: types.Range) -> dict[str, Any]:
+    """``r`` as plain JSON (to carry it in a code action's ``data``)."""
+    return {
+        "start": {"line": r.start.line, "character": r.start.character},
+        "end": {"line": r.end.line, "character": r.end.character},
+    }
+
+
+def text_edit(ls: HybridLanguageServer, doc: Document, rep: Replacement) -> types.TextEdit:
+    """The ``TextEdit`` of the byte-range replacement ``rep`` in ``doc``."""
+    rng = types.Range(start=ls.position(doc, rep.start), end=ls.position(doc, rep.end))
+    return types.TextEdit(range=rng, new_text=rep.text)
+
+
+def _versioned(uri: str, version: int | None, edits: list[types.TextEdit]) -> types.TextDocumentEdit:
+    identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+    return types.TextDocumentEdit(text_document=identifier, edits=edits)
+
+
+def workspace_edit(ls: HybridLanguageServer, changes: tuple[FileChange, ...], uri: str) -> types.WorkspaceEdit:
+    """The editor's view of ``changes`` (positions in the session's encoding).
+
+    Only an edit of the action's own document ``uri`` alone uses ``changes``;
+    anything else is versioned ``documentChanges`` (with ``CreateFile`` first for new files).
+    """
+    per_file: list[tuple[FileChange, list[types.TextEdit], int | None]] = []
+    for change in changes:
+        open_doc = ls.document(change.uri)
+        if open_doc is not None and change.old is not None:
+            converter = open_doc
+        else:
+            converter = Document(change.uri, change.old or "")
+        edits = [text_edit(ls, converter, rep) for rep in change.edits()]
+        per_file.append((change, edits, open_doc.version if open_doc is not None else None))
+    if len(per_file) == 1 and per_file[0][0].uri == uri and per_file[0][0].old is not None:
+        change, edits, _ = per_file[0]
+        return types.WorkspaceEdit(changes={change.uri: edits})
+    document_changes: list[DocumentChange] = []
+    for change, edits, version in per_file:
+        if change.old is None:
+            options = types.CreateFileOptions(overwrite=False, ignore_if_exists=False)
+            document_changes.append(types.CreateFile(uri=change.uri, options=options))
+            version = None
+        document_changes.append(_versioned(change.uri, version, list(edits)))
+    return types.WorkspaceEdit(document_changes=document_changes)
+
+
+def suite_edit(
+    ls: HybridLanguageServer, root: Path, files: tuple[GeneratedFile, ...], gathered: Gathered
+) -> tuple[types.WorkspaceEdit | None, list[dict[str, object]], str]:
+    """The WorkspaceEdit creating or replacing ``files``; None and why when the editor cannot apply it."""
+    caps = ls.client_capabilities.workspace
+    edit_caps = caps.workspace_edit if caps is not None else None
+    can_apply = caps is not None and bool(caps.apply_edit)
+    can_create = (
+        edit_caps is not None
+        and bool(edit_caps.document_changes)
+        and types.ResourceOperationKind.Create in (edit_caps.resource_operations or ())
+    )
+    changes: list[DocumentChange] = []
+    plain: dict[str, list[types.TextEdit]] = {}
+    listed: list[dict[str, object]] = []
+    creates = False
+    for generated in files:
+        path = root / generated.path
+        real = os.path.realpath(path)
+        uri = gathered.uri_for(real) if real in gathered.client_uris else path_to_uri(path)
+        existing = gathered.read(real) if os.path.exists(real) or real in gathered.texts else None
+        doc = ls.document(uri)
+        if existing is None:
+            creates = True
+            changes.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False)))
+            end = types.Position(line=0, character=0)
+        else:
+            data = encode_text(existing)
+            line, character = position_at(data, LineTable(data), len(data), ls.session.encoding)
+            end = types.Position(line=line, character=character)
+        edit = types.TextEdit(
+            range=types.Range(start=types.Position(line=0, character=0), end=end), new_text=generated.content
+        )
+        version = doc.version if doc is not None and existing is not None else None
+        changes.append(_versioned(uri, version, [edit]))
+        plain[uri] = [edit]
+        listed.append({"path": generated.path, "uri": uri, "created": existing is None})
+    if not can_apply:
+        return None, listed, "the editor does not support workspace/applyEdit"
+    if creates and not can_create:
+        return None, listed, "the editor cannot create files through workspace/applyEdit"
+    if edit_caps is not None and edit_caps.document_changes:
+        return types.WorkspaceEdit(document_changes=changes), listed, ""
+    return types.WorkspaceEdit(changes=plain), listed, ""

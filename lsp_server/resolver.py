@@ -1,0 +1,184 @@
+"""Resolving one edit code action: ask, interpret the answer as checked file changes, report, build the edit.
+
+Not a handler: :mod:`lsp_server.handlers.actions` turns the ``codeAction/resolve``
+request into a call of :func:`resolve_edit`. A :class:`Resolver` holds the
+request, the answers so far and how an answer becomes file changes (a region
+of the document by default; renames through the tree; a test file; several
+files); :func:`~lsp_server.tasks.checked.checked_changes` sends a malformed or
+unparsable answer back once with the reason, then refuses it. The user is
+told what happened (the answer's prose, the refusal, why there is no edit)
+with the route footer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lsprotocol import types
+
+from lsp_server.analysis.documents import Document
+from lsp_server.analysis.languages import language_from_path
+from lsp_server.analysis.paths import path_to_uri, uri_to_path
+from lsp_server.edits import workspace_edit
+from lsp_server.requests import AssistRequest, AssistResult
+from lsp_server.server import HybridLanguageServer
+from lsp_server.tasks.action_inputs import (
+    WorkspaceFiles,
+    fix_instruction,
+    focus_range,
+    multi_file_instruction,
+    read_disk,
+    relative,
+    rename_note,
+    root_of,
+    tests_instruction,
+)
+from lsp_server.tasks.answers import ParsedAnswer, parse_answer
+from lsp_server.tasks.checked import Outcome, checked_changes
+from lsp_server.tasks.edits import (
+    AnswerError,
+    FileChange,
+    NoEdit,
+    appended_change,
+    apply_replacements,
+    check_change,
+    file_changes,
+    region_change,
+)
+from lsp_server.tasks.migration import HOW_TO_NAME
+from lsp_server.tasks.naming import parse_renames, plan_renames
+from lsp_server.tasks.testfiles import path_for_tests
+from routing.tasks import TaskKind
+
+
+class Resolver:
+    """One ``codeAction/resolve`` of an edit task: its request, the answers so far, the interpretation."""
+
+    def __init__(self, ls: HybridLanguageServer, doc: Document, task: TaskKind, start: int, end: int) -> None:
+        self.ls = ls
+        self.doc = doc
+        self.task = task
+        self.source = doc.source
+        self.start = start
+        self.selection = (start, end) if end > start else None
+        self.instruction = ""
+        self.results: list[AssistResult] = []
+        self.interpret: Callable[[ParsedAnswer], list[FileChange]] = self._region
+        self.note = ""  # said with the edit (e.g. which renames were skipped)
+
+    def request(self, extra: str = "") -> AssistRequest:
+        instruction = "\n\n".join(p for p in (self.instruction, extra) if p)
+        return AssistRequest(self.task, self.doc.uri, self.start, selection=self.selection, instruction=instruction)
+
+    async def ask(self, extra: str) -> str | None:
+        request = self.request(extra)
+        result = await self.ls.assistant.run(self.ls.session, self.doc, request)
+        self.results.append(result)
+        if result.notice:
+            self.ls.tell_once(result.notice, types.MessageType.Warning)
+        if not result.text:
+            return None
+        if self.doc.source != self.source:
+            raise AnswerError("the document changed while the answer was computed; run the action again", retry=False)
+        return result.text
+
+    # -- interpretations (answer -> checked changes) ----------------------------------
+    def _region(self, answer: ParsedAnswer) -> list[FileChange]:
+        start, end = focus_range(self.doc, self.source, self.request(), self.results[-1])
+        return [region_change(answer, self.doc.uri, self.source, start, end, self.doc.language)]
+
+    def naming(self, answer: ParsedAnswer) -> list[FileChange]:
+        renames = parse_renames(answer.text)
+        if not renames:
+            raise NoEdit("no rename suggested")
+        tree = self.doc.tree
+        if tree is None:
+            raise NoEdit("renames need a syntax tree, and this document has none")
+        plan = plan_renames(tree.root_node, self.source, renames)
+        self.note = rename_note(plan)
+        if not plan.replacements:
+            raise NoEdit("no suggested rename applies: " + "; ".join(plan.skipped))
+        old = self.source.decode("utf-8", "replace")
+        new = apply_replacements(self.source, plan.replacements).decode("utf-8", "replace")
+        change = FileChange(self.doc.uri, old, new, plan.replacements)
+        check_change(change, self.doc.language)
+        return [change]
+
+    # -- set-ups per task (instruction and interpretation) -----------------------------
+    def setup_tests(self) -> None:
+        root = root_of(self.doc.uri, self.ls.session.roots)
+        if not self.doc.uri.startswith("file:"):
+            raise NoEdit("tests can only be generated for a file on disk")
+        test_path = path_for_tests(uri_to_path(self.doc.uri), self.doc.language, root)
+        test_uri = path_to_uri(test_path)
+        open_doc = self.ls.document(test_uri)
+        old = open_doc.text if open_doc is not None else read_disk(test_uri)
+        language = open_doc.language if open_doc is not None else language_from_path(test_path)
+        self.instruction = tests_instruction(relative(root, test_uri), old, language)
+        self.interpret = lambda answer: [appended_change(answer, test_uri, old, language)]
+
+    def setup_multi_file(self) -> None:
+        files = WorkspaceFiles(self.ls.document, root_of(self.doc.uri, self.ls.session.roots))
+        scope = self.ls.assistant.explain(self.ls.session, self.doc, self.request()).scope
+        self.instruction = multi_file_instruction(self.doc, files, scope.files)
+        self.interpret = lambda answer: file_changes(answer, self.doc.uri, files)
+
+    def report(self, outcome: Outcome, title: str) -> None:
+        """Tell the user what came of the answer (refused, no edit, or the prose said with the edit)."""
+        ls = self.ls
+        result = self.results[-1] if self.results else None
+        footer = result.footer() if result is not None else ""
+        if result is not None and not result.text and not outcome.changes:
+            ls.show_message(f"hybrid-assist: no answer ({result.empty_reason}). {footer}", types.MessageType.Warning)
+        elif outcome.refused:
+            tried = " (after one retry)" if outcome.attempts > 1 else ""
+            message = f"hybrid-assist: {title}: no edit, the answer was refused{tried}: {outcome.refused}. {footer}"
+            ls.show_message(message, types.MessageType.Warning)
+        elif outcome.no_edit:
+            body = outcome.answer.strip() or outcome.no_edit
+            ls.show_message(f"{body}\n\n({outcome.no_edit}) {footer}", types.MessageType.Info)
+        else:
+            said = "\n\n".join(p for p in (self.note, parse_answer(outcome.answer).prose) if p)
+            if said:
+                ls.show_message(f"{said}\n\n{footer}", types.MessageType.Info)
+
+
+async def explain(ls: HybridLanguageServer, doc: Document, request: AssistRequest) -> None:
+    """Show the explanation of the requested code, with its route."""
+    result = await ls.assistant.run(ls.session, doc, request)
+    if result.notice:
+        ls.tell_once(result.notice, types.MessageType.Warning)
+    text = result.text.strip() or f"hybrid-assist: no answer ({result.empty_reason})"
+    ls.show_message(f"{text}\n\n{result.footer()}", types.MessageType.Info)
+
+
+async def resolve_edit(
+    ls: HybridLanguageServer, doc: Document, task: TaskKind, span: tuple[int, int], data: dict[str, Any], title: str
+) -> types.WorkspaceEdit | None:
+    """The checked edit of the action ``title`` (``task`` on the byte ``span``), or None; the user is told why."""
+    resolver = Resolver(ls, doc, task, *span)
+    if task == TaskKind.EXPLAIN:
+        await explain(ls, doc, resolver.request())
+        return None
+    try:
+        if task == TaskKind.FIX:
+            resolver.selection = None  # the fix is to the unit around the problem, not to the range it flags
+            resolver.instruction = fix_instruction(data.get("diagnostic", ""), data.get("diagnostic_line"))
+        elif task == TaskKind.MIGRATION:
+            target = str(data.get("target") or "").strip()
+            if not target:
+                ls.show_message(f"hybrid-assist: {HOW_TO_NAME}", types.MessageType.Warning)
+                return None
+            resolver.instruction = f"Migration target: {target}"
+        elif task == TaskKind.NAMING:
+            resolver.interpret = resolver.naming
+        elif task == TaskKind.TESTS:
+            resolver.setup_tests()
+        elif task == TaskKind.MULTI_FILE_REFACTOR:
+            resolver.setup_multi_file()
+        outcome = await checked_changes(resolver.ask, resolver.interpret)
+    except (NoEdit, AnswerError) as exc:
+        outcome = Outcome(refused=exc.reason) if isinstance(exc, AnswerError) else Outcome(no_edit=exc.reason)
+    resolver.report(outcome, title)
+    return workspace_edit(ls, outcome.changes, doc.uri) if outcome.changes else None
