@@ -9,7 +9,11 @@ Prints, for the stdlib tree (site-packages excluded):
   opened document (first request), on an already analysed one, right after a
   one-character edit there; and for ``explain`` (whole unit, no window);
 * context assembly at the same positions (estimated tokens, 2,048 budget);
-* one-character edits on a 5,000-line file, edit to updated tree.
+* one-character edits on a 5,000-line file (the first 5,000 lines of
+  ``_pydecimal.py``, and the synthetic file of ``bench_lsp_roundtrip.py``),
+  edit to updated syntax: the whole tree (``Document.tree``), and what a
+  request at the cursor reads (``Document.local_syntax``, the edited
+  statement parsed alone, else the whole tree).
 
 Usage: ``python bench/bench_analysis.py [--positions N] [--edits N] [--seed S]``.
 """
@@ -29,6 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import python_source
 from lsp_server.analysis.context import assemble_context
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.index import WorkspaceIndex
@@ -139,9 +146,13 @@ def phase_scope(cache: str, positions: int, seed: int) -> dict[str, object]:
     return {**timings, "levels": levels, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
 
 
-def phase_edits(edits: int, seed: int) -> tuple[list[float], list[float]]:
-    """One-character edits on a 5,000-line file: apply_change including the reparse."""
-    source = (STDLIB / "_pydecimal.py").read_text(encoding="utf-8")
+def phase_edits(source: str, edits: int, seed: int, local: bool) -> tuple[list[float], list[float]]:
+    """One-character edits on a 5,000-line file: apply_change and bringing the syntax up to date.
+
+    A random character is typed at a random position and deleted again by the next edit, so every
+    other edit restores the text last parsed. ``local``: what a request at the cursor reads
+    (:meth:`Document.local_syntax`, else the whole tree); otherwise the whole tree.
+    """
     lines = source.splitlines(keepends=True)[:5000]
     doc = Document("file:///bench/five_thousand.py", "".join(lines), "python")
     rng = random.Random(seed)
@@ -150,14 +161,18 @@ def phase_edits(edits: int, seed: int) -> tuple[list[float], list[float]]:
     pending = (0, 0)
     for i in range(edits):
         if i % 2 == 0:
-            line = rng.randrange(5000)
+            line = rng.randrange(len(lines))
             column = rng.randrange(len(lines[line].rstrip("\n")) + 1)
             start, end, text = (line, column), (line, column), "x"
             pending = (line, column)
+            cursor = (line, column + 1)
         else:
             start, end, text = pending, (pending[0], pending[1] + 1), ""
+            cursor = pending
         with _Timer(wall, cpu):
             doc.apply_change(start, end, text, "utf-16")
+            if not local or doc.local_syntax(doc.offset_at(*cursor, "utf-16")) is None:
+                assert doc.tree is not None
     assert doc.tree is not None and doc.text == "".join(lines)
     return wall, cpu
 
@@ -214,8 +229,14 @@ def main() -> None:
     print(f"scope for `explain` (whole unit, not windowed): {_pair(series('explain'), series('explain_cpu'))}")
     print(f"context assembly (2,048 tokens, estimated):     {_pair(series('context'), series('context_cpu'))}")
     print(f"scope levels: {scope['levels']}; scope process peak RSS {scope['rss_mb']:.0f} MB")
-    wall, cpu = phase_edits(args.edits, args.seed)
-    print(f"one-character edit, 5,000-line file, edit to updated tree: {_pair(wall, cpu)}")
+    files = {
+        "_pydecimal.py": (STDLIB / "_pydecimal.py").read_text(encoding="utf-8"),
+        "synthetic": python_source(5000),
+    }
+    for name, source in files.items():
+        for local, what in ((False, "whole tree"), (True, "syntax at the cursor")):
+            wall, cpu = phase_edits(source, args.edits, args.seed, local)
+            print(f"one-character edit, 5,000 lines of {name}, edit to {what}: {_pair(wall, cpu)}")
     print(f"cpu pressure at the end: {_pressure()}")
     print("(wall: elapsed time; cpu: time this process ran. On a shared machine wall >> cpu means")
     print(" the process was waiting for a core: the cpu column is the cost of the work itself.)")

@@ -6,6 +6,11 @@ scope measurement, context assembly, routing and trimming. Targets on a
 2-core machine: p50 <= 5 ms, p99 <= 20 ms; < 300 MB with 50 open
 5,000-line documents.
 
+Besides the round trip (wall time, which on a shared machine includes waiting
+for a core) it prints the CPU time the server process and this client spent
+per request, the load average, and the same round trip on a 40-line file
+(``--small``), the floor set by everything but the document's size.
+
     python bench/bench_lsp_roundtrip.py [--requests 1000] [--documents 50]
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +32,13 @@ from bench._common import python_source, rss_mb, summary_ms
 from tests.lsp.harness import change_doc, init_params, open_doc, server_env, start_stdio, write_config
 
 
-async def run(requests: int, documents: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(requests: int, documents: int, lines_per_file: int = 5000) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         root = tmp / "ws"
@@ -35,7 +47,7 @@ async def run(requests: int, documents: int) -> None:
         client = await start_stdio(env)
         await client.initialize_session(init_params(root, "visual-studio-code"))
         pid = client._server.pid  # type: ignore[union-attr]
-        text = python_source(5000)
+        text = python_source(lines_per_file)
         uri = (root / "big.py").as_uri()
         open_doc(client, uri, text)
         lines = text.split("\n")
@@ -45,7 +57,10 @@ async def run(requests: int, documents: int) -> None:
         end_col = len(lines[target_line])
         version = 1
         timings: list[float] = []
+        server_cpu = client_cpu = 0.0
         for i in range(requests + 50):
+            if i == 50:
+                server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
             version += 1
             if i % 2 == 0:
                 change_doc(client, uri, version, (target_line, end_col), (target_line, end_col), "s")
@@ -63,7 +78,16 @@ async def run(requests: int, documents: int) -> None:
             )
             if i >= 50:  # warm-up excluded
                 timings.append(time.perf_counter() - started)
-        print(f"inlineCompletion after a 1-char edit, 5,000-line file: {summary_ms(timings)}")
+        server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
+        print(f"inlineCompletion after a 1-char edit, {lines_per_file:,}-line file: {summary_ms(timings)}")
+        print(
+            f"  cpu per request: server {server_cpu / requests * 1000:.2f} ms,"
+            f" client {client_cpu / requests * 1000:.2f} ms; load average {os.getloadavg()[0]:.2f}"
+        )
+        if documents <= 0:
+            await client.shutdown_session()
+            await client.stop()
+            return
         print(f"server RSS with 1 document: {rss_mb(pid):.0f} MB")
         for n in range(documents - 1):
             open_doc(client, (root / f"doc{n}.py").as_uri(), python_source(5000, seed=n + 1))
@@ -77,8 +101,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--documents", type=int, default=50)
+    parser.add_argument("--small", action="store_true", help="also measure the round trip on a 40-line file")
     args = parser.parse_args()
     asyncio.run(run(args.requests, args.documents))
+    if args.small:
+        asyncio.run(run(args.requests, 0, 40))
 
 
 if __name__ == "__main__":

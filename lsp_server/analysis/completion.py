@@ -59,7 +59,7 @@ def _inside_block(path: list[Node], spec: LanguageSpec) -> bool:
 
 def wants_multiline(doc: Document, offset: int) -> bool:
     """Whether a completion at ``offset`` should be multi-line (see module docstring)."""
-    if doc.tree is None or doc.language is None:
+    if not doc.has_tree or doc.language is None:
         return False
     spec = spec_for(doc.language)
     before, after, line = _line_parts(doc, offset)
@@ -77,7 +77,9 @@ def wants_multiline(doc: Document, offset: int) -> bool:
         return True
     if spec.indent_blocks:
         return _indent_width(before) > 0 and bool(previous)
-    return _inside_block(ancestor_path(doc.tree, offset), spec)
+    local = doc.local_syntax(offset)
+    tree = local.tree if local is not None else doc.tree
+    return tree is not None and _inside_block(ancestor_path(tree, offset), spec)
 
 
 def _cut_by_indent(lines: list[str], limit: int, inclusive: bool) -> list[str]:
@@ -131,7 +133,7 @@ def _parses_cleanly(doc: Document, offset: int, inserted: str) -> bool:
 def trim_completion(doc: Document, byte_offset: int, generated: str, multiline: bool) -> str:
     """Cut ``generated`` (text to insert at ``byte_offset``) where its line or block ends."""
     generated = generated.replace("\r\n", "\n")
-    if not multiline or doc.tree is None or doc.language is None:
+    if not multiline or not doc.has_tree or doc.language is None:
         return generated.split("\n", 1)[0].rstrip("\r")
     spec = spec_for(doc.language)
     before = _line_parts(doc, byte_offset)[0]
@@ -150,7 +152,8 @@ def trim_completion(doc: Document, byte_offset: int, generated: str, multiline: 
     text = text.rstrip()
     if not text:
         return text
-    if doc.tree.root_node.has_error or _parses_cleanly(doc, byte_offset, text):
+    tree = doc.tree
+    if tree is None or tree.root_node.has_error or _parses_cleanly(doc, byte_offset, text):
         return text
     lines = text.split("\n")
     for count in range(len(lines) - 1, max(0, len(lines) - 1 - _MAX_VALIDATION_STEPS), -1):

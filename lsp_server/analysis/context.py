@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lsp_server.analysis.completion import trim_completion, wants_multiline
@@ -33,6 +34,7 @@ from lsp_server.analysis.documents import Document
 from lsp_server.analysis.extract import content_hash
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.langspec import spec_for
+from lsp_server.analysis.localparse import LocalSyntax
 from lsp_server.analysis.nodes import ancestor_path
 from lsp_server.analysis.paths import NotAFileUriError, display_path, uri_to_path
 from lsp_server.analysis.positions import decode_text
@@ -198,11 +200,33 @@ def _select_snippets(
     return ordered()
 
 
+def _top_level_ranges(local: LocalSyntax, low: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the top-level nodes from the first ending after ``low``, from ``local``.
+
+    The edited (stale) tree's nodes are current except the edited statement, read from ``local``.
+    """
+    first, last = local.start, local.end
+    cursor = local.outer.walk()
+    if cursor.goto_first_child_for_byte(min(low, first)) is None:
+        return
+    while True:
+        child = cursor.node
+        if child is None:
+            return
+        start = child.start_byte
+        end = last if start == first else child.end_byte
+        if end > low:
+            yield start, end
+        if not cursor.goto_next_sibling():
+            return
+
+
 def _boundaries(doc: Document, offset: int, reach: int) -> tuple[list[int], list[int]]:
     """Boundaries around ``offset`` (syntax nodes; lines for plain text), within ``reach``."""
     starts = {0, offset}
     ends = {offset, len(doc.source)}
-    tree = doc.tree
+    local = doc.local_syntax(offset) if doc.has_tree else None
+    tree = local.tree if local is not None else doc.tree
     if tree is None:
         lines = doc.lines
         first = lines.line_of(max(0, offset - reach))
@@ -214,6 +238,15 @@ def _boundaries(doc: Document, offset: int, reach: int) -> tuple[list[int], list
         low, high = max(0, offset - reach), offset + reach
         cursor = tree.walk()
         for node in ancestor_path(tree, offset):
+            if local is not None and node.id == tree.root_node.id:
+                for start, end in _top_level_ranges(local, low):
+                    if start > high:
+                        break
+                    if start <= offset:
+                        starts.add(start)
+                    if end >= offset:
+                        ends.add(end)
+                continue
             cursor.reset(node)
             if cursor.goto_first_child_for_byte(low) is None:
                 continue
@@ -227,15 +260,16 @@ def _boundaries(doc: Document, offset: int, reach: int) -> tuple[list[int], list
                     ends.add(child.end_byte)
                 if not cursor.goto_next_sibling():
                     break
-    lines = doc.lines
     source = doc.source
     snapped_starts = set()
     for start in starts:
-        line_start = lines.line_start(lines.line_of(start))
+        line_start = source.rfind(b"\n", 0, start) + 1
         snapped_starts.add(line_start if not source[line_start:start].strip() else start)
     snapped_ends = set()
     for end in ends:
-        line_end = lines.line_end(lines.line_of(end))
+        line_end = source.find(b"\n", end)
+        if line_end < 0:
+            line_end = len(source)
         snapped_ends.add(line_end if not source[end:line_end].strip() else end)
     return (
         sorted(s for s in snapped_starts if s <= offset),

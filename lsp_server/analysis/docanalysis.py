@@ -5,7 +5,11 @@ Visible names at a position come from three ``locals`` queries, each bounded:
 * the file's top level, to a depth of three levels (module-level names and
   imports, including those under ``if``/``try``): one cached result per
   top-level statement, keyed by its bytes, so a keystroke re-queries only the
-  statement it touched;
+  statement it touched (statements with syntax errors are always queried
+  again: error recovery depends on their surroundings); while every edit
+  since the last full analysis stays
+  inside one statement that still binds and imports the same on the same
+  lines, the last result is reused without visiting the other statements;
 * each enclosing container of the unit (class, namespace, outer function),
   to a depth of three levels (its members, its parameters);
 * the unit itself: its header (parameters) and its body, or, for a window
@@ -14,6 +18,10 @@ Visible names at a position come from three ``locals`` queries, each bounded:
 Names bound inside *other* functions are therefore not visible, as in the
 languages themselves. :func:`references_in` runs the ``references`` query
 over one byte range.
+
+Both accept a :class:`~.localparse.LocalSyntax` (the edited statement parsed
+alone while the document's tree is stale) for a unit or range inside that
+statement; the results are the same as from the up-to-date tree.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tree_sitter import Node, QueryCursor
+from tree_sitter import Node, QueryCursor, Tree
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.imports import decode_import, node_text
 from lsp_server.analysis.langspec import spec_for
 from lsp_server.analysis.languages import queries
+from lsp_server.analysis.localparse import LocalSyntax
 from lsp_server.analysis.symbols import ImportRef
 
 SHALLOW_DEPTH = 3
@@ -82,6 +91,10 @@ class _Found:
 _EMPTY = _Found(frozenset(), ())
 
 
+def _start(node: Node) -> int:
+    return node.start_byte
+
+
 def _query(doc: Document, node: Node, depth: int | None, window: tuple[int, int] | None = None) -> _Found:
     """``locals`` captures in ``node`` (start depth limited, byte range limited)."""
     assert doc.language is not None
@@ -97,12 +110,16 @@ def _query(doc: Document, node: Node, depth: int | None, window: tuple[int, int]
     for key, nodes in cursor.captures(node).items():
         if key == "binding":
             bindings.update(node_text(n, source) for n in nodes)
-        elif key == "import":
-            for n in nodes:
+        elif key == "import":  # in document order: captures do not always come in it
+            for n in sorted(nodes, key=_start):
                 if n.id not in seen:
                     seen.add(n.id)
                     imports.extend(decode_import(doc.language, n, source))
     return _Found(frozenset(bindings), tuple(imports))
+
+
+MAX_REUSED_EDITS = 64
+"""Edits after which the top-level result is rebuilt (and rebased) even if it could be reused."""
 
 
 @dataclass(slots=True)
@@ -114,40 +131,109 @@ class _Chunks:
     """Keyed by ``(type, start byte, end byte)``; valid for ``revision``."""
     by_bytes: dict[tuple[str, bytes], _Found] | None
     """Keyed by ``(type, bytes)``; kept only while edits are not known (full-text sync)."""
+    result: tuple[_Found, str] | None = None
+    """The merged result of ``revision``."""
+    by_start: dict[int, tuple[int, _Found]] | None = None
+    """Start byte -> ``(end byte, found)`` of each statement, for :func:`_reused`."""
+    line_count: int = 0
+    """Lines of the document at ``revision``."""
+    clean: bool = False
+    """The tree of ``revision`` had no errors (its statements are where a fresh parse puts them)."""
+
+
+def _composed(edits: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """One edit ``(start, old end, new end)`` covering all of ``edits`` (applied in order)."""
+    start, old_end, new_end = edits[0]
+    for edit_start, edit_old_end, edit_new_end in edits[1:]:
+        high = max(new_end, edit_old_end)
+        old_end += high - new_end
+        start = min(start, edit_start)
+        new_end = high + edit_new_end - edit_old_end
+    return start, old_end, new_end
 
 
 def _shifted(
     by_range: dict[tuple[str, int, int], _Found], edits: list[tuple[int, int, int]]
 ) -> dict[tuple[str, int, int], _Found]:
-    """``by_range`` moved through ``edits``; statements an edit touched are dropped."""
-    entries = list(by_range.items())
-    for edit_start, old_end, new_end in edits:
-        delta = new_end - old_end
-        moved: list[tuple[tuple[str, int, int], _Found]] = []
-        for (kind, start, end), found in entries:
-            if end <= edit_start:
-                moved.append(((kind, start, end), found))
-            elif start >= old_end:
-                moved.append(((kind, start + delta, end + delta), found))
-        entries = moved
-    return dict(entries)
+    """``by_range`` moved through ``edits``; statements the edits' covering range touches are dropped."""
+    edit_start, old_end, new_end = _composed(edits)
+    delta = new_end - old_end
+    moved: dict[tuple[str, int, int], _Found] = {}
+    for (kind, start, end), found in by_range.items():
+        if end <= edit_start:
+            moved[(kind, start, end)] = found
+        elif start >= old_end:
+            moved[(kind, start + delta, end + delta)] = found
+    return moved
 
 
-def _top_level(doc: Document) -> tuple[_Found, str]:
+def _edited_statement(tree: Tree, edits: list[tuple[int, int, int]]) -> Node | None:
+    """The top-level node of an error-free ``tree`` that may hold all of ``edits`` (checked by the caller)."""
+    if tree.root_node.has_error:
+        return None
+    start = _composed(edits)[0]
+    cursor = tree.walk()
+    if start <= 0 or cursor.goto_first_child_for_byte(start - 1) is None:
+        return None
+    node = cursor.node
+    return node if node is not None and node.is_named else None
+
+
+def _reused(doc: Document, old: _Chunks, edits: list[tuple[int, int, int]], node: Node) -> bool:
+    """Whether ``old.result`` still holds: every edit since is inside the top-level ``node``,
+    which binds and imports the same as before, and the document has as many lines (so the
+    statements after it, whose import lines the result holds, did not move). Both trees must
+    be free of errors, whose recovery can regroup statements (the caller checks the current one)."""
+    if old.result is None or old.by_start is None or not 0 < len(edits) <= MAX_REUSED_EDITS:
+        return False
+    if not old.clean or doc.line_count != old.line_count:
+        return False
+    first, end = node.start_byte, node.end_byte
+    for edit_start, old_end, new_end in reversed(edits):
+        if edit_start <= first or new_end > end:
+            return False
+        end -= new_end - old_end
+    before = old.by_start.get(first)
+    if before is None or before[0] != end:
+        return False
+    found, prior = _query(doc, node, SHALLOW_DEPTH - 1), before[1]
+    if found.bindings != prior.bindings or len(found.imports) != len(prior.imports):
+        return False
+    row = node.start_point[0]
+    return all(
+        replace(a, line=a.line - row) == replace(b, line=b.line - prior.row)
+        for a, b in zip(found.imports, prior.imports, strict=True)
+    )
+
+
+def _top_level(doc: Document, local: LocalSyntax | None = None) -> tuple[_Found, str]:
     """Names and imports of the file's top level, and its package (cached per statement).
 
     Statements that no edit since the last analysis touched keep their results; with edits
-    unknown (full-text sync) statements are matched by their bytes instead.
+    unknown (full-text sync) statements are matched by their bytes instead. With ``local``
+    the statements come from the edited (stale) tree, the edited one from ``local``.
     """
 
     def compute() -> tuple[_Found, str]:
-        tree = doc.tree
-        assert tree is not None
         source = doc.source
         old = doc.scratch.get(_CHUNKS_KEY)
         edits = doc.edits_since(old.revision) if isinstance(old, _Chunks) else None
-        root = tree.root_node
-        children = root.named_children
+        if isinstance(old, _Chunks) and edits and old.result is not None:
+            if local is not None:
+                statement: Node | None = local.node
+            else:
+                current = doc.tree
+                statement = _edited_statement(current, edits) if current is not None else None
+            if statement is not None and _reused(doc, old, edits, statement):
+                return old.result  # the scratch keeps the older base, whose edits the next call checks
+        if local is not None:
+            root = local.outer.root_node
+            children = local.top_level()
+        else:
+            tree = doc.tree
+            assert tree is not None
+            root = tree.root_node
+            children = root.named_children
         ranges = [(c.type, c.start_byte, c.end_byte) for c in children]
         byte_keys: list[tuple[str, bytes]] | None = None
         fresh_bytes: dict[tuple[str, bytes], _Found] | None = None
@@ -160,8 +246,12 @@ def _top_level(doc: Document) -> tuple[_Found, str]:
             priors = [by_bytes.get(key) for key in byte_keys]
             fresh_bytes = {}
         missing = [i for i, found in enumerate(priors) if found is None]
+        if local is not None:  # the stale tree's nodes of the edited statement must not be queried
+            missing = [i for i in missing if children[i] is not local.node]
         batch = _query_children(doc, root, children, missing) if len(missing) > 8 else {}
         fresh: dict[tuple[str, int, int], _Found] = {}
+        by_start: dict[int, tuple[int, _Found]] = {}
+        errors = root.has_error
         bindings: set[str] = set()
         imports: list[ImportRef] = []
         package = ""
@@ -169,17 +259,23 @@ def _top_level(doc: Document) -> tuple[_Found, str]:
             found = priors[i] or batch.get(i)
             if found is None:
                 found = replace(_query(doc, child, SHALLOW_DEPTH - 1), row=child.start_point[0])
-            fresh[ranges[i]] = found
-            if fresh_bytes is not None and byte_keys is not None:
-                fresh_bytes[byte_keys[i]] = found
+            if not errors or not child.has_error:  # error recovery depends on context: keep no such result
+                fresh[ranges[i]] = found
+                by_start[ranges[i][1]] = (ranges[i][2], found)
+                if fresh_bytes is not None and byte_keys is not None:
+                    fresh_bytes[byte_keys[i]] = found
             bindings |= found.bindings
             if found.imports:
                 shift = child.start_point[0] - found.row
                 imports.extend(replace(r, line=r.line + shift) if shift else r for r in found.imports)
             if not package and ranges[i][0] in _PACKAGE_TYPES:
                 package = _package_name(child, source)
-        doc.scratch[_CHUNKS_KEY] = _Chunks(doc.revision, fresh, fresh_bytes)
-        return _Found(frozenset(bindings), tuple(imports)), package
+        result = _Found(frozenset(bindings), tuple(imports)), package
+        # with ``local`` the edited tree was clean, and so is the statement
+        doc.scratch[_CHUNKS_KEY] = _Chunks(
+            doc.revision, fresh, fresh_bytes, result, by_start, doc.line_count, not errors
+        )
+        return result
 
     return doc.memo("docanalysis.top", compute)
 
@@ -195,7 +291,7 @@ def _query_children(doc: Document, root: Node, children: list[Node], wanted: lis
     cursor = QueryCursor(queries(doc.language).locals)
     cursor.set_max_start_depth(SHALLOW_DEPTH)
     for key, nodes in cursor.captures(root).items():
-        for node in nodes:
+        for node in sorted(nodes, key=_start) if key == "import" else nodes:
             owner = bisect_right(starts, node.start_byte) - 1
             if owner not in bindings or node.end_byte > children[owner].end_byte:
                 continue
@@ -222,12 +318,18 @@ def visible_locals(
     unit: Node | None,
     window: tuple[int, int] | None,
     ancestors: tuple[Node, ...] = (),
+    *,
+    local: LocalSyntax | None = None,
 ) -> FileLocals:
     """Names visible in ``unit`` (the whole unit, or its part inside ``window``).
 
-    ``ancestors`` are the named nodes enclosing ``unit``, root first.
+    ``ancestors`` are the named nodes enclosing ``unit``, root first. ``unit`` and
+    ``ancestors`` come from ``local``'s tree when given (``unit`` inside its statement).
     """
-    if doc.tree is None or doc.language is None:
+    if not doc.has_tree or doc.language is None:
+        return FileLocals(frozenset(), (), {}, (), "")
+    tree = local.tree if local is not None else doc.tree
+    if tree is None:
         return FileLocals(frozenset(), (), {}, (), "")
     cached = doc.scratch.get(_VISIBLE_KEY)
     table: dict[object, FileLocals] = {}
@@ -239,9 +341,9 @@ def visible_locals(
     hit = table.get(key)
     if hit is not None:
         return hit
-    top, package = _top_level(doc)
+    top, package = _top_level(doc, local)
     parts = [top]
-    root_id = doc.tree.root_node.id
+    root_id = tree.root_node.id
     if unit is not None and unit.id != root_id:
         if window is not None:
             parts.append(_query(doc, unit, 1))
@@ -252,7 +354,7 @@ def visible_locals(
             if ancestor.id != root_id and ancestor.type in scopes:
                 parts.append(_query(doc, ancestor, SHALLOW_DEPTH))
     elif window is not None:
-        parts.append(_query(doc, doc.tree.root_node, None, window))
+        parts.append(_query(doc, tree.root_node, None, window))
     result = _merge(parts, package)
     table[key] = result
     return result
@@ -309,16 +411,19 @@ class _Intervals:
         return i >= 0 and end <= self._ends[i]
 
 
-def references_in(doc: Document, start: int, end: int) -> list[Reference]:
+def references_in(doc: Document, start: int, end: int, *, local: LocalSyntax | None = None) -> list[Reference]:
     """Names referenced in bytes ``[start, end)`` of ``doc``, in order, deduplicated.
 
     Names captured as ``@reference.ignore`` (definition names, import
     statements, attribute names) and identifiers inside qualified paths are
     not plain references. ``object.member`` pairs come from captures that the
-    query produces in document order, one object per member.
+    query produces in document order, one object per member. ``local`` (whose
+    statement must contain the range) stands in for the document's tree.
     """
-    tree = doc.tree
-    if tree is None or doc.language is None:
+    if not doc.has_tree or doc.language is None:
+        return []
+    tree = local.tree if local is not None else doc.tree
+    if tree is None:
         return []
     source = doc.source
     cursor = QueryCursor(queries(doc.language).references)
@@ -334,7 +439,7 @@ def references_in(doc: Document, start: int, end: int) -> list[Reference]:
     found: dict[tuple[str, str | None, tuple[str, ...]], Reference] = {}
     counts: dict[tuple[str, str | None, tuple[str, ...]], int] = {}
     taken: set[int] = set()
-    for obj_node, member_node in _pairs(captures, cursor_range=(start, end), doc=doc):
+    for obj_node, member_node in _pairs(captures, cursor_range=(start, end), doc=doc, tree=tree):
         begin, finish = obj_node.start_byte, obj_node.end_byte
         taken.add(begin)
         taken.add(member_node.start_byte)
@@ -365,7 +470,8 @@ def references_in(doc: Document, start: int, end: int) -> list[Reference]:
         seen = plain.get(raw)
         if seen is None:
             plain[raw] = [begin, 1]
-        else:
+        else:  # captures do not always come in document order: keep the first use
+            seen[0] = min(seen[0], begin)
             seen[1] += 1
     for raw, (begin, count) in plain.items():
         name = raw.decode("utf-8", "replace")
@@ -382,7 +488,9 @@ def references_in(doc: Document, start: int, end: int) -> list[Reference]:
     )
 
 
-def _pairs(captures: dict[str, list[Node]], cursor_range: tuple[int, int], doc: Document) -> list[tuple[Node, Node]]:
+def _pairs(
+    captures: dict[str, list[Node]], cursor_range: tuple[int, int], doc: Document, tree: Tree
+) -> list[tuple[Node, Node]]:
     """``object.member`` node pairs.
 
     Pairs never overlap, so the i-th object (by position) belongs to the i-th
@@ -405,28 +513,30 @@ def _pairs(captures: dict[str, list[Node]], cursor_range: tuple[int, int], doc: 
         inner = list(zip(inner_objects, inner_members, strict=True))
         if lead == 0 and trail == len(objects):
             return inner
-        edges = [pair for node in members[:lead] for pair in _pairs_at(doc, node)]
-        edges.extend(pair for node in objects[trail:] for pair in _pairs_at(doc, node))
+        edges = [pair for node in members[:lead] for pair in _pairs_at(doc, tree, node)]
+        edges.extend(pair for node in objects[trail:] for pair in _pairs_at(doc, tree, node))
         unique = {(o.start_byte, o.end_byte, m.start_byte, m.end_byte): (o, m) for o, m in edges}
         for o, m in inner:
             unique.setdefault((o.start_byte, o.end_byte, m.start_byte, m.end_byte), (o, m))
         return sorted(unique.values(), key=lambda pair: (pair[0].start_byte, pair[1].start_byte))
-    return _pairs_matching(doc, cursor_range)
+    return _pairs_matching(doc, tree, cursor_range)
 
 
-def _pairs_matching(doc: Document, byte_range: tuple[int, int], node: Node | None = None) -> list[tuple[Node, Node]]:
+def _pairs_matching(
+    doc: Document, tree: Tree, byte_range: tuple[int, int], node: Node | None = None
+) -> list[tuple[Node, Node]]:
     """``object.member`` pairs from the query's matches in ``byte_range`` (those with ``node`` only)."""
-    assert doc.tree is not None and doc.language is not None
+    assert doc.language is not None
     cursor = QueryCursor(queries(doc.language).references)
     cursor.set_byte_range(*byte_range)
     out: list[tuple[Node, Node]] = []
-    for _, match in cursor.matches(doc.tree.root_node):
+    for _, match in cursor.matches(tree.root_node):
         obj, member = match.get("reference.object"), match.get("reference.member")
         if obj and member and (node is None or node in (obj[0], member[0])):
             out.append((obj[0], member[0]))
     return out
 
 
-def _pairs_at(doc: Document, node: Node) -> list[tuple[Node, Node]]:
+def _pairs_at(doc: Document, tree: Tree, node: Node) -> list[tuple[Node, Node]]:
     """The pair with ``node`` (cut by the edge of a range), from a query over its bytes."""
-    return _pairs_matching(doc, (node.start_byte, node.end_byte), node)
+    return _pairs_matching(doc, tree, (node.start_byte, node.end_byte), node)

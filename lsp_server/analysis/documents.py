@@ -7,6 +7,13 @@ applies the text and calls ``Tree.edit``; the reparse (incremental, with the
 edited old tree) is deferred to the next read of :attr:`Document.tree`, so a
 burst of keystrokes between two requests costs one parse, and a burst that
 restores the last parsed text (type a character, delete it) costs none.
+
+While every edit since the last parse stays inside one top-level Python
+statement, :meth:`Document.local_syntax` parses that statement alone
+(:mod:`.localparse`), so the request path need not reparse the whole file.
+A :class:`DocumentStore` keeps the trees of only the ``max_trees`` most
+recently used documents; the others keep their text and parse again when
+next needed.
 Documents of unknown languages or over the size cap have no tree and behave
 as plain text; binary content and lone surrogates never raise.
 """
@@ -14,6 +21,7 @@ as plain text; binary content and lone surrogates never raise.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -21,6 +29,7 @@ from tree_sitter import Node, Parser, Tree
 
 from lsp_server.analysis import positions
 from lsp_server.analysis.languages import SUPPORTED_LANGUAGES, detect_language, new_parser
+from lsp_server.analysis.localparse import LOCAL_LANGUAGES, LocalSyntax, parse_statement, statement_span
 from lsp_server.analysis.paths import normalize_uri
 from lsp_server.analysis.positions import LineTable, PositionEncoding, encode_text
 
@@ -30,6 +39,8 @@ T = TypeVar("T")
 
 _EDIT_HISTORY = 256
 """How many recent edits a document remembers for :meth:`Document.edits_since`."""
+MAX_TREES = 16
+"""Default number of documents of a :class:`DocumentStore` that keep their syntax trees."""
 
 
 class Document:
@@ -59,6 +70,14 @@ class Document:
         """``_tree`` has been edited (``Tree.edit``) but not reparsed yet."""
         self._parsed: tuple[bytes, Tree] | None = None
         """While stale: the source the tree was last parsed from and an unedited copy of that tree."""
+        self._span: tuple[int, int] | None = None
+        """While stale: byte range (current offsets) of the one top-level statement holding every edit."""
+        self._local: tuple[int, LocalSyntax | None] | None = None
+        """``(revision, result)`` of the last statement parse."""
+        self._released = False
+        """The tree was dropped to save memory (see :class:`DocumentStore`); parse again on the next read."""
+        self.on_tree_use: Callable[[Document], None] | None = None
+        """Called when the tree is read or edited (the store's recency list)."""
         self._edits: list[tuple[int, int, int, int]] = []
         """Recent edits as ``(revision after, start, old end, new end)`` byte offsets, oldest first."""
         self._edits_floor = 0
@@ -89,9 +108,58 @@ class Document:
 
         Reparses (incrementally) here when the document changed since the last read.
         """
-        if self._stale:
+        if self.on_tree_use is not None:
+            self.on_tree_use(self)
+        if self._released:
+            self._released = False
+            self._reparse_full()
+        elif self._stale:
             self._refresh_tree()
         return self._tree
+
+    @property
+    def has_tree(self) -> bool:
+        """Whether the document has a syntax tree, without bringing it up to date."""
+        return self._tree is not None or self._released
+
+    def local_syntax(self, start: int, end: int | None = None) -> LocalSyntax | None:
+        """The freshly parsed top-level statement around bytes ``[start, end]`` while the tree is stale.
+
+        ``None`` when :attr:`tree` is up to date or free to bring up to date (the
+        edits cancelled out), or when the edits since the last parse are not all
+        inside one self-contained top-level statement containing the range
+        (then read :attr:`tree`).
+        """
+        if not self._stale or self._span is None or self._tree is None:
+            return None
+        if self._parsed is not None and self._parsed[0] == self._source:
+            return None
+        if self.on_tree_use is not None:
+            self.on_tree_use(self)
+        cached = self._local
+        if cached is None or cached[0] != self._revision:
+            assert self._parser is not None
+            result = parse_statement(self._parser, self._tree, self._source, self._span, self._lines.point_of)
+            if result is None:
+                self._span = None
+            cached = self._local = (self._revision, result)
+        local = cached[1]
+        if local is None or not local.covers(start, start if end is None else end):
+            return None
+        return local
+
+    def release_tree(self) -> None:
+        """Drop the tree (and what refers to it) to save memory; it is parsed again when next read."""
+        if self._tree is None:
+            return
+        self._tree = None
+        self._parser = None
+        self._stale = False
+        self._parsed = None
+        self._span = None
+        self._local = None
+        self._memo.clear()
+        self._released = True
 
     @property
     def revision(self) -> int:
@@ -203,10 +271,22 @@ class Document:
             del self._edits[0]
         if version is not None:
             self.version = version
+        if self._released:
+            if len(self._source) > self.max_parse_bytes:
+                self._released = False
+            return
         if self._tree is not None and len(self._source) <= self.max_parse_bytes:
+            if self.on_tree_use is not None:
+                self.on_tree_use(self)
             if not self._stale:
+                local = self.language in LOCAL_LANGUAGES
+                self._span = statement_span(self._tree, old, start, end) if local else None
                 self._parsed = (old, self._tree.copy())
                 self._stale = True
+            elif self._span is not None and not (self._span[0] < start and end <= self._span[1]):
+                self._span = None
+            if self._span is not None:
+                self._span = (self._span[0], self._span[1] + len(new) - (end - start))
             self._tree.edit(start, end, start + len(new), start_point, old_end_point, new_end_point)
         else:
             self._reparse_full()
@@ -222,11 +302,13 @@ class Document:
         if version is not None:
             self.version = version
         self._tree = None
+        self._released = False
         self._reparse_full()
 
     def _refresh_tree(self) -> None:
         """Bring the edited tree up to date with the source (see :attr:`tree`)."""
         parsed, self._parsed, self._stale = self._parsed, None, False
+        self._span = self._local = None
         if self._tree is None:
             return
         if parsed is not None and parsed[0] == self._source:
@@ -238,6 +320,7 @@ class Document:
     def _reparse_full(self) -> None:
         self._stale = False
         self._parsed = None
+        self._span = self._local = None
         if self.language is None or len(self._source) > self.max_parse_bytes:
             if self._tree is not None:
                 logger.debug("%s: over %d bytes, dropping its tree", self.uri, self.max_parse_bytes)
@@ -249,17 +332,49 @@ class Document:
 
 
 class DocumentStore:
-    """The open documents of one session, keyed by normalised URI."""
+    """The open documents of one session, keyed by normalised URI.
 
-    def __init__(self, *, max_parse_bytes: int = 2_000_000) -> None:
+    Only the ``max_trees`` most recently used documents keep their syntax
+    trees (a 5,000-line Python file's tree takes megabytes); the others drop
+    theirs and parse again when next read.
+    """
+
+    def __init__(self, *, max_parse_bytes: int = 2_000_000, max_trees: int = MAX_TREES) -> None:
         self._docs: dict[str, Document] = {}
         self.max_parse_bytes = max_parse_bytes
+        self.max_trees = max(1, max_trees)
+        self._recent: OrderedDict[int, Document] = OrderedDict()
+        """Documents that hold a tree, least recently used first (keyed by ``id``)."""
 
     def open(self, uri: str, text: str, language_id: str = "", version: int = 0) -> Document:
         """Open (or reopen) a document and return it."""
+        previous = self._docs.get(normalize_uri(uri))
+        if previous is not None:
+            self._forget(previous)
         doc = Document(uri, text, language_id, version, max_parse_bytes=self.max_parse_bytes)
+        doc.on_tree_use = self._used
         self._docs[normalize_uri(uri)] = doc
+        self._used(doc)
         return doc
+
+    def _used(self, doc: Document) -> None:
+        key = id(doc)
+        recent = self._recent
+        if not doc.has_tree:
+            recent.pop(key, None)
+            return
+        if key in recent:
+            if next(reversed(recent)) != key:
+                recent.move_to_end(key)
+            return
+        recent[key] = doc
+        while len(recent) > self.max_trees:
+            _, oldest = recent.popitem(last=False)
+            oldest.release_tree()
+
+    def _forget(self, doc: Document) -> None:
+        doc.on_tree_use = None
+        self._recent.pop(id(doc), None)
 
     def get(self, uri: str) -> Document | None:
         """The open document at ``uri``, if any."""
@@ -267,7 +382,9 @@ class DocumentStore:
 
     def close(self, uri: str) -> None:
         """Forget a document (no error if it was not open)."""
-        self._docs.pop(normalize_uri(uri), None)
+        doc = self._docs.pop(normalize_uri(uri), None)
+        if doc is not None:
+            self._forget(doc)
 
     def __iter__(self) -> Iterator[Document]:
         return iter(list(self._docs.values()))

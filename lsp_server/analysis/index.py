@@ -392,6 +392,8 @@ class WorkspaceIndex:
             cached = self._load_caches(filters) if todo else {}
             from_cache = 0
             to_parse: list[tuple[str, str]] = []
+            # Largest files first: the pool's last batches are then small and both workers finish together.
+            todo.sort(key=lambda f: f.size, reverse=True)
             for item in todo:
                 row = cached.get(item.path)
                 if row is not None and row.mtime_ns == item.mtime_ns and row.size == item.size:

@@ -14,6 +14,11 @@ resolves (:mod:`.resolve`) and from that the :class:`ScopeReport` level:
 * ``single_file`` otherwise. Plain-text documents (unknown language, no tree)
   are always ``single_file`` unless the task is repository-wide.
 
+Right after an edit inside one top-level statement the unit is measured in
+that statement parsed alone (:meth:`.Document.local_syntax`), the same as in
+the full tree but without reparsing the file; a ``module`` unit needs the full
+tree.
+
 ``unit_range`` is ``(start_line, start_col, end_line, end_col)``, 0-based,
 columns in UTF-8 bytes (tree-sitter points); use ``Document.position_at`` to
 turn byte offsets into LSP positions of another encoding.
@@ -308,18 +313,23 @@ def measure_scope(
     """Measure the scope of ``task`` at ``byte_offset`` (or ``selection``, byte offsets)."""
     kind = parse_task(task)
     byte_offset = max(0, min(byte_offset, len(doc.source)))
-    if doc.tree is None or doc.language is None:
+    if not doc.has_tree or doc.language is None:
         return _plain_text_report(doc, byte_offset, kind, settings)
+    local = None
     if selection is not None:
         unit = enclosing_unit(doc, min(selection), max(selection))
     else:
-        unit = enclosing_unit(doc, byte_offset)
+        local = doc.local_syntax(byte_offset)
+        unit = enclosing_unit(doc, byte_offset, local=local)
+        if local is not None and (unit.kind == "module" or not local.covers(unit.start_byte, unit.end_byte)):
+            local = None
+            unit = enclosing_unit(doc, byte_offset)
     start, end = unit.start_byte, unit.end_byte
     window = _window(unit, kind, byte_offset, settings)
     if window is not None:
         start, end = window
-    references = references_in(doc, start, end)
-    locals_ = visible_locals(doc, unit.node, window, unit.ancestors)
+    references = references_in(doc, start, end, local=local)
+    locals_ = visible_locals(doc, unit.node, window, unit.ancestors, local=local)
     doc_path = _doc_path(doc)
     roots = tuple(str(r) for r in index.roots) if index is not None else ()
     ctx = ResolveContext(

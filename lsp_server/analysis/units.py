@@ -7,7 +7,14 @@ top-level statement containing the position (inside namespaces, the
 statement inside them) is a ``statement`` unit; else the whole ``module``.
 In indentation-delimited languages (Python) a position on a blank line
 belongs to the block its column is indented into, as tree-sitter ends a block
-at its last statement.
+at its last statement, and a position at the end of a line's code belongs to
+that code (typing at the end of a function's last line is typing in the
+function, although its node ends just before the cursor).
+
+With a :class:`~.localparse.LocalSyntax` (the freshly parsed statement
+around the position while the document's tree is stale) the unit is found in
+it; a position it does not place in a function, class or statement gets the
+``module`` unit of the full tree.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from tree_sitter import Node
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.langspec import LanguageSpec, spec_for
+from lsp_server.analysis.localparse import LocalSyntax
 from lsp_server.analysis.nodes import ancestor_path, node_name
 
 _BLOCK_BODIED = frozenset({"arrow_function", "closure_expression", "lambda_expression"})
@@ -107,10 +115,23 @@ def _blank_line_anchor(doc: Document, offset: int) -> tuple[int, int] | None:
     return None
 
 
-def enclosing_unit(doc: Document, start: int, end: int | None = None) -> Unit:
+def _line_end_anchor(doc: Document, offset: int) -> int | None:
+    """For a position after the last code of its line: the last code byte before it."""
+    line = doc.lines.line_of(offset)
+    source = doc.source
+    line_start = doc.lines.line_start(line)
+    if source[offset : doc.lines.line_end(line)].strip():
+        return None
+    code = source[line_start:offset].rstrip()
+    return line_start + len(code) - 1 if code.strip() else None
+
+
+def enclosing_unit(doc: Document, start: int, end: int | None = None, *, local: LocalSyntax | None = None) -> Unit:
     """The unit enclosing bytes ``[start, end]`` (a position when ``end`` is None)."""
-    tree = doc.tree
-    if tree is None or doc.language is None:
+    if doc.language is None or not doc.has_tree:
+        return _module(doc)
+    tree = local.tree if local is not None else doc.tree
+    if tree is None:
         return _module(doc)
     spec = spec_for(doc.language)
     end = start if end is None else max(start, end)
@@ -120,6 +141,10 @@ def enclosing_unit(doc: Document, start: int, end: int | None = None) -> Unit:
         if anchor is not None:
             start = end = anchor[0]
             column = anchor[1]
+        else:
+            code_end = _line_end_anchor(doc, start)
+            if code_end is not None:
+                start = end = code_end
     path = ancestor_path(tree, start, end)
     top: int | None = None
     for index in range(len(path) - 1, 0, -1):
