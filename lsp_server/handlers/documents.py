@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from lsprotocol import types
 
 from lsp_server.analysis.paths import uri_to_path
+from lsp_server.analysis.scope import measure_scope
 from lsp_server.server import HybridLanguageServer
+from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
+
+#: a just-opened document is analysed this long after didOpen, so the first request finds it ready
+WARM_DELAY_S = 0.2
+
+
+def _warm(ls: HybridLanguageServer, uri: str) -> None:
+    """Parse and analyse a just-opened document in idle time (the first request would otherwise pay it)."""
+    doc = ls.document(uri)
+    if doc is None:
+        return
+    try:
+        settings = ls.session.settings.analysis
+        measure_scope(doc, 0, TaskKind.COMPLETION.value, ls.session.index, settings)
+    except Exception:  # warming is an optimisation; the request will report any real problem
+        logger.debug("warming %s failed", uri, exc_info=True)
 
 
 def register(server: HybridLanguageServer) -> None:
@@ -17,6 +35,7 @@ def register(server: HybridLanguageServer) -> None:
     def did_open(ls: HybridLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.session.documents.open(item.uri, item.text, item.language_id, item.version)
+        asyncio.get_running_loop().call_later(WARM_DELAY_S, _warm, ls, item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
