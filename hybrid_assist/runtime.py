@@ -68,5 +68,45 @@ def build_usage_control(settings: HybridSettings) -> UsageControl:
     return UsageControl(ledger, budgets, limiter, metrics)
 
 
+def build_local_runtime(settings: HybridSettings) -> RoutingRuntime:
+    """The local engine alone (no cloud provider): the gateway-mode fallback when the gateway is unreachable."""
+    try:
+        backends: dict[str, Backend] = {"local": build_local_backend(settings.local)}
+    except ImportError as exc:
+        error = f"the {settings.local.backend} engine's library is not installed ({exc.name or exc})"
+        return RoutingRuntime({}, {}, local_error=error)
+    return RoutingRuntime(backends, {})
+
+
+def build_gateway_assistant(settings: HybridSettings) -> Assistant:
+    """Gateway mode: model calls go to ``[gateway] url``; no engine, provider or ledger is opened here.
+
+    With ``fallback_local`` the local engine (and a local ledger for what it serves) is built on first
+    need, when the gateway cannot be reached.
+    """
+    from lsp_server.gateway_client import GatewayClient
+    from lsp_server.gateway_mode import GatewayMode
+    from routing.service import RoutingService
+
+    options = settings.gateway
+    key = options.api_key()
+    client = (
+        GatewayClient(options.url, key, connect_timeout_s=options.connect_timeout_s, timeout_s=options.timeout_s)
+        if key
+        else None
+    )
+    if client is None:
+        logger.warning("gateway mode without a key: set $%s or [gateway] api_key_file", options.api_key_env)
+
+    def fallback() -> RoutingService:
+        return RoutingService(build_local_runtime(settings), build_usage_control(settings))
+
+    gateway = GatewayMode(options, client, fallback if options.fallback_local else None)
+    return Assistant(RoutingRuntime({}, {}), None, settings.completion.cache_size, gateway=gateway)
+
+
 def build_assistant(settings: HybridSettings) -> Assistant:
+    """The embedded pipeline, or gateway mode when ``[gateway] url`` is set."""
+    if settings.gateway.url:
+        return build_gateway_assistant(settings)
     return Assistant(build_runtime(settings), build_usage_control(settings), settings.completion.cache_size)

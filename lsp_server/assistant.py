@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from inference.types import GenerationRequest
 from lsp_server.analysis.completion import trim_completion
@@ -30,6 +31,9 @@ from routing.sensitivity import sensitive_path_reasons
 from routing.service import RoutedCall, RoutingService
 from routing.tasks import COMPLETION_TASKS, REPOSITORY_TASKS, TaskKind
 
+if TYPE_CHECKING:
+    from lsp_server.gateway_mode import GatewayMode
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,8 +49,15 @@ class _Prepared:
 class Assistant:
     """Runs requests of every session through one shared :class:`RoutingRuntime`."""
 
-    def __init__(self, runtime: RoutingRuntime, usage: UsageControl | None = None, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        runtime: RoutingRuntime,
+        usage: UsageControl | None = None,
+        cache_size: int = 256,
+        gateway: GatewayMode | None = None,
+    ) -> None:
         self.service = RoutingService(runtime, usage)
+        self.gateway = gateway  # gateway mode: model calls go to the team gateway, not to ``service``
         self.cache = CompletionCache(cache_size)
         self.accepted = 0
         self.rejected = 0
@@ -61,10 +72,14 @@ class Assistant:
 
     async def close(self) -> None:
         """Stop the engines and flush the ledger."""
+        if self.gateway is not None:
+            await self.gateway.close()
         await self.service.close()
 
     async def budget_status(self, user: str, team: str) -> dict[str, object] | None:
         """The user's budget this month for status displays; None when no budget applies."""
+        if self.gateway is not None:  # the gateway keeps the budgets (of the key's user)
+            return await self.gateway.budget()
         return await self.service.budget_status(user, team)
 
     def record_feedback(self, request_id: str, accepted: bool, task: str = "inline_completion") -> Awaitable[None]:
@@ -116,6 +131,24 @@ class Assistant:
 
     def explain(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
         return self._prepare(session, doc, request).explanation
+
+    async def explain_route(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
+        """:meth:`explain`; in gateway mode with the gateway's decision (or this one, with a note why not)."""
+        prepared = self._prepare(session, doc, request)
+        explanation = prepared.explanation
+        if self.gateway is None:
+            return explanation
+        paths = _request_paths(doc, prepared.context)
+        remote = await self.gateway.explain(
+            request.request_id, request.task, prepared.route_input, explanation.scope, paths
+        )
+        if isinstance(remote, str):  # the gateway could not answer: the local view, saying so
+            decision = explanation.decision
+            note = f"{remote} This is the language server's own decision, not the gateway's."
+            return dataclasses.replace(
+                explanation, decision=dataclasses.replace(decision, reasons=(*decision.reasons, note))
+            )
+        return dataclasses.replace(explanation, decision=remote)
 
     # -- execution ---------------------------------------------------------
     async def run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:
@@ -173,7 +206,10 @@ class Assistant:
             prompt=context.prompt_prefix() + context.suffix,
             secrets=prepared.secrets,
         )
-        served = await self.service.serve(call)
+        if self.gateway is not None:
+            served = await self.gateway.serve(call, explanation.scope, _request_paths(doc, context))
+        else:
+            served = await self.service.serve(call)
         explanation = dataclasses.replace(explanation, decision=served.decision)
         text = served.text
         if completion and text:
@@ -194,6 +230,12 @@ class Assistant:
             notice=_join(list(served.notices)),
             multiline=context.multiline,
         )
+
+
+def _request_paths(doc: Document, context: AssembledContext) -> list[str]:
+    """The files whose text is in the request: the document and the definitions shown from others."""
+    uris = [doc.uri, *(s.uri for s in context.snippets)]
+    return [str(uri_to_path(uri)) for uri in uris if uri.startswith("file:")]
 
 
 def _ms(started: float) -> float:

@@ -1,3 +1,3 @@
-"""Project-wide test fixtures: the wire-protocol test servers are available to every test module."""
+"""Project-wide test fixtures: the wire-protocol test servers and a real PostgreSQL server (``postgres_url``)."""
 
-pytest_plugins = ["tests.wire.fixtures"]
+pytest_plugins = ["tests.wire.fixtures", "tests.postgres"]

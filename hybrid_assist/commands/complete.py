@@ -60,10 +60,11 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
     try:
         await index.build()
         runtime = assistant.runtime
-        runtime.start_local_in_background()
-        if not runtime.local_state().available and not runtime.local_error:
-            print("hybrid-assist: starting the local engine...", file=sys.stderr, flush=True)
-        await runtime.wait_local(args.wait)
+        if assistant.gateway is None:  # gateway mode loads no engine here
+            runtime.start_local_in_background()
+            if not runtime.local_state().available and not runtime.local_error:
+                print("hybrid-assist: starting the local engine...", file=sys.stderr, flush=True)
+            await runtime.wait_local(args.wait)
         offset = doc.offset_at(max(0, args.line), max(0, args.character), "utf-16")
         result = await assistant.run(session, doc, AssistRequest(task, doc.uri, offset))
     finally:

@@ -55,7 +55,7 @@ def _document_for(ls: HybridLanguageServer, uri: str) -> Document:
 
 def register(server: HybridLanguageServer) -> None:
     @server.command(EXPLAIN_ROUTE)
-    def explain_route(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
+    async def explain_route(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
         arg = _argument(args)
         try:
             uri = str(arg["uri"])
@@ -68,7 +68,8 @@ def register(server: HybridLanguageServer) -> None:
             raise JsonRpcInvalidParams(f"{EXPLAIN_ROUTE}: negative position")
         doc = _document_for(ls, uri)
         offset = doc.offset_at(line, character, ls.session.encoding)
-        return ls.assistant.explain(ls.session, doc, AssistRequest(task, uri, offset)).to_json()
+        explanation = await ls.assistant.explain_route(ls.session, doc, AssistRequest(task, uri, offset))
+        return explanation.to_json()
 
     @server.command(STATUS)
     async def status(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
@@ -93,6 +94,7 @@ def register(server: HybridLanguageServer) -> None:
             "encoding": ls.session.encoding,
             "completions": {"accepted": ls.assistant.accepted, "rejected": ls.assistant.rejected},
             "budget": budget,
+            "gateway": await ls.assistant.gateway.status() if ls.assistant.gateway is not None else None,
         }
 
     @server.command(DOCUMENT_STATE)

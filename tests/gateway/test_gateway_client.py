@@ -1,0 +1,224 @@
+"""The language server's gateway client against scripted HTTP answers (``httpx.MockTransport``).
+
+SSE parsing, the ``done`` event as a ``Served``, the error classes, and
+``GatewayMode``'s one-message-then-fallback behaviour with a lazily built
+local engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hybrid_assist.config import HybridSettings
+from hybrid_assist.config.settings import GatewayClientSettings
+from hybrid_assist.runtime import build_local_runtime
+from inference.settings import LocalSettings
+from inference.types import ChatMessage, GenerationRequest
+from lsp_server.analysis.scope import ScopeReport
+from lsp_server.gateway_client import (
+    GatewayAuthError,
+    GatewayClient,
+    GatewayRequestError,
+    GatewayUnreachable,
+    generation_json,
+    iter_sse,
+)
+from lsp_server.gateway_mode import GatewayMode, request_body
+from routing.policy import LocalState, RouteInput, RouteTarget
+from routing.service import RoutedCall, RoutingService
+from routing.settings import RoutingSettings
+from routing.tasks import TaskKind
+
+ROUTE = {
+    "route": {
+        "target": "openai",
+        "model": "gpt-4o",
+        "cloud": True,
+        "reasons": ["task explain at scope repository: cloud by policy (openai)"],
+        "fallbacks": [{"target": "local", "model": "instant"}],
+        "local_only": False,
+        "shed": False,
+    },
+    "estimate": {"input_tokens": 812, "output_tokens": 64, "cost_usd": 0.00267},
+}
+DONE = {
+    "text": "return a + b",
+    "target": "openai",
+    "model": "gpt-4o",
+    "usage": {"prompt_tokens": 800, "cached_tokens": 100, "completion_tokens": 5},
+    "cost_usd": 0.0021,
+    "latency_ms": 12.5,
+    "ttft_ms": 3.0,
+    "attempts": [{"target": "openai", "model": "gpt-4o", "outcome": "ok", "detail": ""}],
+    "notices": ["hybrid-assist: 80% of your monthly budget is spent"],
+    "empty_reason": "",
+}
+
+
+def sse(*events: tuple[str, object]) -> bytes:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+
+
+def scope() -> ScopeReport:
+    return ScopeReport("repository", "python", "function", "add", (0, 0, 1, 0), (), ("file:///p/b.py",), 812, ())
+
+
+def call(task: TaskKind = TaskKind.EXPLAIN, sensitive: tuple[str, ...] = ()) -> RoutedCall:
+    def build(target: RouteTarget) -> GenerationRequest:
+        messages = (ChatMessage("system", "be brief"), ChatMessage("user", "explain add"))
+        return GenerationRequest.chat("ha-1", messages, model=target.model, max_tokens=64)
+
+    route_input = RouteInput(
+        task, "repository", 812, sensitive=bool(sensitive), sensitive_reasons=sensitive, local=LocalState(False)
+    )
+    return RoutedCall("ha-1", "alice", "t", task, route_input, RoutingSettings(), build, prompt="explain add")
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> GatewayClient:
+    return GatewayClient("http://gw.test/", "ha_key", transport=httpx.MockTransport(handler))
+
+
+async def test_sse_parser_handles_comments_multiline_data_and_crlf() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in [": ping", "event: delta\r", 'data: {"text":', 'data: "a"}', "", "", "data: {}", ""]:
+            yield line
+
+    events = [e async for e in iter_sse(lines())]
+    assert [(e.event, e.data) for e in events] == [("delta", '{"text":\n"a"}'), ("message", "{}")]
+
+
+async def test_assist_posts_the_contract_body_and_turns_done_into_served() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = sse(("route", ROUTE), ("delta", {"text": "return "}), ("delta", {"text": "a + b"}), ("done", DONE))
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    client = client_for(handler)
+    pieces: list[str] = []
+    routed = call(sensitive=("path matches **/secrets/**",))
+    generation = routed.build(RouteTarget("gateway", "", cloud=False))
+    body = request_body("ha-1", routed.task, routed.route_input, scope(), ["/p/a.py", "/p/a.py", ""], generation)
+    served = await client.assist(body, pieces.append)
+    await client.close()
+
+    request = seen[0]
+    assert request.url.path == "/v1/assist" and request.headers["authorization"] == "Bearer ha_key"
+    sent = json.loads(request.content)
+    assert sent["task"] == "explain" and sent["paths"] == ["/p/a.py"]
+    assert sent["scope"] == {"level": "repository", "files": ["file:///p/b.py"], "symbols": [], "context_tokens": 812}
+    assert sent["sensitive_reasons"] == ["path matches **/secrets/**"]
+    assert sent["generation"]["kind"] == "chat" and "model" not in sent["generation"]
+    assert sent["generation"]["messages"][1] == {"role": "user", "content": "explain add"}
+    assert pieces == ["return ", "a + b"]
+    assert served.text == "return a + b" and served.target == "openai" and served.model == "gpt-4o"
+    assert served.usage.prompt_tokens == 800 and served.usage.cached_tokens == 100
+    assert served.cost_usd == pytest.approx(0.0021) and served.ttft_ms == 3.0
+    assert served.decision.target == "openai" and served.decision.cost_usd == pytest.approx(0.00267)
+    assert served.decision.primary is not None and served.decision.primary.cloud
+    assert [t.target for t in served.decision.fallbacks] == ["local"] and not served.decision.fallbacks[0].cloud
+    assert served.attempts[0].outcome == "ok" and served.notices == tuple(DONE["notices"])  # type: ignore[arg-type]
+
+
+def test_fim_generation_has_prefix_and_suffix_and_no_messages() -> None:
+    fim = generation_json(GenerationRequest.fim("r", "def f():\n    ", "\n", max_tokens=32, stop=("\n",)))
+    assert fim == {"kind": "fim", "prefix": "def f():\n    ", "suffix": "\n", "max_tokens": 32, "temperature": 0.0,
+                   "stop": ["\n"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (401, {"code": "unauthorized", "message": "the API key was revoked"}, GatewayAuthError),
+        (503, {"code": "not_ready", "message": "local engine is still starting"}, GatewayUnreachable),
+        (429, {"code": "rate_limited", "message": "slow down"}, GatewayRequestError),
+        (400, {"code": "invalid_field", "message": "task: unknown"}, GatewayRequestError),
+    ],
+)
+async def test_refusals_map_to_error_classes_with_the_gateway_message(
+    status: int, error: dict[str, str], expected: type[Exception]
+) -> None:
+    client = client_for(lambda _r: httpx.Response(status, json={"error": error}, headers={"retry-after": "2"}))
+    with pytest.raises(expected) as raised:
+        await client.assist({})
+    assert error["message"] in str(raised.value)
+    if status == 429:
+        assert "retry in 2 s" in str(raised.value)
+
+
+async def test_error_event_and_a_stream_without_done_are_request_errors() -> None:
+    client = client_for(lambda _r: httpx.Response(200, content=sse(("route", ROUTE), ("error", {"code": "denied",
+                        "message": "monthly budget exhausted"}))))  # fmt: skip
+    with pytest.raises(GatewayRequestError, match="monthly budget exhausted"):
+        await client.assist({})
+    client = client_for(lambda _r: httpx.Response(200, content=sse(("route", ROUTE))))
+    with pytest.raises(GatewayRequestError, match="without a `done` event"):
+        await client.assist({})
+
+
+async def test_connection_refused_is_unreachable() -> None:
+    client = GatewayClient("http://127.0.0.1:9", "k", connect_timeout_s=1.0)
+    with pytest.raises(GatewayUnreachable):
+        await client.assist({})
+    state = await client.probe()
+    assert state["reachable"] is False and state["detail"]
+    await client.close()
+
+
+def _unreachable(_request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused")
+
+
+async def test_unreachable_gateway_one_constant_notice_then_lazy_local_fallback() -> None:
+    built: list[RoutingService] = []
+
+    def fallback() -> RoutingService:
+        settings = HybridSettings(local=LocalSettings(backend="instant", instant_reply="local answer"))
+        service = RoutingService(build_local_runtime(settings))
+        built.append(service)
+        return service
+
+    settings = GatewayClientSettings(url="http://gw.test", fallback_local=True, retry_after_s=60)
+    mode = GatewayMode(settings, client_for(_unreachable), fallback)
+    routed = call(TaskKind.EXPLAIN)
+    assert not built  # nothing local is built before it is needed
+    first = await mode.serve(routed, scope(), ["/p/a.py"])
+    second = await mode.serve(routed, scope(), ["/p/a.py"])
+    assert len(built) == 1 and mode.fallback is built[0]
+    assert first.text == "local answer" and first.target == "local"
+    assert first.notices[0] == second.notices[0] == mode.unreachable_notice()
+    assert "unreachable" in first.notices[0] and "local engine" in first.notices[0]
+    status = await mode.status()
+    assert status["reachable"] is False and status["fallback_active"] is True and status["url"] == "http://gw.test"
+    await mode.close()
+
+
+async def test_without_fallback_the_answer_is_empty_with_the_reason() -> None:
+    mode = GatewayMode(GatewayClientSettings(url="http://gw.test"), client_for(_unreachable))
+    served = await mode.serve(call(), scope(), [])
+    assert served.text == "" and "unreachable" in served.empty_reason and "fallback_local" in served.empty_reason
+    explained = await mode.explain("ha-2", TaskKind.EXPLAIN, call().route_input, scope(), [])
+    assert isinstance(explained, str) and "unreachable" in explained
+    await mode.close()
+
+
+async def test_missing_key_says_where_to_put_it_without_calling() -> None:
+    mode = GatewayMode(GatewayClientSettings(url="http://gw.test", api_key_env="MY_GW_KEY"), None)
+    served = await mode.serve(call(), scope(), [])
+    assert "no key" in served.empty_reason and "$MY_GW_KEY" in served.empty_reason
+
+
+def test_key_from_env_then_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("ha_from_file\n", encoding="utf-8")
+    settings = GatewayClientSettings(url="http://gw", api_key_env="MY_GW_KEY", api_key_file=str(key_file))
+    monkeypatch.delenv("MY_GW_KEY", raising=False)
+    assert settings.api_key() == "ha_from_file"
+    monkeypatch.setenv("MY_GW_KEY", " ha_from_env ")
+    assert settings.api_key() == "ha_from_env"
