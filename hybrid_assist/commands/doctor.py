@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 
-from hybrid_assist.config import LoadedSettings
+from hybrid_assist.config import HybridSettings, LoadedSettings
 from hybrid_assist.runtime import build_runtime
 from inference.registry import resolve_local_kind
 
@@ -40,6 +40,33 @@ def _library_checks() -> list[Check]:
     return checks
 
 
+async def gateway_check(settings: HybridSettings) -> Check:
+    """Gateway mode: is the gateway reachable and ready, and does it accept this user's key?"""
+    from lsp_server.gateway_client import GatewayClient
+
+    gateway = settings.gateway
+    label = f"gateway {gateway.url}"
+    key = gateway.api_key()
+    if key is None:
+        where = f"the environment variable {gateway.api_key_env}" + (
+            f" or the file {gateway.api_key_file}" if gateway.api_key_file else ""
+        )
+        return Check(label, False, f"no key in {where}", "ask a gateway admin for a key (`gateway users add`)")
+    client = GatewayClient(gateway.url, key, connect_timeout_s=gateway.connect_timeout_s)
+    try:
+        state = await client.probe()
+        usage = await client.my_usage() if state["reachable"] else None
+    finally:
+        await client.close()
+    if not state["reachable"]:
+        return Check(label, False, f"unreachable ({state['detail']})", "check [gateway] url and the network")
+    if usage is None:
+        return Check(label, False, "reachable, but it refused this key", "ask a gateway admin for a new key")
+    if not state["ready"]:
+        return Check(label, False, f"reachable, not ready ({state['detail']})", "the gateway's engines are starting")
+    return Check(label, True, f"ready; key accepted (user {usage.get('user', '?')})", "")
+
+
 async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> list[Check]:
     settings = loaded.settings
     checks = [
@@ -50,6 +77,10 @@ async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> li
             "fix the keys named above" if loaded.problems else "",
         )
     ]
+    if settings.gateway.url:
+        checks.append(await gateway_check(settings))
+        if not settings.gateway.fallback_local:
+            return checks  # the engines and provider keys are the gateway's
     checks += _library_checks()
     try:
         kind = resolve_local_kind(settings.local)
@@ -111,7 +142,8 @@ async def run_doctor(loaded: LoadedSettings, *, as_json: bool) -> int:
             print(f"[{mark}] {check.name}: {check.detail}")
             if check.remedy:
                 print(f"       -> {check.remedy}")
-    usable = [c for c in checks if c.ok and (c.name == "local engine" or c.name.startswith("provider"))]
+    backends = ("local engine", "provider", "gateway")
+    usable = [c for c in checks if c.ok and c.name.startswith(backends)]
     if not usable:
         print("hybrid-assist: no backend is usable; see the remedies above", file=sys.stderr)
         return 1
