@@ -125,6 +125,16 @@ def upstream(work: Path) -> Iterator[Target]:
         yield Target("upstream (direct)", f"http://127.0.0.1:{port}/v1/chat/completions", {}, "instant", child.pid)
 
 
+#: ``--limits``: the gateway's ``[limits]`` section. ``database`` buckets are shared by every replica (one
+#: locked read-modify-write per request); ``memory`` buckets are per replica and cost no database round trip.
+LIMITS = {
+    "off": "[limits]\nenabled = false",
+    "memory": '[limits]\nbackend = "memory"\nrequests_per_minute = 100000000\ntokens_per_minute = 0',
+    "database": '[limits]\nbackend = "database"\nrequests_per_minute = 100000000\ntokens_per_minute = 0',
+}
+_limits = LIMITS["off"]
+
+
 def gateway_config(directory: Path, local: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
@@ -134,8 +144,7 @@ data_dir = "{directory / "data"}"
 
 {local}
 
-[limits]
-enabled = false
+{_limits}
 
 [providers.openai]
 enabled = false
@@ -334,9 +343,26 @@ def main() -> None:
     parser.add_argument("--soak-rate", type=float, default=200.0, help="Requests per second during the soak.")
     parser.add_argument("--soak-sample-s", type=float, default=10.0, help="Seconds between RSS samples.")
     parser.add_argument("--no-litellm", action="store_true", help="Skip LiteLLM's proxy.")
+    parser.add_argument(
+        "--limits",
+        choices=sorted(LIMITS),
+        default="off",
+        help="The gateway's rate limiter: off, per-replica memory buckets, or database buckets shared by replicas "
+        "(limits high enough never to refuse; this measures their cost).",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="A short run: 3 s loops, no soak, no LiteLLM, no proxy path (about 30 s in all).",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.soak_seconds, args.no_litellm = min(args.seconds, 3.0), 0.0, True
+    global _limits
+    _limits = LIMITS[args.limits]
 
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"gateway rate limiter: [limits] {args.limits}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         up = stack.enter_context(upstream(work))
@@ -346,8 +372,9 @@ def main() -> None:
         local = (
             f'[local]\nbackend = "openai-compatible"\nmodel = "instant"\nbase_url = "{up.url.rsplit("/chat", 1)[0]}"'
         )
-        proxy = stack.enter_context(gateway(work, "gw-proxy", "gateway -> upstream", local))
-        targets = [up, instant, proxy]
+        targets = [up, instant]
+        if not args.quick:
+            targets.append(stack.enter_context(gateway(work, "gw-proxy", "gateway -> upstream", local)))
         if not args.no_litellm:
             targets.append(stack.enter_context(litellm(work, up.url)))
         rows = []

@@ -79,15 +79,21 @@ class UsageControl:
         self.limiter = limiter
         self.metrics = metrics
 
-    async def admit(self, user: str, team: str, estimated_tokens: int) -> Admission:
-        """Rate limit and remaining budget for one request."""
+    async def admit(self, user: str, team: str, estimated_tokens: int, *, may_cost: bool = True) -> Admission:
+        """Rate limit and remaining budget for one request.
+
+        ``may_cost=False`` (no target of the request's chain is a cloud target or has a price) skips the
+        budget read: the remaining budget cannot change such a route, and reading it is a database round
+        trip (two budget rows) that a local-only request does not need. Cloud calls are still held
+        atomically in the database by :meth:`hold`.
+        """
         if self.limiter is not None:
             decision = self.limiter.check(user, estimated_tokens)
             if not decision.allowed:
                 if self.metrics is not None:
                     self.metrics.observe_rate_limited()
                 return Admission(False, decision.reason or f"rate limited; retry in {decision.retry_after_s:.0f} s")
-        if self.budgets is None:
+        if self.budgets is None or not may_cost:
             return Admission(True)
         status = await asyncio.to_thread(self.budgets.remaining, user, team)
         if self.metrics is not None and status.remaining_usd is not None and status.scope == "team":

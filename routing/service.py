@@ -88,7 +88,9 @@ class RoutingService:
         route_input = call.route_input
         decision = self.decide(route_input, call.routing, call.secrets)
         if self.usage is not None:
-            admission = await self.usage.admit(call.user, call.team, route_input.context_tokens)
+            # A budget only removes priced (cloud) targets, so a chain without one needs no budget read.
+            may_cost = any(t.cloud or t.cost_usd > 0 for t in decision.chain())
+            admission = await self.usage.admit(call.user, call.team, route_input.context_tokens, may_cost=may_cost)
             if not admission.allowed:
                 return Served(
                     "", decision, empty_reason=admission.reason, notices=(admission.reason,), outcome="denied"
