@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from routing.usage.database import open_engine, write_transaction
+from routing.usage.database import open_engine, run_migrations
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "gateway_alembic_version"
@@ -41,16 +41,4 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def _migrate(engine: Engine, direction: str, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with write_transaction(engine) as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        if direction == "upgrade":
-            command.upgrade(config, revision)
-        else:
-            command.downgrade(config, revision)
+    run_migrations(engine, MIGRATIONS_DIR, direction, revision, _PG_MIGRATION_LOCK)

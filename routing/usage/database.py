@@ -165,14 +165,23 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    run_migrations(engine, MIGRATIONS_DIR, direction, revision, _PG_MIGRATION_LOCK)
+
+
+def run_migrations(engine: Engine, script_location: Path, direction: str, revision: str, pg_lock_key: int) -> None:
+    """Run the Alembic history at ``script_location`` up or down to ``revision`` in one transaction.
+
+    On PostgreSQL the transaction first takes the advisory lock ``pg_lock_key``,
+    so replicas starting together migrate one after the other.
+    """
     from alembic import command
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(script_location))
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": pg_lock_key})
         config.attributes["connection"] = connection
         if direction == "upgrade":
             command.upgrade(config, revision)
