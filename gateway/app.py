@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import admin, assist, openai_api
+from gateway import admin, assist, feedback, openai_api
 from gateway.errors import ApiError, api_error_handler, error_body, http_error_handler
 from gateway.http import gateway_of
 from gateway.metrics import MetricsMiddleware
@@ -70,6 +70,7 @@ ROUTES = [
     Route("/v1/completions", openai_api.completions, methods=["POST"]),
     Route("/v1/models", openai_api.list_models, methods=["GET"]),
     Route("/v1/usage/me", admin.my_usage, methods=["GET"]),
+    Route("/v1/feedback", feedback.feedback, methods=["POST"]),
     Route("/v1/admin/users", admin.list_users, methods=["GET"]),
     Route("/v1/admin/users", admin.create_user, methods=["POST"]),
     Route("/v1/admin/users/{name}/revoke", admin.revoke_user, methods=["POST"]),

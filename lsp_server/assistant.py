@@ -88,6 +88,8 @@ class Assistant:
             self.accepted += 1
         else:
             self.rejected += 1
+        if self.gateway is not None:
+            return self.gateway.feedback(request_id, accepted, task)
         return self.service.record_feedback(request_id, accepted, task)
 
     # -- preparation (no model call) -----------------------------------

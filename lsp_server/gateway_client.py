@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -176,6 +177,10 @@ def served_from_done(done: Mapping[str, Any], decision: RouteDecision) -> Served
     )
 
 
+#: how many recent requests' ledger ids are remembered for feedback
+FEEDBACK_MEMORY = 4096
+
+
 class GatewayClient:
     """Talks to one gateway with one user's key; see the module docstring."""
 
@@ -198,6 +203,8 @@ class GatewayClient:
             transport=transport,
         )
         self._probe_timeout = httpx.Timeout(connect_timeout_s)
+        # the language server's request id -> the gateway's ledger id, for completion feedback
+        self._ledger_ids: OrderedDict[str, str] = OrderedDict()
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -217,6 +224,7 @@ class GatewayClient:
                     elif event.event == "delta" and on_text is not None:
                         on_text(str(data.get("text") or ""))
                     elif event.event == "done":
+                        self._remember(str(body.get("request_id") or ""), str(data.get("request_id") or ""))
                         return served_from_done(data, decision)
                     elif event.event == "error":
                         raise GatewayRequestError(_error_text(data))
@@ -243,6 +251,24 @@ class GatewayClient:
             return decision_from_json(data.get("route") or {}, data.get("estimate") or {})
         except (ValueError, AttributeError) as exc:
             raise GatewayRequestError(f"the gateway sent a malformed answer ({exc})") from None
+
+    def _remember(self, request_id: str, ledger_id: str) -> None:
+        if request_id and ledger_id:
+            self._ledger_ids[request_id] = ledger_id
+            while len(self._ledger_ids) > FEEDBACK_MEMORY:
+                self._ledger_ids.popitem(last=False)
+
+    async def feedback(self, request_id: str, accepted: bool, task: str) -> bool:
+        """``/v1/feedback`` for a request this client sent; False when unknown or not recorded (never raises)."""
+        ledger_id = self._ledger_ids.get(request_id)
+        if ledger_id is None:
+            return False
+        body = {"request_id": ledger_id, "accepted": accepted, "task": task}
+        try:
+            response = await self._http.post("/v1/feedback", json=body, timeout=self._probe_timeout)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
 
     async def my_usage(self) -> dict[str, Any] | None:
         """``/v1/usage/me``: this user's usage this month and their budget; None when it cannot be read."""

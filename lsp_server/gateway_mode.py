@@ -165,6 +165,11 @@ class GatewayMode:
         except GatewayError as exc:
             return f"hybrid-assist: {exc.message}"
 
+    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
+        """Forward the editor's accept/reject of a completion the gateway served (best effort)."""
+        if self.client is not None and not await self.client.feedback(request_id, accepted, task):
+            logger.debug("feedback for %s was not recorded by the gateway", request_id)
+
     async def budget(self) -> dict[str, object] | None:
         """This user's budget as the gateway keeps it (None when unknown or unreachable)."""
         if self.client is None or time.monotonic() < self._down_until:

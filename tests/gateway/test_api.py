@@ -315,3 +315,23 @@ async def test_health_and_readiness(make_gateway: MakeGateway) -> None:
         g.gateway.runtime._local_error = "CUDA out of memory"
         failed = await g.client.get("/readyz")
         assert failed.status_code == 503 and "CUDA out of memory" in failed.json()["error"]["message"]
+
+
+async def test_feedback_marks_only_the_callers_own_requests(make_gateway: MakeGateway) -> None:
+    async with make_gateway() as g:
+        alice, bob = g.key("alice"), g.key("bob")
+        response = await g.client.post("/v1/assist", json=ASSIST, headers=bearer(alice))
+        done = parse_sse(response.text)[-1][1]
+        assert isinstance(done, dict)
+        request_id = done["request_id"]
+        mark = {"request_id": request_id, "accepted": True, "task": "inline_completion"}
+        stolen = await g.client.post("/v1/feedback", json=mark, headers=bearer(bob))
+        assert stolen.status_code == 404 and stolen.json()["error"]["code"] == "not_found"
+        missing = await g.client.post("/v1/feedback", json={"request_id": request_id}, headers=bearer(alice))
+        assert missing.status_code == 400 and "accepted" in missing.json()["error"]["message"]
+        ledger = g.gateway.ledger
+        assert ledger is not None
+        assert ledger.feedback(request_id) is None
+        ok = await g.client.post("/v1/feedback", json=mark, headers=bearer(alice))
+        assert ok.status_code == 200, ok.text
+        assert ledger.feedback(request_id) is True

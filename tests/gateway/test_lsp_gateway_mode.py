@@ -24,7 +24,7 @@ from pytest_lsp import LanguageClient
 from sqlalchemy import select
 
 from routing.usage.database import ledger_url, open_engine
-from routing.usage.models import ledger_requests
+from routing.usage.models import ledger_feedback, ledger_requests
 from tests.gateway.harness import GatewayProcess, add_user, cli, free_port, gateway_env
 from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio, write_config
 
@@ -51,6 +51,25 @@ class RunningGateway:
                 return [dict(row._mapping) for row in connection.execute(query)]
         finally:
             engine.dispose()
+
+    def wait_feedback(self, request_id: str, timeout_s: float = 10.0) -> bool:
+        """The accept/reject recorded for one language-server request (waits for it to arrive)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            engine = open_engine(ledger_url("", str(self.data_dir)), migrate=False)
+            try:
+                with engine.connect() as connection:
+                    query = select(ledger_feedback.c.accepted).where(
+                        ledger_feedback.c.request_id.like(f"{request_id}.%")
+                    )
+                    marks = [bool(row.accepted) for row in connection.execute(query)]
+            finally:
+                engine.dispose()
+            if marks:
+                assert len(marks) == 1, marks
+                return marks[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no feedback for {request_id}:\n{self.process.log()}")
 
     def wait_rows(self, request_id: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -163,6 +182,12 @@ async def test_each_users_completions_are_attributed_to_them_with_their_own_budg
             rows = gateway.wait_rows(request_id)
             assert [(r["user_name"], r["outcome"], r["target"]) for r in rows] == [(name, "ok", "local")]
             assert rows[0]["team"] == {"alice": "red", "bob": "blue"}[name]
+
+    # the editors' accept/reject reaches the gateway's ledger, beside each user's own row
+    alice.protocol.notify("hybrid/completionFeedback", {"id": ids["alice"][0], "accepted": True})
+    bob.protocol.notify("hybrid/completionFeedback", {"id": ids["bob"][0], "accepted": False})
+    assert gateway.wait_feedback(ids["alice"][0]) is True
+    assert gateway.wait_feedback(ids["bob"][0]) is False
 
     alice_status = await command(alice, "hybrid.status")
     bob_status = await command(bob, "hybrid.status")
