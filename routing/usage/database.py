@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from routing.usage.errors import LedgerError
 
@@ -76,14 +77,28 @@ def open_engine(url: str, *, migrate: bool = True, pool_size: int = 8) -> Engine
             "For PostgreSQL install psycopg (pip install 'psycopg[binary]') and use postgresql+psycopg://"
         ) from None
     if migrate:
-        try:
-            upgrade(engine)
-        except SQLAlchemyError as exc:
-            engine.dispose()
-            raise LedgerError(
-                f"cannot prepare the ledger at {parsed.render_as_string(hide_password=True)}: {exc}"
-            ) from None
+        for attempt in range(_MIGRATE_ATTEMPTS):
+            try:
+                upgrade(engine)
+                break
+            except SQLAlchemyError as exc:
+                # SQLite answers "database is locked" at once, without waiting out busy_timeout, when waiting
+                # could deadlock (e.g. two connections switching a brand-new file to WAL): try again shortly.
+                if _is_locked(exc) and attempt + 1 < _MIGRATE_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                engine.dispose()
+                raise LedgerError(
+                    f"cannot prepare the ledger at {parsed.render_as_string(hide_password=True)}: {exc}"
+                ) from None
     return engine
+
+
+_MIGRATE_ATTEMPTS = 8
+
+
+def _is_locked(exc: SQLAlchemyError) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
 def _sqlite_engine(url: str, database: str, pool_size: int) -> Engine:
