@@ -11,7 +11,7 @@ secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 from __future__ import annotations
 
 import dataclasses
-import secrets as random
+import random
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -155,7 +155,7 @@ def _local_path(path: str) -> str:
 def _ledger_id(client_id: str) -> str:
     """A request id unique across users: the client's id (shortened) plus a random suffix."""
     safe = "".join(c for c in client_id if c.isalnum() or c in "-_.:")[:40]
-    return f"{safe or 'gw'}.{random.token_hex(6)}"
+    return f"{safe or 'gw'}.{random.getrandbits(48):012x}"  # unique, not secret: ids are not credentials
 
 
 def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
@@ -194,7 +194,9 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
             reason = f"secrets in the context ({', '.join(found)}): kept on the premises"
             route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
             found = ()
-    decision = service.decide(route_input, routing, found)
+            decision = service.decide(route_input, routing)
+        elif found:
+            decision = service.decide(route_input, routing, found)
     request_id = _ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512
@@ -224,6 +226,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         build=build,
         prompt=gen.prompt(),
         secrets=found,
+        decision=decision,
     )
     return Prepared(call, decision)
 

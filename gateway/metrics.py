@@ -13,6 +13,9 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from routing.usage.metrics import Children
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -41,6 +44,8 @@ class GatewayMetrics:
         self.auth_failures = Counter(
             "hybrid_gateway_auth_failures", "Requests refused for a missing, unknown or revoked key.", registry=registry
         )
+        self.requests_by = Children(self.requests)
+        self.duration_by = Children(self.duration)
 
     def endpoint_label(self, path: str) -> str:
         if path in self.endpoints:
@@ -74,7 +79,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, observe_send)
         finally:
             endpoint = self.metrics.endpoint_label(scope.get("path", ""))
-            self.metrics.requests.labels(endpoint, scope.get("method", ""), str(status)).inc()
-            self.metrics.duration.labels(endpoint).observe(time.perf_counter() - started)
+            method = scope.get("method", "")
+            self.metrics.requests_by(endpoint, method if method in _METHODS else "other", str(status)).inc()
+            self.metrics.duration_by(endpoint).observe(time.perf_counter() - started)
             if status == 401:
                 self.metrics.auth_failures.inc()

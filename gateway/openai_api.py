@@ -131,19 +131,16 @@ async def _answer(
     await gateway.admit(principal, call.route_input.context_tokens)
     shape = _Shape(chat, call.request_id, prepared.decision.model or AUTO)
     shape.max_tokens = spec.generation.max_tokens or 0 if spec.generation is not None else 0
-    serving = ServeTask(gateway, call)
     headers = {"X-Hybrid-Request-Id": call.request_id}
+    if not stream:
+        return await _whole(request, gateway, ServeTask(gateway, call, forward=False), shape, headers)
+    serving = ServeTask(gateway, call)
     try:
         first = await unless_disconnected(request, serving.next_piece())
         if first is None:  # finished before any text: a whole answer (or an error) either way
             served = await serving.result()
             if served.outcome not in DONE_OUTCOMES:
                 return JSONResponse(_error(served), status_code=503, headers=headers)
-            if not stream:
-                return JSONResponse(shape.whole(served), headers=headers)
-        elif not stream:
-            served = await unless_disconnected(request, serving.result())
-            return JSONResponse(shape.whole(served), headers=headers)
     except ClientGone:
         if serving.cancel():
             gateway.metrics.disconnects.inc()
@@ -157,6 +154,20 @@ async def _answer(
         sep="\n",
         headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _whole(
+    request: Request, gateway: Gateway, serving: ServeTask, shape: _Shape, headers: dict[str, str]
+) -> Response:
+    """A non-streamed answer: one JSON body once the call has ended (nothing is forwarded on the way)."""
+    try:
+        served = await unless_disconnected(request, serving.task)
+    except ClientGone:
+        gateway.metrics.disconnects.inc()  # unless_disconnected cancelled the call: the engine aborts it
+        return Response(status_code=499)
+    if served.outcome not in DONE_OUTCOMES:
+        return JSONResponse(_error(served), status_code=503, headers=headers)
+    return JSONResponse(shape.whole(served), headers=headers)
 
 
 async def _chunks(

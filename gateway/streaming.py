@@ -29,14 +29,15 @@ class ClientGone(Exception):
 
 
 class ServeTask:
-    def __init__(self, gateway: Gateway, call: RoutedCall) -> None:
+    def __init__(self, gateway: Gateway, call: RoutedCall, *, forward: bool = True) -> None:
+        """``forward=False``: the text is not streamed, only :attr:`task`'s result counts (no queue)."""
         self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self.task: asyncio.Task[Served] = asyncio.get_running_loop().create_task(self._run(gateway, call))
+        self.task: asyncio.Task[Served] = asyncio.get_running_loop().create_task(self._run(gateway, call, forward))
         gateway.track(self.task)
 
-    async def _run(self, gateway: Gateway, call: RoutedCall) -> Served:
+    async def _run(self, gateway: Gateway, call: RoutedCall, forward: bool) -> Served:
         try:
-            return await gateway.service.serve(call, on_text=self._queue.put_nowait)
+            return await gateway.service.serve(call, on_text=self._queue.put_nowait if forward else None)
         finally:
             self._queue.put_nowait(_END)
 
@@ -65,6 +66,7 @@ async def unless_disconnected(request: Request, awaitable: Awaitable[T]) -> T:
     """Await ``awaitable``, raising :class:`ClientGone` if the client disconnects first.
 
     Only for after the body has been read: the next ASGI message is then the disconnect.
+    ``awaitable`` is cancelled when the client goes (or when this coroutine is cancelled).
     """
     work = asyncio.ensure_future(awaitable)
     watch = asyncio.ensure_future(_disconnect(request))

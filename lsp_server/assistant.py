@@ -120,7 +120,8 @@ class Assistant:
             unhealthy=self.runtime.unhealthy(),
             missing_keys=self.runtime.missing_keys(),
         )
-        decision = self.service.decide(route_input, settings.routing.for_team(settings.team))
+        routing = settings.routing.for_team(settings.team)
+        decision = self.service.decide(route_input, routing)
         secrets: tuple[str, ...] = ()
         # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
         if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
@@ -128,7 +129,8 @@ class Assistant:
             if secrets and settings.sensitive.on_secret == "local_only":
                 reason = f"secrets in the context ({', '.join(secrets)}): kept on the premises"
                 route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
-        decision = self.service.decide(route_input, settings.routing.for_team(settings.team), secrets)
+            if secrets:
+                decision = self.service.decide(route_input, routing, secrets)
         return _Prepared(RouteExplanation(request.task, scope, decision), context, route_input, focus, secrets)
 
     def explain(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
@@ -207,6 +209,7 @@ class Assistant:
             build=build,
             prompt=context.prompt_prefix() + context.suffix,
             secrets=prepared.secrets,
+            decision=decision,
         )
         if self.gateway is not None:
             served = await self.gateway.serve(call, explanation.scope, _request_paths(doc, context))

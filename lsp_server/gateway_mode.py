@@ -219,7 +219,8 @@ class GatewayMode:
             unhealthy=runtime.unhealthy(),
             missing_keys=runtime.missing_keys(),
         )
-        return await service.serve(dataclasses.replace(call, route_input=route_input))
+        # The fallback engine's state differs from what the call was decided on: decide again.
+        return await service.serve(dataclasses.replace(call, route_input=route_input, decision=None))
 
 
 def _refused(call: RoutedCall, message: str) -> Served:

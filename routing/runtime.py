@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 
 from inference.backend import Backend
@@ -21,6 +22,9 @@ from routing.executor import RouteExecutor
 from routing.policy import LOCAL, LocalState
 
 logger = logging.getLogger(__name__)
+
+#: How long :meth:`RoutingRuntime.missing_keys` trusts its last look at the provider keys, in seconds.
+KEYS_RECHECK_S = 1.0
 
 
 class RoutingRuntime:
@@ -39,6 +43,7 @@ class RoutingRuntime:
         self.executor = RouteExecutor(self.backends, breakers)
         self._local_start: asyncio.Task[None] | None = None
         self._local_error: str = local_error
+        self._missing_keys: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
 
     @property
     def local(self) -> Backend | None:
@@ -90,12 +95,22 @@ class RoutingRuntime:
         return self._local_error
 
     def missing_keys(self) -> frozenset[str]:
-        """Cloud providers that cannot be called because no API key is configured."""
-        missing = set()
-        for name, provider in self.providers.items():
-            if provider.kind != "openai-compatible" and provider.api_key() is None:
-                missing.add(name)
-        return frozenset(missing)
+        """Cloud providers that cannot be called because no API key is configured.
+
+        Looked up at most once every :data:`KEYS_RECHECK_S` (a key may live in a file), so a key
+        added to the environment or its file is noticed within that time.
+        """
+        now = time.monotonic()
+        checked_at, missing = self._missing_keys
+        if now - checked_at < KEYS_RECHECK_S:
+            return missing
+        missing = frozenset(
+            name
+            for name, provider in self.providers.items()
+            if provider.kind != "openai-compatible" and provider.api_key() is None
+        )
+        self._missing_keys = (now, missing)
+        return missing
 
     def unhealthy(self) -> frozenset[str]:
         return self.executor.breakers.open_targets() | frozenset(

@@ -38,6 +38,7 @@ class RoutedCall:
     build: Callable[[RouteTarget], GenerationRequest]
     prompt: str = ""  # the text sent, for the ledger's digest (and the stored prompt when enabled)
     secrets: tuple[str, ...] = ()  # kinds of secret in a cloud-bound context: redacted on the way out
+    decision: RouteDecision | None = None  # already decided for route_input (None: serve decides)
 
     @property
     def scope_level(self) -> str:
@@ -86,7 +87,7 @@ class RoutingService:
         started = time.perf_counter()
         notices: list[str] = []
         route_input = call.route_input
-        decision = self.decide(route_input, call.routing, call.secrets)
+        decision = call.decision or self.decide(route_input, call.routing, call.secrets)
         if self.usage is not None:
             # A budget only removes priced (cloud) targets, so a chain without one needs no budget read.
             may_cost = any(t.cloud or t.cost_usd > 0 for t in decision.chain())

@@ -34,9 +34,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client.metrics import MetricWrapperBase
 
 from inference.types import Usage
 from routing.tasks import TaskKind
@@ -78,6 +80,30 @@ class _BoundedLabel:
                     "metrics label %r reached %d values; new ones are reported as %r", self.name, self.limit, OTHER
                 )
             return value
+
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children, each looked up once.
+
+    ``labels()`` validates its arguments and takes a lock on every call; on a
+    path that runs for every request, a dictionary lookup is enough. The label
+    values reaching it are already bounded (see :class:`_BoundedLabel`).
+    """
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class UsageMetrics:
@@ -155,6 +181,12 @@ class UsageMetrics:
             ["task", "outcome"],
             registry=r,
         )
+        self._requests = Children(self.requests)
+        self._latency = Children(self.latency)
+        self._ttft = Children(self.ttft)
+        self._tokens = Children(self.tokens)
+        self._cost = Children(self.cost)
+        self._circuit = Children(self.circuit)
 
     def observe_request(
         self,
@@ -168,17 +200,17 @@ class UsageMetrics:
     ) -> None:
         """One finished request (any outcome)."""
         task, target = self._task(task), self._target(target)
-        self.requests.labels(target, task, self._outcome(outcome)).inc()
-        self.latency.labels(target, task).observe(max(0.0, latency_s))
+        self._requests(target, task, self._outcome(outcome)).inc()
+        self._latency(target, task).observe(max(0.0, latency_s))
         if ttft_s is not None:
-            self.ttft.labels(target, task).observe(max(0.0, ttft_s))
+            self._ttft(target, task).observe(max(0.0, ttft_s))
         if usage is not None:
             uncached = max(0, usage.prompt_tokens - usage.cached_tokens)
-            self.tokens.labels(target, "input").inc(uncached)
-            self.tokens.labels(target, "cached").inc(usage.cached_tokens)
-            self.tokens.labels(target, "output").inc(usage.completion_tokens)
+            self._tokens(target, "input").inc(uncached)
+            self._tokens(target, "cached").inc(usage.cached_tokens)
+            self._tokens(target, "output").inc(usage.completion_tokens)
         if cost_usd > 0:
-            self.cost.labels(target, task).inc(cost_usd)
+            self._cost(target, task).inc(cost_usd)
 
     def observe_fallback(self, from_target: str, to_target: str) -> None:
         self.fallbacks.labels(self._target(from_target), self._target(to_target)).inc()
@@ -187,7 +219,7 @@ class UsageMetrics:
         """``state`` is ``closed``, ``half_open`` or ``open`` (as :class:`routing.circuit.CircuitBreakers` says)."""
         if state not in CIRCUIT_STATES:
             raise ValueError(f"unknown circuit state {state!r}; expected one of {', '.join(CIRCUIT_STATES)}")
-        self.circuit.labels(self._target(target)).set(CIRCUIT_STATES[state])
+        self._circuit(self._target(target)).set(CIRCUIT_STATES[state])
 
     def set_local_queue(self, n: int) -> None:
         self.local_queue.set(n)
