@@ -185,7 +185,7 @@ def build_request(url: str, body: bytes, headers: dict[str, str], method: str = 
     return parts.hostname, port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def run_open_loop(
+async def drive_async(
     url: str,
     body: bytes,
     headers: dict[str, str],
@@ -223,15 +223,15 @@ async def run_open_loop(
     return result
 
 
-def open_loop(
+def drive(
     url: str, body: bytes, headers: dict[str, str], *, rate: float, seconds: float, connections: int = 8
 ) -> OpenLoopResult:
-    """:func:`run_open_loop` on a fresh event loop (uvloop when installed: it costs less per request)."""
+    """:func:`drive_async` on a fresh event loop (uvloop when installed: it costs less per request)."""
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(run_open_loop(url, body, headers, rate=rate, seconds=seconds, connections=connections))
-    return uvloop.run(run_open_loop(url, body, headers, rate=rate, seconds=seconds, connections=connections))
+        return asyncio.run(drive_async(url, body, headers, rate=rate, seconds=seconds, connections=connections))
+    return uvloop.run(drive_async(url, body, headers, rate=rate, seconds=seconds, connections=connections))
 
 
 def main() -> None:
@@ -245,7 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     json.loads(args.body)  # fail early on a typo
     headers = dict(h.split(":", 1) for h in args.header)
-    result = open_loop(
+    result = drive(
         args.url,
         args.body.encode(),
         {k.strip(): v.strip() for k, v in headers.items()},

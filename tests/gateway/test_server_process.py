@@ -2,7 +2,7 @@
 
 The official ``openai`` SDK against the OpenAI-compatible endpoints (streamed
 and whole), slow and oversized bodies at the socket, a client that hangs up
-mid-stream (the call is cancelled and recorded), and ``kill -9`` mid-stream
+mid-stream or before a whole answer (the call is cancelled and recorded), and ``kill -9`` mid-stream
 (committed ledger rows survive; the client gets an error, not a hang).
 """
 
@@ -157,6 +157,38 @@ def test_closing_the_stream_cancels_the_call_and_records_it(tmp_path: Path) -> N
         assert (
             'hybrid_assist_requests_total{outcome="cancelled",target="local",task="inline_completion"} 1.0' in metrics
         )
+        assert "hybrid_gateway_client_disconnects_total 1.0" in metrics
+    finally:
+        server.stop()
+
+
+def test_hanging_up_on_a_whole_answer_cancels_the_call_and_records_it(tmp_path: Path) -> None:
+    """A non-streamed chat completion: the client closes the socket while the answer is generated."""
+    env = gateway_env(tmp_path, reply=LONG_REPLY, delay_ms=20.0)  # 200 words, about 4 s
+    key = add_user(env, "alice")
+    admin = add_user(env, "root", admin=True)
+    server = GatewayProcess(env, tmp_path / "gateway.log")
+    try:
+        server.wait_ready()
+        body = b'{"model": "auto", "messages": [{"role": "user", "content": "explain"}], "max_tokens": 400}'
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+            sock.sendall(head + body)
+            time.sleep(0.5)  # generating; nothing is sent back before the whole answer
+        totals: dict[str, int] = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and totals.get("requests") != 1:
+            usage = httpx.get(f"{server.url}/v1/admin/usage?user=alice", headers={"Authorization": f"Bearer {admin}"})
+            totals = usage.json()["totals"]
+            time.sleep(0.1)
+        assert totals["requests"] == 1 and totals["failed"] == 1
+        assert time.monotonic() - started < 3.5  # recorded before the 4 s answer could have finished
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'hybrid_assist_requests_total{outcome="cancelled",target="local",task="explain"} 1.0' in metrics
         assert "hybrid_gateway_client_disconnects_total 1.0" in metrics
     finally:
         server.stop()

@@ -8,6 +8,7 @@ back to the local engine; once text has been forwarded to a client it must not
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,45 @@ async def test_reset_mid_stream_falls_back_only_when_nothing_was_forwarded(
     assert streamed.text == "" and streamed.target == ""
     assert streamed.outcome != "ok" and streamed.empty_reason
     assert [a.target for a in streamed.attempts] in ([], ["openai"])
+
+
+async def test_a_decision_made_already_is_served_as_it_is(tmp_path: Path, openai_server: OpenAIWireServer) -> None:
+    """``RoutedCall.decision`` spares a second policy run; without it the service decides itself."""
+    service, settings = await _service(tmp_path, openai_server)
+    openai_server.reply("from the cloud")
+    call = _call(settings)
+    own = service.decide(call.route_input, call.routing)
+    assert own.target == "openai"
+    local_only = RouteInput(
+        task=TaskKind.REVIEW,
+        scope_level="repository",
+        context_tokens=2_000,
+        sensitive=True,
+        sensitive_reasons=("test",),
+        local=LocalState(available=True, model="instant"),
+    )
+    pinned = service.decide(local_only, call.routing)
+    assert pinned.target == "local"
+    try:
+        decided = await service.serve(dataclasses.replace(call, decision=pinned))
+        undecided = await service.serve(call)
+    finally:
+        await service.close()
+    assert decided.target == "local" and decided.decision is pinned
+    assert undecided.target == "openai" and undecided.text == "from the cloud"
+
+
+def test_missing_keys_are_looked_up_again_after_the_recheck_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.runtime as runtime_module
+    from inference.settings import default_providers
+
+    now = [1000.0]
+    monkeypatch.setattr(runtime_module.time, "monotonic", lambda: now[0])
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    providers = {"openai": default_providers()["openai"]}
+    runtime = runtime_module.RoutingRuntime({}, providers)
+    assert runtime.missing_keys() == frozenset({"openai"})
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-now-set")
+    assert runtime.missing_keys() == frozenset({"openai"})  # remembered for KEYS_RECHECK_S
+    now[0] += runtime_module.KEYS_RECHECK_S
+    assert runtime.missing_keys() == frozenset()
