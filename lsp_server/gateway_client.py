@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from inference.remote.streams import read_to_end
 from inference.types import GenerationRequest, RequestKind, Usage
 from routing.executor import Attempt
 from routing.policy import LOCAL, OVERFLOW, RouteDecision, RouteTarget
@@ -217,7 +218,8 @@ class GatewayClient:
                 if response.status_code != 200:
                     await response.aread()
                     raise _refusal(response)
-                async for event in iter_sse(response.aiter_lines()):
+                lines = response.aiter_lines()
+                async for event in iter_sse(lines):
                     data = event.json()
                     if event.event == "route":
                         decision = decision_from_json(data.get("route") or {}, data.get("estimate") or {})
@@ -225,6 +227,7 @@ class GatewayClient:
                         on_text(str(data.get("text") or ""))
                     elif event.event == "done":
                         self._remember(str(body.get("request_id") or ""), str(data.get("request_id") or ""))
+                        await read_to_end(lines)  # so that the next request reuses this connection
                         return served_from_done(data, decision)
                     elif event.event == "error":
                         raise GatewayRequestError(_error_text(data))

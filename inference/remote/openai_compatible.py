@@ -42,6 +42,7 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._retry import RetryTiming
+from inference.remote.streams import read_to_end
 from inference.settings import LocalSettings, ProviderSettings
 from inference.types import BackendHealth, GenerationChunk, GenerationRequest, RequestKind, Usage
 
@@ -275,12 +276,14 @@ class OpenAICompatibleBackend(RemoteBackend):
 
 
 async def _events(response: httpx.Response, provider: str) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent event stream, up to ``data: [DONE]``."""
-    async for line in response.aiter_lines():
+    """The JSON objects of a server-sent event stream, up to ``data: [DONE]`` (then the body is read to its end)."""
+    lines = response.aiter_lines()
+    async for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[len("data:") :].strip()
         if data == "[DONE]":
+            await read_to_end(lines)
             return
         try:
             event = json.loads(data)

@@ -126,6 +126,27 @@ async def test_assist_posts_the_contract_body_and_turns_done_into_served() -> No
     assert served.attempts[0].outcome == "ok" and served.notices == tuple(DONE["notices"])  # type: ignore[arg-type]
 
 
+class _TrackedBody(httpx.AsyncByteStream):
+    """A response body that notes whether it was read to its end (httpx then keeps the connection)."""
+
+    def __init__(self, *parts: bytes) -> None:
+        self.parts = parts
+        self.read_to_end = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+        self.read_to_end = True
+
+
+async def test_the_answer_is_read_to_its_end_after_done() -> None:
+    body = _TrackedBody(sse(("route", ROUTE), ("done", DONE)), b": trailing comment\n\n")
+    client = client_for(lambda _request: httpx.Response(200, stream=body))
+    served = await client.assist({"request_id": "r1"})
+    await client.close()
+    assert served.text == "return a + b" and body.read_to_end
+
+
 def test_fim_generation_has_prefix_and_suffix_and_no_messages() -> None:
     fim = generation_json(GenerationRequest.fim("r", "def f():\n    ", "\n", max_tokens=32, stop=("\n",)))
     assert fim == {"kind": "fim", "prefix": "def f():\n    ", "suffix": "\n", "max_tokens": 32, "temperature": 0.0,

@@ -250,3 +250,17 @@ def test_from_local_settings() -> None:
     assert [e.root for e in backend.endpoints] == ["http://a:8000", "http://b:8000"]
     with pytest.raises(ValueError, match="base_url"):
         make_backend("")
+
+
+async def test_one_connection_serves_request_after_request(openai_server: OpenAIWireServer) -> None:
+    """The stream is read to its end after ``[DONE]``, so httpx keeps the connection for the next request."""
+    backend = make_backend(openai_server.base_url)
+    try:
+        for i in range(3):
+            openai_server.reply(f"answer {i}")
+            result = await collect(backend, fim(f"keep-{i}"))
+            assert result.text == f"answer {i}"
+    finally:
+        await backend.close()
+    clients = {r.client for r in openai_server.generation_requests()}
+    assert len(clients) == 1 and "" not in clients

@@ -153,6 +153,7 @@ class RecordedRequest:
     received_at: float
     completed: bool = False  # a streamed answer was sent to the end
     disconnected: bool = False  # the client went away before the answer was complete
+    client: str = ""  # the client's "host:port": the same for requests on one kept-alive connection
 
 
 @dataclass
@@ -302,6 +303,7 @@ class WireServer:
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
             received_at=time.monotonic(),
+            client=f"{request.client.host}:{request.client.port}" if request.client else "",
         )
         with self._lock:
             self._script.requests.append(recorded)
