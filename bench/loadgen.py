@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,12 +127,32 @@ async def _closed_loop(
     return result
 
 
-def _open_worker(args: tuple[str, dict[str, str], dict[str, Any], float, float, float]) -> LoadResult:
-    return asyncio.run(_open_loop(*args))
+_Loop = Callable[[str, dict[str, str], dict[str, Any], Any, float, float], Coroutine[Any, Any, LoadResult]]
 
 
-def _closed_worker(args: tuple[str, dict[str, str], dict[str, Any], int, float, float]) -> LoadResult:
-    return asyncio.run(_closed_loop(*args))
+def _worker(job: tuple[_Loop, tuple[str, dict[str, str], dict[str, Any], Any, float, float]]) -> LoadResult:
+    loop, args = job
+    return asyncio.run(loop(*args))
+
+
+def _fan_out(
+    loop: _Loop,
+    url: str,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    per_worker: float,
+    duration_s: float,
+    workers: int,
+    timeout_s: float,
+) -> LoadResult:
+    """``loop(url, headers, body, per_worker, duration_s, timeout_s)`` in each of ``workers`` processes, merged."""
+    jobs = [(loop, (url, headers, body, per_worker, duration_s, timeout_s)) for _ in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        results = list(pool.map(_worker, jobs))
+    merged = LoadResult()
+    for result in results:
+        merged = merged.merge(result)
+    return merged
 
 
 def open_loop(
@@ -145,13 +166,7 @@ def open_loop(
     timeout_s: float = 10.0,
 ) -> LoadResult:
     """``rate`` requests/s for ``duration_s``, split over ``workers`` processes."""
-    jobs = [(url, headers, body, rate / workers, duration_s, timeout_s) for _ in range(workers)]
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(_open_worker, jobs))
-    merged = LoadResult()
-    for result in results:
-        merged = merged.merge(result)
-    return merged
+    return _fan_out(_open_loop, url, headers, body, rate / workers, duration_s, workers, timeout_s)
 
 
 def closed_loop(
@@ -165,11 +180,4 @@ def closed_loop(
     timeout_s: float = 30.0,
 ) -> LoadResult:
     """``concurrency`` callers (split over ``workers`` processes) back to back for ``duration_s``."""
-    per_worker = max(1, concurrency // workers)
-    jobs = [(url, headers, body, per_worker, duration_s, timeout_s) for _ in range(workers)]
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(_closed_worker, jobs))
-    merged = LoadResult()
-    for result in results:
-        merged = merged.merge(result)
-    return merged
+    return _fan_out(_closed_loop, url, headers, body, max(1, concurrency // workers), duration_s, workers, timeout_s)

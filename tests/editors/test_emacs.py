@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.editors._runner import run_editor
 from tests.lsp.harness import server_env, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,20 +36,7 @@ def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
         write_config(tmp_path),
         {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)},
     )
-    try:
-        proc = subprocess.run(
-            [emacs, "--batch", "-l", str(DRIVER)],
-            env=env,
-            cwd=project,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"emacs hung: {exc.stdout!r} {exc.stderr!r}")
-    assert out.exists(), f"emacs wrote no result (rc {proc.returncode}): {proc.stdout} {proc.stderr}"
-    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    result, proc = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], env, project, out)
     assert "error" not in result, (result, proc.stderr[-3000:])
     assert result["mode"] == "python-mode"
     assert result["connected"] is True

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.editors._runner import run_editor
 from tests.lsp.harness import server_env, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,20 +55,8 @@ def _run(nvim: str, tmp_path: Path, *, mode: str, delay_ms: float = 0.0, reply: 
     out = tmp_path / "result.json"
     env = server_env(tmp_path, config, {"HA_OUT": str(out), "HA_FILE": str(source), "HA_MODE": mode})
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
-    try:
-        proc = subprocess.run(
-            [nvim, "--headless", "-n", "-i", "NONE", "-u", str(init), "-c", f"luafile {DRIVER}"],
-            env=env,
-            cwd=project,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"nvim hung: {exc.stdout!r} {exc.stderr!r}")
-    assert out.exists(), f"nvim wrote no result (rc {proc.returncode}): {proc.stdout} {proc.stderr}"
-    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    argv = [nvim, "--headless", "-n", "-i", "NONE", "-u", str(init), "-c", f"luafile {DRIVER}"]
+    result, _ = run_editor("nvim", argv, env, project, out)
     assert "lua_error" not in result, result
     assert result["attached"] is True, result
     return result

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.lsp.harness import server_env
+from tests.lsp.harness import OPENAI_DISABLED, cloud_providers, instant_local, server_env
 
 CLI = [sys.executable, "-m", "hybrid_assist.cli"]
 
@@ -39,7 +39,7 @@ def gateway_config(
     openai = (
         f'[providers.openai]\nbase_url = "{openai_url}"\napi_key_env = "{OPENAI_KEY_ENV}"\nmax_retries = 0\n'
         if openai_url
-        else "[providers.openai]\nenabled = false\n"
+        else OPENAI_DISABLED
     )
     config = tmp / "gateway.toml"
     config.write_text(
@@ -47,16 +47,8 @@ def gateway_config(
 data_dir = "{tmp / "data"}"
 
 [local]
-backend = "instant"
-instant_reply = {reply!r}
-instant_token_delay_ms = {delay_ms}
-
-{openai}
-[providers.anthropic]
-enabled = false
-[providers.gemini]
-enabled = false
-{extra}
+{instant_local(reply, delay_ms)}
+{cloud_providers(openai)}{extra}
 """,
         encoding="utf-8",
     )

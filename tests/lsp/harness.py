@@ -16,31 +16,37 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 SERVER = [sys.executable, "-m", "hybrid_assist.cli", "lsp"]
 
 
-def write_config(tmp: Path, extra: str = "", *, reply: str = "return a + b", delay_ms: float = 0.0) -> Path:
-    """A TOML config with the instant engine and every cloud provider disabled."""
+OPENAI_DISABLED = "[providers.openai]\nenabled = false\n"
+
+
+def cloud_providers(openai: str = OPENAI_DISABLED) -> str:
+    """The ``[providers.*]`` tables: ``openai`` as given (disabled by default), Anthropic and Gemini disabled."""
+    return f"{openai}[providers.anthropic]\nenabled = false\n[providers.gemini]\nenabled = false\n"
+
+
+def instant_local(reply: str = "return a + b", delay_ms: float = 0.0) -> str:
+    """The body of a ``[local]`` table for the instant engine."""
+    return f'backend = "instant"\ninstant_reply = {reply!r}\ninstant_token_delay_ms = {delay_ms}\n'
+
+
+def write_config(
+    tmp: Path, extra: str = "", *, reply: str = "return a + b", delay_ms: float = 0.0, local: str | None = None
+) -> Path:
+    """A TOML config with every cloud provider disabled; the ``[local]`` table is ``local`` or the instant engine."""
     config = tmp / "config.toml"
     config.write_text(
         f"""
 data_dir = "{tmp / "data"}"
 
 [local]
-backend = "instant"
-instant_reply = {reply!r}
-instant_token_delay_ms = {delay_ms}
-
+{instant_local(reply, delay_ms) if local is None else local}
 [completion]
 debounce_ms = 0
 
 [analysis]
 index_cache_dir = "{tmp / "index-cache"}"
 
-[providers.openai]
-enabled = false
-[providers.anthropic]
-enabled = false
-[providers.gemini]
-enabled = false
-{extra}
+{cloud_providers()}{extra}
 """,
         encoding="utf-8",
     )

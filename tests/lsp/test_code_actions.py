@@ -18,38 +18,15 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pytest_lsp import LanguageClient
 
-from tests.lsp.harness import init_params, open_doc, server_env, start_stdio
+from tests.lsp.harness import init_params, open_doc, server_env, start_stdio, write_config
 from tests.wire.openai_server import OpenAIWireServer
 
 
 def wire_config(tmp: Path, server: OpenAIWireServer) -> Path:
     """The test configuration with the local engine served by ``server`` (OpenAI-compatible)."""
-    config = tmp / "config.toml"
-    config.write_text(
-        f"""
-data_dir = "{tmp / "data"}"
-
-[local]
-backend = "openai-compatible"
-base_url = "{server.base_url}"
-model = "test-model"
-
-[completion]
-debounce_ms = 0
-
-[analysis]
-index_cache_dir = "{tmp / "index-cache"}"
-
-[providers.openai]
-enabled = false
-[providers.anthropic]
-enabled = false
-[providers.gemini]
-enabled = false
-""",
-        encoding="utf-8",
+    return write_config(
+        tmp, local=f'backend = "openai-compatible"\nbase_url = "{server.base_url}"\nmodel = "test-model"\n'
     )
-    return config
 
 
 @pytest_asyncio.fixture

@@ -95,32 +95,42 @@ local function position_params(client, bufnr)
   return params
 end
 
---- workspace/executeCommand hybrid.explainRoute at the cursor. `callback(result, err)`; without it the
---- result is shown in a floating window.
-function M.explain_route(task, callback)
-  task = (task and task ~= "") and task or "completion"
+--- workspace/executeCommand `command` for the current buffer, with one argument built by
+--- `make_argument(client, bufnr)`; warns when the server is not running for the buffer. The result is kept in
+--- M.last_result and goes to `callback(result, err)` when given; otherwise an error is notified and a result
+--- goes to `show(result)`.
+local function buffer_command(command, make_argument, callback, show)
   local bufnr = vim.api.nvim_get_current_buf()
   local client = M.client(bufnr)
   if not client then
     notify("the server is not running for this buffer", vim.log.levels.WARN)
     return
   end
-  local pos = position_params(client, bufnr)
-  local params = {
-    command = "hybrid.explainRoute",
-    arguments = { { uri = pos.textDocument.uri, position = pos.position, task = task } },
-  }
+  local params = { command = command, arguments = { make_argument(client, bufnr) } }
   M.request(client, "workspace/executeCommand", params, function(err, result)
     M.last_result = result
     if callback then
       return callback(result, err)
     end
     if err then
-      notify("explainRoute failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      local name = command:gsub("^hybrid%.", "")
+      notify(name .. " failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
       return
     end
-    M.show_route(result)
+    show(result)
   end, bufnr)
+end
+
+--- workspace/executeCommand hybrid.explainRoute at the cursor. `callback(result, err)`; without it the
+--- result is shown in a floating window.
+function M.explain_route(task, callback)
+  task = (task and task ~= "") and task or "completion"
+  buffer_command("hybrid.explainRoute", function(client, bufnr)
+    local pos = position_params(client, bufnr)
+    return { uri = pos.textDocument.uri, position = pos.position, task = task }
+  end, callback, function(result)
+    M.show_route(result)
+  end)
 end
 
 --- Markdown lines describing an explainRoute result.
@@ -161,30 +171,19 @@ end
 --- diagnostics (source "hybrid-review") with quick fixes; `callback(result, err)` gets the summary.
 function M.review(scope, callback)
   scope = (scope and scope ~= "") and scope or "file"
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
-    notify("the server is not running for this buffer", vim.log.levels.WARN)
-    return
-  end
-  local argument = { scope = scope }
-  if scope == "file" then
-    argument.uri = vim.uri_from_bufnr(bufnr)
-  end
-  M.request(client, "workspace/executeCommand", { command = "hybrid.review", arguments = { argument } },
-    function(err, result)
-      M.last_result = result
-      if callback then
-        return callback(result, err)
-      end
-      if err then
-        notify("review failed: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-      elseif type(result) == "table" and result.error then
-        notify("review: " .. tostring(result.error), vim.log.levels.WARN)
-      elseif type(result) == "table" then
-        notify(string.format("review: %s finding(s)", tostring(result.findings or 0)), vim.log.levels.INFO)
-      end
-    end, bufnr)
+  buffer_command("hybrid.review", function(_, bufnr)
+    local argument = { scope = scope }
+    if scope == "file" then
+      argument.uri = vim.uri_from_bufnr(bufnr)
+    end
+    return argument
+  end, callback, function(result)
+    if type(result) == "table" and result.error then
+      notify("review: " .. tostring(result.error), vim.log.levels.WARN)
+    elseif type(result) == "table" then
+      notify(string.format("review: %s finding(s)", tostring(result.findings or 0)), vim.log.levels.INFO)
+    end
+  end)
 end
 
 local function on_attach(client, bufnr)
