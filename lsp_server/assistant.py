@@ -169,9 +169,12 @@ class Assistant:
         completion = request.task in COMPLETION_TASKS
         context = prepared.context
         cache_key = ""
-        if completion and decision.primary is not None:
+        # In gateway mode the gateway picks the target: answers are cached under "gateway".
+        via_gateway = self.gateway is not None
+        if completion and (decision.primary is not None or via_gateway):
             # A cache hit costs nothing, so it is served before admission and reservation.
-            cache_key = self.cache.key(context.prompt_prefix(), context.suffix, f"{decision.target}:{decision.model}")
+            route = "gateway" if via_gateway else f"{decision.target}:{decision.model}"
+            cache_key = self.cache.key(context.prompt_prefix(), context.suffix, route)
             cached = self.cache.get(cache_key)
             if cached is not None:
                 return AssistResult(
@@ -219,7 +222,9 @@ class Assistant:
         text = served.text
         if completion and text:
             text = trim_completion(doc, request.byte_offset, text, context.multiline)
-            if cache_key and served.target == decision.target:
+            # Not an answer from a fallback: the next request may get the intended target back.
+            intended = not served.fell_back if via_gateway else served.target == decision.target
+            if cache_key and intended:
                 self.cache.put(cache_key, CachedCompletion(text, served.target, served.model))
         return AssistResult(
             text=text,

@@ -31,6 +31,7 @@ from lsp_server.gateway_client import (
     generation_json,
     request_paths,
 )
+from routing.executor import Attempt
 from routing.policy import RouteDecision, RouteInput, RouteTarget
 from routing.service import RoutedCall, RoutingService, Served
 from routing.tasks import TaskKind
@@ -145,7 +146,9 @@ class GatewayMode:
         if self._fallback_factory is None:
             return _refused(call, notice)
         served = await self._serve_locally(call)
-        return dataclasses.replace(served, notices=(notice, *served.notices))
+        # The gateway counts as the first, failed attempt: the answer is a fallback (and is not cached).
+        failed = Attempt(GATEWAY_TARGET.target, "", "UnavailableError", self.last_error or "unreachable")
+        return dataclasses.replace(served, notices=(notice, *served.notices), attempts=(failed, *served.attempts))
 
     async def explain(
         self, request_id: str, task: TaskKind, route_input: RouteInput, scope: ScopeReport, paths: Sequence[str]

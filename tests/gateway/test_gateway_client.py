@@ -213,6 +213,10 @@ async def test_unreachable_gateway_one_constant_notice_then_lazy_local_fallback(
     second = await mode.serve(routed, scope(), ["/p/a.py"])
     assert len(built) == 1 and mode.fallback is built[0]
     assert first.text == "local answer" and first.target == "local"
+    assert first.fell_back and [(a.target, a.outcome) for a in first.attempts] == [
+        ("gateway", "UnavailableError"),
+        ("local", "ok"),
+    ]
     assert first.notices[0] == second.notices[0] == mode.unreachable_notice()
     assert "unreachable" in first.notices[0] and "local engine" in first.notices[0]
     status = await mode.status()

@@ -178,10 +178,12 @@ async def test_each_users_completions_are_attributed_to_them_with_their_own_budg
             assert text == "return a + b"  # the gateway's engine answered, not the local one ("LOCAL")
             ids[name].append(request_id)
     for name, request_ids in ids.items():
-        for request_id in request_ids:
-            rows = gateway.wait_rows(request_id)
-            assert [(r["user_name"], r["outcome"], r["target"]) for r in rows] == [(name, "ok", "local")]
-            assert rows[0]["team"] == {"alice": "red", "bob": "blue"}[name]
+        rows = gateway.wait_rows(request_ids[0])
+        assert [(r["user_name"], r["outcome"], r["target"]) for r in rows] == [(name, "ok", "local")]
+        assert rows[0]["team"] == {"alice": "red", "bob": "blue"}[name]
+        # the same context again: the language server's completion cache answered, the gateway saw nothing
+        time.sleep(0.3)
+        assert gateway.ledger_rows(request_ids[1]) == []
 
     # the editors' accept/reject reaches the gateway's ledger, beside each user's own row
     alice.protocol.notify("hybrid/completionFeedback", {"id": ids["alice"][0], "accepted": True})
@@ -214,8 +216,11 @@ async def test_a_revoked_key_is_refused_with_a_clear_message(
     open_doc(client, uri, SOURCE)
     assert (await complete(client, uri))[0] == "return a + b"
     cli(gateway.env, "gateway", "users", "revoke", "carol")
-    assert await complete(client, uri) == ("", "")
-    assert await complete(client, uri) == ("", "")
+    assert (await complete(client, uri))[0] == "return a + b"  # the same context: the local cache, no gateway call
+    other = (workspace / "other.py").as_uri()
+    open_doc(client, other, "def sub(a, b):\n    \n")
+    assert await complete(client, other) == ("", "")
+    assert await complete(client, other) == ("", "")
     shown = messages_with(client, "rejected your key")
     assert len(shown) == 1, client.messages
     assert gateway.url in shown[0] and "HYBRID_ASSIST_GATEWAY_KEY" in shown[0]
