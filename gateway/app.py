@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from gateway import admin, assist, feedback, openai_api
 from gateway.errors import ApiError, api_error_handler, error_body, http_error_handler
+from gateway.hot_routes import HotRoutes
 from gateway.http import gateway_of
 from gateway.metrics import MetricsMiddleware
 from gateway.state import Gateway, RuntimeFactory, build_gateway
@@ -62,7 +63,12 @@ async def metrics(request: Request) -> Response:
     return Response(gateway.usage_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-#: Starlette tries routes in order: the ones every request takes come first.
+#: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (they stay in ROUTES for the rest).
+HOT_ROUTES = (
+    ("/v1/chat/completions", "POST", openai_api.chat_completions),
+    ("/v1/completions", "POST", openai_api.completions),
+    ("/v1/assist", "POST", assist.assist),
+)
 ROUTES = [
     Route("/v1/chat/completions", openai_api.chat_completions, methods=["POST"]),
     Route("/v1/completions", openai_api.completions, methods=["POST"]),
@@ -110,7 +116,7 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware, metrics=gateway.metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=gateway.metrics), Middleware(HotRoutes, routes=HOT_ROUTES)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler, Exception: _internal},
     )
     app.state.gateway = gateway

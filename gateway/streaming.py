@@ -31,18 +31,21 @@ class ClientGone(Exception):
 class ServeTask:
     def __init__(self, gateway: Gateway, call: RoutedCall, *, forward: bool = True) -> None:
         """``forward=False``: the text is not streamed, only :attr:`task`'s result counts (no queue)."""
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self.task: asyncio.Task[Served] = asyncio.get_running_loop().create_task(self._run(gateway, call, forward))
+        self._queue: asyncio.Queue[object] | None = asyncio.Queue() if forward else None
+        serving = self._run(gateway, call, self._queue) if self._queue is not None else gateway.service.serve(call)
+        self.task: asyncio.Task[Served] = asyncio.get_running_loop().create_task(serving)
         gateway.track(self.task)
 
-    async def _run(self, gateway: Gateway, call: RoutedCall, forward: bool) -> Served:
+    @staticmethod
+    async def _run(gateway: Gateway, call: RoutedCall, queue: asyncio.Queue[object]) -> Served:
         try:
-            return await gateway.service.serve(call, on_text=self._queue.put_nowait if forward else None)
+            return await gateway.service.serve(call, on_text=queue.put_nowait)
         finally:
-            self._queue.put_nowait(_END)
+            queue.put_nowait(_END)
 
     async def next_piece(self) -> str | None:
         """The next piece of streamed text, or None when the call has ended."""
+        assert self._queue is not None, "next_piece needs forward=True"
         item = await self._queue.get()
         if item is _END:
             self._queue.put_nowait(_END)  # later calls see the end too

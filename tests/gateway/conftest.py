@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.state import Gateway
@@ -22,6 +23,7 @@ from tests.gateway.harness import gateway_config
 class InProcess:
     client: httpx.AsyncClient
     gateway: Gateway
+    app: Starlette
 
     def key(self, name: str, *, team: str = "default", admin: bool = False) -> str:
         return self.gateway.store.add_user(name, team, admin=admin)[1]
@@ -44,6 +46,6 @@ def make_gateway(tmp_path: Path) -> MakeGateway:
             await gateway.runtime.wait_local(10.0)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                yield InProcess(client, gateway)
+                yield InProcess(client, gateway, app)
 
     return make

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.gateway.conftest import MakeGateway
@@ -126,6 +127,27 @@ async def test_malformed_requests_get_json_errors(make_gateway: MakeGateway) -> 
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
         wrong_method = await g.client.get("/v1/assist", headers=auth)
         assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+async def test_an_unexpected_error_on_a_hot_route_is_a_json_500(
+    make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served before the router (``gateway.hot_routes``), a bug still gets the application's 500 and is counted."""
+    async with make_gateway() as g:
+        auth = bearer(g.key("alice"))
+
+        async def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(g.gateway.service, "serve", broken)
+        transport = httpx.ASGITransport(app=g.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+            hot = await client.post("/v1/chat/completions", json=body, headers=auth)
+            assert hot.status_code == 500
+            assert hot.json()["error"] == {"code": "internal", "message": "internal error (RuntimeError)"}
+            metrics = (await client.get("/metrics")).text
+        assert 'endpoint="/v1/chat/completions",method="POST",status="500"} 1.0' in metrics
 
 
 async def test_missing_unknown_and_malformed_keys_are_401(make_gateway: MakeGateway) -> None:
