@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -217,3 +218,28 @@ def test_sqlite_runs_in_wal_mode_with_normal_sync(ledger: Ledger) -> None:
     with ledger.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def assert_driver_rows_equal_core_rows(url: str) -> None:
+    """The writer thread's driver-level ``executemany`` stores exactly what SQLAlchemy's insert stores."""
+    when = datetime(2025, 6, 3, 9, 30, 15, tzinfo=UTC)  # no microseconds: a default text form would drop them
+    original = LedgerEntry(
+        "core-1", "alice", "core", "explain", "anthropic", "claude-sonnet-4-5", "multi_file",
+        2048, 512, 311, 0.010203, 1234.5, None, "ok", ("openai", "anthropic"), "ab" * 32, None, when,
+    )  # fmt: skip
+    driven = dataclasses.replace(original, request_id="driver-1")
+    with Ledger.open(url) as ledger:
+        ledger.record(original)  # SQLAlchemy Core
+        ledger._write_entries([driven])  # the driver path of the writer thread
+        ledger._write_entries([driven])  # a retried batch: ignored, as with Core
+        with ledger.engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT * FROM ledger_requests ORDER BY request_id").mappings().all()
+        assert ledger.get("driver-1") == driven
+        assert len(ledger.entries(since=when - timedelta(seconds=1), until=when + timedelta(seconds=1))) == 2
+    assert len(stored) == 2
+    core, driver = ({k: v for k, v in row.items() if k not in ("id", "request_id")} for row in stored)
+    assert driver == core
+
+
+def test_the_writer_threads_driver_insert_matches_sqlalchemys(tmp_path: Path) -> None:
+    assert_driver_rows_equal_core_rows(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")

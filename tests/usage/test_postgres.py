@@ -20,6 +20,7 @@ from routing.usage.ledger import Ledger, LedgerEntry
 from routing.usage.models import metadata, to_nanos
 from routing.usage.ratelimit import DatabaseRateLimiter
 from routing.usage.settings import LimitsSettings
+from tests.usage.test_ledger import assert_driver_rows_equal_core_rows
 
 
 @pytest.fixture
@@ -68,6 +69,10 @@ def test_ledger_round_trip_writer_and_aggregate(pg_url: str) -> None:
         rows = {(r.key, r.target): r for r in ledger.aggregate(None, None, "user")}
         assert rows["bob", "local"].cost_nanousd == 500 * 1_000
         assert rows["alice", "anthropic"].accepted == 1
+
+
+def test_the_writer_threads_driver_insert_matches_sqlalchemys(pg_url: str) -> None:
+    assert_driver_rows_equal_core_rows(pg_url)
 
 
 def test_200_concurrent_reservations_never_pass_the_limit(pg_engine: Engine) -> None:
