@@ -16,8 +16,12 @@ rate, and reads several milliseconds higher (see the README).
 
 ``--ceiling`` then raises the rate by ``--step`` until the gateway no longer
 keeps up (fewer answers than requests, an error, or a p95 over 50 ms).
+``--compare`` then puts the gateway (as a proxy, ``[local] backend =
+"openai-compatible"``) and LiteLLM's proxy in front of the same upstream, at
+``--compare-rate`` (one LiteLLM worker sustains ~35/s here), prints their
+overheads and the ratio, and tries both once at ``--rate``.
 
-    python -m bench.bench_gateway_rate [--rate 500] [--seconds 10] [--repeats 3] [--ceiling]
+    python -m bench.bench_gateway_rate [--rate 500] [--seconds 10] [--repeats 3] [--ceiling] [--compare]
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.bench_gateway import MESSAGES, Target, gateway, upstream
+from bench._common import rss_mb
+from bench.bench_gateway import LITELLM_VENV, MESSAGES, Target, gateway, litellm, upstream, version_of_litellm
 from bench.openloop import drive
 
 LINE = re.compile(r"^\s+(\d+)% in ([0-9.]+) secs", re.MULTILINE)
@@ -108,11 +113,36 @@ def print_rows(rate: int, rows: list[tuple[str, list[Run]]]) -> None:
             f"{name:<22} {'median':>6} {m['rps']:>10.1f} {m['ok']:>6.0f} {m['errors']:>4.0f} "
             f"{m['p50']:>7.2f} {m['p95']:>7.2f} {m['p99']:>7.2f}"
         )
-    gw = median_run(rows[-1][1])
-    print(
-        f"gateway overhead (median - upstream median): p50 +{gw['p50'] - base['p50']:.2f} ms, "
-        f"p95 +{gw['p95'] - base['p95']:.2f} ms, p99 +{gw['p99'] - base['p99']:.2f} ms"
-    )
+    for name, runs in rows[1:]:
+        m = median_run(runs)
+        print(
+            f"{name} overhead (median - {rows[0][0]} median): p50 +{m['p50'] - base['p50']:.2f} ms, "
+            f"p95 +{m['p95'] - base['p95']:.2f} ms, p99 +{m['p99'] - base['p99']:.2f} ms"
+        )
+
+
+def compare(load: Load, work: Path, direct: Target, args: argparse.Namespace) -> None:
+    """The gateway as a proxy in front of the upstream beside LiteLLM's proxy, at a rate both sustain."""
+    base = direct.url.rsplit("/chat", 1)[0]
+    proxied = f'[local]\nbackend = "openai-compatible"\nmodel = "instant"\nbase_url = "{base}"'
+    with gateway(work, "gw-proxy", "gateway -> upstream", proxied) as proxy, litellm(work, direct.url) as other:
+        targets = (direct, proxy, other)
+        rows = [(t.name, measure(load, t, args.compare_rate, args.seconds, args.repeats)) for t in targets]
+        print_rows(args.compare_rate, rows)
+        up, gw, lite = (median_run(runs) for _, runs in rows)
+        for q in ("p50", "p95"):
+            extra_lite, extra_gw = lite[q] - up[q], gw[q] - up[q]
+            ratio = extra_lite / max(extra_gw, 1e-9)
+            print(f"proxy overhead at {q}, litellm / gateway: {extra_lite:.2f} / {extra_gw:.2f} ms (x{ratio:.1f})")
+        print(f"resident memory: gateway -> upstream {rss_mb(proxy.pid):.0f} MB, litellm {rss_mb(other.pid):.0f} MB")
+        print(f"litellm {version_of_litellm()} (1 worker), in {LITELLM_VENV}")
+        for target in (proxy, other):
+            run = load(target, args.rate, args.seconds)
+            verdict = "kept up" if sustained(run, args.rate) else "fell behind"
+            print(
+                f"{target.name} at {args.rate}/s: achieved {run['rps']:.1f}/s, p50 {run['p50']:.2f} ms, "
+                f"p95 {run['p95']:.2f} ms, errors {run['errors']:.0f}: {verdict}"
+            )
 
 
 def main() -> None:
@@ -125,6 +155,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=5, help="hey: workers (-c); they fire in bursts.")
     parser.add_argument("--ceiling", action="store_true", help="Then raise the rate until the gateway falls behind.")
     parser.add_argument("--step", type=int, default=100, help="--ceiling: rate increment.")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="Then the gateway as a proxy and LiteLLM's proxy in front of the same upstream "
+        "(LiteLLM is installed into bench/.venv-litellm on first use).",
+    )
+    parser.add_argument("--compare-rate", type=int, default=30, help="--compare: a rate LiteLLM sustains.")
     args = parser.parse_args()
     if args.generator == "hey":
         if shutil.which("hey") is None:
@@ -138,10 +175,9 @@ def main() -> None:
             return run_open_loop(target, rate, seconds, args.connections)
 
     print(f"machine: {os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.2f}; generator {args.generator}")
-    with tempfile.TemporaryDirectory(prefix="bench-gw-rate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-gw-rate-") as tmp, upstream(Path(tmp)) as direct:
         work = Path(tmp)
-        with upstream(work) as direct:
-            direct_runs = measure(load, direct, args.rate, args.seconds, args.repeats)
+        direct_runs = measure(load, direct, args.rate, args.seconds, args.repeats)
         with gateway(work, "gw", "gateway (instant)", INSTANT) as gw:
             gateway_runs = measure(load, gw, args.rate, args.seconds, args.repeats)
             print_rows(args.rate, [(direct.name, direct_runs), (gw.name, gateway_runs)])
@@ -159,6 +195,8 @@ def main() -> None:
                         break
                     best, rate = rate, rate + args.step
                 print(f"highest sustained rate: {best} requests/s (p95 < {SUSTAINED_P95_MS:.0f} ms, no errors)")
+        if args.compare:
+            compare(load, work, direct, args)
     print(f"load average now {os.getloadavg()[0]:.2f}")
 
 
