@@ -300,7 +300,10 @@ async def test_dummy_load_format_uses_random_weights(qwen: TransformersBackend, 
     finally:
         await dummy.close()
     real_answer = await collect(qwen, GenerationRequest.fim("r", PREFIX, SUFFIX, max_tokens=16))
-    assert random_answer.usage == real_answer.usage
+    # Same architecture and tokenizer (same prompt), other weights: another answer, which may end early
+    # (random weights can pick the end-of-text token: CI saw 2 tokens out of 16 once).
+    assert random_answer.usage.prompt_tokens == real_answer.usage.prompt_tokens
+    assert random_answer.usage.completion_tokens <= 16 == real_answer.usage.completion_tokens
     assert random_answer.text != real_answer.text
 
 
