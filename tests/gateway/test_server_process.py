@@ -132,6 +132,17 @@ def test_an_oversized_chunked_body_is_refused_while_it_is_read(fast: tuple[Gatew
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
 
 
+def _usage_totals_once_recorded(server: GatewayProcess, admin_key: str, user: str) -> dict[str, int]:
+    """``user``'s usage totals once one request is in the ledger (or after 10 s)."""
+    totals: dict[str, int] = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and totals.get("requests") != 1:
+        usage = httpx.get(f"{server.url}/v1/admin/usage?user={user}", headers={"Authorization": f"Bearer {admin_key}"})
+        totals = usage.json()["totals"]
+        time.sleep(0.1)
+    return totals
+
+
 def test_closing_the_stream_cancels_the_call_and_records_it(tmp_path: Path) -> None:
     env = gateway_env(tmp_path, reply=LONG_REPLY, delay_ms=20.0)
     key = add_user(env, "alice")
@@ -146,12 +157,7 @@ def test_closing_the_stream_cancels_the_call_and_records_it(tmp_path: Path) -> N
                 deltas += line.startswith("event: delta")
                 if deltas == 3:
                     break  # hang up with ~197 words to go
-        totals: dict[str, int] = {}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and totals.get("requests") != 1:
-            usage = httpx.get(f"{server.url}/v1/admin/usage?user=alice", headers={"Authorization": f"Bearer {admin}"})
-            totals = usage.json()["totals"]
-            time.sleep(0.1)
+        totals = _usage_totals_once_recorded(server, admin, "alice")
         assert totals["requests"] == 1 and totals["failed"] == 1  # recorded, and not as a success
         metrics = httpx.get(f"{server.url}/metrics").text
         assert (
@@ -179,12 +185,7 @@ def test_hanging_up_on_a_whole_answer_cancels_the_call_and_records_it(tmp_path: 
         with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
             sock.sendall(head + body)
             time.sleep(0.5)  # generating; nothing is sent back before the whole answer
-        totals: dict[str, int] = {}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and totals.get("requests") != 1:
-            usage = httpx.get(f"{server.url}/v1/admin/usage?user=alice", headers={"Authorization": f"Bearer {admin}"})
-            totals = usage.json()["totals"]
-            time.sleep(0.1)
+        totals = _usage_totals_once_recorded(server, admin, "alice")
         assert totals["requests"] == 1 and totals["failed"] == 1
         assert time.monotonic() - started < 3.5  # recorded before the 4 s answer could have finished
         metrics = httpx.get(f"{server.url}/metrics").text
