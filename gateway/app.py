@@ -63,12 +63,6 @@ async def metrics(request: Request) -> Response:
     return Response(gateway.usage_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-#: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (they stay in ROUTES for the rest).
-HOT_ROUTES = (
-    ("/v1/chat/completions", "POST", openai_api.chat_completions),
-    ("/v1/completions", "POST", openai_api.completions),
-    ("/v1/assist", "POST", assist.assist),
-)
 ROUTES = [
     Route("/v1/chat/completions", openai_api.chat_completions, methods=["POST"]),
     Route("/v1/completions", openai_api.completions, methods=["POST"]),
@@ -89,6 +83,8 @@ ROUTES = [
     Route("/v1/admin/usage", admin.admin_usage, methods=["GET"]),
 ]
 ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
+#: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (the router keeps them for 405s).
+HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/assist"})
 
 
 def create_app(
@@ -116,7 +112,10 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware, metrics=gateway.metrics), Middleware(HotRoutes, routes=HOT_ROUTES)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=gateway.metrics),
+            Middleware(HotRoutes, routes=[r for r in ROUTES if r.path in HOT_PATHS]),
+        ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler, Exception: _internal},
     )
     app.state.gateway = gateway

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import ApiError, api_error_handler, http_error_handler
@@ -27,9 +28,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class HotRoutes:
-    def __init__(self, app: ASGIApp, routes: Iterable[tuple[str, str, Endpoint]]) -> None:
+    def __init__(self, app: ASGIApp, routes: Iterable[Route]) -> None:
+        """``routes``: plain (not parameterised) routes of the application, served here by exact path and method."""
         self.app = app
-        self.endpoints = {(path, method): endpoint for path, method, endpoint in routes}
+        self.endpoints: dict[tuple[str, str], Endpoint] = {
+            (route.path, method): route.endpoint for route in routes for method in route.methods or ()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.endpoints.get((scope["path"], scope["method"])) if scope["type"] == "http" else None

@@ -29,7 +29,7 @@ from routing.service import Served
 from routing.usage.database import open_engine
 from routing.usage.models import budget_periods, ledger_requests, to_usd
 from tests.gateway.harness import GatewayProcess, add_user, cli
-from tests.lsp.harness import server_env
+from tests.lsp.harness import cloud_providers, server_env
 from tests.postgres import fresh_database
 from tests.wire.base import Reply
 from tests.wire.openai_server import OpenAIWireServer
@@ -41,6 +41,18 @@ BOB_RPM = 6
 
 
 def replica_config(tmp: Path, database_url: str, cloud: OpenAIWireServer) -> Path:
+    openai = f"""[providers.openai]
+kind = "openai"
+base_url = "{cloud.base_url}"
+api_key_env = "TEST_OPENAI_KEY"
+models = ["gpt-4o"]
+default_model = "gpt-4o"
+max_retries = 0
+[providers.openai.prices.gpt-4o]
+input = {PRICE_PER_MTOK}
+cached_input = {PRICE_PER_MTOK}
+output = {PRICE_PER_MTOK}
+"""
     config = tmp / "gateway.toml"
     config.write_text(
         f"""
@@ -61,22 +73,7 @@ requests_per_minute = {BOB_RPM}
 [gateway_server]
 key_cache_ttl_s = 0
 
-[providers.openai]
-kind = "openai"
-base_url = "{cloud.base_url}"
-api_key_env = "TEST_OPENAI_KEY"
-models = ["gpt-4o"]
-default_model = "gpt-4o"
-max_retries = 0
-[providers.openai.prices.gpt-4o]
-input = {PRICE_PER_MTOK}
-cached_input = {PRICE_PER_MTOK}
-output = {PRICE_PER_MTOK}
-[providers.anthropic]
-enabled = false
-[providers.gemini]
-enabled = false
-""",
+{cloud_providers(openai)}""",
         encoding="utf-8",
     )
     return config
