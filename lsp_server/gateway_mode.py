@@ -222,8 +222,7 @@ class GatewayMode:
             unhealthy=runtime.unhealthy(),
             missing_keys=runtime.missing_keys(),
         )
-        # The fallback engine's state differs from what the call was decided on: decide again.
-        return await service.serve(dataclasses.replace(call, route_input=route_input, decision=None))
+        return await service.serve(call.rerouted(route_input))
 
 
 def _refused(call: RoutedCall, message: str) -> Served:

@@ -44,6 +44,10 @@ class RoutedCall:
     def scope_level(self) -> str:
         return self.route_input.scope_level
 
+    def rerouted(self, route_input: RouteInput) -> RoutedCall:
+        """This call with other routing inputs (another engine's state): its decision is made again."""
+        return dataclasses.replace(self, route_input=route_input, decision=None)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Served:
