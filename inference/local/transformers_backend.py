@@ -176,6 +176,11 @@ class TransformersBackend(Backend):
         device = s.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda"):
+            # PyTorch's cuDNN attention shares its execution graphs between threads: requests generated
+            # at once in the worker threads fail with "mha_graph.execute(...) is_good()" (seen on an
+            # H200 under the 100-developer load). The flash and memory-efficient kernels are safe.
+            torch.backends.cuda.enable_cudnn_sdp(False)
         dtype: Any = "auto" if device == "cuda" else torch.float32
         if s.dtype != "auto":
             dtype = getattr(torch, s.dtype)

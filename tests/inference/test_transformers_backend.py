@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import shutil
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -327,6 +329,41 @@ async def test_cuda_device_streams_and_matches_the_count(tiny_model: TinyModelFa
         await backend.close()
     assert (result.finish_reason, result.usage.completion_tokens) == ("length", 16)
     assert "cuda" in health.detail
+
+
+@module_loop
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_cuda(), reason="needs an NVIDIA GPU")
+async def test_cuda_concurrent_long_prompts_all_succeed(tiny_model: TinyModelFactory, tmp_path: Path) -> None:
+    """Many requests at once on a GPU: PyTorch's cuDNN attention failed them from the worker threads."""
+    wide = tmp_path / "wide"
+    shutil.copytree(tiny_model("qwen2.5-coder"), wide)
+    config = json.loads((wide / "config.json").read_text())
+    # A 7B model's attention shape (28 heads of 128, 4 KV heads) in two layers with random weights.
+    config.update(
+        hidden_size=3584,
+        intermediate_size=4096,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        head_dim=128,
+        num_hidden_layers=2,
+        max_position_embeddings=4096,
+    )
+    (wide / "config.json").write_text(json.dumps(config))
+    (wide / "model.safetensors").unlink()
+    settings = settings_for(wide, dtype="bfloat16", load_format="dummy", max_model_len=4096, max_concurrency=32)
+    backend = TransformersBackend(settings.model_copy(update={"device": "cuda"}))
+    # Prompts of 48 lengths up to about 2,000 tokens: each new shape builds an attention graph.
+    prompts = [PREFIX + "x = add(1, 2)\n    " * (10 + 4 * i) for i in range(48)]
+    try:
+        results = await asyncio.gather(
+            *(collect(backend, GenerationRequest.fim(f"c{i}", p, SUFFIX, max_tokens=8)) for i, p in enumerate(prompts)),
+            return_exceptions=True,
+        )
+    finally:
+        await backend.close()
+    failures = [repr(r) for r in results if isinstance(r, BaseException)]
+    assert failures == [], f"{len(failures)} of 48 failed, first: {failures[:1]}"
 
 
 def test_defaults_follow_the_device() -> None:
