@@ -19,7 +19,9 @@ logger = logging.getLogger("hybrid_assist")
 
 
 def _host_port(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` alone (loopback)."""
     host, _, port = value.rpartition(":")
+    host = host.strip("[]")
     try:
         number = int(port)
     except ValueError:
@@ -40,9 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     lsp = sub.add_parser("lsp", help="Run the language server (stdio by default).")
     mode = lsp.add_mutually_exclusive_group()
-    mode.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="Serve many editors over TCP.")
-    mode.add_argument("--ws", type=_host_port, metavar="HOST:PORT", help="Serve many editors over WebSocket.")
+    mode.add_argument(
+        "--tcp", type=_host_port, metavar="[HOST:]PORT", help="Serve many editors over TCP (host default 127.0.0.1)."
+    )
+    mode.add_argument(
+        "--ws",
+        type=_host_port,
+        metavar="[HOST:]PORT",
+        help="Serve many editors over WebSocket (host default 127.0.0.1).",
+    )
     lsp.add_argument("--stdio", action="store_true", help="Serve one editor over stdin/stdout (the default).")
+    lsp.add_argument("--tls-certfile", default=None, help="PEM certificate for --ws over TLS ([server] tls_certfile).")
+    lsp.add_argument("--tls-keyfile", default=None, help="PEM key for --ws over TLS ([server] tls_keyfile).")
 
     complete = sub.add_parser("complete", help="Run one request through scope, route and engine, and print it.")
     complete.add_argument("file", type=Path)
@@ -116,7 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lsp":
         from hybrid_assist.commands.lsp import run_lsp
 
-        return run_lsp(loader, loaded.settings, tcp=args.tcp, ws=args.ws)
+        return run_lsp(
+            loader,
+            loaded.settings,
+            tcp=args.tcp,
+            ws=args.ws,
+            tls_certfile=args.tls_certfile,
+            tls_keyfile=args.tls_keyfile,
+        )
     if args.command == "complete":
         from hybrid_assist.commands.complete import run_complete
 

@@ -1,4 +1,4 @@
-"""The composition root: settings in; the engines, usage control and the :class:`Assistant` out."""
+"""The composition root: settings in; the engines, usage control, the :class:`Assistant` and the key check out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hybrid_assist.config import HybridSettings
 from inference.backend import Backend
 from inference.registry import build_local_backend, build_provider_backend
 from lsp_server.assistant import Assistant
+from lsp_server.auth import AuthenticationFailed, Identity
 from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
 
@@ -110,3 +111,41 @@ def build_assistant(settings: HybridSettings) -> Assistant:
     if settings.gateway.url:
         return build_gateway_assistant(settings)
     return Assistant(build_runtime(settings), build_usage_control(settings), settings.completion.cache_size)
+
+
+class KeyVerifier:
+    """``[server] auth = "keys"``: the gateway's user store checks the keys of ``--tcp``/``--ws`` sessions.
+
+    The same users, keys, hashing and revocation as the gateway (``hybrid-assist gateway users add NAME``),
+    in the same database (``[ledger] url``). Every check reads the store, so a revocation or rotation stops
+    the next session at once (sessions already running keep their identity until they end).
+    """
+
+    def __init__(self, settings: HybridSettings) -> None:
+        from gateway.auth import Authenticator
+        from gateway.database import open_gateway_engine
+        from gateway.store import UserStore
+        from routing.usage.database import ledger_url
+
+        self.engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
+        self.store = UserStore(self.engine)
+        self._authenticator = Authenticator(self.store, ttl_s=0.0)
+
+    async def __call__(self, key: str) -> Identity:
+        from gateway.errors import ApiError
+
+        try:
+            principal = await self._authenticator.authenticate(f"Bearer {key}")
+        except ApiError as exc:
+            raise AuthenticationFailed(
+                f"hybrid-assist: authentication failed: {exc.message}. "
+                "Check the key your editor sends ($HYBRID_ASSIST_KEY or your key file) or ask the server's admin "
+                "for a new one."
+            ) from None
+        return Identity(principal.name, principal.team)
+
+    def active_users(self) -> int:
+        return sum(1 for user in self.store.list_users() if not user.revoked and user.active_keys)
+
+    def close(self) -> None:
+        self.engine.dispose()

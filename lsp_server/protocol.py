@@ -11,7 +11,11 @@ Differences from pygls' stock protocol:
   :class:`~lsp_server.analysis.documents.DocumentStore` (pygls' own copy is
   not maintained), so each keystroke is applied once;
 - ``exit`` calls :attr:`on_exit` when set (multi-client mode ends just that
-  session) instead of ``sys.exit()``.
+  session) instead of ``sys.exit()``;
+- while :attr:`authenticated` is False (a multi-client server with
+  ``[server] auth = "keys"`` before the key was verified, see
+  :mod:`lsp_server.auth`) every request is refused and every notification but
+  ``exit`` dropped, ``initialize`` included.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class HybridProtocol(LanguageServerProtocol):
         super().__init__(server, converter)
         self.initialized = False
         self.on_exit: Callable[[], None] | None = None
+        self.authenticated = True
 
     # -- robustness ------------------------------------------------------
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -69,6 +74,11 @@ class HybridProtocol(LanguageServerProtocol):
             self._send_response(message.id, error=invalid.to_response_error())
             return
         method = getattr(message, "method", None)
+        if not self.authenticated and method is not None and method != types.EXIT:
+            if getattr(message, "id", None) is not None:
+                refused = JsonRpcServerNotInitialized(f"{method}: this session has not been authenticated")
+                self._send_response(message.id, error=refused.to_response_error())
+            return
         if not self.initialized and method is not None and method not in _ALWAYS_ALLOWED:
             if getattr(message, "id", None) is not None:
                 early = JsonRpcServerNotInitialized(f"{method}: the server has not been initialized")

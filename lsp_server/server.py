@@ -20,6 +20,7 @@ from hybrid_assist.config import ConfigLayer, SettingsLoader
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.assistant import Assistant
+from lsp_server.auth import Identity
 from lsp_server.protocol import HybridProtocol
 from lsp_server.session import Session
 
@@ -43,6 +44,8 @@ class HybridLanguageServer(LanguageServer):
         self.session = Session(settings=loaded.settings)
         self.session.apply_loaded(loaded)
         self.editor_layers: dict[str, ConfigLayer] = {}
+        #: Set from a verified key (multi-client servers with ``[server] auth = "keys"``); overrides user/team.
+        self.identity: Identity | None = None
         self.background: set[asyncio.Task[Any]] = set()
         self.inflight_completions: dict[str, asyncio.Task[Any]] = {}
         self.progress_tasks: dict[str | int, asyncio.Task[Any]] = {}
@@ -65,7 +68,11 @@ class HybridLanguageServer(LanguageServer):
 
     def reload_settings(self) -> None:
         """Re-layer the settings (files, env, editor options) and tell the user what was wrong."""
-        loaded = self.loader.load(self.session.roots, list(self.editor_layers.values()))
+        layers = list(self.editor_layers.values())
+        if self.identity is not None:  # last, so the client's own options cannot change who it is
+            identity = {"user": self.identity.user, "team": self.identity.team}
+            layers.append(ConfigLayer("the session's key", identity))
+        loaded = self.loader.load(self.session.roots, layers)
         for problem in self.session.apply_loaded(loaded):
             self.show_message(problem, types.MessageType.Warning)
 

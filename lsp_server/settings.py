@@ -36,3 +36,19 @@ class ServerSettings(BaseModel):
         default=128 * 1024 * 1024, ge=1024, description="Largest JSON-RPC message accepted on a socket."
     )
     route_footer: bool = Field(default=True, description="Show the route footer under hover and action answers.")
+    auth: Literal["none", "keys"] = Field(
+        default="none",
+        description="Who may use a --tcp/--ws server. keys: each editor session sends a user's key (the gateway's "
+        "users and keys, `hybrid-assist gateway users add NAME`) and is served as that user; none: anyone who "
+        "can connect (only allowed on a loopback address). Read from the user TOML or the environment at "
+        "startup; stdio ignores it.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (e.g. https://ide.example.com) allowed to open a --ws session; a handshake "
+        "with any other Origin header is refused (clients that send none, such as editors, are allowed).",
+    )
+    tls_certfile: str = Field(
+        default="", description="PEM certificate (chain) for --ws over TLS (wss://); empty = plain ws://."
+    )
+    tls_keyfile: str = Field(default="", description="PEM private key of tls_certfile.")

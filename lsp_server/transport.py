@@ -6,8 +6,13 @@ calls ``sys.exit()``. Here each connection gets its own
 one :class:`Assistant` (one engine, one router). ``exit`` ends only its own
 session; a client that disconnects mid-request has its work cancelled (and
 so aborted in the engine); a port probe or garbage bytes close only that
-connection. In stdio mode file descriptor 1 is reserved for JSON-RPC: the
-process's own stdout (and that of any engine subprocess) goes to stderr.
+connection. With a key verifier (``[server] auth = "keys"``) each connection
+passes a :class:`~lsp_server.auth.Gate` first: ``initialize`` must carry a
+valid key, else it is answered with an error and the connection closed.
+WebSocket handshakes are refused (403) unless their ``Origin`` is
+allow-listed or absent, and may run over TLS. In stdio mode file descriptor 1
+is reserved for JSON-RPC: the process's own stdout (and that of any engine
+subprocess) goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import json
 import logging
 import os
 import re
+import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
+from lsp_server.auth import AUTH_DEADLINE_S, Gate, Verifier, bearer_token
 from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
@@ -91,9 +98,12 @@ async def serve_stream(
     write: Callable[[bytes], Any],
     close: Callable[[], Any],
     max_bytes: int,
+    gate: Gate | None = None,
 ) -> None:
-    """Run one session over a byte stream until EOF, ``exit`` or a protocol violation."""
+    """Run one session over a byte stream until EOF, ``exit``, a protocol violation or a refused key."""
     done = asyncio.Event()
+    gate = gate or Gate(None)
+    gate.arm(server)
 
     class _Writer:
         def write(self, data: bytes) -> Any:
@@ -105,7 +115,7 @@ async def serve_stream(
 
     server.protocol.set_writer(_Writer())
     server.protocol.on_exit = done.set
-    reading = asyncio.ensure_future(_read_loop(server, reader, max_bytes))
+    reading = asyncio.ensure_future(_read_loop(server, reader, max_bytes, gate))
     stopping = asyncio.ensure_future(done.wait())
     try:
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -118,25 +128,40 @@ async def serve_stream(
             await result
 
 
-async def _read_loop(server: HybridLanguageServer, reader: asyncio.StreamReader, max_bytes: int) -> None:
+async def _read_loop(server: HybridLanguageServer, reader: asyncio.StreamReader, max_bytes: int, gate: Gate) -> None:
     while True:
         try:
-            body = await read_message(reader, max_bytes)
+            if gate.passed:
+                body = await read_message(reader, max_bytes)
+            else:
+                body = await asyncio.wait_for(read_message(reader, max_bytes), AUTH_DEADLINE_S)
         except ProtocolViolation as exc:
             logger.warning("closing connection: %s", exc)
+            return
+        except TimeoutError:
+            logger.warning("closing connection: no authenticated initialize within %.0f s", AUTH_DEADLINE_S)
             return
         except (ConnectionError, OSError) as exc:
             logger.info("connection lost: %s", exc)
             return
         if body is None:
             return
-        dispatch(server, body)
+        admitted = await gate.admit(server, body)
+        if admitted is None:
+            return
+        dispatch(server, admitted)
 
 
 async def serve_tcp(
-    factory: ServerFactory, host: str, port: int, max_bytes: int, ready: Callable[[str, int], None] | None = None
+    factory: ServerFactory,
+    host: str,
+    port: int,
+    max_bytes: int,
+    ready: Callable[[str, int], None] | None = None,
+    *,
+    verifier: Verifier | None = None,
 ) -> None:
-    """Accept editors on ``host:port`` forever, one session each."""
+    """Accept editors on ``host:port`` forever, one session each (each proving its key when ``verifier``)."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -151,7 +176,7 @@ async def serve_tcp(
             def close() -> None:
                 writer.close()
 
-            await serve_stream(server, reader, write, close, max_bytes)
+            await serve_stream(server, reader, write, close, max_bytes, Gate(verifier))
         except Exception:
             logger.exception("session %s failed", peer)
             writer.close()
@@ -167,15 +192,31 @@ async def serve_tcp(
 
 
 async def serve_websocket(
-    factory: ServerFactory, host: str, port: int, max_bytes: int, ready: Callable[[str, int], None] | None = None
+    factory: ServerFactory,
+    host: str,
+    port: int,
+    max_bytes: int,
+    ready: Callable[[str, int], None] | None = None,
+    *,
+    verifier: Verifier | None = None,
+    allowed_origins: Sequence[str] = (),
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Accept editors over WebSocket (one JSON-RPC message per text frame)."""
+    """Accept editors over WebSocket (one JSON-RPC message per text frame).
+
+    A handshake whose ``Origin`` is neither absent nor in ``allowed_origins`` is refused with 403; with
+    ``verifier`` the key comes from an ``Authorization: Bearer`` header or the ``initialize`` options.
+    """
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
+    from websockets.typing import Origin
 
     async def on_connect(ws: ServerConnection) -> None:
         server = factory()
         done = asyncio.Event()
+        request = ws.request
+        gate = Gate(verifier, bearer_token(request.headers.get("Authorization")) if request is not None else None)
+        gate.arm(server)
 
         class _Writer:
             def write(self, data: bytes) -> None:
@@ -199,10 +240,19 @@ async def serve_websocket(
 
         async def receive() -> None:
             try:
-                async for frame in ws:
-                    dispatch(server, frame)
+                while True:
+                    if gate.passed:
+                        frame = await ws.recv()
+                    else:
+                        frame = await asyncio.wait_for(ws.recv(), AUTH_DEADLINE_S)
+                    admitted = await gate.admit(server, frame)
+                    if admitted is None:
+                        return
+                    dispatch(server, admitted)
             except ConnectionClosed:
                 pass
+            except TimeoutError:
+                logger.warning("closing connection: no authenticated initialize within %.0f s", AUTH_DEADLINE_S)
 
         reading = asyncio.ensure_future(receive())
         stopping = asyncio.ensure_future(done.wait())
@@ -212,11 +262,16 @@ async def serve_websocket(
             reading.cancel()
             stopping.cancel()
             server.cancel_all()
+            if pending:  # the last answers (a refused initialize's error) go out before the close frame
+                await asyncio.wait(set(pending), timeout=5.0)
             await ws.close()
 
-    async with serve(on_connect, host, port, max_size=max_bytes) as ws_server:
+    origins: list[Origin | None] = [Origin(origin) for origin in allowed_origins]
+    origins.append(None)  # editors and other non-browser clients send no Origin
+    async with serve(on_connect, host, port, max_size=max_bytes, origins=origins, ssl=tls) as ws_server:
         address = next(iter(ws_server.sockets)).getsockname()
-        logger.info("listening for LSP clients on ws://%s:%s", address[0], address[1])
+        scheme = "wss" if tls is not None else "ws"
+        logger.info("listening for LSP clients on %s://%s:%s", scheme, address[0], address[1])
         if ready is not None:
             ready(str(address[0]), int(address[1]))
         await ws_server.serve_forever()

@@ -1,16 +1,60 @@
-"""``hybrid-assist lsp``: stdio for one editor, ``--tcp``/``--ws`` for a team's editors."""
+"""``hybrid-assist lsp``: stdio for one editor, ``--tcp``/``--ws`` for a team's editors.
+
+A network server binds loopback unless a host is given, and refuses to bind
+any other address without ``[server] auth = "keys"`` (each session then proves
+its user with a key from the gateway's user store, see :mod:`lsp_server.auth`).
+``--ws`` checks the handshake's ``Origin`` against ``[server] allowed_origins``
+and serves TLS with ``--tls-certfile``/``--tls-keyfile``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import logging
+import socket
+import ssl
 import sys
 
 from hybrid_assist.config import HybridSettings, SettingsLoader
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.runtime import KeyVerifier, build_assistant
 
 logger = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` listens on loopback only (a name counts when all its addresses are loopback)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+
+
+def unauthenticated_exposure(settings: HybridSettings, host: str, port: int) -> str | None:
+    """Why serving on ``host`` is refused (a non-loopback address without authentication), else None."""
+    if settings.server.auth != "none" or is_loopback(host):
+        return None
+    return (
+        f"hybrid-assist: refusing to serve on {host}:{port} without authentication: anyone who can reach that "
+        "address could use this server's engines, cloud budget and the files it can read. "
+        'Set [server] auth = "keys" in the config file (or HYBRID_ASSIST_SERVER__AUTH=keys) and give each user '
+        "a key with `hybrid-assist gateway users add NAME`; or serve on 127.0.0.1 only."
+    )
+
+
+def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 def run_lsp(
@@ -19,11 +63,44 @@ def run_lsp(
     *,
     tcp: tuple[str, int] | None = None,
     ws: tuple[str, int] | None = None,
+    tls_certfile: str | None = None,
+    tls_keyfile: str | None = None,
 ) -> int:
     from lsp_server import transport
     from lsp_server.server import HybridLanguageServer
 
-    stdout = None if (tcp or ws) else transport.reserve_stdout_for_jsonrpc()
+    address = tcp or ws
+    tls: ssl.SSLContext | None = None
+    verifier: KeyVerifier | None = None
+    if address is not None:
+        problem = unauthenticated_exposure(settings, *address)
+        if problem is not None:
+            print(problem, file=sys.stderr, flush=True)
+            return 2
+        if tcp is not None and (tls_certfile or tls_keyfile):
+            print("hybrid-assist: --tls-certfile/--tls-keyfile apply to --ws only", file=sys.stderr, flush=True)
+            return 2
+        certfile = tls_certfile if tls_certfile is not None else settings.server.tls_certfile
+        keyfile = tls_keyfile if tls_keyfile is not None else settings.server.tls_keyfile
+        if ws is not None and (certfile or keyfile):
+            if not (certfile and keyfile):
+                print("hybrid-assist: TLS needs both tls_certfile and tls_keyfile", file=sys.stderr, flush=True)
+                return 2
+            try:
+                tls = tls_context(certfile, keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                print(f"hybrid-assist: cannot load the TLS certificate or key: {exc}", file=sys.stderr, flush=True)
+                return 2
+        if settings.server.auth == "keys":
+            try:
+                verifier = KeyVerifier(settings)
+                if not verifier.active_users():
+                    logger.warning("no user has a key yet: add one with `hybrid-assist gateway users add NAME`")
+            except Exception as exc:
+                print(f"hybrid-assist: cannot open the user store ([ledger] url): {exc}", file=sys.stderr, flush=True)
+                return 2
+
+    stdout = None if address else transport.reserve_stdout_for_jsonrpc()
 
     async def main() -> int:
         assistant = build_assistant(settings)
@@ -40,9 +117,18 @@ def run_lsp(
 
         try:
             if tcp is not None:
-                await transport.serve_tcp(factory, tcp[0], tcp[1], max_bytes, ready)
+                await transport.serve_tcp(factory, tcp[0], tcp[1], max_bytes, ready, verifier=verifier)
             elif ws is not None:
-                await transport.serve_websocket(factory, ws[0], ws[1], max_bytes, ready)
+                await transport.serve_websocket(
+                    factory,
+                    ws[0],
+                    ws[1],
+                    max_bytes,
+                    ready,
+                    verifier=verifier,
+                    allowed_origins=settings.server.allowed_origins,
+                    tls=tls,
+                )
             else:
                 server = factory()
                 await transport.serve_stdio(server, max_bytes, stdout=stdout)
@@ -55,3 +141,6 @@ def run_lsp(
         return asyncio.run(main())
     except KeyboardInterrupt:
         return 130
+    finally:
+        if verifier is not None:
+            verifier.close()

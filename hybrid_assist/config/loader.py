@@ -95,14 +95,18 @@ def env_layer(environ: Mapping[str, str] | None = None) -> ConfigLayer:
 
 
 def editor_layer(options: Any, source: str) -> ConfigLayer | None:
-    """``initializationOptions`` / ``didChangeConfiguration`` settings as a layer."""
+    """``initializationOptions`` / ``didChangeConfiguration`` settings as a layer.
+
+    ``key`` (a multi-client server's session key, see ``lsp_server.auth``) is not a setting and is dropped.
+    """
     if not isinstance(options, Mapping):
         return None
     for section in EDITOR_SECTIONS:
         if isinstance(options.get(section), Mapping):
             options = options[section]
             break
-    return ConfigLayer(source, dict(options)) if options else None
+    values = {name: value for name, value in options.items() if name != "key"}
+    return ConfigLayer(source, values) if values else None
 
 
 class SettingsLoader:

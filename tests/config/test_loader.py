@@ -123,3 +123,10 @@ def test_api_keys_are_not_settings(isolated: Path, monkeypatch: pytest.MonkeyPat
     assert not any("sk-inline" in p for p in loaded.problems)
     assert "sk-test-123" not in loaded.settings.model_dump_json()
     assert loaded.settings.providers["openai"].api_key() == "sk-test-123"
+
+
+def test_the_session_key_in_editor_options_is_not_a_setting() -> None:
+    options = {"hybridAssist": {"key": "ha_0123456789ab_secret", "completion": {"max_tokens": 9}}}
+    layer = editor_layer(options, "initializationOptions")
+    assert layer is not None and dict(layer.values) == {"completion": {"max_tokens": 9}}
+    assert editor_layer({"hybridAssist": {"key": "ha_0123456789ab_secret"}}, "didChangeConfiguration") is None

@@ -134,9 +134,13 @@ async def document_state(client: LanguageClient, uri: str) -> dict[str, Any]:
 class TcpServer:
     """``hybrid-assist lsp --tcp 127.0.0.1:0`` as a subprocess; ``port`` is read from its stderr."""
 
-    def __init__(self, env: Mapping[str, str], mode: str = "--tcp") -> None:
+    def __init__(
+        self, env: Mapping[str, str], mode: str = "--tcp", address: str = "127.0.0.1:0", extra: tuple[str, ...] = ()
+    ) -> None:
         self.env = dict(env)
         self.mode = mode
+        self.address = address
+        self.extra = extra
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
         self.stderr_lines: list[str] = []
@@ -146,7 +150,8 @@ class TcpServer:
         self.process = await asyncio.create_subprocess_exec(
             *SERVER,
             self.mode,
-            "127.0.0.1:0",
+            self.address,
+            *self.extra,
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
