@@ -57,6 +57,8 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 from detect_secrets.util.filetype import determine_file_type
 
+from routing.usage.secret_forms import assignment_spans, is_placeholder, kubernetes_spans
+
 #: detect-secrets' entropy thresholds (its defaults).
 BASE64_ENTROPY_LIMIT = 4.5
 HEX_ENTROPY_LIMIT = 3.0
@@ -66,7 +68,7 @@ MAX_ENTROPY_STRING = 200
 #: commit ids, so entropy alone does not flag them (``api_key = "<hex>"`` is still found by the keyword rules).
 DIGEST_HEX_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
 #: Lowercase words of which a line must hold one for the line-wise detectors (assignments, headers) to run.
-_LINE_HINTS = ("key", "pass", "pw", "secret", "token", "auth", "bearer", "contrase", "cloudant")
+_LINE_HINTS = ("key", "pass", "pw", "secret", "token", "auth", "bearer", "contrase", "cloudant", "cred", "salt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ _TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 )
 # Line-wise patterns, run on hinted lines only.
 _LINE_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("connection_string_password", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s\"']+)\s*(?=;|$)"), 1),
+    ("connection_string_password", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s\"'()]+)\s*(?=;|$)"), 1),
     (
         "basic_auth_header",
         re.compile(r"(?i)\bauthorization\b[\"'\]]{0,2}\s*[:=,]\s*[\"']?basic\s+([A-Za-z0-9+/]{8,}={0,2})"),
@@ -139,6 +141,8 @@ _LINE_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("bearer_token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,}=*)"), 1),
 )
 _QUOTED_CANDIDATE = re.compile(r"([\"'])([A-Za-z0-9+/=_.-]{20,})\1")
+#: Subresource-integrity hashes (``"integrity": "sha512-..."`` in package-lock.json, yarn.lock): checksums.
+_INTEGRITY = re.compile(r"(?:sha(?:1|224|256|384|512)|md5)[-:]")
 _UPPER_IDENTIFIER = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
@@ -149,9 +153,12 @@ def find_secrets(text: str, filename: str = "") -> list[SecretFinding]:
     config files (``.ini``, ``.yaml``, ``.toml``, ``.properties``...) values
     need no quotes; elsewhere ``password = ...`` counts only when quoted.
     """
-    findings = list(_text_findings(text))
-    findings += _line_findings(_hinted_lines(text), filename)
-    findings += _entropy_findings(text)
+    lines = _hinted_lines(text)
+    # The project's own detectors first: on a tie their kind (``password``, ``token``...) names the merged span.
+    keyed = [SecretFinding(*span) for span in (*kubernetes_spans(text), *assignment_spans(lines))]
+    findings = [*keyed, *_text_findings(text)]
+    findings += _line_findings(lines, filename)
+    findings += _without_keyed(_entropy_findings(text), keyed)
     return _merge(findings)
 
 
@@ -280,7 +287,7 @@ def _entropy_findings(text: str) -> list[SecretFinding]:
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         line = text[line_start : line_end if line_end >= 0 else len(text)]
-        if "data:" in line:
+        if "data:" in line or _INTEGRITY.match(value):
             continue
         for plugin, kind, limit in _entropy_plugins():
             if not set(value) <= set(plugin.charset) or plugin.calculate_shannon_entropy(value) <= limit:
@@ -293,10 +300,18 @@ def _entropy_findings(text: str) -> list[SecretFinding]:
     return findings
 
 
+def _without_keyed(entropy: list[SecretFinding], keyed: list[SecretFinding]) -> list[SecretFinding]:
+    """Entropy findings less those around a keyed value (``"DB_PASSWORD=..."``): the key name stays readable."""
+    if not keyed:
+        return entropy
+    return [e for e in entropy if not any(e.start <= k.start and k.end <= e.end for k in keyed)]
+
+
 def _looks_harmless(secret: str, line: str, plugin: BasePlugin) -> bool:
     """detect-secrets' heuristics for values that are not credentials, and environment variable names."""
     return (
-        heuristic.is_templated_secret(secret)
+        is_placeholder(secret)
+        or heuristic.is_templated_secret(secret)
         or heuristic.is_prefixed_with_dollar_sign(secret)
         or heuristic.is_sequential_string(secret)
         or heuristic.is_potential_uuid(secret)
