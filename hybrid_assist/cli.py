@@ -1,4 +1,5 @@
-"""The ``hybrid-assist`` command: ``lsp``, ``complete``, ``doctor``, ``config``, ``models``, ``gateway``, ``version``.
+"""The ``hybrid-assist`` command: ``lsp``, ``connect``, ``complete``, ``doctor``, ``config``, ``models``, ``gateway``,
+``report``, ``version``.
 
 Every subcommand logs to stderr; ``lsp`` in stdio mode keeps stdout for
 JSON-RPC alone.
@@ -54,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     lsp.add_argument("--stdio", action="store_true", help="Serve one editor over stdin/stdout (the default).")
     lsp.add_argument("--tls-certfile", default=None, help="PEM certificate for --ws over TLS ([server] tls_certfile).")
     lsp.add_argument("--tls-keyfile", default=None, help="PEM key for --ws over TLS ([server] tls_keyfile).")
+
+    from hybrid_assist.commands.connect import add_connect_arguments
+
+    connect = sub.add_parser(
+        "connect", help="Relay stdio to a shared --tcp/--ws server, adding your key (for stdio-only editors)."
+    )
+    add_connect_arguments(connect)
 
     complete = sub.add_parser("complete", help="Run one request through scope, route and engine, and print it.")
     complete.add_argument("file", type=Path)
@@ -135,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             tls_certfile=args.tls_certfile,
             tls_keyfile=args.tls_keyfile,
         )
+    if args.command == "connect":
+        from hybrid_assist.commands.connect import run_connect
+
+        return run_connect(args)
     if args.command == "complete":
         from hybrid_assist.commands.complete import run_complete
 

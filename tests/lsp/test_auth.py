@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -264,8 +265,10 @@ async def test_websocket_origins_are_refused_unless_allow_listed(tmp_path: Path,
 async def test_websocket_over_tls(tmp_path: Path, root: Path) -> None:
     cert, private = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(private), "-out", str(cert)],
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(private), "-out", str(cert)),
+        ],
         check=True,
         capture_output=True,
     )
@@ -314,3 +317,39 @@ def test_tls_flags_belong_to_websocket(tmp_path: Path) -> None:
     env = server_env(tmp_path, write_config(tmp_path))
     result = run_cli(env, "--tcp", "127.0.0.1:0", "--tls-certfile", "c.pem", "--tls-keyfile", "k.pem")
     assert result.returncode == 2 and "--ws only" in result.stderr
+
+
+async def relay(env: dict[str, str], *args: str) -> LanguageClient:
+    """``hybrid-assist connect ...`` as the stdio server of a pytest-lsp client."""
+    client = await ClientServerConfig(server_command=[*SERVER[:-1], "connect", *args], server_env=env).start()
+    assert isinstance(client, LanguageClient)
+    return client
+
+
+async def test_the_stdio_relay_adds_the_key_from_a_file_or_the_environment(tmp_path: Path, root: Path) -> None:
+    env = auth_env(tmp_path)
+    key = add_user(env, "ivan", team="purple")
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    relay_env = {k: v for k, v in env.items() if k != "HYBRID_ASSIST_KEY"}
+    async with TcpServer(env) as tcp, TcpServer(env, mode="--ws") as ws:
+        # TCP, the key from a file; the editor's flat initializationOptions keep working beside it
+        client = await relay(relay_env, f"tcp://127.0.0.1:{tcp.port}", "--key-file", str(key_file))
+        await client.initialize_session(init_params(root, options={"completion": {"max_tokens": 9}}))
+        status = await command(client, "hybrid.status")
+        assert status["local"]["model"] == "instant"
+        await client.shutdown_session()
+        await client.stop()
+        # WebSocket, the key from $HYBRID_ASSIST_KEY (sent as a bearer header)
+        client = await relay({**relay_env, "HYBRID_ASSIST_KEY": key}, f"ws://127.0.0.1:{ws.port}")
+        await client.initialize_session(init_params(root))
+        assert (await command(client, "hybrid.status"))["local"]["model"] == "instant"
+        await client.shutdown_session()
+        await client.stop()
+        # no key anywhere: refused at initialize with the message
+        client = await relay(relay_env, f"127.0.0.1:{tcp.port}")
+        with pytest.raises(JsonRpcException, match="needs a key"):
+            await client.initialize_session(init_params(root))
+        await client.stop()
+    rows = ledger_rows(tmp_path)
+    assert {row["user_name"] for row in rows} <= {"ivan"}
