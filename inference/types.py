@@ -60,11 +60,17 @@ class GenerationRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one call. ``cached_tokens`` is the part of the prompt served from cache."""
+    """Token counts of one call. ``cached_tokens`` is the part of the prompt served from cache.
+
+    ``estimated`` is True when the server reported no count for the prompt or
+    the completion and the backend counted (or estimated) it itself; the
+    ledger keeps the flag beside the row.
+    """
 
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -75,6 +81,7 @@ class Usage:
             self.prompt_tokens + other.prompt_tokens,
             self.cached_tokens + other.cached_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.estimated or other.estimated,
         )
 
 

@@ -64,6 +64,7 @@ class Outcome:
     outcome: str = "ok"
     attempts: tuple[Attempt, ...] = ()
     prompt: str = ""
+    usage_estimated: bool = False  # the server reported no usage; the counts are the backend's estimate
 
 
 class UsageControl:
@@ -163,6 +164,7 @@ class UsageControl:
                     fallback_chain=tuple(a.target for a in outcome.attempts),
                     prompt_sha256=hashlib.sha256(outcome.prompt.encode("utf-8", "surrogatepass")).hexdigest(),
                     prompt=outcome.prompt if self.ledger.store_prompts else None,
+                    usage_estimated=outcome.usage_estimated,
                 )
             )
         if self.metrics is not None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from inference.backend import Backend
 from inference.errors import InferenceError
+from inference.remote._base import RemoteBackend
 from inference.settings import ProviderSettings
 from routing.circuit import CircuitBreakers
 from routing.executor import RouteExecutor
@@ -44,6 +45,9 @@ class RoutingRuntime:
         self._local_start: asyncio.Task[None] | None = None
         self._local_error: str = local_error
         self._missing_keys: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        for name, backend in self.backends.items():  # usage a server did not report: the local tokenizer counts it
+            if name != LOCAL and isinstance(backend, RemoteBackend):
+                backend.count_tokens_with(self.local)
 
     @property
     def local(self) -> Backend | None:

@@ -198,6 +198,7 @@ class RoutingService:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             cached_tokens=usage.cached_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            usage_estimated=usage.estimated if usage else False,
             cost_usd=cost,
             latency_ms=_ms(started),
             ttft_ms=execution.ttft_ms if execution is not None else None,

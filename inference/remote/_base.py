@@ -21,6 +21,14 @@ and unavailability are retried ``settings.max_retries`` times, honouring
 ``retry-after`` (:class:`RetryTiming`), and only before the first piece of
 text was streamed. An aborted stream ends with a chunk whose
 ``finish_reason`` is ``"abort"`` and whose usage is estimated.
+
+Usage a server did not report (no figure, or zero for a non-empty prompt or
+answer) is counted here by :meth:`RemoteBackend.complete_usage` and marked
+``estimated``: with the tokenizer of :meth:`RemoteBackend.count_tokens_with`
+(the routing runtime hands every remote backend the local engine's, when it
+has one loaded), else with :func:`inference.backend.estimate_tokens` (about
+3.5 characters a token). Either counts the prompt's text, not the provider's
+chat template around it, so an estimate is a little low.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -89,6 +97,7 @@ class RemoteBackend(Backend, abc.ABC):
         self._running: dict[str, _Running] = {}
         self._ttft = LatencyWindow()
         self._client_open = False
+        self._tokenizer_of: Backend | None = None
 
     # ------------------------------------------------------------ hooks
     @abc.abstractmethod
@@ -205,11 +214,7 @@ class RemoteBackend(Backend, abc.ABC):
             return
         running.aborted = True
         await _cancel_and_wait(running.producer)
-        completion = "".join(running.emitted)
-        usage = Usage(
-            prompt_tokens=estimate_tokens(prompt_text(running.request)),
-            completion_tokens=estimate_tokens(completion),
-        )
+        usage = self._estimate_usage(running.request, "".join(running.emitted))
         running.queue.put_nowait(GenerationChunk("", finish_reason="abort", usage=usage))
         logger.debug("%s: aborted request %s", self.name, request_id)
 
@@ -324,12 +329,31 @@ class RemoteBackend(Backend, abc.ABC):
                 )
                 await asyncio.sleep(delay)
 
+    def count_tokens_with(self, backend: Backend | None) -> None:
+        """Count unreported usage with ``backend``'s tokenizer (asked at each estimate: it may load late)."""
+        self._tokenizer_of = backend
+
+    def _counter(self) -> Callable[[str], int]:
+        counter = self._tokenizer_of.token_counter() if self._tokenizer_of is not None else None
+        return counter if counter is not None else estimate_tokens
+
     def _estimate_usage(self, request: GenerationRequest, completion: str) -> Usage:
-        """Usage when the provider reported none (estimated from characters)."""
-        return Usage(
-            prompt_tokens=estimate_tokens(prompt_text(request)),
-            completion_tokens=estimate_tokens(completion),
-        )
+        """Usage when the provider reported none: counted here, marked ``estimated``."""
+        return self.complete_usage(None, request, completion)
+
+    def complete_usage(self, reported: Usage | None, request: GenerationRequest, completion: str) -> Usage:
+        """``reported`` with what the server left out counted here (then ``estimated`` is set).
+
+        A prompt is never empty, so a prompt count of zero means "not reported";
+        an output count of zero with text streamed likewise.
+        """
+        reported = reported or Usage()
+        prompt, output, estimated = reported.prompt_tokens, reported.completion_tokens, reported.estimated
+        if prompt <= 0:
+            prompt, estimated = self._counter()(prompt_text(request)), True
+        if output <= 0 and completion:
+            output, estimated = self._counter()(completion), True
+        return Usage(prompt, min(reported.cached_tokens, prompt), output, estimated)
 
 
 def prompt_text(request: GenerationRequest) -> str:

@@ -1,8 +1,15 @@
 """Anthropic's Claude models through the official ``anthropic`` SDK (``AsyncAnthropic``).
 
 Streams ``messages.create(stream=True)`` and reads Anthropic's event
-sequence: ``message_start`` (input usage), ``content_block_delta`` (text),
-``message_delta`` (``stop_reason`` and the output count), ``message_stop``.
+sequence: ``message_start`` (usage so far), ``content_block_delta`` (text),
+``message_delta`` (``stop_reason`` and the cumulative usage), ``message_stop``.
+Usage is read from both: ``message_delta.usage`` is cumulative and may carry
+``input_tokens`` and the cache fields too (proxies such as LiteLLM's report
+the prompt only there, with zeros in ``message_start``), so each figure is
+the latest one reported, a field ``message_delta`` leaves out keeps the
+``message_start`` value (so does a zero: counts are cumulative and never
+fall), and a figure reported by neither is counted by
+:meth:`~inference.remote._base.RemoteBackend.complete_usage` (``estimated``).
 Anthropic quirks handled here: the system prompt is a separate ``system``
 parameter; consecutive messages of one role are merged (the API wants
 alternating turns); whitespace-only stop sequences are dropped (the API
@@ -109,33 +116,28 @@ class AnthropicBackend(RemoteBackend):
             stream=True,
             timeout=timeout_s,
         )
-        prompt = cached = output = 0
+        counts = _UsageCounts()
         stop_reason: str | None = None
         parts: list[str] = []
         try:
             async for event in stream:
                 if event.type == "message_start":
-                    usage = event.message.usage
-                    cached = usage.cache_read_input_tokens or 0
-                    prompt = usage.input_tokens + cached + (usage.cache_creation_input_tokens or 0)
-                    output = usage.output_tokens
+                    counts.update(event.message.usage)
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     if event.delta.text:
                         parts.append(event.delta.text)
                         yield GenerationChunk(event.delta.text)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
-                    output = event.usage.output_tokens
+                    counts.update(event.usage)
         finally:
             await stream.close()
         if stop_reason == "refusal":
             raise ContentFilteredError(f"{self.name}: Claude refused to answer", provider=self.name)
         if stop_reason is None:
             raise UnavailableError(f"{self.name}: the stream ended without a stop reason", provider=self.name)
-        usage_total = Usage(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=output)
-        if prompt == 0 and output == 0:
-            usage_total = self._estimate_usage(request, "".join(parts))
-        yield GenerationChunk("", finish_reason=_FINISH.get(stop_reason, "stop"), usage=usage_total)
+        usage = self.complete_usage(counts.usage(), request, "".join(parts))
+        yield GenerationChunk("", finish_reason=_FINISH.get(stop_reason, "stop"), usage=usage)
 
     async def _probe(self, model: str, timeout_s: float) -> None:
         await self._sdk().models.retrieve(model, timeout=timeout_s)
@@ -165,6 +167,28 @@ class AnthropicBackend(RemoteBackend):
         if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError)):
             return UnavailableError(f"{self.name}: malformed stream event ({exc})", provider=self.name)
         return None
+
+
+class _UsageCounts:
+    """The latest figure of each usage field over ``message_start`` and the ``message_delta`` events."""
+
+    _FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+    def __init__(self) -> None:
+        self.latest: dict[str, int] = {}
+
+    def update(self, usage: object) -> None:
+        """Take every field ``usage`` reports; None, or a zero after a non-zero figure, is "not counted here"."""
+        for name in self._FIELDS:
+            value = getattr(usage, name, None)
+            if isinstance(value, int) and (value > 0 or name not in self.latest):
+                self.latest[name] = value
+
+    def usage(self) -> Usage:
+        """``input_tokens`` excludes cached tokens: the prompt is the sum of the three input fields."""
+        cached = self.latest.get("cache_read_input_tokens", 0)
+        prompt = self.latest.get("input_tokens", 0) + cached + self.latest.get("cache_creation_input_tokens", 0)
+        return Usage(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=self.latest.get("output_tokens", 0))
 
 
 def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[MessageParam]]:

@@ -3,7 +3,9 @@
 Streams ``chat.completions.create(stream=True)`` with
 ``stream_options={"include_usage": True}``: the usage arrives in a last chunk
 with no choices, and ``usage.prompt_tokens_details.cached_tokens`` is the
-part of the prompt served from OpenAI's prompt cache. A FIM request becomes
+part of the prompt served from OpenAI's prompt cache (the last usage seen
+wins; a server that reports none, as some proxies do, gets its figures
+counted here and marked ``estimated``). A FIM request becomes
 the shared chat prompt of :mod:`inference.remote._fim_chat`. The SDK's own
 retries are off (``max_retries=0``); :class:`~inference.remote._base.RemoteBackend`
 retries, honouring ``retry-after``. OpenAI quirks handled here: at most four
@@ -118,7 +120,7 @@ class OpenAIBackend(RemoteBackend):
         yield GenerationChunk(
             "",
             finish_reason=_FINISH.get(finish, "stop"),
-            usage=usage or self._estimate_usage(request, "".join(parts)),
+            usage=self.complete_usage(usage, request, "".join(parts)),
         )
 
     async def _probe(self, model: str, timeout_s: float) -> None:
@@ -166,10 +168,10 @@ def _message(message: ChatMessage) -> ChatCompletionMessageParam:
 def _usage(usage: CompletionUsage) -> Usage:
     details = usage.prompt_tokens_details
     cached = details.cached_tokens if details is not None and details.cached_tokens else 0
-    return Usage(
-        prompt_tokens=usage.prompt_tokens,
+    return Usage(  # the SDK builds chunks without validation: a proxy's null or missing count arrives as None
+        prompt_tokens=usage.prompt_tokens or 0,
         cached_tokens=cached,
-        completion_tokens=usage.completion_tokens,
+        completion_tokens=usage.completion_tokens or 0,
     )
 
 

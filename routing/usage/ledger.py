@@ -10,6 +10,10 @@ Three ways to write a :class:`LedgerEntry`:
 - :meth:`Ledger.record` / :meth:`Ledger.record_many` write synchronously in
   one transaction (the CLI, tests, imports).
 
+``usage_estimated`` marks a row whose token counts the backend counted
+itself because the server reported none (migration ``0002``); the
+aggregates count such rows (:attr:`UsageAggregate.estimated`).
+
 Recording is idempotent by ``request_id``: a second row with the same id is
 ignored. The prompt itself is stored only when the ledger is opened with
 ``store_prompts=True``; otherwise only its SHA-256 is kept.
@@ -60,6 +64,7 @@ _COLUMNS = (
     "fallback_chain",
     "prompt_sha256",
     "prompt_text",
+    "usage_estimated",
 )
 #: How SQLAlchemy stores a DateTime in SQLite (always with microseconds, so that text order is time order).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -104,6 +109,7 @@ class LedgerEntry:
     prompt_sha256: str = ""  # computed from ``prompt`` when empty
     prompt: str | None = None  # kept only when the ledger stores prompts
     time: datetime = field(default_factory=utcnow)
+    usage_estimated: bool = False  # the token counts were estimated: the server reported none
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,7 @@ class UsageAggregate:
     cost_nanousd: int
     accepted: int
     rejected: int
+    estimated: int = 0  # requests whose token counts were estimated
 
     @property
     def cost_usd(self) -> float:
@@ -243,6 +250,7 @@ class Ledger:
             json.dumps(list(entry.fallback_chain)),
             digest,
             entry.prompt if self.store_prompts else None,
+            entry.usage_estimated,
         )
 
     def _row(self, entry: LedgerEntry) -> dict[str, Any]:
@@ -325,6 +333,7 @@ class Ledger:
                 func.sum(r.cost_nanousd).label("cost"),
                 func.sum(case((accepted.is_(True), 1), else_=0)).label("accepted"),
                 func.sum(case((accepted.is_(False), 1), else_=0)).label("rejected"),
+                func.sum(case((r.usage_estimated.is_(True), 1), else_=0)).label("estimated"),
             )
             .select_from(ledger_requests.outerjoin(ledger_feedback, ledger_feedback.c.request_id == r.request_id))
             .where(*_period(since, until))
@@ -346,6 +355,7 @@ class Ledger:
                     cost_nanousd=int(row.cost or 0),
                     accepted=int(row.accepted or 0),
                     rejected=int(row.rejected or 0),
+                    estimated=int(row.estimated or 0),
                 )
                 for row in connection.execute(query)
             ]
@@ -394,4 +404,5 @@ def _entry(row: Any) -> LedgerEntry:
         prompt_sha256=row["prompt_sha256"],
         prompt=row["prompt_text"],
         time=row["created_at"].replace(tzinfo=UTC),
+        usage_estimated=bool(row["usage_estimated"]),
     )

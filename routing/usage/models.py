@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 NANOS_PER_USD = 1_000_000_000
@@ -65,6 +66,8 @@ ledger_requests = Table(
     Column("fallback_chain", Text, nullable=False),
     Column("prompt_sha256", String(64), nullable=False),
     Column("prompt_text", Text, nullable=True),
+    # the token counts were counted or estimated here: the server reported none (migration 0002)
+    Column("usage_estimated", Boolean, nullable=False, server_default=false()),
     Index("ix_ledger_requests_created_at", "created_at"),
     Index("ix_ledger_requests_user_created", "user_name", "created_at"),
     Index("ix_ledger_requests_team_created", "team", "created_at"),

@@ -5,8 +5,10 @@ requests as if every one had gone to the cloud: a request served by a cloud
 provider counts at its real cost; one served on the premises (the local
 engine, an on-premises endpoint, the overflow GPU) is priced at the cloud
 model its task would have used (``[routing.tasks.*] cloud``) with its own
-token counts, cached prompt tokens at the cached price. The renderers turn a
-report into a table, JSON, CSV or a PNG chart (matplotlib, Agg).
+token counts, cached prompt tokens at the cached price. ``estimated`` counts
+the requests whose server reported no usage (their token counts are the
+backend's own). The renderers turn a report into a table, JSON, CSV or a PNG
+chart (matplotlib, Agg).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class ReportRow:
     all_cloud_nanousd: int = 0  # the same requests, had all gone to the cloud
     accepted: int = 0
     rejected: int = 0
+    estimated: int = 0  # requests whose token counts were estimated (the server reported no usage)
 
     @property
     def cost_usd(self) -> float:
@@ -96,6 +99,7 @@ _SUMMED = (
     "all_cloud_nanousd",
     "accepted",
     "rejected",
+    "estimated",
 )
 
 
@@ -193,6 +197,7 @@ def _row(
         all_cloud_nanousd=all_cloud_cost(aggregate, providers, task_policies),
         accepted=aggregate.accepted,
         rejected=aggregate.rejected,
+        estimated=aggregate.estimated,
     )
 
 
@@ -205,6 +210,7 @@ _COLUMNS = (
     "input tok",
     "cached tok",
     "output tok",
+    "estimated",
     "cost $",
     "all-cloud $",
     "cost/all-cloud",
@@ -224,6 +230,7 @@ def _cells(row: ReportRow) -> list[str]:
         str(row.input_tokens),
         str(row.cached_tokens),
         str(row.output_tokens),
+        str(row.estimated),
         f"{row.cost_usd:.4f}",
         f"{row.all_cloud_usd:.4f}",
         _percent(row.cost_fraction) + ("" if row.cost_fraction is None else " %"),
@@ -244,7 +251,13 @@ def render_table(report: UsageReport) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     period = f"{_when(report.since)} .. {_when(report.until)}"
-    return "\n".join([f"usage {period}, by {report.by}", line(header), rule, *map(line, body), rule, line(footer)])
+    lines = [f"usage {period}, by {report.by}", line(header), rule, *map(line, body), rule, line(footer)]
+    if report.total.estimated:
+        lines.append(
+            f"estimated: {report.total.estimated} request(s) whose server reported no token usage; "
+            "their counts are the gateway's own (tokenizer or ~3.5 characters a token)"
+        )
+    return "\n".join(lines)
 
 
 def _when(moment: datetime | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -80,3 +81,43 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("*.py"))
     assert MIGRATIONS_DIR.parent == Path(__file__).resolve().parents[2] / "routing" / "usage"
+
+
+def upgrade_a_0001_ledger_with_one_row(engine: Engine) -> None:
+    """Migration 0002 on a ledger written under 0001: the old row stays and reads as reported, not estimated."""
+    from sqlalchemy import text
+
+    from routing.usage.ledger import Ledger
+
+    downgrade(engine, "0001_usage_tables")
+    assert "usage_estimated" not in {c["name"] for c in inspect(engine).get_columns("ledger_requests")}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ledger_requests (request_id, created_at, user_name, team, task, scope_level, target,"
+                " model, input_tokens, cached_tokens, output_tokens, cost_nanousd, latency_ms, outcome,"
+                " fallback_chain, prompt_sha256) VALUES ('old', '2025-06-01 00:00:00.000000', 'ann', 'core',"
+                " 'review', '', 'anthropic', 'm', 37000, 0, 300, 0, 1.0, 'ok', '[]', '')"
+            )
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head()
+    assert_schema_matches_models(engine)
+    ledger = Ledger(engine)
+    try:
+        old = ledger.get("old")
+        assert old is not None and old.input_tokens == 37000 and old.usage_estimated is False
+        ledger.record(replace(old, request_id="new", usage_estimated=True))
+        got = ledger.get("new")
+        assert got is not None and got.usage_estimated is True
+        assert [a.estimated for a in ledger.aggregate(None, None, "user")] == [1]
+    finally:
+        ledger.close()  # disposes the pool only: the engine reconnects below
+    downgrade(engine, "0001_usage_tables")  # and back: the column goes, the rows stay
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM ledger_requests")).scalar_one() == 2
+    assert "usage_estimated" not in {c["name"] for c in inspect(engine).get_columns("ledger_requests")}
+
+
+def test_0002_adds_usage_estimated_to_an_existing_ledger(engine: Engine) -> None:
+    upgrade_a_0001_ledger_with_one_row(engine)

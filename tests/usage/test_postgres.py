@@ -140,3 +140,9 @@ def test_first_reservations_of_a_month_race_safely(pg_engine: Engine) -> None:
         granted = list(pool.map(attempt, range(24)))
     assert len(granted) == 24
     assert budgets.usage("team", "fresh").reserved_nanousd == 24 * to_nanos(0.5)
+
+
+def test_0002_adds_usage_estimated_to_an_existing_ledger(pg_engine: Engine) -> None:
+    from tests.usage.test_migrations import upgrade_a_0001_ledger_with_one_row
+
+    upgrade_a_0001_ledger_with_one_row(pg_engine)
