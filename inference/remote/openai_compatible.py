@@ -6,6 +6,13 @@ its sentinel tokens and its stop tokens are added (with vLLM's
 ``skip_special_tokens: false`` so that the stop strings can match); otherwise
 the server gets ``prompt=prefix`` and ``suffix``. Chat requests go to
 ``/v1/chat/completions``. Both stream with ``stream_options.include_usage``.
+Usage comes from the last ``usage`` object the server sent (the final chunk
+of ``include_usage``; vLLM's ``continuous_usage_stats`` repeats it on every
+chunk), with ``prompt_tokens_details.cached_tokens`` as the cached part; a
+server that ignores ``stream`` and answers one JSON body is read the same way
+(``choices[].message.content`` or ``.text``, and its ``usage``). What a
+server does not report is counted by
+:meth:`~inference.remote._base.RemoteBackend.complete_usage` (``estimated``).
 
 Several base URLs (a comma-separated ``base_url`` or ``base_urls=[...]``)
 are balanced by :class:`~inference.remote._endpoints.EndpointPool`: least
@@ -178,7 +185,8 @@ class OpenAICompatibleBackend(RemoteBackend):
                     if response.status_code >= 500:
                         self._pool.mark_unhealthy(endpoint, f"HTTP {response.status_code}")
                     raise self._status_error(response.status_code, _json_or_none(response), response.headers)
-                async for event in _events(response, self.name):
+                events = _events(response, self.name) if _is_event_stream(response) else _whole(response, self.name)
+                async for event in events:
                     if "error" in event:
                         raise self._status_error(None, event, None)
                     if isinstance(event.get("usage"), Mapping):
@@ -201,7 +209,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         yield GenerationChunk(
             "",
             finish_reason="length" if finish == "length" else "stop",
-            usage=usage or self._estimate_usage(request, "".join(parts)),
+            usage=self.complete_usage(usage, request, "".join(parts)),
         )
 
     def _status_error(self, status: int | None, body: Any, headers: Mapping[str, str] | None) -> InferenceError:
@@ -294,10 +302,26 @@ async def _events(response: httpx.Response, provider: str) -> AsyncIterator[dict
         yield event
 
 
+def _is_event_stream(response: httpx.Response) -> bool:
+    """False when the server answered one JSON body although the request asked for a stream."""
+    return not response.headers.get("content-type", "").lower().startswith("application/json")
+
+
+async def _whole(response: httpx.Response, provider: str) -> AsyncIterator[dict[str, Any]]:
+    """A non-streamed answer as the one "event" it is (choices with ``message`` or ``text``, and ``usage``)."""
+    try:
+        event = json.loads(await response.aread())
+    except ValueError as exc:
+        raise UnavailableError(f"{provider}: malformed answer ({exc})", provider=provider) from exc
+    if not isinstance(event, dict):
+        raise UnavailableError(f"{provider}: malformed answer (not an object)", provider=provider)
+    yield event
+
+
 def _choice_text(choice: Mapping[str, Any]) -> str:
     if "text" in choice:
         return str(choice.get("text") or "")
-    delta = choice.get("delta")
+    delta = choice.get("delta", choice.get("message"))
     return str(delta.get("content") or "") if isinstance(delta, Mapping) else ""
 
 
@@ -305,10 +329,15 @@ def _usage(usage: Mapping[str, Any]) -> Usage:
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
     return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        cached_tokens=int(cached or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        cached_tokens=_count(cached),
+        completion_tokens=_count(usage.get("completion_tokens")),
     )
+
+
+def _count(value: object) -> int:
+    """A token count from JSON; anything else (null, a string, a negative number) is "not reported": 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _json_or_none(response: httpx.Response) -> Any:
