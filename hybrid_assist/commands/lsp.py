@@ -92,6 +92,7 @@ def run_lsp(
                 print(f"hybrid-assist: cannot load the TLS certificate or key: {exc}", file=sys.stderr, flush=True)
                 return 2
         if settings.server.auth == "keys":
+            logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
             try:
                 verifier = KeyVerifier(settings)
                 if not verifier.active_users():

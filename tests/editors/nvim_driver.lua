@@ -21,7 +21,7 @@ local function run()
   local bufnr = vim.api.nvim_get_current_buf()
   results.filetype = vim.bo[bufnr].filetype
   local client
-  local ready = vim.wait(30000, function()
+  local ready = vim.wait(tonumber(os.getenv("HA_WAIT_MS") or "30000"), function()
     client = ha.client(bufnr)
     return client ~= nil and client.initialized and client.attached_buffers and client.attached_buffers[bufnr] ~= nil
   end, 50)
@@ -36,6 +36,14 @@ local function run()
   end
   local uri = vim.uri_from_bufnr(bufnr)
   local doc = { uri = uri }
+
+  if mode == "status" then
+    local status, err = ha.request_sync(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, 10000, bufnr)
+    results.status_model = status and status["local"] and status["local"].model or nil
+    results.status_budget = status and status.budget and status.budget.limit_usd or nil
+    results.status_error = err and err.message or nil
+    return
+  end
 
   if mode == "cancel" then
     local function aborted()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from pathlib import Path
@@ -97,3 +98,53 @@ def test_nvim_plugin_layout() -> None:
     assert (PLUGIN / "lua" / "hybrid_assist" / "init.lua").is_file()
     assert (PLUGIN / "plugin" / "hybrid_assist.lua").is_file()
     assert shutil.which(SERVER[0]) or Path(SERVER[0]).exists()
+
+
+def _run_shared(
+    nvim: str, tmp_path: Path, port: int, env: dict[str, str], setup: str, wait_ms: int = 30000
+) -> dict[str, Any]:
+    """Neovim with ``setup(...)`` options connecting to the shared server on ``port`` (mode "status")."""
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    source = project / "demo.py"
+    source.write_text(DOC, encoding="utf-8")
+    init = tmp_path / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({str(PLUGIN)!r})\n"
+        "vim.opt.swapfile = false\n"
+        f"require('hybrid_assist').setup({{ cmd = {{ {SERVER[0]!r}, 'lsp' }}, tcp = '127.0.0.1:{port}', {setup} }})\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "result.json"
+    out.unlink(missing_ok=True)
+    editor_env = {**env, "HA_OUT": str(out), "HA_FILE": str(source), "HA_MODE": "status", "HA_WAIT_MS": str(wait_ms)}
+    editor_env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
+    argv = [nvim, "--headless", "-n", "-i", "NONE", "-u", str(init), "-c", f"luafile {DRIVER}"]
+    result, _ = run_editor("nvim", argv, editor_env, project, out)
+    assert "lua_error" not in result, result
+    return result
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
+async def test_nvim_sends_the_key_to_a_shared_server_from_the_environment_or_a_file(nvim: str, tmp_path: Path) -> None:
+    """``tcp = "host:port"``: the key from $HYBRID_ASSIST_KEY or ``key_file`` reaches a keyed server (0.7: relay)."""
+    from tests.gateway.harness import add_user, cli
+    from tests.lsp.harness import TcpServer
+
+    nvim = _require(nvim)
+    env = server_env(tmp_path, write_config(tmp_path, '[server]\nauth = "keys"\n'))
+    key = add_user(env, "nina")
+    cli(env, "gateway", "budgets", "set", "--user", "nina", "--monthly-usd", "3")
+    key_file = tmp_path / "hybrid-assist.key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    async with TcpServer(env) as server:
+        from_env = _run_shared(nvim, tmp_path, server.port, {**env, "HYBRID_ASSIST_KEY": key}, "")
+        assert from_env["attached"] is True and from_env["status_model"] == "instant", from_env
+        assert from_env["status_budget"] == 3, from_env
+        from_file = _run_shared(nvim, tmp_path, server.port, env, f"key_file = {str(key_file)!r}")
+        assert from_file["attached"] is True and from_file["status_budget"] == 3, from_file
+        wrong = _run_shared(nvim, tmp_path, server.port, {**env, "HYBRID_ASSIST_KEY": "ha_0123456789ab_nope"}, "", 5000)
+        assert wrong["attached"] is False, wrong
+        await asyncio.sleep(0.5)  # the server's log is read while the event loop runs
+        assert any("unknown API key" in line for line in server.stderr_lines), server.stderr_lines

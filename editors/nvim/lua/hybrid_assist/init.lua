@@ -1,4 +1,6 @@
 -- hybrid-assist for Neovim: registers `hybrid-assist lsp` (stdio) and adds :HybridExplainRoute / :HybridReview / :HybridStatus.
+-- With `tcp = "host:port"` it connects to a shared `hybrid-assist lsp --tcp` server instead, sending the user's key
+-- (from $HYBRID_ASSIST_KEY or `key_file`, never from the config) in initializationOptions.hybridAssist.key.
 -- Neovim >= 0.11: vim.lsp.config + vim.lsp.enable. Older (0.7 .. 0.10): a FileType autocmd starts one
 -- client per root directory with vim.lsp.start_client and attaches buffers to it.
 local M = {}
@@ -15,6 +17,11 @@ M.defaults = {
   root_markers = { "hybrid-assist.toml", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", ".git" },
   settings = {},
   init_options = nil,
+  -- a shared server (`hybrid-assist lsp --tcp HOST:PORT`): "host:port"; nil = start `cmd` on stdio
+  tcp = nil,
+  -- the key a shared server asks for: this environment variable, else the first line of key_file
+  key_env = "HYBRID_ASSIST_KEY",
+  key_file = nil,
   -- ghost text through textDocument/inlineCompletion where Neovim has it (vim.lsp.inline_completion, 0.12+)
   inline_completion = true,
   -- vim.lsp.completion (0.11+): completion items from the server in the built-in completion menu
@@ -86,6 +93,67 @@ function M.request_sync(client, method, params, timeout_ms, bufnr)
     return nil, { message = "timeout: " .. method }
   end
   return result, err
+end
+
+--- The user's key for a shared server: $<key_env>, else the first line of key_file; nil when neither has one.
+function M.read_key(opts)
+  opts = opts or M.config or M.defaults
+  local value = opts.key_env and os.getenv(opts.key_env) or nil
+  if value and vim.trim(value) ~= "" then
+    return vim.trim(value)
+  end
+  if opts.key_file then
+    local f = io.open(vim.fn.expand(opts.key_file), "r")
+    if f then
+      local line = f:read("*l")
+      f:close()
+      if line and vim.trim(line) ~= "" then
+        return vim.trim(line)
+      end
+    else
+      notify("cannot read key_file " .. opts.key_file, vim.log.levels.WARN)
+    end
+  end
+  return nil
+end
+
+local SECTIONS = { "hybrid-assist", "hybridAssist", "hybrid_assist" }
+
+--- initializationOptions with `key` under the hybridAssist section (flat settings are moved into it).
+function M.init_options_with_key(init_options, key)
+  local options = vim.deepcopy(init_options or {})
+  if not key then
+    return init_options
+  end
+  for _, name in ipairs(SECTIONS) do
+    if type(options[name]) == "table" then
+      options[name].key = key
+      return options
+    end
+  end
+  return { hybridAssist = vim.tbl_extend("force", options, { key = key }) }
+end
+
+--- The client's cmd and init_options: stdio `cmd`, or a TCP connection carrying the key.
+local function connection(cfg)
+  if not cfg.tcp then
+    return cfg.cmd, cfg.init_options
+  end
+  local host, port = cfg.tcp:match("^%[?([^%]]*)%]?:(%d+)$")
+  if not port then
+    notify("tcp: expected \"host:port\", got " .. tostring(cfg.tcp), vim.log.levels.ERROR)
+    return cfg.cmd, cfg.init_options
+  end
+  host = (host == nil or host == "") and "127.0.0.1" or host
+  if vim.lsp.rpc.connect then
+    return vim.lsp.rpc.connect(host, tonumber(port)), M.init_options_with_key(cfg.init_options, M.read_key(cfg))
+  end
+  -- Neovim 0.7 has no vim.lsp.rpc.connect: `hybrid-assist connect` relays stdio and adds the key itself
+  local cmd = { cfg.cmd[1], "connect", "tcp://" .. host .. ":" .. port, "--key-env", cfg.key_env or "" }
+  if cfg.key_file then
+    vim.list_extend(cmd, { "--key-file", vim.fn.expand(cfg.key_file) })
+  end
+  return cmd, cfg.init_options
 end
 
 local function position_params(client, bufnr)
@@ -230,14 +298,15 @@ local function legacy_start(bufnr)
     vim.lsp.buf_attach_client(bufnr, id)
     return id
   end
+  local cmd, init_options = connection(opts)
   id = vim.lsp.start_client({
     name = M.name,
-    cmd = opts.cmd,
+    cmd = cmd,
     cmd_env = opts.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     settings = opts.settings,
-    init_options = opts.init_options,
+    init_options = init_options,
     on_attach = on_attach,
   })
   if id then
@@ -287,13 +356,14 @@ function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", {}, M.defaults, opts or {})
   local cfg = M.config
   if has_011 and vim.lsp.config and vim.lsp.enable then
+    local cmd, init_options = connection(cfg)
     vim.lsp.config(M.name, {
-      cmd = cfg.cmd,
+      cmd = cmd,
       cmd_env = cfg.cmd_env,
       filetypes = cfg.filetypes,
       root_markers = cfg.root_markers,
       settings = cfg.settings,
-      init_options = cfg.init_options,
+      init_options = init_options,
       on_attach = on_attach,
     })
     vim.lsp.enable(M.name)
