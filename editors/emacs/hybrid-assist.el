@@ -20,11 +20,19 @@
 ;;
 ;; Eglot runs one server per major mode: this entry takes precedence over
 ;; other Python/JS/... servers in `eglot-server-programs'.
+;;
+;; A shared team server (`hybrid-assist lsp --tcp HOST:PORT' with
+;; `[server] auth = "keys"'): set `hybrid-assist-server-address' to
+;; ("HOST" PORT); the key is read from $HYBRID_ASSIST_KEY
+;; (`hybrid-assist-key-env') or the first line of `hybrid-assist-key-file' and
+;; sent as initializationOptions {"hybridAssist": {"key": ...}}.  Never put the
+;; key itself in your init file.
 
 ;;; Code:
 
 (require 'eglot)
 (require 'jsonrpc)
+(require 'subr-x)
 
 (defgroup hybrid-assist nil
   "AI completions, hovers and code actions from hybrid-assist."
@@ -44,9 +52,41 @@ virtual environment is not on `exec-path'."
   "Major modes whose buffers Eglot manages with hybrid-assist."
   :type '(repeat symbol))
 
+(defcustom hybrid-assist-server-address nil
+  "Host and port of a shared server, e.g. (\"ai.example.internal\" 2087).
+nil: start `hybrid-assist-command' on stdio."
+  :type '(choice (const :tag "Start a server on stdio" nil) (list string integer)))
+
+(defcustom hybrid-assist-key-env "HYBRID_ASSIST_KEY"
+  "Environment variable holding your key for a shared server."
+  :type 'string)
+
+(defcustom hybrid-assist-key-file nil
+  "File whose first line is your key, read when `hybrid-assist-key-env' is unset."
+  :type '(choice (const nil) file))
+
+(defclass hybrid-assist-server (eglot-lsp-server) ()
+  :documentation "The hybrid-assist language server: sends the user's key at initialize.")
+
+(defun hybrid-assist-read-key ()
+  "Your key: $`hybrid-assist-key-env', else the first line of `hybrid-assist-key-file'; nil if neither."
+  (let ((value (and hybrid-assist-key-env (getenv hybrid-assist-key-env))))
+    (cond ((and value (not (string-empty-p (string-trim value)))) (string-trim value))
+          ((and hybrid-assist-key-file (file-readable-p (expand-file-name hybrid-assist-key-file)))
+           (with-temp-buffer
+             (insert-file-contents (expand-file-name hybrid-assist-key-file))
+             (let ((line (string-trim (buffer-substring (point-min) (line-end-position)))))
+               (unless (string-empty-p line) line)))))))
+
+(cl-defmethod eglot-initialization-options ((_server hybrid-assist-server))
+  "initializationOptions {\"hybridAssist\": {\"key\": ...}} when a key is set, else {}."
+  (let ((key (hybrid-assist-read-key)))
+    (if key (list :hybridAssist (list :key key)) eglot--{})))
+
 (defun hybrid-assist--contact (&optional _interactive)
-  "The Eglot contact for hybrid-assist: `hybrid-assist-command'."
-  (copy-sequence hybrid-assist-command))
+  "The Eglot contact: `hybrid-assist-server-address' (TCP) or `hybrid-assist-command' (stdio)."
+  (cons 'hybrid-assist-server
+        (copy-sequence (or hybrid-assist-server-address hybrid-assist-command))))
 
 (defun hybrid-assist-register ()
   "Put hybrid-assist first in `eglot-server-programs' for `hybrid-assist-modes'."

@@ -12,6 +12,9 @@
     (progn
       (load (getenv "HA_EL"))
       (setq hybrid-assist-command (list (getenv "HA_SERVER") "lsp"))
+      (when (getenv "HA_PORT")  ; a shared server: the key comes from $HYBRID_ASSIST_KEY or HA_KEY_FILE
+        (setq hybrid-assist-server-address (list "127.0.0.1" (string-to-number (getenv "HA_PORT"))))
+        (setq hybrid-assist-key-file (getenv "HA_KEY_FILE")))
       (setq eglot-sync-connect 30)
       (find-file (getenv "HA_FILE"))
       (ha-put 'emacs emacs-version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 from pathlib import Path
@@ -52,3 +53,47 @@ def test_el_registers_server_programs() -> None:
     text = EL.read_text(encoding="utf-8")
     assert "eglot-server-programs" in text and "python-mode" in text
     assert '("hybrid-assist" "lsp")' in text
+
+
+async def test_eglot_sends_the_key_to_a_shared_server(tmp_path: Path) -> None:
+    """``hybrid-assist-server-address``: Eglot connects over TCP with the key from a file or the environment."""
+    from tests.gateway.harness import add_user
+    from tests.lsp.harness import TcpServer
+
+    emacs = _emacs()
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / "demo.py"
+    source.write_text("def total(a, b):\n    \n", encoding="utf-8")
+    env = server_env(tmp_path, write_config(tmp_path, '[server]\nauth = "keys"\n'))
+    key = add_user(env, "olga")
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    async with TcpServer(env) as server:
+        runs: dict[str, dict[str, str]] = {
+            "file": {"HA_KEY_FILE": str(key_file)},
+            "env": {"HYBRID_ASSIST_KEY": key},
+            "wrong": {"HYBRID_ASSIST_KEY": "ha_0123456789ab_nope"},
+        }
+        results = {}
+        for name, extra in runs.items():
+            out = tmp_path / f"{name}.json"
+            editor_env = {
+                **env,
+                "HA_OUT": str(out),
+                "HA_FILE": str(source),
+                "HA_EL": str(EL),
+                "HA_SERVER": SERVER,
+                "HOME": str(tmp_path),
+                "HA_PORT": str(server.port),
+                **extra,
+            }
+            results[name], _ = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], editor_env, project, out)
+        for name in ("file", "env"):
+            result = results[name]
+            assert "error" not in result and result["connected"] is True, (name, result)
+            assert result["contact"] == ["127.0.0.1", server.port], result
+            assert result["completion"] == ["return a + b"] and result["target"] == "local", result
+        assert "error" in results["wrong"] and results["wrong"].get("connected") is None, results["wrong"]
+        await asyncio.sleep(0.5)
+        assert any("unknown API key" in line for line in server.stderr_lines)
