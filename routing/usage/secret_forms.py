@@ -95,10 +95,11 @@ _NEAR = re.compile(
 _NEAR_VALUE = re.compile(r"[\"'`]?(?P<value>[A-Za-z0-9+/_\-.~=]{16,300})(?![\w+/=\-])")
 _WORD_BEFORE = re.compile(r"([A-Za-z]+)[ \t]+$")
 _XML = re.compile(r"<(?P<key>[A-Za-z_][\w.\-:]{0,80})>(?P<value>[^<\s]{1,300})</(?P=key)>")
-_ENV_PAIR = re.compile(
-    r"\bname:[ \t]*[\"']?(?P<key>[A-Za-z_][\w.\-]{0,80})[\"']?[ \t]*\r?\n[^\n]{0,40}?\bvalue:[ \t]*"
-    r"(?:(?P<q>[\"'])(?P<qv>[^\"'\n]{1,300})(?P=q)|(?P<uv>[^\s\"']{1,300}))"
-)
+# ``- name: DB_PASSWORD`` on one line, ``value: ...`` on the next (matched from the line of ``value:``).
+_ENV_NAME = re.compile(r"\bname:[ \t]*[\"']?(?P<key>[A-Za-z_][\w.\-]{0,80})[\"']?[ \t]*\r?$")
+_ENV_VALUE = re.compile(r"[ \t]*(?:(?P<q>[\"'])(?P<qv>[^\"'\n]{1,300})(?P=q)|(?P<uv>[^\s\"']{1,300}))")
+#: A run of value characters long enough for :func:`looks_random`: lines without one skip the proximity rule.
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/_\-.~=]{16}")
 
 _UPPER_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
@@ -193,7 +194,7 @@ def assignment_spans(lines: Iterable[tuple[int, str]]) -> Iterator[Span]:
             literal = quoted or literal_line or (env_style and tight)
             if _is_secret_value(value, strong=strong, literal=literal, password=kind == "password"):
                 yield kind, offset + start, offset + start + len(value)
-        for match in _NEAR.finditer(line):
+        for match in _NEAR.finditer(line) if _LONG_RUN.search(line) else ():
             key, joined = match.group("key"), False
             if key.lower() in ("key", "keys"):  # "the api key is ...": the word before says which key
                 before = _WORD_BEFORE.search(line, 0, match.start())
@@ -216,15 +217,19 @@ def assignment_spans(lines: Iterable[tuple[int, str]]) -> Iterator[Span]:
 
 def kubernetes_spans(text: str) -> Iterator[Span]:
     """Values of Kubernetes Secrets (``data``/``stringData``) and of ``env`` entries named like secrets."""
-    if "name:" in text and "value:" in text:
-        for match in _ENV_PAIR.finditer(text):
-            named = secret_key_kind(match.group("key"))
-            if named is None:
-                continue
-            group = "qv" if match.group("q") is not None else "uv"
-            if _is_secret_value(match.group(group), strong=named[1], literal=True):
-                yield named[0], match.start(group), match.end(group)
-    if "stringData:" in text or ("data:" in text and _SECRET_KIND.search(text) is not None):
+    position = text.find("value:") if "name:" in text else -1
+    while position >= 0:
+        line_start = text.rfind("\n", 0, position) + 1
+        previous = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+        name = _ENV_NAME.search(text, previous, line_start - 1) if line_start else None
+        named = secret_key_kind(name.group("key")) if name else None
+        found = _ENV_VALUE.match(text, position + len("value:")) if named else None
+        if named and found:
+            group = "qv" if found.group("q") is not None else "uv"
+            if _is_secret_value(found.group(group), strong=named[1], literal=True):
+                yield named[0], found.start(group), found.end(group)
+        position = text.find("value:", position + 1)
+    if "stringData:" in text or ("data:" in text and "Secret" in text and _SECRET_KIND.search(text) is not None):
         yield from _secret_data_spans(text)
 
 
