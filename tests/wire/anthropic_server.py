@@ -6,7 +6,8 @@ per piece, ``content_block_stop``, ``message_delta``, ``message_stop``; or
 whole when ``stream`` is false), ``GET /v1/models`` and ``GET /v1/models/{id}``.
 ``message_start`` carries ``input_tokens`` (the uncached part) and
 ``cache_read_input_tokens``; ``message_delta`` carries ``output_tokens`` and
-the ``stop_reason`` (``end_turn``, ``max_tokens``, ``refusal``). Errors carry
+the ``stop_reason`` (:attr:`Reply.usage_in` moves the input figures to
+``message_delta``, to both, or to neither) (``end_turn``, ``max_tokens``, ``refusal``). Errors carry
 ``{"type": "error", "error": {...}}``; a rate limit sends ``retry-after``;
 ``overloaded`` answers 529. The SDK takes :attr:`AnthropicWireServer.base_url`.
 """
@@ -97,6 +98,7 @@ class AnthropicWireServer(WireServer):
 
     def _stream(self, record: RecordedRequest, reply: Reply, fault: Fault | None, model: str) -> ScriptedStream:
         message = _message(reply, model, content=[], output_tokens=1, stop_reason=None)
+        message["usage"] = _start_usage(reply)
         events = [
             sse({"type": "message_start", "message": message}, "message_start"),
             sse(
@@ -119,7 +121,7 @@ class AnthropicWireServer(WireServer):
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": _STOP_REASONS[reply.finish_reason], "stop_sequence": None},
-                    "usage": {"output_tokens": reply.output_tokens()},
+                    "usage": _delta_usage(reply),
                 },
                 "message_delta",
             ),
@@ -168,14 +170,43 @@ def _message(
     }
 
 
+def _input_usage(reply: Reply) -> dict[str, int]:
+    return {
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": reply.cached_tokens,
+    }
+
+
+def _start_usage(reply: Reply) -> dict[str, int]:
+    """``message_start``'s usage: the input figures, a partial count of them (``both``), or zeros."""
+    if reply.usage_in == "start":
+        return {**_input_usage(reply), "output_tokens": 1}
+    if reply.usage_in == "both":  # an early count that the cumulative message_delta supersedes
+        return {"input_tokens": (reply.prompt_tokens - reply.cached_tokens) // 2, "output_tokens": 1}
+    return {"input_tokens": 0, "output_tokens": 0}
+
+
+def _delta_usage(reply: Reply) -> dict[str, int]:
+    """``message_delta``'s cumulative usage: the output count, with the input figures for ``delta``/``both``."""
+    if reply.usage_in == "none":
+        return {"output_tokens": 0}
+    if reply.usage_in == "start":
+        return {"output_tokens": reply.output_tokens()}
+    return {**_input_usage(reply), "output_tokens": reply.output_tokens()}
+
+
 def _whole(reply: Reply, model: str) -> dict[str, Any]:
-    return _message(
+    whole = _message(
         reply,
         model,
         content=[{"type": "text", "text": reply.text}],
         output_tokens=reply.output_tokens(),
         stop_reason=_STOP_REASONS[reply.finish_reason],
     )
+    if reply.usage_in == "none":
+        whole["usage"] = {"input_tokens": 0, "output_tokens": 0}
+    return whole
 
 
 def _model(model: str) -> dict[str, Any]:

@@ -112,6 +112,15 @@ class Reply:
     ``finish_reason`` is provider-neutral (``stop``, ``length`` or
     ``content_filter``); each server spells it the way its provider does.
     ``completion_tokens`` defaults to the number of streamed pieces.
+
+    ``usage_in`` says where the usage goes. Anthropic: ``start`` puts the
+    input and cache figures in ``message_start`` (the API's usual way),
+    ``delta`` only in ``message_delta`` with zeros in ``message_start`` (as
+    LiteLLM's proxy does), ``both`` an early partial count in
+    ``message_start`` and the full cumulative one in ``message_delta``,
+    ``none`` zeros everywhere. OpenAI: ``none`` sends no usage chunk (and no
+    ``usage`` in a whole answer); the others the usual final chunk.
+    ``ignore_stream`` (OpenAI) answers one JSON body even when asked to stream.
     """
 
     text: str = "Hello from the test server."
@@ -120,6 +129,8 @@ class Reply:
     completion_tokens: int | None = None
     finish_reason: Literal["stop", "length", "content_filter"] = "stop"
     pieces: Sequence[str] | None = None  # explicit split of ``text``
+    usage_in: Literal["start", "delta", "both", "none"] = "start"
+    ignore_stream: bool = False
 
     def stream_pieces(self) -> list[str]:
         return list(self.pieces) if self.pieces is not None else split_pieces(self.text)

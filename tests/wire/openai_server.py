@@ -6,7 +6,8 @@ server-sent events, or whole when ``stream`` is false), ``GET /v1/models``,
 format: a role chunk, one chunk per piece, a chunk with ``finish_reason``,
 then (with ``stream_options.include_usage``) a chunk with empty ``choices``
 and the ``usage`` (``prompt_tokens_details.cached_tokens``), then
-``data: [DONE]``. Errors carry OpenAI's ``{"error": {...}}`` body; a rate
+``data: [DONE]``. :attr:`Reply.usage_in` ``none`` leaves the usage out;
+:attr:`Reply.ignore_stream` answers one JSON body to a streamed request. Errors carry OpenAI's ``{"error": {...}}`` body; a rate
 limit sends ``retry-after``. The SDK takes :attr:`OpenAIWireServer.base_url`
 (``.../v1``).
 """
@@ -106,7 +107,7 @@ class OpenAIWireServer(WireServer):
         model = str(body.get("model", ""))
         reply = action if isinstance(action, Reply) else self.default_reply
         fault = action if isinstance(action, Fault) else None
-        if not body.get("stream"):
+        if not body.get("stream") or reply.ignore_stream:
             return whole_answer(record, _whole(reply, model, chat=chat), fault)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return self._stream(record, reply, fault, model, chat=chat, include_usage=include_usage)
@@ -125,7 +126,7 @@ class OpenAIWireServer(WireServer):
         events = [head.event(text="", role="assistant")] if chat else []
         events += [head.event(text=piece) for piece in reply.stream_pieces()]
         events.append(head.event(text="", finish_reason=reply.finish_reason))
-        if include_usage:
+        if include_usage and reply.usage_in != "none":
             events.append(head.usage_event(_usage(reply)))
         events.append(b"data: [DONE]\n\n")
         first_piece = 1 if chat else 0
@@ -202,14 +203,16 @@ def _whole(reply: Reply, model: str, *, chat: bool) -> dict[str, Any]:
         }
     else:
         choice = {"index": 0, "text": reply.text, "finish_reason": reply.finish_reason, "logprobs": None}
-    return {
+    whole: dict[str, Any] = {
         "id": f"cmpl-{time.monotonic_ns()}",
         "object": "chat.completion" if chat else "text_completion",
         "created": int(time.time()),
         "model": model,
         "choices": [choice],
-        "usage": _usage(reply),
     }
+    if reply.usage_in != "none":
+        whole["usage"] = _usage(reply)
+    return whole
 
 
 def _model(model: str) -> dict[str, Any]:
