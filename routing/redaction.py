@@ -1,4 +1,12 @@
-"""Secrets in context bound for the cloud: find them, and redact a generation request before it leaves."""
+"""Secrets in context bound for the cloud: find them, and redact a generation request before it leaves.
+
+The one place both the language server and the gateway call (route
+preparation scans with :func:`secret_kinds`; the service redacts the built
+request with :func:`redact_request`), so they cannot differ. Detection is
+:mod:`routing.usage.secrets` (detect-secrets plus the project's detectors in
+:mod:`routing.usage.secret_forms`); no file name is needed, so a pasted
+environment is caught in a docstring and in a chat message alike.
+"""
 
 from __future__ import annotations
 
