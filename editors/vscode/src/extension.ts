@@ -7,7 +7,9 @@
  * The pure logic lives in ./core (no `vscode` import) and is unit-tested under node.
  */
 
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
+import { homedir } from "node:os";
 import * as vscode from "vscode";
 import {
   LanguageClient,
@@ -20,6 +22,7 @@ import {
 import { parseTcpAddress } from "./core/address";
 import { SERVER_COMMANDS, type ServerCommand, commandArgument, summarizeResult } from "./core/commands";
 import { FeedbackTracker } from "./core/feedback";
+import { DEFAULT_KEY_ENV, readKey, withKey } from "./core/key";
 import {
   type BudgetState,
   type RouteInfo,
@@ -64,6 +67,25 @@ function userServerSettings(context: vscode.ExtensionContext): Record<string, un
     }
   }
   return toServerSettings(entries);
+}
+
+/** initializationOptions: the user's server settings, and for a shared server (`tcp`) the key. */
+function initializationOptions(context: vscode.ExtensionContext): Record<string, unknown> {
+  const settings = userServerSettings(context);
+  if (!config().get<string>("tcp", "").trim()) {
+    return settings;
+  }
+  const key = readKey(
+    process.env,
+    config().get<string>("keyEnv", DEFAULT_KEY_ENV),
+    config().get<string>("keyFile", ""),
+    (path) => readFileSync(path, "utf8"),
+    homedir(),
+  );
+  if (key === undefined) {
+    output.warn("no key for the shared server: set $HYBRID_ASSIST_KEY or hybridAssist.keyFile");
+  }
+  return withKey(settings, key);
 }
 
 function serverOptions(): ServerOptions {
@@ -125,7 +147,7 @@ function clientOptions(context: vscode.ExtensionContext): LanguageClientOptions 
   return {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     outputChannel: output,
-    initializationOptions: userServerSettings(context),
+    initializationOptions: initializationOptions(context),
     middleware: {
       provideInlineCompletionItems: async (document, position, ctx, token, next) => {
         const result = await next(document, position, ctx, token);
@@ -278,7 +300,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (!event.affectsConfiguration(SECTION)) {
         return;
       }
-      if (event.affectsConfiguration(`${SECTION}.serverPath`) || event.affectsConfiguration(`${SECTION}.tcp`)) {
+      const restart = ["serverPath", "tcp", "keyEnv", "keyFile"];
+      if (restart.some((key) => event.affectsConfiguration(`${SECTION}.${key}`))) {
         await stopClient();
         await startClient(context);
         return;

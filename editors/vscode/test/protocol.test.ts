@@ -7,8 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -21,6 +22,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 
 import { FeedbackTracker } from "../src/core/feedback";
+import { readKey, withKey } from "../src/core/key";
 import { firstRoute, formatStatusBar, parseExplanation, routeFromInlineItem } from "../src/core/route";
 
 const REPLY = "return a + b";
@@ -37,6 +39,7 @@ let tmp: string;
 let server: ChildProcessWithoutNullStreams;
 let connection: MessageConnection;
 let stderr = "";
+let serverEnv: NodeJS.ProcessEnv = {};
 const workspace = () => join(tmp, "ws");
 const docUri = () => pathToFileURL(join(workspace(), "calc.py")).toString();
 
@@ -82,6 +85,7 @@ enabled = false
     ANTHROPIC_API_KEY: "",
     GEMINI_API_KEY: "",
   });
+  serverEnv = env;
   server = spawn(serverBin(), ["lsp"], { env, stdio: ["pipe", "pipe", "pipe"] });
   server.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -209,4 +213,63 @@ test("initialize, inline completion, hover, explainRoute, feedback, shutdown", {
   const code = await Promise.race([exited, timeout]);
   clearTimeout(timer);
   assert.equal(code, 0, `server exit: ${String(code)}\n${stderr.slice(-2000)}`);
+});
+
+test("a shared server with [server] auth = \"keys\": the key from a file is sent, none is refused", { timeout: 90_000 }, async () => {
+  const config = join(tmp, "shared.toml");
+  writeFileSync(config, readFileSync(serverEnv.HYBRID_ASSIST_CONFIG as string, "utf8") + '\n[server]\nauth = "keys"\n');
+  const env = { ...serverEnv, HYBRID_ASSIST_CONFIG: config };
+  const added = spawnSync(serverBin(), ["gateway", "users", "add", "vera"], { env, encoding: "utf8" });
+  assert.equal(added.status, 0, added.stderr);
+  const keyFile = join(tmp, "key");
+  writeFileSync(keyFile, added.stdout.trim().split("\n").pop() + "\n");
+  const shared = spawn(serverBin(), ["lsp", "--tcp", "127.0.0.1:0"], { env, stdio: ["ignore", "ignore", "pipe"] });
+  try {
+    let log = "";
+    const port = await new Promise<number>((resolve, reject) => {
+      shared.stderr.on("data", (chunk: Buffer) => {
+        log += chunk.toString();
+        const match = /listening on [\d.]+:(\d+)/.exec(log);
+        if (match) {
+          resolve(Number(match[1]));
+        }
+      });
+      shared.once("exit", (code) => reject(new Error(`server exited ${String(code)}: ${log}`)));
+    });
+    const open = async (): Promise<MessageConnection> => {
+      const socket = net.connect(port, "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
+      conn.onRequest(() => null);
+      conn.onNotification(() => undefined);
+      conn.listen();
+      return conn;
+    };
+    const params = (options: Record<string, unknown>) => ({
+      processId: process.pid,
+      rootUri: null,
+      workspaceFolders: null,
+      capabilities: {},
+      initializationOptions: options,
+    });
+    const settings = { hybridAssist: { completion: { debounce_ms: 0 } } };
+    // the extension's own key reading: no environment variable, so the file
+    const key = readKey({}, "HYBRID_ASSIST_KEY", keyFile, (path) => readFileSync(path, "utf8"), tmp);
+    assert.ok(key?.startsWith("ha_"));
+    const served = await open();
+    const init = await served.sendRequest<{ capabilities: Record<string, unknown> }>("initialize", params(withKey(settings, key)));
+    assert.ok(init.capabilities.hoverProvider);
+    await served.sendNotification("initialized", {});
+    const status = await served.sendRequest<{ local: { model: string } }>("workspace/executeCommand", {
+      command: "hybrid.status",
+      arguments: [],
+    });
+    assert.equal(status.local.model, "instant");
+    served.dispose();
+    const refused = await open();
+    await assert.rejects(refused.sendRequest("initialize", params(withKey(settings, undefined))), /needs a key/);
+    refused.dispose();
+  } finally {
+    shared.kill();
+  }
 });

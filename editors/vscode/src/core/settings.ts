@@ -23,17 +23,31 @@ export const CLIENT_SETTINGS: Record<string, Json> = {
       "Connect to a running `hybrid-assist lsp --tcp HOST:PORT` server at \"host:port\" instead of starting one.",
     order: 1,
   },
+  [`${SECTION}.keyEnv`]: {
+    type: "string",
+    default: "HYBRID_ASSIST_KEY",
+    description:
+      "Environment variable holding your key for the shared server of `hybridAssist.tcp` (never put the key in settings).",
+    order: 2,
+  },
+  [`${SECTION}.keyFile`]: {
+    type: "string",
+    default: "",
+    description:
+      "File whose first line is your key for the shared server of `hybridAssist.tcp`, read when the environment variable is unset (e.g. `~/.config/hybrid-assist/key`).",
+    order: 3,
+  },
   [`${SECTION}.trace.server`]: {
     type: "string",
     enum: ["off", "messages", "verbose"],
     default: "off",
     description: "Trace the communication between VS Code and the hybrid-assist language server.",
-    order: 2,
+    order: 4,
   },
 };
 
 /** Keys (relative to the section) that are never sent to the server. */
-export const CLIENT_KEYS = new Set(["serverPath", "tcp", "trace"]);
+export const CLIENT_KEYS = new Set(["serverPath", "tcp", "keyEnv", "keyFile", "trace"]);
 
 const LEAF_KEYWORDS = [
   "type",
