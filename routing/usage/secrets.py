@@ -142,7 +142,11 @@ _TEXT_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
 )
 # Line-wise patterns, run on hinted lines only.
 _LINE_PATTERNS: tuple[tuple[str, re.Pattern[str], int], ...] = (
-    ("connection_string_password", re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s\"'()]+)\s*(?=;|$)"), 1),
+    (
+        "connection_string_password",
+        re.compile(r"(?i)(?:^|[;\s\"'])(?:password|pwd)\s*=\s*([^;\s\"'()&]+)\s*(?=;|$)"),
+        1,
+    ),
     (
         "basic_auth_header",
         re.compile(r"(?i)\bauthorization\b[\"'\]]{0,2}\s*[:=,]\s*[\"']?basic\s+([A-Za-z0-9+/]{8,}={0,2})"),

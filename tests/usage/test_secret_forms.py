@@ -45,6 +45,10 @@ def test_the_whole_corpus_in_one_text() -> None:
         ('{{"client_secret": "{v}"}}', '{{"client_secret": "[REDACTED:secret]"}}'),
         ("+DB_PASSWORD={v}", "+DB_PASSWORD=[REDACTED:password]"),
         ("host=db password={v} dbname=app", "host=db password=[REDACTED:password] dbname=app"),
+        (
+            "jdbc:mysql://db/app?user=app&password={v}&ssl=true",
+            "jdbc:mysql://db/app?user=app&password=[REDACTED:password]&ssl=true",
+        ),
         ("kind: Secret\ndata:\n  tls.key: {v}\n", "kind: Secret\ndata:\n  tls.key: [REDACTED:kubernetes_secret]\n"),
     ],
 )
