@@ -97,6 +97,11 @@ def run_lsp(
                 verifier = KeyVerifier(settings)
                 if not verifier.active_users():
                     logger.warning("no user has a key yet: add one with `hybrid-assist gateway users add NAME`")
+                if settings.gateway.url:
+                    logger.warning(
+                        "gateway mode: the gateway charges every session to this server's own gateway key; "
+                        "the session users' budgets and ledger rows apply only to what this process serves itself"
+                    )
             except Exception as exc:
                 print(f"hybrid-assist: cannot open the user store ([ledger] url): {exc}", file=sys.stderr, flush=True)
                 return 2
