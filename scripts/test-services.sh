@@ -17,3 +17,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
+# LiteLLM's proxy, pinned, in a venv of its own (bench/.venv-litellm): the usage-through-a-proxy tests
+# (tests/routing/test_usage_through_litellm.py) and the gateway benchmarks put it in front of the wire servers.
+# About 1 minute the first time (a 750 MB venv), nothing once it is there.
+bash "$(dirname "$0")/litellm-venv.sh" >/dev/null

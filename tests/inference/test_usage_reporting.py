@@ -75,7 +75,12 @@ async def test_anthropic_input_and_cache_tokens_from_message_start_or_message_de
     anthropic_server: AnthropicWireServer, usage_in: UsageIn
 ) -> None:
     anthropic_server.reply(
-        "".join(ANSWER), pieces=ANSWER, prompt_tokens=37_000, cached_tokens=30_000, completion_tokens=7, usage_in=usage_in
+        "".join(ANSWER),
+        pieces=ANSWER,
+        prompt_tokens=37_000,
+        cached_tokens=30_000,
+        completion_tokens=7,
+        usage_in=usage_in,
     )
     backend = anthropic(anthropic_server)
     try:
@@ -113,7 +118,9 @@ async def test_anthropic_without_any_usage_estimates_and_marks_it(anthropic_serv
 async def test_openai_usage_from_the_final_chunk_or_estimated(openai_server: OpenAIWireServer) -> None:
     backend = openai(openai_server)
     try:
-        openai_server.reply("".join(ANSWER), pieces=ANSWER, prompt_tokens=1_500, cached_tokens=1_024, completion_tokens=5)
+        openai_server.reply(
+            "".join(ANSWER), pieces=ANSWER, prompt_tokens=1_500, cached_tokens=1_024, completion_tokens=5
+        )
         assert reported((await collect(backend, request("a"))).usage) == (1_500, 1_024, 5, False)
         openai_server.reply("".join(ANSWER), pieces=ANSWER, prompt_tokens=1_500, usage_in="none")
         assert reported((await collect(backend, request("b"))).usage) == unreported(estimate_tokens("".join(ANSWER)))
@@ -130,7 +137,9 @@ async def test_openai_compatible_usage_from_the_final_chunk_a_whole_answer_or_es
         openai_server.reply("".join(ANSWER), pieces=ANSWER, prompt_tokens=900, cached_tokens=512, completion_tokens=6)
         assert reported((await collect(backend, request("a"))).usage) == (900, 512, 6, False)
         # a server that ignores "stream": one JSON body with choices[].message and usage
-        openai_server.reply("".join(ANSWER), prompt_tokens=901, cached_tokens=256, completion_tokens=4, ignore_stream=True)
+        openai_server.reply(
+            "".join(ANSWER), prompt_tokens=901, cached_tokens=256, completion_tokens=4, ignore_stream=True
+        )
         whole = await collect(backend, request("b"))
         assert whole.text == "".join(ANSWER) and reported(whole.usage) == (901, 256, 4, False)
         openai_server.reply("".join(ANSWER), pieces=ANSWER, usage_in="none")

@@ -7,8 +7,9 @@ format: a role chunk, one chunk per piece, a chunk with ``finish_reason``,
 then (with ``stream_options.include_usage``) a chunk with empty ``choices``
 and the ``usage`` (``prompt_tokens_details.cached_tokens``), then
 ``data: [DONE]``. :attr:`Reply.usage_in` ``none`` leaves the usage out;
-:attr:`Reply.ignore_stream` answers one JSON body to a streamed request. Errors carry OpenAI's ``{"error": {...}}`` body; a rate
-limit sends ``retry-after``. The SDK takes :attr:`OpenAIWireServer.base_url`
+:attr:`Reply.ignore_stream` answers one JSON body to a streamed request.
+Errors carry OpenAI's ``{"error": {...}}`` body; a rate limit sends
+``retry-after``. The SDK takes :attr:`OpenAIWireServer.base_url`
 (``.../v1``).
 """
 
