@@ -15,7 +15,10 @@ on the text alone:
   few filler words (``ENV API_TOKEN 3f9c...``, "the deploy token is 3f9c...");
 - Kubernetes ``env`` entries (``- name: DB_PASSWORD`` / ``value: ...``);
 - every value under ``data:``/``stringData:`` of a Kubernetes Secret, in
-  YAML, also behind diff markers, comment markers and ``12| `` line numbers.
+  YAML, also behind diff markers, comment markers and ``12| `` line numbers;
+- passwords on command lines that take them as flags (``mysql -p...``,
+  ``docker login -p``, ``redis-cli -a``, ``sshpass -p``, ``curl -u user:pw``)
+  and in ``.netrc`` lines.
 
 A finding's span is the value only, so ``DB_PASSWORD=[REDACTED:password]``
 stays readable. The false-positive guard is the value: code (``get_token()``,
@@ -213,6 +216,58 @@ def assignment_spans(lines: Iterable[tuple[int, str]]) -> Iterator[Span]:
                 named = secret_key_kind(match.group("key"))
                 if named is not None and _is_secret_value(match.group("value"), strong=named[1], literal=True):
                     yield named[0], offset + match.start("value"), offset + match.end("value")
+
+
+_FLAG_VALUE = r"[ \t]*[\"']?(?P<value>[^\s\"';&|`]{1,300})"
+#: (needles, pattern): a command that takes a password as a flag; the pattern runs only when a needle is in the text.
+_COMMANDS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("mysql", "mariadb"), re.compile(r"\b(?:mysql\w*|mariadb\w*)\b[^\n]*?(?<!\S)-p(?P<value>[^\s\"';&|`]{1,300})")),
+    (
+        (" login",),
+        re.compile(
+            r"\b(?:docker|podman|nerdctl|buildah|oras|helm registry) login\b[^\n]*?(?<!\S)(?:-p|--password)(?:=|[ \t])"
+            + _FLAG_VALUE
+        ),
+    ),
+    (("redis-cli",), re.compile(r"\bredis-cli\b[^\n]*?(?<!\S)(?:-a|--pass)[ \t]" + _FLAG_VALUE)),
+    (("sshpass",), re.compile(r"\bsshpass\b[^\n]*?(?<!\S)-p" + _FLAG_VALUE)),
+    (("mongo",), re.compile(r"\bmongo(?:sh)?\b[^\n]*?(?<!\S)(?:-p|--password)(?:=|[ \t])" + _FLAG_VALUE)),
+    (
+        ("curl", "wget", "http "),
+        re.compile(
+            r"\b(?:curl|wget|http)\b[^\n]*?(?<!\S)(?:-u|--user)(?:=|[ \t]+)[\"']?[^\s:\"']{1,100}:"
+            r"(?P<value>[^\s\"']{1,300})"
+        ),
+    ),
+    (("machine",), re.compile(r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+(?P<value>\S{1,300})")),
+)
+
+
+def command_spans(text: str) -> Iterator[Span]:
+    """Passwords given as command-line flags, and ``.netrc`` entries."""
+    for needles, pattern in _COMMANDS:
+        for offset, line in _lines_with(text, needles):
+            for match in pattern.finditer(line):
+                value = match.group("value")
+                if _is_secret_value(value, strong=True, literal=True, password=True):
+                    yield "password", offset + match.start("value"), offset + match.end("value")
+
+
+def _lines_with(text: str, needles: tuple[str, ...]) -> list[tuple[int, str]]:
+    """``(offset, line)`` of the lines holding a needle (a plain search: the patterns then run on those only)."""
+    starts: set[int] = set()
+    for needle in needles:
+        position = text.find(needle)
+        while position >= 0:
+            start = text.rfind("\n", 0, position) + 1
+            starts.add(start)
+            end = text.find("\n", position)
+            position = text.find(needle, end) if end >= 0 else -1
+    lines = []
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        lines.append((start, text[start : end if end >= 0 else len(text)]))
+    return lines
 
 
 def kubernetes_spans(text: str) -> Iterator[Span]:

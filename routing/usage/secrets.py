@@ -67,7 +67,7 @@ from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 from detect_secrets.util.filetype import determine_file_type
 
-from routing.usage.secret_forms import assignment_spans, is_placeholder, kubernetes_spans
+from routing.usage.secret_forms import assignment_spans, command_spans, is_placeholder, kubernetes_spans
 
 #: detect-secrets' entropy thresholds (its defaults).
 BASE64_ENTROPY_LIMIT = 4.5
@@ -169,7 +169,8 @@ def find_secrets(text: str, filename: str = "") -> list[SecretFinding]:
     """
     lines = _hinted_lines(text)
     # The project's own detectors first: on a tie their kind (``password``, ``token``...) names the merged span.
-    keyed = [SecretFinding(*span) for span in (*kubernetes_spans(text), *assignment_spans(lines))]
+    spans = (*kubernetes_spans(text), *assignment_spans(lines), *command_spans(text))
+    keyed = [SecretFinding(*span) for span in spans]
     findings = [*keyed, *_text_findings(text)]
     findings += _line_findings(lines, filename)
     findings += _without_keyed(_entropy_findings(text), keyed)

@@ -68,6 +68,13 @@ def deploy() -> None:
         ("shell inline variable", f"DEPLOY_TOKEN={v['hex2']} ./deploy.sh --prod\n", [v["hex2"]]),
         ("shell PGPASSWORD", f"PGPASSWORD='{v['pw5']}' psql -h db -U app\n", [v["pw5"]]),
         ("cli flag", f"mysql --user=app --password={v['pw6']} shop\n", [v["pw6"]]),
+        (
+            "password flags",
+            f"mysql -uapp -p{v['url10']} shop\nredis-cli -a {v['url11']} ping\ncurl -u deploy:{v['url12']} https://ci\n"
+            f"docker login -u bot -p {v['url13']} registry.example.com\n",
+            [v["url10"], v["url11"], v["url12"], v["url13"]],
+        ),
+        ("netrc", f"machine api.example.com login bot password {v['url14']}\n", [v["url14"]]),
         ("dockerfile env", f"ENV API_TOKEN {v['hex3']}\nRUN make\n", [v["hex3"]]),
         (
             "yaml config",
@@ -165,6 +172,7 @@ _VALUES = {
     "url7": urlsafe,
     "url8": urlsafe,
     "url9": urlsafe,
+    **{f"url{i}": lambda: urlsafe(16) for i in range(10, 15)},
     "k8s": password,
     "b64a": lambda: base64.b64encode(secrets.token_bytes(24)).decode(),
     "b64b": lambda: base64.b64encode(secrets.token_bytes(24)).decode(),
@@ -211,5 +219,9 @@ ORDINARY: list[tuple[str, str]] = [
     ("kubernetes configmap", "kind: ConfigMap\ndata:\n  LOG_LEVEL: info\n  WORKERS: '4'\n"),
     ("public key", "public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGv1exampleonlynotakey user@host\n"),
     ("boolean flags", "auth: true\nrequire_password: false\nuse_token = True\n"),
+    (
+        "password prompts on command lines",
+        "mysql -u root -p shop\ndocker login -u bot --password-stdin\ncurl -u $USER:$PASS https://ci\n",
+    ),
     ("prose", "Pass the token to the client; the password is checked by the server.\n"),
 ]
