@@ -123,9 +123,12 @@ _PATH = re.compile(r"(?:~|\.{1,2}|[A-Za-z]:)?[/\\](?:[\w.@\-]+[/\\])*[\w.@\-]*")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _PLACEHOLDER_WORDS = (
     "changeme", "change_me", "change-me", "changeit", "placeholder", "your_", "your-", "yourkey", "yourpass",
-    "yoursecret", "yourtoken", "xxxx", "****", "...", "…", "redacted", "{{", "${", "%(", "replace_me", "replace-me",
+    "yoursecret", "yourtoken", "****", "...", "…", "redacted", "{{", "${", "%(", "replace_me", "replace-me",
     "insert_", "insert-", "enter_", "enter-",
 )  # fmt: skip
+_PLACEHOLDER_WORD = re.compile("|".join(map(re.escape, _PLACEHOLDER_WORDS)))
+_SPACE = re.compile(r"\s")
+_LETTER = re.compile(r"[^\W\d_]")
 _PLACEHOLDER_PREFIXES = ("example", "sample", "dummy", "fake", "test_", "test-", "todo", "fixme", "sk-...", "[redacted")
 _PLACEHOLDER_VALUES = _words(
     "password passwd secret token key none null nil true false yes no on off undefined empty test testing "
@@ -353,9 +356,9 @@ def _is_secret_value(value: str, *, strong: bool, literal: bool, password: bool 
     """Whether ``value`` under a secret-like key is a credential rather than code, a name or a placeholder."""
     if not strong:
         return looks_random(value)
-    if len(value) < 6 or any(c.isspace() for c in value) or is_placeholder(value):
+    if len(value) < 6 or _SPACE.search(value) or is_placeholder(value):
         return False
-    if not any(c.isalpha() for c in value) or _NUMBER.fullmatch(value):  # numbers, ports, ``^4.0.0``, ``0x5F``
+    if not _LETTER.search(value) or _NUMBER.fullmatch(value):  # numbers, ports, ``^4.0.0``, ``0x5F``
         return False
     if "://" in value or _EMAIL.fullmatch(value) or _VERSION.fullmatch(value) or _is_path(value):
         return False
@@ -400,7 +403,9 @@ def is_placeholder(value: str) -> bool:
     return (
         lower in _PLACEHOLDER_VALUES
         or value[:1] in "$%<{"
-        or any(word in lower for word in _PLACEHOLDER_WORDS)
+        or _PLACEHOLDER_WORD.search(lower) is not None
+        or "xxxx" in value
+        or "XXXX" in value
         or len(set(lower)) <= 2
         or ("<" in value and ">" in value)  # ``<your-key>``, ``<|endoftext|>``
         or value[:1] + value[-1:] in ("[]", "||", "()")  # markup: ``[MASK]``, ``|SEP|``
