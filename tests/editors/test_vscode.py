@@ -94,8 +94,9 @@ def test_settings_generated_from_server_schema(npm: str) -> None:
 
 
 def test_protocol_against_real_server(npm: str) -> None:
+    """The stdio session the extension relies on, and a keyed shared server reached with the extension's key code."""
     out = _run(npm, "run", "test:protocol")
-    assert "# pass 1" in out and "# fail 0" in out, out
+    assert "# pass 2" in out and "# fail 0" in out, out
 
 
 def test_check_settings_fails_when_stale(npm: str, tmp_path: Path) -> None:
