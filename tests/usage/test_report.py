@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -201,3 +202,17 @@ def test_time_forms() -> None:
     assert parse_when("36h", now) == datetime(2025, 6, 19, 0, 0, tzinfo=UTC)
     assert parse_when("2025-06-01", now) == JUNE
     assert parse_when("2025-06-01T08:00:00+02:00", now) == datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
+
+
+def test_rows_with_estimated_usage_are_counted_and_said(sqlite_url: str, seeded: Ledger) -> None:
+    assert "estimated:" not in render_table(report(seeded, "user"))  # every count was reported
+    entries = [replace(e, usage_estimated=e.request_id in {"e1", "d1", "old"}) for e in SEED]
+    with Ledger.open(sqlite_url.replace(".sqlite3", "-estimated.sqlite3")) as ledger:
+        ledger.record_many(entries)
+        by_user = report(ledger, "user")
+    rows = {r.key: r for r in by_user.rows}
+    assert (rows["alice"].estimated, rows["bob"].estimated, rows["carol"].estimated) == (1, 0, 1)
+    assert by_user.total.estimated == 2  # "old" is outside the period
+    assert "estimated: 2 request(s)" in render_table(by_user)
+    assert json.loads(render_json(by_user))["total"]["estimated"] == 2
+    assert list(csv.DictReader(io.StringIO(render_csv(by_user))))[-1]["estimated"] == "2"
