@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -71,6 +72,15 @@ def test_a_request_is_redacted_in_every_part() -> None:
     sent = out.prefix + out.suffix + "".join(m.content for m in out.messages)
     assert [v for v in values if v in sent] == []
     assert "DEPLOY_TOKEN=[REDACTED:token]" in sent and "DB_PASSWORD='[REDACTED:password]'" in sent
+
+
+def test_a_secret_in_a_long_minified_line_is_found() -> None:
+    value = hex_value()
+    rows = [{"id": i, "name": f"user{i}", "api_key": value if i == 1500 else None} for i in range(2500)]
+    line = json.dumps(rows, separators=(",", ":"))
+    assert len(line) > 50_000 and "\n" not in line
+    redacted, findings = redact(line)
+    assert value not in redacted and '"api_key":"[REDACTED:api_key]"' in redacted and len(findings) == 1
 
 
 @pytest.mark.parametrize(("name", "text"), ORDINARY, ids=[o[0] for o in ORDINARY])
