@@ -3,8 +3,13 @@
 ``model: "auto"`` is routed by the policy (task ``explain`` for chat,
 ``completion`` for completions, or the task named by the ``X-Hybrid-Task``
 header; the scope level by ``X-Hybrid-Scope``, default ``single_file``); a
-named model sets ``RouteInput.requested_model`` and goes to the target that
-serves it where the policy allows. Answers carry OpenAI's fields plus a
+named model sets ``RouteInput.requested_model`` and is served by that model or
+refused, never silently replaced: 403 ``model_not_allowed`` (sensitive code and
+a cloud model), 400 ``context_length_exceeded`` (the request does not fit its
+window), 503 ``model_unavailable`` (no key, open circuit, engine down). A cloud
+name is answered by the local engine only with ``[routing]
+map_cloud_models_to_local = true`` (off by default; the response then names the
+local model). Answers carry OpenAI's fields plus a
 ``hybrid`` object (target, cost, notices, request id). A call that cannot be
 served before any text is produced is an HTTP error; one that fails after
 streaming began ends with an ``{"error": ...}`` event, which the official SDK
@@ -29,6 +34,7 @@ from gateway.http import caller, json_body, sse_event
 from gateway.state import Gateway
 from gateway.streaming import ClientGone, ServeTask, unless_disconnected
 from inference.types import RequestKind
+from routing.policy import RouteDecision
 from routing.service import Served
 from routing.tasks import TaskKind, parse_task
 
@@ -128,6 +134,8 @@ async def _answer(
     include_usage = get_bool(get_object(body, "stream_options", "stream_options"), "include_usage", "stream_options")
     prepared = prepare(gateway, principal, spec)
     call = prepared.call
+    if spec.requested_model and prepared.decision.primary is None:
+        raise _refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
     shape = _Shape(chat, call.request_id, prepared.decision.model or AUTO)
     shape.max_tokens = spec.generation.max_tokens or 0 if spec.generation is not None else 0
@@ -194,6 +202,19 @@ async def _chunks(
         gateway.metrics.open_streams.dec()
         if serving.cancel():
             gateway.metrics.disconnects.inc()
+
+
+#: Why a named model cannot take the request -> (HTTP status, error code).
+_REFUSALS = {
+    "model_not_allowed": (403, "model_not_allowed"),
+    "context_length_exceeded": (400, "context_length_exceeded"),
+}
+
+
+def _refusal(model: str, decision: RouteDecision) -> ApiError:
+    """A named model is served as named or refused, saying why; never silently replaced by another."""
+    status, code = _REFUSALS.get(decision.refused, (503, "model_unavailable"))
+    return ApiError(status, code, f"model {model!r}: {decision.empty_reason}")
 
 
 def _error(served: Served) -> dict[str, object]:

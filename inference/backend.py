@@ -60,6 +60,10 @@ class Backend(abc.ABC):
         """The model's tokenizer as a counting function, or None when unknown."""
         return None
 
+    def context_window(self) -> int:
+        """The window (prompt + answer, tokens) the loaded engine serves; 0 when unknown or not loaded."""
+        return 0
+
 
 async def collect(
     backend: Backend, request: GenerationRequest, on_text: Callable[[str], None] | None = None

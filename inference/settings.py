@@ -15,6 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 LocalBackendKind = Literal["auto", "vllm", "transformers", "openai-compatible", "instant"]
 ProviderKind = Literal["openai", "anthropic", "gemini", "openai-compatible"]
+#: ``fim_format`` values: a family of :data:`inference.fim.FIM_FORMATS`, ``auto`` or ``none``.
+FimFormatSetting = Literal["auto", "none", "qwen2.5-coder", "starcoder2", "deepseek-coder", "codellama"]
+
+_FIM_FORMAT_HELP = (
+    "For openai-compatible servers: the fill-in-the-middle tokens the gateway builds completion prompts with. "
+    "auto: ask the server (vLLM's POST /tokenize: which family's FIM markers are single special tokens), "
+    "else guess from the model name; a family name (qwen2.5-coder, starcoder2, deepseek-coder, codellama) "
+    "skips the question; none: send the code before the cursor only (a model without FIM tokens)."
+)
+_SEND_SUFFIX_HELP = (
+    "For openai-compatible servers: send the code after the cursor as the suffix field of /v1/completions and "
+    "let the server build the fill-in-the-middle prompt. Only for servers that support it (OpenAI's legacy "
+    "completions; vLLM only for models with FIM completion rendering, else it answers 400); fim_format is "
+    "then not used unless it names a family."
+)
 
 #: Default local models: a real code model with fill-in-the-middle tokens.
 DEFAULT_GPU_MODEL = "Qwen/Qwen2.5-Coder-1.5B"
@@ -66,6 +81,8 @@ class LocalSettings(BaseModel):
         default="", description="For openai-compatible: the server's /v1 URL (several: comma-separated)."
     )
     api_key_env: str = Field(default="", description="For openai-compatible: env var holding the key.")
+    fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
+    send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
     download: bool = Field(default=True, description="Fetch the model from the hub when not cached.")
     cache_dir: str = Field(default="", description="Hugging Face cache directory (default: HF_HOME).")
     instant_reply: str = Field(default="pass", description="What the instant backend answers.")
@@ -92,17 +109,37 @@ class ProviderSettings(BaseModel):
     models: list[str] = Field(default_factory=list, description="Models this provider may be asked for.")
     default_model: str = ""
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="Per model, $ per million tokens.")
+    windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per model, its context window in tokens (prompt + answer); models not named here use "
+        "context_window, else the published window of a well-known model name, else none is enforced.",
+    )
+    context_window: int = Field(
+        default=0, ge=0, description="Context window of this provider's models not in windows (0: unknown)."
+    )
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     local: bool = Field(
         default=False, description="True when this endpoint runs on the premises (e.g. the overflow GPU)."
     )
+    fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
+    send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
 
     def model_or_default(self, model: str = "") -> str:
         return model or self.default_model or (self.models[0] if self.models else "")
 
     def price(self, model: str) -> ModelPrice | None:
         return self.prices.get(model)
+
+    def window(self, model: str) -> int:
+        """The context window of ``model`` here in tokens; 0 when unknown."""
+        return self.windows.get(model) or self.context_window or PUBLISHED_WINDOWS.get(model, 0)
+
+    def serves(self, model: str, kind: str = "") -> bool:
+        """Whether this provider lists ``model``, or accepts any model name (no list) and is of ``kind``."""
+        if model and (model in self.models or model == self.default_model):
+            return True
+        return not self.models and bool(kind) and kind == self.kind
 
     def api_key(self) -> str | None:
         """Read the key from the environment or its file; None if absent."""
@@ -117,6 +154,22 @@ class ProviderSettings(BaseModel):
         return None
 
 
+#: Context windows (tokens) the providers publish for the built-in models, as of 2025; used for any
+#: provider that serves a model of this name and does not set its own window.
+PUBLISHED_WINDOWS: dict[str, int] = {
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "claude-sonnet-4-6": 200_000,
+    "claude-haiku-4-5": 200_000,
+    "gemini-2.5-pro": 1_048_576,
+    "gemini-2.5-flash": 1_048_576,
+}
+
+
+def _windows(models: list[str]) -> dict[str, int]:
+    return {m: PUBLISHED_WINDOWS[m] for m in models}
+
+
 def _p(i: float, c: float, o: float) -> ModelPrice:
     return ModelPrice(input=i, cached_input=c, output=o)
 
@@ -128,6 +181,7 @@ def default_providers() -> dict[str, ProviderSettings]:
             kind="openai",
             api_key_env="OPENAI_API_KEY",
             models=["gpt-4o", "gpt-4o-mini"],
+            windows=_windows(["gpt-4o", "gpt-4o-mini"]),
             default_model="gpt-4o",
             prices={"gpt-4o": _p(2.50, 1.25, 10.00), "gpt-4o-mini": _p(0.15, 0.075, 0.60)},
         ),
@@ -135,6 +189,7 @@ def default_providers() -> dict[str, ProviderSettings]:
             kind="anthropic",
             api_key_env="ANTHROPIC_API_KEY",
             models=["claude-sonnet-4-6", "claude-haiku-4-5"],
+            windows=_windows(["claude-sonnet-4-6", "claude-haiku-4-5"]),
             default_model="claude-sonnet-4-6",
             prices={
                 "claude-sonnet-4-6": _p(3.00, 0.30, 15.00),
@@ -145,6 +200,7 @@ def default_providers() -> dict[str, ProviderSettings]:
             kind="gemini",
             api_key_env="GEMINI_API_KEY",
             models=["gemini-2.5-pro", "gemini-2.5-flash"],
+            windows=_windows(["gemini-2.5-pro", "gemini-2.5-flash"]),
             default_model="gemini-2.5-flash",
             prices={
                 "gemini-2.5-pro": _p(1.25, 0.31, 10.00),

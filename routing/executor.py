@@ -113,8 +113,10 @@ class RouteExecutor:
             except (RetryableError, AuthenticationError) as exc:
                 self.breakers.record_failure(target.target)
                 attempts.append(Attempt(target.target, target.model, type(exc).__name__, exc.message))
-                if forwarded:
-                    raise
+                if forwarded:  # part of this answer is with the client: no fallback, but say what was tried
+                    raise NoTargetError(
+                        f"{target.target} failed after part of its answer was sent ({exc.message})", tuple(attempts)
+                    ) from exc
                 logger.warning("target %s failed (%s); trying the next", target.target, type(exc).__name__)
                 continue
             except InferenceError as exc:

@@ -10,7 +10,7 @@ reasons. It performs no I/O, so it is cheap (microseconds) and testable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from inference.settings import ProviderSettings
@@ -33,6 +33,7 @@ class LocalState:
     queued: int = 0
     running: int = 0
     recent_ttft_ms: float | None = None
+    context_window: int = 0  # the window the loaded engine serves (0: not known yet, use the setting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,15 @@ class RouteDecision:
     reasons: tuple[str, ...]
     local_only: bool = False
     shed: bool = False  # a stale completion dropped instead of queued
+    blocked: tuple[str, ...] = ()  # no primary: why, the primary target's reason first
+    refused: str = ""  # no primary because of the request itself: "model_not_allowed" | "context_length_exceeded"
+
+    @property
+    def empty_reason(self) -> str:
+        """Why nothing serves this decision: the primary target's blocking reason first, then the others."""
+        if self.blocked:
+            return "; ".join(self.blocked)
+        return self.reasons[-1] if self.reasons else "no target may serve this request"
 
     @property
     def target(self) -> str:
@@ -93,6 +103,8 @@ class RouteDecision:
             "fallbacks": [{"target": t.target, "model": t.model} for t in self.fallbacks],
             "local_only": self.local_only,
             "shed": self.shed,
+            **({"blocked": list(self.blocked)} if self.primary is None else {}),
+            **({"refused": self.refused} if self.refused else {}),
         }
 
 
@@ -111,68 +123,160 @@ def decide(
     policy = settings.tasks.get(request.task.value) or TaskPolicy(local_up_to="single_file", cloud="")
     output_tokens = policy.max_output_tokens
     input_tokens = request.context_tokens
-    reasons: list[str] = []
+    needed = input_tokens + output_tokens
+    local_window = request.local.context_window or settings.local_context_tokens
     local = RouteTarget(
         LOCAL, request.local.model, cloud=False, cost_usd=_local_cost(settings, input_tokens, output_tokens)
     )
-    skipped: list[str] = []
-    cloud_chain = _cloud_chain(policy, settings, providers, request, input_tokens, output_tokens, skipped)
     overflow = _overflow_target(providers, input_tokens, output_tokens)
-    fits_local = input_tokens + output_tokens <= settings.local_context_tokens
+    fits_local = needed <= local_window
+
+    def none(reasons: list[str], blocked: list[str], refused: str = "", **kw: bool) -> RouteDecision:
+        ordered = tuple(dict.fromkeys(blocked))
+        return RouteDecision(
+            None, (), input_tokens, output_tokens, tuple(dict.fromkeys(reasons)), blocked=ordered, refused=refused, **kw
+        )
+
+    requested = request.requested_model if request.requested_model not in ("", "auto") else ""
+    if requested:
+        return _decide_named(request, settings, providers, requested, local, local_window, none)
+
+    chain_info = _cloud_chain(policy.cloud, settings, providers, request, input_tokens, output_tokens)
+    cloud_chain = chain_info.chain
 
     if request.sensitive:
-        reasons.extend(request.sensitive_reasons or ("sensitive code: kept on the premises",))
+        kept = list(request.sensitive_reasons or ("sensitive code: kept on the premises",))
         on_prem = [local] if request.local.available else []
         if overflow is not None and not overflow.cloud:
             on_prem.append(overflow)
         if not on_prem:
-            reasons.append(
-                f"local engine unavailable ({request.local.reason}); sensitive code is never sent to the cloud"
-            )
-            return RouteDecision(None, (), input_tokens, output_tokens, tuple(reasons), local_only=True)
+            why = f"local engine unavailable ({request.local.reason}); sensitive code is never sent to the cloud"
+            return none([*kept, why], [why], local_only=True)
         if not fits_local:
-            reasons.append(f"context {input_tokens} tokens exceeds the local window; it will be trimmed")
-        return RouteDecision(
-            on_prem[0], tuple(on_prem[1:]), input_tokens, output_tokens, tuple(reasons), local_only=True
-        )
+            kept.append(f"context {input_tokens} tokens exceeds the local window ({local_window}); it will be trimmed")
+        return RouteDecision(on_prem[0], tuple(on_prem[1:]), input_tokens, output_tokens, tuple(kept), local_only=True)
 
+    completion = request.task in COMPLETION_TASKS
+    where = f"task {request.task.value} at scope {request.scope_level}"
     wants_local = _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1)
+    reasons: list[str] = []
+    blocked: list[str] = []
     if wants_local:
-        reasons.append(f"task {request.task.value} at scope {request.scope_level}: local by policy")
-    else:
-        reasons.append(f"task {request.task.value} at scope {request.scope_level}: cloud by policy ({policy.cloud})")
-        reasons.extend(skipped)
-    if wants_local and not fits_local and request.task not in COMPLETION_TASKS:
+        reasons.append(f"{where}: local by policy")
+    if wants_local and not fits_local and not completion:
         wants_local = False
-        reasons.append(
-            f"context {input_tokens}+{output_tokens} tokens exceeds the local window ({settings.local_context_tokens})"
-        )
-    if not wants_local and not cloud_chain:
-        reasons.append(
-            "no cloud provider is usable (disabled, no API key, open circuit or over budget); serving locally"
-        )
-        wants_local = True
+        reasons.append(f"context {input_tokens}+{output_tokens} tokens exceeds the local window ({local_window})")
+    if (
+        not fits_local
+        and not completion
+        and not cloud_chain
+        and chain_info.windows
+        and all(0 < w < needed for _, w in chain_info.windows)
+    ):
+        sizes = ", ".join([f"local {local_window}", *(f"{label} {w}" for label, w in chain_info.windows)])
+        why = f"context {input_tokens}+{output_tokens} tokens fits no model's window ({sizes}); nothing was sent"
+        return none([*reasons, why], [why], refused="context_length_exceeded")
+    if not wants_local:
+        if cloud_chain:
+            first = cloud_chain[0]
+            by = "too large for the local window" if reasons else "cloud by policy"
+            reasons.insert(0, f"{where}: {by}; chosen {first.target}:{first.model}")
+            if chain_info.first_skipped and first.target not in chain_info.first_choice:
+                reasons.append(
+                    f"the policy's first choice {policy.cloud} was skipped: {'; '.join(chain_info.first_skipped)}"
+                )
+            reasons.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
+        else:
+            why = "; ".join(chain_info.first_skipped) or f"no provider named or of kind {policy.cloud!r} is configured"
+            by = "too large for the local window" if reasons else "cloud by policy"
+            reasons.insert(0, f"{where}: {by} ({policy.cloud}), but it is not usable: {why}")
+            reasons.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
+            reasons.append(
+                "no cloud provider is usable (disabled, no API key, open circuit or over budget); serving locally"
+            )
+            blocked.append(f"cloud target {policy.cloud} not usable: {why}")
+            blocked.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
+            wants_local = True
 
     if wants_local:
         if not request.local.available:
-            reasons.append(f"local engine unavailable: {request.local.reason}")
-            reasons.extend(r for r in skipped if r not in reasons)
+            why = f"local engine unavailable: {request.local.reason}"
+            reasons.append(why)
+            reasons.extend(r for r in chain_info.skipped if r not in reasons)
             chain = ([overflow] if overflow else []) + (cloud_chain if _may_leave(request, settings) else [])
             if not chain:
-                return RouteDecision(None, (), input_tokens, output_tokens, tuple(reasons))
+                # the local engine was the primary target unless the cloud was, and failed first
+                primary_first = [why, *blocked] if not blocked else [*blocked[:1], why, *blocked[1:]]
+                return none(reasons, [*primary_first, *(r for r in chain_info.skipped if r not in blocked)])
             return RouteDecision(chain[0], tuple(chain[1:]), input_tokens, output_tokens, tuple(reasons))
-        if request.task in COMPLETION_TASKS and _local_overloaded(request.local, settings):
+        if completion and _local_overloaded(request.local, settings):
             reasons.append(_overload_reason(request.local, settings))
             if overflow is not None:
                 reasons.append("single-file completion sent to the overflow endpoint")
                 return RouteDecision(overflow, (local,), input_tokens, output_tokens, tuple(reasons))
-            reasons.append("no overflow endpoint: stale completion shed instead of queued")
-            return RouteDecision(None, (), input_tokens, output_tokens, tuple(reasons), shed=True)
+            why = "no overflow endpoint: stale completion shed instead of queued"
+            return none([*reasons, why], [reasons[-1], why], shed=True)
         fallbacks = ([overflow] if overflow else []) + (cloud_chain if _may_leave(request, settings) else [])
         return RouteDecision(local, tuple(fallbacks), input_tokens, output_tokens, tuple(reasons))
 
-    fallbacks = cloud_chain[1:] + ([local] if request.local.available else [])
+    fallbacks = cloud_chain[1:] + ([local] if request.local.available and fits_local else [])
     return RouteDecision(cloud_chain[0], tuple(fallbacks), input_tokens, output_tokens, tuple(reasons))
+
+
+def _decide_named(
+    request: RouteInput,
+    settings: RoutingSettings,
+    providers: Mapping[str, ProviderSettings],
+    requested: str,
+    local: RouteTarget,
+    local_window: int,
+    none: Callable[..., RouteDecision],
+) -> RouteDecision:
+    """A model the client named: that model, or no target with the reason (never a silent substitute)."""
+    policy = settings.tasks.get(request.task.value) or TaskPolicy(local_up_to="single_file", cloud="")
+    input_tokens, output_tokens = request.context_tokens, policy.max_output_tokens
+    needed = input_tokens + output_tokens
+    if requested == request.local.model:
+        reasons = [f"model {requested} requested by the client: the local engine"]
+        if not request.local.available:
+            why = f"the requested model {requested} (local engine) is unavailable: {request.local.reason}"
+            return none([*reasons, why], [why])
+        if needed > local_window and request.task not in COMPLETION_TASKS:
+            why = (
+                f"context {input_tokens}+{output_tokens} tokens exceeds the window of the requested model "
+                f"{requested} ({local_window})"
+            )
+            return none([*reasons, why], [why], refused="context_length_exceeded")
+        return RouteDecision(local, (), input_tokens, output_tokens, tuple(reasons), local_only=request.sensitive)
+    mapped = (
+        settings.map_cloud_models_to_local
+        and request.local.available
+        and (needed <= local_window or request.task in COMPLETION_TASKS)
+    )
+    mapping = "; map_cloud_models_to_local: served by the local engine instead"
+    if request.sensitive:
+        why = f"sensitive code cannot go to the requested cloud model {requested}"
+        reasons = [*(request.sensitive_reasons or ("sensitive code: kept on the premises",)), why]
+        if mapped:
+            return RouteDecision(
+                local, (), input_tokens, output_tokens, (*reasons[:-1], why + mapping), local_only=True
+            )
+        return none(reasons, [why], refused="model_not_allowed", local_only=True)
+    info = _cloud_chain(f":{requested}", settings, providers, request, input_tokens, output_tokens, named=True)
+    reasons = [f"model {requested} requested by the client"]
+    if info.chain:
+        first = info.chain[0]
+        reasons[0] += f": {first.target}:{first.model}"
+        reasons.extend(info.skipped)
+        fallbacks = tuple(info.chain[1:]) + ((local,) if mapped else ())
+        return RouteDecision(first, fallbacks, input_tokens, output_tokens, tuple(reasons))
+    why = "; ".join(info.skipped) or f"no enabled provider serves {requested}"
+    if mapped:
+        return RouteDecision(local, (), input_tokens, output_tokens, (*reasons, why + mapping))
+    refused = ""
+    if info.windows and all(0 < w < needed for _, w in info.windows):
+        refused = "context_length_exceeded"
+    return none([*reasons, why], [f"the requested model {requested} cannot serve it: {why}"], refused=refused)
 
 
 def _may_leave(request: RouteInput, settings: RoutingSettings) -> bool:
@@ -209,38 +313,88 @@ def _overflow_target(
     return RouteTarget(OVERFLOW, model, cloud=not overflow.local, cost_usd=cost)
 
 
+@dataclass(slots=True)
+class _Chain:
+    chain: list[RouteTarget] = field(default_factory=list)
+    first_choice: set[str] = field(default_factory=set)  # providers that match the policy's target
+    first_skipped: list[str] = field(default_factory=list)  # why each of those was skipped
+    skipped: list[str] = field(default_factory=list)  # why any provider was skipped
+    windows: list[tuple[str, int]] = field(default_factory=list)  # "provider:model" and window, considered
+
+
+def provider_order(settings: RoutingSettings, providers: Mapping[str, ProviderSettings]) -> list[str]:
+    """``[routing] provider_order``, or (empty) every configured provider in the order of the settings.
+
+    The settings hold the built-in providers first, then the user's tables in file order.
+    """
+    order = settings.provider_order or list(providers)
+    return [name for name in order if name != OVERFLOW]
+
+
 def _cloud_chain(
-    policy: TaskPolicy,
+    spec: str,
     settings: RoutingSettings,
     providers: Mapping[str, ProviderSettings],
     request: RouteInput,
     input_tokens: int,
     output_tokens: int,
-    reasons: list[str],
-) -> list[RouteTarget]:
-    first, first_model = split_target(policy.cloud)
-    if request.requested_model and request.requested_model != "auto":
-        for name, candidate in providers.items():
-            if request.requested_model in candidate.models:
-                first, first_model = name, request.requested_model
-                break
-    order = [first, *[p for p in settings.provider_order if p != first]]
-    chain: list[RouteTarget] = []
-    for name in order:
+    *,
+    named: bool = False,
+) -> _Chain:
+    """Targets for the cloud target ``spec`` ("provider", "kind", "provider:model", "kind:model"), then the rest.
+
+    With ``named`` (a model the client asked for) only providers that serve that model are listed.
+    """
+    info = _Chain()
+    first, first_model = split_target(spec)
+    named_provider = providers.get(first)
+    kind = named_provider.kind if named_provider is not None else first
+    order = provider_order(settings, providers)
+    candidates = [name for name in dict.fromkeys([*order, *providers]) if name != OVERFLOW and name in providers]
+    if named:  # only providers that list the model (or have it as their default)
+        first_choice = [name for name in candidates if providers[name].serves(first_model)]
+    else:  # the provider named so, then every provider of that kind that lists or accepts the model
+        first_choice = [first] if named_provider is not None and first != OVERFLOW else []
+        first_choice += [
+            name
+            for name in candidates
+            if name not in first_choice
+            and bool(first)
+            and providers[name].kind == first
+            and (not first_model or providers[name].serves(first_model, kind))
+        ]
+    info.first_choice = set(first_choice)
+    rest = [] if named else [name for name in order if name not in info.first_choice]
+    for name in dict.fromkeys([*first_choice, *rest]):
         provider = providers.get(name)
-        if provider is None or not provider.enabled or name == OVERFLOW:
+        in_first = name in info.first_choice
+        if provider is None or not provider.enabled:
+            if in_first:
+                info.first_skipped.append(f"{name} skipped: {'disabled' if provider else 'not configured'}")
             continue
+        if in_first and first_model:
+            model = first_model
+        else:
+            model = first_model if first_model and provider.serves(first_model, kind) else provider.model_or_default()
+        label = f"{name}:{model}"
+        why = ""
+        window = provider.window(model)
+        info.windows.append((label, window))
         if name in request.missing_keys:
-            reasons.append(f"{name} skipped: no API key configured")
-            continue
-        if name in request.unhealthy:
-            reasons.append(f"{name} skipped: circuit open after recent failures")
-            continue
-        model = provider.model_or_default(first_model if name == first else "")
-        price = provider.price(model)
-        cost = price.cost(input_tokens, 0, output_tokens) if price else 0.0
-        if request.budget_remaining_usd is not None and cost > request.budget_remaining_usd:
-            reasons.append(f"{name} skipped: estimated ${cost:.4f} exceeds the remaining budget")
-            continue
-        chain.append(RouteTarget(name, model, cloud=not provider.local, cost_usd=cost))
-    return chain
+            why = f"{name} skipped: no API key configured"
+        elif name in request.unhealthy:
+            why = f"{name} skipped: circuit open after recent failures"
+        elif window and input_tokens + output_tokens > window:
+            why = f"{label} skipped: context {input_tokens}+{output_tokens} tokens exceeds its window ({window})"
+        else:
+            price = provider.price(model)
+            cost = price.cost(input_tokens, 0, output_tokens) if price else 0.0
+            if request.budget_remaining_usd is not None and cost > request.budget_remaining_usd:
+                why = f"{name} skipped: estimated ${cost:.4f} exceeds the remaining budget"
+            else:
+                info.chain.append(RouteTarget(name, model, cloud=not provider.local, cost_usd=cost))
+                continue
+        info.skipped.append(why)
+        if in_first:
+            info.first_skipped.append(why)
+    return info

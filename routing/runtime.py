@@ -92,6 +92,7 @@ class RoutingRuntime:
             queued=load.queued,
             running=load.running,
             recent_ttft_ms=load.recent_ttft_ms,
+            context_window=local.context_window(),  # the loaded engine's own (0: the router uses the setting)
         )
 
     @property

@@ -119,7 +119,7 @@ class RoutingService:
                 route_input = dataclasses.replace(route_input, budget_remaining_usd=0.0)
                 decision = self.decide(route_input, call.routing, call.secrets)
         if decision.primary is None:
-            reason = decision.reasons[-1] if decision.reasons else "no target may serve this request"
+            reason = decision.empty_reason  # the primary target's blocking reason first
             return Served(
                 "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome="no_target"
             )

@@ -30,7 +30,10 @@ class TaskPolicy(BaseModel):
     local_up_to: LocalReach = Field(
         description="Largest scope level served by the local engine; 'never' sends every request to the cloud."
     )
-    cloud: str = Field(description='Cloud target as "provider" or "provider:model".')
+    cloud: str = Field(
+        description='Cloud target as "provider" or "provider:model"; the provider part names a [providers.NAME] '
+        'table or a kind ("openai:gpt-4o": any enabled provider of kind openai that lists or accepts gpt-4o).'
+    )
     max_output_tokens: int = Field(default=512, ge=1, description="Answer length asked of the model.")
 
 
@@ -69,8 +72,10 @@ class RoutingSettings(BaseModel):
         default_factory=default_task_policies, description="Per task kind: local reach and cloud target."
     )
     provider_order: list[str] = Field(
-        default_factory=lambda: ["anthropic", "openai", "gemini"],
-        description="Order in which other cloud providers are tried when the chosen one fails.",
+        default_factory=list,
+        description="Order in which other cloud providers are tried when the chosen one fails; "
+        "empty (the default): every configured, enabled provider, the built-in ones first, then the "
+        "user's in file order.",
     )
     completion_slo_ms: float = Field(
         default=300.0, gt=0, description="Time-to-first-token goal of completions on the local engine."
@@ -84,6 +89,12 @@ class RoutingSettings(BaseModel):
     local_to_cloud_fallback: bool = Field(
         default=True,
         description="Let non-sensitive, non-completion local tasks fall back to the cloud when the local engine fails.",
+    )
+    map_cloud_models_to_local: bool = Field(
+        default=False,
+        description="When a client names a cloud model (gateway, OpenAI endpoints) that cannot serve the request "
+        "(sensitive code, no key, open circuit), let the local engine answer instead (the response names the local "
+        "model). Off: the request is refused with a 4xx/503 saying why.",
     )
     deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of one request, fallbacks included.")
     completion_deadline_s: float = Field(default=5.0, gt=0, description="Deadline of one completion request.")

@@ -1,4 +1,9 @@
-"""``hybrid-assist complete FILE --line N --character N``: one request through the whole pipeline."""
+"""``hybrid-assist complete FILE --line N --character N``: one request through the whole pipeline.
+
+Exit codes: 0 answered (the answer may be empty when the model gave none), 2 bad arguments,
+:data:`EXIT_NOT_SERVED` (3) when no target could answer (nothing allowed, every target failed, a
+stale completion shed, or a context that fits no model's window); the JSON and the text output say why.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from lsp_server.session import Session
 from routing.tasks import parse_task
 
 MAX_FILE_BYTES = 20_000_000
+#: Exit status when no target could answer the request (scripts and CI can tell it from an answer).
+EXIT_NOT_SERVED = 3
 
 
 def _workspace_root(file: Path) -> Path:
@@ -69,9 +76,11 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
         result = await assistant.run(session, doc, AssistRequest(task, doc.uri, offset))
     finally:
         await assistant.close()
+    served = bool(result.target) or result.from_cache
+    status = 0 if served else EXIT_NOT_SERVED
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
-        return 0
+        return status
     if result.text:
         print(result.text)
     else:
@@ -87,4 +96,4 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
     print(f"route: {result.footer()}", file=sys.stderr)
     for reason in explanation.decision.reasons:
         print(f"  - {reason}", file=sys.stderr)
-    return 0
+    return status

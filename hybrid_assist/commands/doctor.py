@@ -1,4 +1,8 @@
-"""``hybrid-assist doctor``: which backends can serve, and for each that cannot, why and what to do."""
+"""``hybrid-assist doctor``: which backends can serve, and for each that cannot, why and what to do.
+
+It also lists, per task, which provider and model would serve it now at each scope level (the
+routing policy run on the engines' and keys' present state), and the local engine's window.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ from dataclasses import asdict, dataclass
 from hybrid_assist.config import HybridSettings, LoadedSettings
 from hybrid_assist.runtime import build_runtime
 from inference.registry import resolve_local_kind
+from routing.policy import RouteInput, decide
+from routing.runtime import RoutingRuntime
+from routing.tasks import TaskKind
+
+#: Nominal context size of the per-task route lines (a small request; larger ones may go elsewhere).
+ROUTE_PROBE_TOKENS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,11 @@ async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> li
             health = await local.health() if state.available else None
             ok = state.available and (health is None or health.ok)
             detail = f"{kind}: {local.default_model() or 'no model'}"
+            window = local.context_window()
+            if window:
+                detail += f", window {window} tokens"
+                if window < settings.local.max_model_len:
+                    detail += f" (the model's own; [local] max_model_len = {settings.local.max_model_len} is larger)"
             if not ok:
                 detail += f" — {state.reason or (health.detail if health else '')}"
             remedy = (
@@ -127,8 +142,37 @@ async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> li
                 continue
             health = await backend.health()
             checks.append(Check(label, health.ok, health.detail or "ready", health.remedy))
+        checks += route_checks(settings, runtime)
     finally:
         await runtime.close()
+    return checks
+
+
+def route_checks(settings: HybridSettings, runtime: RoutingRuntime) -> list[Check]:
+    """Per task: the target and model that would serve it now at each scope level, and why the first choice not."""
+    routing = settings.routing.for_team(settings.team)
+    local, unhealthy, missing = runtime.local_state(), runtime.unhealthy(), runtime.missing_keys()
+    checks = []
+    for task in TaskKind:
+        parts: list[str] = []
+        notes: list[str] = []
+        ok = True
+        for level in ("single_file", "multi_file", "repository"):
+            request = RouteInput(
+                task, level, ROUTE_PROBE_TOKENS, local=local, unhealthy=unhealthy, missing_keys=missing
+            )
+            decision = decide(request, routing, runtime.providers)
+            if decision.primary is None:
+                ok = False
+                parts.append(f"{level}: none ({decision.empty_reason})")
+            else:
+                parts.append(f"{level}: {decision.target}:{decision.model}")
+            for reason in decision.reasons:
+                if reason.startswith("the policy's first choice") and reason not in notes:
+                    notes.append(reason)
+        detail = "; ".join(parts) + "".join(f" ({note})" for note in notes)
+        remedy = "" if ok else "give a provider a key, or make the local engine available"
+        checks.append(Check(f"route {task.value}", ok, detail, remedy))
     return checks
 
 

@@ -237,6 +237,9 @@ class TransformersBackend(Backend):
             del loaded
             torch.cuda.empty_cache()
 
+    def context_window(self) -> int:
+        return self._loaded.max_model_len if self._loaded is not None else 0
+
     @property
     def fim_format(self) -> FimFormat | None:
         """The FIM format detected from the model's tokenizer (None before ``start()``)."""

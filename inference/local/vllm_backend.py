@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.util
+import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from inference.backend import Backend
@@ -59,6 +61,23 @@ logger = logging.getLogger(__name__)
 
 #: KV cache on a CPU when neither the setting nor VLLM_CPU_KVCACHE_SPACE gives one.
 _DEFAULT_CPU_KV_CACHE_BYTES = 1 << 30
+
+
+def model_window(model_path: str) -> int:
+    """The window ``config.json`` gives the model (``max_position_embeddings`` or its aliases); 0 when unknown."""
+    try:
+        config = json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(config, dict):
+        return 0
+    text = config.get("text_config")
+    for source in (config, text if isinstance(text, dict) else {}):
+        for key in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length"):
+            value = source.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +147,7 @@ class VllmBackend(Backend):
             "served_model_name": self.default_model(),
             "tensor_parallel_size": s.tensor_parallel_size,
             "gpu_memory_utilization": s.gpu_memory_utilization,
-            "max_model_len": s.max_model_len,
+            "max_model_len": self.window_for(model_path),
             "enable_prefix_caching": s.enable_prefix_caching,
             "load_format": s.load_format,
             "dtype": s.dtype,
@@ -145,6 +164,18 @@ class VllmBackend(Backend):
         if kv_bytes is not None:
             kwargs["kv_cache_memory_bytes"] = kv_bytes
         return AsyncEngineArgs(**kwargs)
+
+    def window_for(self, model_path: str) -> int:
+        """``[local] max_model_len``, clamped to the model's own window (``max_position_embeddings``).
+
+        vLLM refuses to start when asked for a longer window than the model has, as the
+        transformers backend would silently misbehave; both serve the smaller of the two.
+        """
+        own = model_window(model_path)
+        return min(self._settings.max_model_len, own) if own else self._settings.max_model_len
+
+    def context_window(self) -> int:
+        return self._engine.max_model_len if self._engine is not None else 0
 
     async def start(self) -> None:
         async with self._start_lock:

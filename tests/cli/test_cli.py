@@ -101,3 +101,38 @@ def test_doctor_without_a_model_says_what_to_do(tmp_path: Path) -> None:
     assert local["ok"] is False
     assert "models pull" in local["remedy"] or "local model directory" in local["remedy"]
     assert result.returncode == 1  # no backend at all is usable: cloud keys are unset too
+
+
+def test_complete_exits_3_with_the_primary_reason_first_when_nothing_served(tmp_path: Path) -> None:
+    """No local model and no keys: the answer is the blocking reason of the primary target, exit 3."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[local]\nbackend = "transformers"\nmodel = "{tmp_path / "no-such-model"}"\ndownload = false\n')
+    env = server_env(tmp_path, config)
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    args = ("complete", str(demo / "geometry.py"), "--line", "14", "--character", "8", "--workspace", str(demo))
+    result = run(env, *args, "--json", "--wait", "60", check=False)
+    assert result.returncode == 3, result.stderr
+    data = json.loads(result.stdout)
+    assert data["text"] == "" and data["route"]["target"] == "none"
+    assert data["empty_reason"].startswith("local engine unavailable"), data["empty_reason"]
+    assert "no-such-model" in data["empty_reason"].split(";")[0]
+    human = run(env, *args, "--wait", "60", check=False)
+    assert human.returncode == 3 and "(no answer: local engine unavailable" in human.stdout
+
+
+def test_a_custom_named_provider_is_listed_per_task_by_doctor(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[local]\nbackend = "instant"\n'
+        '[providers.cloud]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
+        'api_key_env = "CLOUD_KEY"\nmodels = ["gpt-4o"]\n'
+    )
+    env = server_env(tmp_path, config, {"CLOUD_KEY": "sk-test-cloud"})
+    result = run(env, "doctor", "--json", check=False)
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    review = checks["route review"]
+    assert review["ok"] is True
+    assert "single_file: local:instant" in review["detail"]
+    assert "repository: cloud:gpt-4o" in review["detail"]
+    assert "first choice anthropic:claude-sonnet-4-6 was skipped" in review["detail"]
+    assert "repository: cloud:gpt-4o" in checks["route architecture"]["detail"]

@@ -250,6 +250,18 @@ async def test_prompt_plus_max_tokens_over_the_window_is_refused(tiny_model: Tin
 
 
 @module_loop
+async def test_window_is_the_smaller_of_the_setting_and_the_models_own(tiny_model: TinyModelFactory) -> None:
+    """The tiny model's config says 4,096 positions; the default setting (8,192) is clamped, and reported."""
+    backend = TransformersBackend(settings_for(tiny_model("qwen2.5-coder")))
+    assert backend.context_window() == 0  # not loaded: the router uses [routing] local_context_tokens
+    try:
+        await backend.start()
+        assert backend.context_window() == 4096
+    finally:
+        await backend.close()
+
+
+@module_loop
 async def test_timeout_raises_and_frees_the_slot(qwen: TransformersBackend) -> None:
     with pytest.raises(InferenceTimeoutError):
         await collect(qwen, GenerationRequest.fim("slow", PREFIX, SUFFIX, max_tokens=LONG, timeout_s=0.3))

@@ -9,6 +9,7 @@ aborted one), abort on closing the stream, timeouts and the context check.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -228,6 +229,25 @@ async def test_engine_args_follow_the_settings(tiny_model: TinyModelFactory) -> 
     assert args.enable_prefix_caching is True
     assert args.kv_cache_memory_bytes == 123 << 20
     assert args.dtype == "float32"
+
+
+async def test_window_is_clamped_to_the_models_own(vllm_env: None, tiny_model: TinyModelFactory) -> None:
+    """A 4,096-token model with the default 8,192 setting starts (vLLM would refuse the setting) and says so."""
+    path = tiny_model("qwen2.5-coder")
+    assert json.loads((path / "config.json").read_text())["max_position_embeddings"] == 4096
+    settings = tiny_settings(path, max_model_len=8192, max_concurrency=2)
+    backend = VllmBackend(settings)
+    assert backend.engine_args(str(path)).max_model_len == 4096
+    assert backend.context_window() == 0  # not loaded yet: the router falls back to the setting
+    try:
+        await backend.start()
+        assert backend.context_window() == 4096 == int(backend.engine.model_config.max_model_len)
+        result = await collect(backend, GenerationRequest.fim("w1", PREFIX, SUFFIX, max_tokens=4))
+        assert result.usage.completion_tokens == 4
+        with pytest.raises(ContextTooLongError, match="4096"):
+            await collect(backend, GenerationRequest.fim("w2", "x = 1\n" * 1500, "", max_tokens=8))
+    finally:
+        await backend.close()
 
 
 async def test_missing_model_is_reported_with_remedy(tmp_path: Path) -> None:

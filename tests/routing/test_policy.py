@@ -64,9 +64,9 @@ def test_scope_escalates_to_cloud(task: str, level: str, target: str) -> None:
 
 
 def test_cloud_decision_has_model_cost_and_fallbacks() -> None:
-    decision = route("architecture", "repository", tokens=10_000)
+    decision = route("architecture", "repository", tokens=5_000)
     assert decision.target == "openai" and decision.model == "gpt-4o"  # type: ignore[attr-defined]
-    expected = (10_000 * 2.50 + 2500 * 10.00) / 1e6
+    expected = (5_000 * 2.50 + 2500 * 10.00) / 1e6
     assert decision.cost_usd == pytest.approx(expected)  # type: ignore[attr-defined]
     chain = [t.target for t in decision.chain()]  # type: ignore[attr-defined]
     assert chain == ["openai", "anthropic", "gemini", "local"]
