@@ -19,6 +19,71 @@ settings: each provider names the environment variable (`api_key_env`) or file
 """
 
 
+ROUTING_RULES = """
+## Which provider serves a task
+
+A task's cloud target (`[routing.tasks.NAME] cloud`) is `"provider"` or `"provider:model"`,
+where *provider* names a `[providers.NAME]` table **or a kind** (`openai`, `anthropic`,
+`gemini`, `openai-compatible`): `"openai:gpt-4o"` is served first by the provider named
+`openai`, then by any enabled provider of kind `openai` that lists `gpt-4o` in `models` (or
+lists no models at all). The other providers follow in `[routing] provider_order`, which by
+default is every configured, enabled provider: the built-in ones (`openai`, `anthropic`,
+`gemini`) first, then yours in file order. A provider with a key is therefore a candidate for
+every cloud task: with the task's model when it serves it, else with its `default_model` (or
+first listed model). Providers without a key, with an open circuit, over the remaining budget
+or too small for the request are skipped, and the route's reasons say which and why.
+
+One OpenAI-compatible endpoint of your own (an Azure deployment, a company proxy) serves every
+cloud task once `CLOUD_KEY` is set:
+
+```toml
+[providers.cloud]
+kind = "openai"
+base_url = "https://llm.example.internal/v1"
+api_key_env = "CLOUD_KEY"
+models = ["gpt-4o"]
+```
+
+A primary and a backup: `a` is tried first; when it fails (5xx, 429, timeout) `b` is tried,
+then the local engine (for tasks that may fall back to it):
+
+```toml
+[providers.a]
+kind = "openai"
+base_url = "https://primary.example.internal/v1"
+api_key_env = "A_KEY"
+models = ["gpt-4o"]
+
+[providers.b]
+kind = "openai"
+base_url = "https://backup.example.internal/v1"
+api_key_env = "B_KEY"
+models = ["gpt-4o"]
+```
+
+`hybrid-assist doctor` lists, per task and scope level, which provider and model would serve
+it now.
+
+**Context windows.** The local window is the one the loaded engine reports (`[local]
+max_model_len` clamped to the model's own `max_position_embeddings`, by vLLM and
+transformers alike); before the engine is up, `[routing] local_context_tokens`. Each cloud
+model's window comes from `[providers.NAME.windows]` (per model), else the provider's
+`context_window`, else the published window of a well-known model name (gpt-4o 128,000,
+claude 200,000, gemini-2.5 1,048,576). A request larger than the local window goes to a cloud
+model whose window holds it; one that fits no window is refused, naming the sizes, before any
+network call.
+
+**Named models** (the gateway's OpenAI endpoints): a client that names a model gets that model
+or an error that says why: 403 `model_not_allowed` (sensitive code and a cloud model), 400
+`context_length_exceeded`, 503 `model_unavailable` (no key, open circuit, engine down). Only
+`[routing] map_cloud_models_to_local = true` (off by default) lets the local engine answer a
+cloud model's name; the response then names the local model.
+
+**Exit codes** of `hybrid-assist complete`: 0 answered, 2 bad arguments, 3 no target could
+answer (the JSON's `empty_reason` starts with the primary target's blocking reason).
+"""
+
+
 def _resolve(schema: dict[str, Any], node: Any) -> dict[str, Any]:
     if not isinstance(node, dict):
         return {}  # e.g. ``additionalProperties: true``
@@ -78,7 +143,7 @@ def _section(schema: dict[str, Any], title: str, node: dict[str, Any], out: list
 
 
 def render_markdown(schema: dict[str, Any]) -> str:
-    out = [HEADER]
+    out = [HEADER, ROUTING_RULES]
     _section(schema, "(top level)", schema, out, 2)
     defaults = {
         key: value
