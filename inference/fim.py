@@ -17,8 +17,9 @@ with its family's sentinel tokens, and stops at one of its end tokens:
 
 :func:`detect_fim_format` looks at a tokenizer's special/added tokens first,
 so a model directory with an uninformative name is still recognised;
-:func:`fim_format_for_model_name` guesses from a name alone, for remote
-servers where no tokenizer is at hand.
+:func:`fim_format_for_model_name` guesses from a name alone. A remote server's
+tokenizer is asked through :attr:`FimFormat.sentinel_spellings` (see
+:mod:`inference.remote.openai_compatible`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ class FimFormat:
     def sentinel_tokens(self) -> tuple[str, str, str]:
         """The three sentinels, in prompt order."""
         return (self.prefix_token, self.suffix_token, self.middle_token)
+
+    @property
+    def sentinel_spellings(self) -> tuple[tuple[str, ...], ...]:
+        """The three sentinels as prompts write them, then as the vocabulary spells them (when it differs).
+
+        A server's tokenizer that turns one of these triples into exactly
+        three tokens holds this family's sentinels as (special) tokens; see
+        :func:`detect_fim_format`, which takes the tokens of such triples.
+        """
+        spellings: tuple[tuple[str, ...], ...] = (self.sentinel_tokens,)
+        if len(self.token_aliases) >= 3:
+            spellings += (self.token_aliases[:3],)
+        return spellings
 
 
 _QWEN = FimFormat(

@@ -19,7 +19,8 @@ ProviderKind = Literal["openai", "anthropic", "gemini", "openai-compatible"]
 FimFormatSetting = Literal["auto", "none", "qwen2.5-coder", "starcoder2", "deepseek-coder", "codellama"]
 
 _FIM_FORMAT_HELP = (
-    "For openai-compatible servers: the fill-in-the-middle tokens the gateway builds completion prompts with. "
+    "For openai-compatible servers: which model family's fill-in-the-middle tokens completion prompts are built "
+    "with (sent as a plain prompt). "
     "auto: ask the server (vLLM's POST /tokenize: which family's FIM markers are single special tokens), "
     "else guess from the model name; a family name (qwen2.5-coder, starcoder2, deepseek-coder, codellama) "
     "skips the question; none: send the code before the cursor only (a model without FIM tokens)."

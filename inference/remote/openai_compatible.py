@@ -1,11 +1,21 @@
 """Remote OpenAI-compatible servers (vLLM's ``vllm serve``, cloud GPU overflow) over ``httpx``.
 
-FIM requests go to ``/v1/completions``: when the model's family is known
-(:func:`inference.fim.fim_format_for_model_name`) the prompt is rendered with
-its sentinel tokens and its stop tokens are added (with vLLM's
-``skip_special_tokens: false`` so that the stop strings can match); otherwise
-the server gets ``prompt=prefix`` and ``suffix``. Chat requests go to
-``/v1/chat/completions``. Both stream with ``stream_options.include_usage``.
+FIM requests go to ``/v1/completions`` as a plain ``prompt`` built here with
+the model family's sentinel tokens (:mod:`inference.fim`, the table the
+in-process engines use), plus the family's end tokens as stop strings
+after the request's own, four in all (vLLM, like OpenAI, refuses more), with
+vLLM's ``skip_special_tokens: false`` so that they can match. The
+family comes from ``fim_format``; with ``auto`` each server is asked once
+(cached per server and model): vLLM's ``POST /tokenize`` tells which
+family's three markers are three single tokens; a server without
+``/tokenize`` is judged by the model name; when neither tells, the request
+fails with a message saying to set ``fim_format``. Only with
+``send_suffix = true`` does the server get ``prompt=prefix`` and ``suffix``
+(vLLM refuses ``suffix`` with 400 unless the model has FIM completion
+rendering); ``fim_format = "none"`` sends the prefix alone. Chat requests go
+to ``/v1/chat/completions``; a model without a chat template (vLLM's 400
+about chat templates) fails with a message naming the model and what to
+configure. Both stream with ``stream_options.include_usage``.
 Usage comes from the last ``usage`` object the server sent (the final chunk
 of ``include_usage``; vLLM's ``continuous_usage_stats`` repeats it on every
 chunk), with ``prompt_tokens_details.cached_tokens`` as the cached part; a
@@ -38,8 +48,8 @@ from typing import Any
 
 import httpx
 
-from inference.errors import InferenceError, InferenceTimeoutError, UnavailableError
-from inference.fim import fim_format_for_model_name
+from inference.errors import BadRequestError, InferenceError, InferenceTimeoutError, UnavailableError
+from inference.fim import FIM_FORMATS, FimFormat, detect_fim_format
 from inference.remote._base import RemoteBackend
 from inference.remote._endpoints import Endpoint, EndpointPool, split_base_urls
 from inference.remote._errors_http import (
@@ -56,6 +66,8 @@ from inference.types import BackendHealth, GenerationChunk, GenerationRequest, R
 logger = logging.getLogger(__name__)
 
 _CONTEXT_MARKERS = (*COMMON_CONTEXT_MARKERS, "prompt is too long", "too many tokens")
+#: Stop strings a server takes per request: OpenAI's limit, and vLLM's (``VLLM_MAX_STOP_STRINGS``, 400 beyond).
+MAX_STOP_STRINGS = 4
 #: Timeouts that do not say the server is gone (it may be busy generating).
 _SLOW_NOT_DEAD = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)
 
@@ -86,6 +98,10 @@ class OpenAICompatibleBackend(RemoteBackend):
         self._http: httpx.AsyncClient | None = None
         self._headers: dict[str, str] = {}
         self._discovered_model = ""
+        self._section = f"[providers.{name}]"
+        #: Per (server root, model): the FIM format its tokenizer has (None: none known).
+        self._fim_formats: dict[tuple[str, str], FimFormat | None] = {}
+        self._fim_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     @classmethod
     def from_local_settings(cls, name: str, local: LocalSettings, **kwargs: Any) -> OpenAICompatibleBackend:
@@ -97,8 +113,12 @@ class OpenAICompatibleBackend(RemoteBackend):
             models=[local.model] if local.model else [],
             default_model=local.model,
             local=True,
+            fim_format=local.fim_format,
+            send_suffix=local.send_suffix,
         )
-        return cls(name, settings, **kwargs)
+        backend = cls(name, settings, **kwargs)
+        backend._section = "[local]"
+        return backend
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -145,7 +165,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         logger.info("%s: using the served model %s", self.name, self._discovered_model)
         return self._discovered_model
 
-    def _body(self, request: GenerationRequest, model: str) -> tuple[str, dict[str, Any]]:
+    def _body(self, request: GenerationRequest, model: str, fim: FimFormat | None) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": request.max_tokens,
@@ -159,32 +179,37 @@ class OpenAICompatibleBackend(RemoteBackend):
             path = "/chat/completions"
         else:
             path = "/completions"
-            fim = fim_format_for_model_name(model)
             if fim is not None:
                 body["prompt"] = fim.render(request.prefix, request.suffix)
-                stop += [t for t in fim.stop_tokens if t not in stop]
+                # The family's end tokens after the request's own stops, up to the servers' limit.
+                stop += [t for t in fim.stop_tokens if t not in stop][: max(0, MAX_STOP_STRINGS - len(stop))]
                 body["skip_special_tokens"] = False
             else:
                 body["prompt"] = request.prefix
-                body["suffix"] = request.suffix
+                if self.settings.send_suffix:
+                    body["suffix"] = request.suffix
         if stop:
             body["stop"] = stop
         return path, body
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
-        path, body = self._body(request, model)
         endpoint = await self._pool.acquire()
         finish: str | None = None
         usage: Usage | None = None
         parts: list[str] = []
         try:
+            fim = await self._fim_format(endpoint, model, timeout_s) if request.kind is RequestKind.FIM else None
+            path, body = self._body(request, model, fim)
             url = f"{endpoint.api_base}{path}"
             async with self._client().stream("POST", url, json=body, timeout=timeout_s) as response:
                 if response.status_code != 200:
                     await response.aread()
                     if response.status_code >= 500:
                         self._pool.mark_unhealthy(endpoint, f"HTTP {response.status_code}")
-                    raise self._status_error(response.status_code, _json_or_none(response), response.headers)
+                    answer = _json_or_none(response)
+                    if request.kind is RequestKind.CHAT and _lacks_chat_template(response.status_code, answer):
+                        raise self._no_chat_template(model, endpoint, answer)
+                    raise self._status_error(response.status_code, answer, response.headers)
                 events = _events(response, self.name) if _is_event_stream(response) else _whole(response, self.name)
                 async for event in events:
                     if "error" in event:
@@ -210,6 +235,79 @@ class OpenAICompatibleBackend(RemoteBackend):
             "",
             finish_reason="length" if finish == "length" else "stop",
             usage=self.complete_usage(usage, request, "".join(parts)),
+        )
+
+    # ------------------------------------------------------ FIM format
+    async def _fim_format(self, endpoint: Endpoint, model: str, timeout_s: float) -> FimFormat | None:
+        """The family whose prompt this server gets; None: prefix only (``none``) or ``suffix`` (``send_suffix``)."""
+        setting = self.settings.fim_format
+        if setting in FIM_FORMATS:
+            return FIM_FORMATS[setting]
+        if setting == "none" or self.settings.send_suffix:
+            return None
+        key = (endpoint.root, model)
+        if key not in self._fim_formats:
+            async with self._fim_locks.setdefault(key, asyncio.Lock()):
+                if key not in self._fim_formats:
+                    self._fim_formats[key] = await self._detect_fim_format(endpoint, model, timeout_s)
+        fmt = self._fim_formats[key]
+        if fmt is None:
+            raise BadRequestError(
+                f"{self.name}: cannot tell which fill-in-the-middle tokens model {model!r} at {endpoint.root} "
+                "uses: the server's /tokenize does not know them as single tokens (or the server has no "
+                "/tokenize) and the model name matches no known family. Set fim_format in "
+                f'{self._section} to one of {", ".join(FIM_FORMATS)} (or "none": the code before the cursor '
+                "only), or send_suffix = true if the server builds FIM prompts from a suffix itself",
+                provider=self.name,
+            )
+        return fmt
+
+    async def _detect_fim_format(self, endpoint: Endpoint, model: str, timeout_s: float) -> FimFormat | None:
+        """Ask the server's tokenizer which family's three markers are three tokens; else go by the name."""
+        probes = [spelling for fmt in FIM_FORMATS.values() for spelling in fmt.sentinel_spellings]
+        counts = await asyncio.gather(*(self._count_tokens(endpoint, model, "".join(p), timeout_s) for p in probes))
+        single = {token for probe, count in zip(probes, counts, strict=True) if count == len(probe) for token in probe}
+        fmt = detect_fim_format(single, model)
+        how = "its tokenizer (/tokenize)" if single else "the model name"
+        logger.info(
+            "%s: %s serves %s; FIM format %s (from %s)",
+            self.name,
+            endpoint.root,
+            model,
+            fmt.family if fmt else "unknown",
+            how,
+        )
+        return fmt
+
+    async def _count_tokens(self, endpoint: Endpoint, model: str, text: str, timeout_s: float) -> int | None:
+        """How many tokens the server's tokenizer makes of ``text`` (vLLM's ``POST /tokenize``); None: it cannot say."""
+        body = {"model": model, "prompt": text, "add_special_tokens": False}
+        response = await self._client().post(f"{endpoint.root}/tokenize", json=body, timeout=timeout_s)
+        if response.status_code >= 500:
+            self._pool.mark_unhealthy(endpoint, f"HTTP {response.status_code}")
+            raise self._status_error(response.status_code, _json_or_none(response), response.headers)
+        if response.status_code != 200:
+            return None  # not vLLM (404), or it would not tokenize for this model
+        try:
+            answer = response.json()
+            count = answer.get("count", len(answer["tokens"]))
+        except (ValueError, AttributeError, KeyError, TypeError):
+            return None
+        return count if isinstance(count, int) else None
+
+    def _no_chat_template(self, model: str, endpoint: Endpoint, answer: Any) -> BadRequestError:
+        """vLLM's 400 for a model without a chat template, said in terms of what to configure."""
+        logger.debug("%s: %s refused a chat request: %s", self.name, endpoint.root, answer)
+        elsewhere = (
+            '[routing.tasks.NAME] local_up_to = "never" for the chat tasks (explain, code actions, reviews)'
+            if self._section == "[local]"
+            else "another provider for the chat tasks ([routing.tasks.NAME] cloud)"
+        )
+        return BadRequestError(
+            f"{self.name}: model {model!r} at {endpoint.root} has no chat template, so it cannot answer chat "
+            "requests (explain, code actions, reviews). Start vLLM with --chat-template FILE (a Jinja chat "
+            f"template for this model), serve a model that has one, or route chat tasks elsewhere: {elsewhere}",
+            provider=self.name,
         )
 
     def _status_error(self, status: int | None, body: Any, headers: Mapping[str, str] | None) -> InferenceError:
@@ -338,6 +436,15 @@ def _usage(usage: Mapping[str, Any]) -> Usage:
 def _count(value: object) -> int:
     """A token count from JSON; anything else (null, a string, a negative number) is "not reported": 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _lacks_chat_template(status: int, answer: Any) -> bool:
+    """vLLM's 400 for a model whose tokenizer has no chat template (and none was given with --chat-template)."""
+    if status != 400:
+        return False
+    error = answer.get("error", answer) if isinstance(answer, Mapping) else answer
+    message = error.get("message") if isinstance(error, Mapping) else error
+    return isinstance(message, str) and "chat template" in message.lower()
 
 
 def _json_or_none(response: httpx.Response) -> Any:

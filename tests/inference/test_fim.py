@@ -119,3 +119,21 @@ def test_render_wraps_prefix_and_suffix_in_psm_order(prefix: str, suffix: str) -
         head = f" {prefix} " if spaced else prefix
         tail = f"{suffix} " if spaced else suffix
         assert fmt.render(prefix, suffix) == (fmt.prefix_token + head + fmt.suffix_token + tail + fmt.middle_token)
+
+
+def test_fim_format_setting_names_every_family() -> None:
+    """``fim_format`` (``[local]``, ``[providers.NAME]``) accepts exactly the table's families, auto and none."""
+    from typing import get_args
+
+    from inference.settings import FimFormatSetting
+
+    assert set(get_args(FimFormatSetting)) == {"auto", "none", *FIM_FORMATS}
+
+
+def test_sentinel_spellings_a_server_tokenizer_is_asked_about() -> None:
+    assert FIM_FORMATS["qwen2.5-coder"].sentinel_spellings == (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),)
+    codellama = FIM_FORMATS["codellama"].sentinel_spellings
+    assert codellama == (("<PRE>", "<SUF>", "<MID>"), ("\u2581<PRE>", "\u2581<SUF>", "\u2581<MID>"))
+    for fmt in FIM_FORMATS.values():  # whichever spelling a tokenizer holds, detection finds the family
+        for spelling in fmt.sentinel_spellings:
+            assert detect_fim_format(spelling) is fmt

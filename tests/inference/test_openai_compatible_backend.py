@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from inference.backend import collect
-from inference.errors import ContextTooLongError, UnavailableError
+from inference.errors import BadRequestError, ContextTooLongError, UnavailableError
 from inference.fim import fim_format_for_model_name
 from inference.remote import OpenAICompatibleBackend, RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
@@ -66,7 +66,8 @@ async def test_fim_prompt_is_rendered_with_the_model_familys_tokens(openai_serve
     )
     family = fim_format_for_model_name(QWEN)
     assert family is not None
-    assert sent.body["stop"] == ["\n\n", *family.stop_tokens]
+    # The request's stop, then the family's end tokens up to the four a server takes (vLLM refuses more).
+    assert sent.body["stop"] == ["\n\n", *family.stop_tokens[:3]]
     assert sent.body["skip_special_tokens"] is False
     assert sent.body["max_tokens"] == 24
     assert sent.body["stream"] is True and sent.body["stream_options"] == {"include_usage": True}
@@ -74,13 +75,42 @@ async def test_fim_prompt_is_rendered_with_the_model_familys_tokens(openai_serve
     assert backend.is_local
 
 
-async def test_unknown_model_family_sends_prefix_and_suffix(openai_server: OpenAIWireServer) -> None:
+async def test_unknown_model_family_fails_with_what_to_configure(openai_server: OpenAIWireServer) -> None:
+    """No /tokenize here (not vLLM) and a name that says nothing: no request the server would refuse."""
     backend = make_backend(openai_server.base_url, models=["my-org/private-coder"], default_model="")
+    with pytest.raises(BadRequestError) as caught:
+        await collect(backend, fim())
+    message = str(caught.value)
+    assert "my-org/private-coder" in message and "[providers.overflow]" in message
+    assert "fim_format" in message and "send_suffix = true" in message
+    assert openai_server.generation_requests() == []
+    local = OpenAICompatibleBackend.from_local_settings(
+        "local", LocalSettings(backend="openai-compatible", base_url=openai_server.base_url, model="private")
+    )
+    with pytest.raises(BadRequestError, match=r"fim_format in \[local\]"):
+        await collect(local, fim())
+
+
+async def test_suffix_is_sent_only_to_servers_configured_for_it(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url, send_suffix=True)  # a Qwen name: the server builds it anyway
     await collect(backend, fim())
     body = openai_server.generation_requests()[0].body
-    assert body["model"] == "my-org/private-coder"
+    assert body["model"] == QWEN
     assert body["prompt"] == "def add(a, b):\n    return "
     assert body["suffix"] == "\n\nprint(add(1, 2))\n"
+    assert "skip_special_tokens" not in body
+
+
+async def test_configured_fim_format_wins_over_the_name(openai_server: OpenAIWireServer) -> None:
+    backend = make_backend(openai_server.base_url, models=["my-org/private-coder"], fim_format="starcoder2")
+    await collect(backend, fim(stop=["\n"]))
+    body = openai_server.generation_requests()[0].body
+    assert body["prompt"] == "<fim_prefix>def add(a, b):\n    return <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>"
+    assert body["stop"] == ["\n", "<|endoftext|>", "<file_sep>"] and "suffix" not in body
+    none = make_backend(openai_server.base_url, fim_format="none")  # a Qwen name, but told: no FIM
+    await collect(none, fim("f2"))
+    body = openai_server.generation_requests()[1].body
+    assert body["prompt"] == "def add(a, b):\n    return " and "suffix" not in body
     assert "skip_special_tokens" not in body
 
 
@@ -107,7 +137,7 @@ async def test_key_is_optional(openai_server: OpenAIWireServer) -> None:
 
 async def test_model_is_discovered_when_none_is_configured(openai_server: OpenAIWireServer) -> None:
     openai_server.models = ("served-model",)
-    backend = make_backend(openai_server.base_url, models=[], default_model="")
+    backend = make_backend(openai_server.base_url, models=[], default_model="", fim_format="qwen2.5-coder")
     result = await collect(backend, fim())
     assert result.model == "served-model"
     assert openai_server.generation_requests()[0].body["model"] == "served-model"

