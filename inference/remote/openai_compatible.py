@@ -353,17 +353,24 @@ class OpenAICompatibleBackend(RemoteBackend):
             raise UnavailableError(f"{self.name}: no server answered its health check", provider=self.name)
 
     async def health(self) -> BackendHealth:
-        """Healthy when at least one server answers; the detail counts them."""
+        """Healthy when at least one server answers; the detail counts them.
+
+        A server that fails the check is taken out of rotation (for the
+        cool-down; then a passing check re-admits it).
+        """
         self._ensure_client()
         endpoints = self._pool.endpoints
         results = await asyncio.gather(*(self._check(e) for e in endpoints))
+        for endpoint, ok in zip(endpoints, results, strict=True):
+            if not ok:
+                self._pool.mark_unhealthy(endpoint, "failed its health check")
         up = [e.root for e, ok in zip(endpoints, results, strict=True) if ok]
         down = [e.root for e, ok in zip(endpoints, results, strict=True) if not ok]
         if not up:
             return BackendHealth(
                 ok=False,
                 detail=f"{self.name}: no server answered its health check ({', '.join(down)})",
-                remedy=f"start the vLLM server(s) or fix base_url in [providers.{self.name}]",
+                remedy=f"start the vLLM server(s) or fix base_url in {self._section}",
             )
         detail = f"{self.name}: {len(up)} of {len(endpoints)} server(s) healthy"
         if down:

@@ -246,6 +246,10 @@ async def test_health_counts_servers(openai_server: OpenAIWireServer, openai_ser
     openai_server_b.stop()
     health = await backend.health()
     assert health.ok and "1 of 2" in health.detail and openai_server_b.root_url in health.detail
+    assert [e.healthy for e in backend.endpoints] == [True, False]  # taken out of rotation
+    for i in range(2):  # no attempt on b: nothing to fail over from
+        await collect(backend, fim(f"h{i}"))
+    assert gen_count(openai_server) == 2
     await backend.close()
 
 

@@ -364,10 +364,11 @@ async def test_two_servers_one_stopped_the_other_serves(servers: dict[str, VllmS
         await asyncio.to_thread(plain.stop)
         health = await backend.health()
         assert health.ok and "1 of 2" in health.detail and plain.root in health.detail
+        alive, stopped = backend.endpoints
+        assert alive.healthy and not stopped.healthy  # the health check took it out of rotation
         results = [await collect(backend, fim(f"one-{i}")) for i in range(3)]
         assert all(r.finish_reason == "length" and r.usage.completion_tokens == 4 for r in results)
         assert served(qwen) == 4
-        alive, stopped = backend.endpoints
         assert alive.healthy and not stopped.healthy
     finally:
         await backend.close()
