@@ -3,7 +3,9 @@
 The client measured the scope and assembled the context; the gateway adds
 what only it knows (the local engine's state, open circuits, missing keys,
 the caller's team policy) and re-checks sensitivity: its own ``[sensitive]
-path_globs`` against ``paths``, the client's ``sensitive_reasons``, and — when
+path_globs`` against ``paths`` (the document, then the files its context came
+from; sensitive context keeps the request local, since text the client
+assembled cannot be withheld here), the client's ``sensitive_reasons``, and — when
 the route may leave the premises — a secret scan of the text, after which
 secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 """
@@ -23,7 +25,7 @@ from inference.backend import estimate_tokens
 from inference.types import ChatMessage, GenerationRequest, RequestKind
 from routing.policy import RouteDecision, RouteInput, RouteTarget
 from routing.redaction import secret_kinds
-from routing.sensitivity import sensitive_path_reasons
+from routing.sensitivity import SensitiveRules
 from routing.service import RoutedCall
 from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
 
@@ -165,8 +167,12 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     routing = settings.routing.for_team(principal.team)
     generation = spec.generation
     reasons = list(spec.sensitive_reasons)
-    for path in spec.paths:
-        for reason in sensitive_path_reasons(_local_path(path), settings.sensitive.path_globs):
+    # The first path is the document, the others its context: the same rules as the language server's,
+    # except that text already assembled cannot be withheld here, so sensitive context keeps it local.
+    if spec.paths:
+        rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
+        document, *context = (_local_path(p) for p in spec.paths)
+        for reason in rules.check(document, context, may_withhold=False).reasons:
             if reason not in reasons:
                 reasons.append(reason)
     context_tokens = spec.context_tokens

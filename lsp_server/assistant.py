@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inference.types import GenerationRequest
@@ -27,8 +29,9 @@ from routing.control import UsageControl
 from routing.policy import RouteInput, RouteTarget
 from routing.redaction import secret_kinds
 from routing.runtime import RoutingRuntime
-from routing.sensitivity import sensitive_path_reasons
+from routing.sensitivity import WITHHELD, SensitiveRules
 from routing.service import RoutedCall, RoutingService
+from routing.settings import SensitiveSettings
 from routing.tasks import COMPLETION_TASKS, REPOSITORY_TASKS, TaskKind
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ class _Prepared:
     route_input: RouteInput
     focus: str
     secrets: tuple[str, ...]  # kinds of secret in the outgoing context
+    notes: tuple[str, ...]  # what was withheld from the context, and why
+    paths: list[str]  # the files whose text is in the request: the document first, then its context
 
 
 class Assistant:
@@ -108,8 +113,15 @@ class Assistant:
             context = dataclasses.replace(context, multiline=mode == "always")
         focus = "" if completion else _focus_text(doc, scope.unit_range, request)
         context_tokens = context.token_count if completion else max(scope.context_tokens, context.token_count)
-        path = str(uri_to_path(doc.uri)) if doc.uri.startswith("file:") else ""
-        reasons = sensitive_path_reasons(path, settings.sensitive.path_globs, (str(r) for r in session.roots))
+        path = _path(doc.uri)
+        # Every file whose text is in the request is checked, the document and its context alike.
+        context_uris = _context_uris(
+            context, scope.files if request.task == TaskKind.MULTI_FILE_REFACTOR else (), request
+        )
+        by_path = {_path(uri): uri for uri in context_uris}
+        rules = sensitive_rules(settings.sensitive, session.roots)
+        check = rules.check(path, by_path)
+        reasons = check.reasons
         route_input = RouteInput(
             task=request.task,
             scope_level=scope.level,
@@ -122,6 +134,12 @@ class Assistant:
         )
         routing = settings.routing.for_team(settings.team)
         decision = self.service.decide(route_input, routing)
+        # Sensitive context under ``withhold``: taken out whenever the request may leave the premises
+        # (in gateway mode the gateway decides where it goes, so always).
+        may_leave = self.gateway is not None or any(t.cloud for t in decision.chain())
+        withheld = tuple(by_path[p] for p in check.withheld) if may_leave else ()
+        if withheld:
+            context = context.withholding(set(withheld), WITHHELD)
         secrets: tuple[str, ...] = ()
         # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
         if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
@@ -131,7 +149,12 @@ class Assistant:
                 route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
             if secrets:
                 decision = self.service.decide(route_input, routing, secrets)
-        return _Prepared(RouteExplanation(request.task, scope, decision), context, route_input, focus, secrets)
+        notes = check.notes if withheld else ()
+        if notes:
+            decision = dataclasses.replace(decision, reasons=(*decision.reasons, *notes))
+        explanation = RouteExplanation(request.task, scope, decision, withheld)
+        paths = [p for p in (path, *by_path) if p and by_path.get(p) not in withheld]
+        return _Prepared(explanation, context, route_input, focus, secrets, notes, paths)
 
     def explain(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
         return self._prepare(session, doc, request).explanation
@@ -142,9 +165,8 @@ class Assistant:
         explanation = prepared.explanation
         if self.gateway is None:
             return explanation
-        paths = _request_paths(doc, prepared.context)
         remote = await self.gateway.explain(
-            request.request_id, request.task, prepared.route_input, explanation.scope, paths
+            request.request_id, request.task, prepared.route_input, explanation.scope, prepared.paths
         )
         if isinstance(remote, str):  # the gateway could not answer: the local view, saying so
             decision = explanation.decision
@@ -152,6 +174,8 @@ class Assistant:
             return dataclasses.replace(
                 explanation, decision=dataclasses.replace(decision, reasons=(*decision.reasons, note))
             )
+        # what the language server withheld before sending is said beside the gateway's reasons
+        remote = dataclasses.replace(remote, reasons=(*remote.reasons, *prepared.notes))
         return dataclasses.replace(explanation, decision=remote)
 
     # -- execution ---------------------------------------------------------
@@ -215,7 +239,7 @@ class Assistant:
             decision=decision,
         )
         if self.gateway is not None:
-            served = await self.gateway.serve(call, explanation.scope, _request_paths(doc, context))
+            served = await self.gateway.serve(call, explanation.scope, prepared.paths)
         else:
             served = await self.service.serve(call)
         explanation = dataclasses.replace(explanation, decision=served.decision)
@@ -242,10 +266,22 @@ class Assistant:
         )
 
 
-def _request_paths(doc: Document, context: AssembledContext) -> list[str]:
-    """The files whose text is in the request: the document and the definitions shown from others."""
-    uris = [doc.uri, *(s.uri for s in context.snippets)]
-    return [str(uri_to_path(uri)) for uri in uris if uri.startswith("file:")]
+def _path(uri: str) -> str:
+    return str(uri_to_path(uri)) if uri.startswith("file:") else ""
+
+
+def _context_uris(context: AssembledContext, related: tuple[str, ...], request: AssistRequest) -> list[str]:
+    """The other files whose text is in the request: definitions shown, a multi-file refactor's files, the
+    files the instruction carries (file URIs only)."""
+    uris = [*(s.uri for s in context.snippets), *related, *request.context_uris]
+    return [uri for uri in dict.fromkeys(uris) if uri.startswith("file:") and uri != request.uri]
+
+
+def sensitive_rules(settings: SensitiveSettings, roots: Iterable[Path]) -> SensitiveRules:
+    """The session's ``[sensitive]`` rules, relative to its workspace roots (as named and as resolved)."""
+    names = [str(r) for r in roots]
+    resolved = [os.path.realpath(r) for r in names]
+    return SensitiveRules(tuple(settings.path_globs), tuple(dict.fromkeys([*names, *resolved])), settings.context)
 
 
 def _ms(started: float) -> float:

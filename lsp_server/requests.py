@@ -30,6 +30,7 @@ class AssistRequest:
     selection: tuple[int, int] | None = None  # byte offsets
     instruction: str = ""  # e.g. a migration target, a diagnostic message
     request_id: str = field(default_factory=new_request_id)
+    context_uris: tuple[str, ...] = ()  # other files whose text ``instruction`` carries (e.g. a test file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class RouteExplanation:
     task: TaskKind
     scope: ScopeReport
     decision: RouteDecision
+    withheld: tuple[str, ...] = ()  # URIs of sensitive context files whose content is withheld from the request
 
     def to_json(self) -> dict[str, object]:
         return {

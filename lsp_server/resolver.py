@@ -63,13 +63,21 @@ class Resolver:
         self.start = start
         self.selection = (start, end) if end > start else None
         self.instruction = ""
+        self.context_uris: tuple[str, ...] = ()  # other files whose text the instruction carries
         self.results: list[AssistResult] = []
         self.interpret: Callable[[ParsedAnswer], list[FileChange]] = self._region
         self.note = ""  # said with the edit (e.g. which renames were skipped)
 
     def request(self, extra: str = "") -> AssistRequest:
         instruction = "\n\n".join(p for p in (self.instruction, extra) if p)
-        return AssistRequest(self.task, self.doc.uri, self.start, selection=self.selection, instruction=instruction)
+        return AssistRequest(
+            self.task,
+            self.doc.uri,
+            self.start,
+            selection=self.selection,
+            instruction=instruction,
+            context_uris=self.context_uris,
+        )
 
     async def ask(self, extra: str) -> str | None:
         request = self.request(extra)
@@ -115,13 +123,17 @@ class Resolver:
         open_doc = self.ls.document(test_uri)
         old = open_doc.text if open_doc is not None else read_disk(test_uri)
         language = open_doc.language if open_doc is not None else language_from_path(test_path)
-        self.instruction = tests_instruction(relative(root, test_uri), old, language)
+        withheld = False
+        if old is not None:  # its text goes with the request: checked as the request's context
+            self.context_uris = (test_uri,)
+            withheld = test_uri in self.ls.assistant.explain(self.ls.session, self.doc, self.request()).withheld
+        self.instruction = tests_instruction(relative(root, test_uri), old, language, withheld=withheld)
         self.interpret = lambda answer: [appended_change(answer, test_uri, old, language)]
 
     def setup_multi_file(self) -> None:
         files = WorkspaceFiles(self.ls.document, root_of(self.doc.uri, self.ls.session.roots))
-        scope = self.ls.assistant.explain(self.ls.session, self.doc, self.request()).scope
-        self.instruction = multi_file_instruction(self.doc, files, scope.files)
+        explanation = self.ls.assistant.explain(self.ls.session, self.doc, self.request())
+        self.instruction = multi_file_instruction(self.doc, files, explanation.scope.files, explanation.withheld)
         self.interpret = lambda answer: file_changes(answer, self.doc.uri, files)
 
     def report(self, outcome: Outcome, title: str) -> None:

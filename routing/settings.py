@@ -168,3 +168,10 @@ class SensitiveSettings(BaseModel):
         default="redact",
         description="When a secret is found in context bound for the cloud: redact it, or keep the request local.",
     )
+    context: Literal["keep_local", "withhold"] = Field(
+        default="keep_local",
+        description="When a request's context (definitions from other files, files of a multi-file refactor) "
+        "comes from a file matching path_globs: keep the whole request on the premises, or let it go to the "
+        "cloud with that content withheld (each definition reduced to its bare name and 'withheld: sensitive "
+        "file'). Repository digests always leave sensitive files out.",
+    )

@@ -25,8 +25,9 @@ three quarters) and the suffix. Tokens are counted with the caller's counter
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from lsp_server.analysis.completion import trim_completion, wants_multiline
@@ -100,6 +101,17 @@ class AssembledContext:
     def prompt_prefix(self) -> str:
         """Everything before the cursor: snippets, file label, then the prefix."""
         return self.snippet_block() + self.prefix
+
+    def withholding(self, uris: Collection[str], note: str) -> AssembledContext:
+        """This context with the snippets from ``uris`` reduced to their bare name and ``note``.
+
+        No signature, docstring or code of theirs is left; ``token_count``
+        stays that of the fuller context (an upper bound).
+        """
+        snippets = tuple(
+            dataclasses.replace(s, text=f"{s.name} ({note})", full=False) if s.uri in uris else s for s in self.snippets
+        )
+        return dataclasses.replace(self, snippets=snippets)
 
 
 @dataclass(frozen=True, slots=True)

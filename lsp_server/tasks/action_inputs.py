@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from lsp_server.analysis.documents import Document
@@ -19,6 +19,7 @@ from lsp_server.analysis.languages import language_from_path
 from lsp_server.analysis.paths import path_to_uri, uri_to_path
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.naming import RenamePlan
+from routing.sensitivity import WITHHELD
 from routing.tasks import REPOSITORY_TASKS, TaskKind
 
 #: Other files' text given to a multi-file refactor: at most this many files, this many bytes each.
@@ -84,22 +85,36 @@ class WorkspaceFiles:
         return open_doc.language if open_doc is not None else language_from_path(uri)
 
 
-def tests_instruction(name: str, old: str | None, language: str | None) -> str:
-    """Where generated tests go: the new file ``name``, or appended to its current text ``old``."""
+def tests_instruction(name: str, old: str | None, language: str | None, *, withheld: bool = False) -> str:
+    """Where generated tests go: the new file ``name``, or appended to its current text ``old``.
+
+    ``withheld``: the existing file is sensitive and the request may leave the premises; it is not shown.
+    """
     if old is None:
         return f"The tests go in a new file, `{name}`."
+    if withheld:
+        return f"The tests are appended to the existing file `{name}` ({WITHHELD}); answer only the new code to append."
     return (
         f"The tests are appended to the existing file `{name}`, shown here; answer only the new code "
         f"to append (imports it lacks included), not the file's current content:\n```{language or ''}\n{old}\n```"
     )
 
 
-def multi_file_instruction(doc: Document, files: WorkspaceFiles, related: Iterable[str]) -> str:
-    """The other files of a multi-file refactor (``related`` URIs, within the limits), before the code shown."""
+def multi_file_instruction(
+    doc: Document, files: WorkspaceFiles, related: Iterable[str], withheld: Collection[str] = ()
+) -> str:
+    """The other files of a multi-file refactor (``related`` URIs, within the limits), before the code shown.
+
+    A file in ``withheld`` (sensitive, on a request that may leave the premises) is named, never read.
+    """
     parts = [f"The code shown last is the file `{relative(files.root, doc.uri)}`."]
     shown = 0
     for uri in related:
         if uri == doc.uri or shown >= MULTI_FILE_LIMIT:
+            continue
+        if uri in withheld:
+            shown += 1
+            parts.append(f"File: {relative(files.root, uri)} ({WITHHELD})")
             continue
         text = files.read(uri)
         if text is None or len(text.encode("utf-8")) > MULTI_FILE_MAX_BYTES:

@@ -1,7 +1,8 @@
 """What a repository command shows the model: its target, the workspace files, the diff, the digest.
 
 No LSP here: :func:`gather` reads the session's documents and index (building
-the index first when it is not ready), leaves out sensitive files, reads the
+the index first when it is not ready), leaves out sensitive files (a diff's
+file under any name it has there: old, new, renamed or copied), reads the
 diff (``git diff HEAD`` when none is given) and picks the focus files;
 :func:`digest_for` packs them within the repository token budget
 (:func:`~lsp_server.tasks.repository.build_digest`). A command that cannot run
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,8 +172,9 @@ async def gather(session: Session, target: Target, *, scoped: bool) -> Gathered:
             raise CommandFailure(f"nothing to review: {root} has no changes against HEAD (untracked files aside)")
         kept = []
         for rel, chunk in split_diff(raw) or [("", raw)]:
-            if rel and sensitive(os.path.realpath(root / rel)):
-                withheld.append(rel)
+            # every name the file has in its diff (a rename out of secrets/ carries the old file's lines)
+            if any(sensitive(os.path.realpath(root / name)) for name in _diff_names(rel, chunk)):
+                withheld.append(rel or "(a file of the diff)")
             else:
                 kept.append(chunk)
         diff = "".join(kept)
@@ -191,6 +194,26 @@ async def gather(session: Session, target: Target, *, scoped: bool) -> Gathered:
         raise CommandFailure("nothing to review: every file in scope is sensitive or missing")
     aliases = {os.path.realpath(r): str(r) for r in session.roots}
     return Gathered(root, files, focus, include_others, diff, sorted(set(withheld)), texts, client_uris, aliases)
+
+
+_DIFF_NAME_LINE = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to )(.+)$", re.MULTILINE)
+_GIT_HEADER = re.compile(r"^diff --git (\S+) (\S+)$", re.MULTILINE)
+
+
+def _diff_names(rel: str, chunk: str) -> list[str]:
+    """The relative paths one file's diff names: old and new, renames and copies included."""
+    names = [rel] if rel else []
+    found = [m.group(1) for m in _DIFF_NAME_LINE.finditer(chunk)]
+    for header in _GIT_HEADER.finditer(chunk):
+        found.extend(header.groups())
+    for name in found:
+        name = name.split("\t", 1)[0].strip().strip('"')
+        if name == "/dev/null":
+            continue
+        names.append(name)
+        if name[:2] in ("a/", "b/"):
+            names.append(name[2:])
+    return [n for n in dict.fromkeys(names) if n]
 
 
 def max_output(settings: HybridSettings, task: TaskKind) -> int:
