@@ -143,7 +143,8 @@ class Assistant:
         secrets: tuple[str, ...] = ()
         # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
         if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
-            secrets = secret_kinds(context.prompt_prefix(), context.suffix, focus)
+            # the instruction too: it carries other files' text (a multi-file refactor's, an existing test file)
+            secrets = secret_kinds(context.prompt_prefix(), context.suffix, focus, request.instruction)
             if secrets and settings.sensitive.on_secret == "local_only":
                 reason = f"secrets in the context ({', '.join(secrets)}): kept on the premises"
                 route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))

@@ -15,6 +15,7 @@ imports (``app.py`` → ``billing.py`` → ``secrets/keys.py``).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,3 +272,33 @@ async def test_a_sensitive_file_two_imports_away(
         assert cloud.generation_requests() == [] and MARKER in sent(local)
     else:
         assert len(cloud.generation_requests()) >= 2 and "withheld: sensitive file" in sent(cloud)
+
+
+async def test_other_files_text_in_a_multi_file_refactor_is_scanned_for_secrets(
+    tmp_path: Path, openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer, clients: list[LanguageClient]
+) -> None:
+    """Not a sensitive path, but a pasted token in another file the refactor shows: redacted before it leaves."""
+    value = secrets.token_hex(20)
+    root = tmp_path / "project"
+    root.mkdir()
+    deploy = f'"""Deploy notes.\n\nexport DEPLOY_TOKEN={value}\n"""\n\n\ndef deploy_target():\n    return "prod"\n'
+    (root / "deploy.py").write_text(deploy, encoding="utf-8")
+    (root / "billing.py").write_text(
+        "from deploy import deploy_target\n\n\ndef charge(amount):\n    return deploy_target(), amount\n",
+        encoding="utf-8",
+    )
+    uri = (root / "billing.py").as_uri()
+    editor = await start(tmp_path, root, uri, openai_server, openai_server_b, "keep_local", clients)
+    at = types.Range(start=types.Position(4, 12), end=types.Position(4, 12))
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=at,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and "refactor across files" in a.title]
+    await editor.client.code_action_resolve_async(action)
+    to_cloud = sent(openai_server)
+    assert "File: deploy.py" in to_cloud and "DEPLOY_TOKEN=[REDACTED:token]" in to_cloud
+    assert value not in to_cloud
