@@ -120,8 +120,11 @@ class Resolver:
             raise NoEdit("tests can only be generated for a file on disk")
         test_path = path_for_tests(uri_to_path(self.doc.uri), self.doc.language, root)
         test_uri = path_to_uri(test_path)
+        confinement = self.ls.session.confinement
+        if not confinement.allows(test_path):
+            raise NoEdit(confinement.refusal(test_path, "write tests to"))
         open_doc = self.ls.document(test_uri)
-        old = open_doc.text if open_doc is not None else read_disk(test_uri)
+        old = open_doc.text if open_doc is not None else read_disk(test_uri, confinement)
         language = open_doc.language if open_doc is not None else language_from_path(test_path)
         withheld = False
         if old is not None:  # its text goes with the request: checked as the request's context
@@ -131,7 +134,8 @@ class Resolver:
         self.interpret = lambda answer: [appended_change(answer, test_uri, old, language)]
 
     def setup_multi_file(self) -> None:
-        files = WorkspaceFiles(self.ls.document, root_of(self.doc.uri, self.ls.session.roots))
+        session = self.ls.session
+        files = WorkspaceFiles(self.ls.document, root_of(self.doc.uri, session.roots), session.confinement)
         explanation = self.ls.assistant.explain(self.ls.session, self.doc, self.request())
         self.instruction = multi_file_instruction(self.doc, files, explanation.scope.files, explanation.withheld)
         self.interpret = lambda answer: file_changes(answer, self.doc.uri, files)

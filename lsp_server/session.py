@@ -2,6 +2,10 @@
 
 Pure data plus small helpers; the pygls server owns one and the assistant
 reads it. Sessions never share documents; they share the routing runtime.
+``[server] allowed_roots`` and the user its ``{user}`` entries stand for are
+taken from the settings the session starts with (the server's config file and
+environment), never from a workspace file or the editor; :attr:`Session.confinement`
+is where the session may read and write (see :mod:`lsp_server.confinement`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from hybrid_assist.config import HybridSettings, LoadedSettings
 from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
+from lsp_server.confinement import Confinement, confinement_for, expand_allowed, root_refusal
 
 _NUMBERS = re.compile(r"\$?\d+(?:\.\d+)?")
 
@@ -27,6 +32,35 @@ class Session:
     index: WorkspaceIndex | None = None
     problems_shown: set[str] = field(default_factory=set)  # one-time messages already shown
     notices_shown: set[str] = field(default_factory=set)
+    #: The transport is a network one (``--tcp``/``--ws``, set by the accept loop): the session is confined.
+    network: bool = False
+    allowed_roots: tuple[str, ...] = field(default=(), init=False)
+    owner: str = field(default="", init=False)  # the server's own ``user``: ``{user}`` without a key
+    _confinement: tuple[tuple[tuple[Path, ...], bool], Confinement] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.allowed_roots = tuple(self.settings.server.allowed_roots)
+        self.owner = self.settings.user
+
+    @property
+    def confined(self) -> bool:
+        """Whether reads and writes are confined: every network session, and stdio once allowed_roots is set."""
+        return self.network or bool(self.allowed_roots)
+
+    def root_refusal(self, root: Path, user: str | None) -> str | None:
+        """Why the workspace root ``root`` is refused (``user``: the key's user, if any), or None."""
+        allowed = expand_allowed(self.allowed_roots, user or self.owner)
+        return root_refusal(root, allowed, confined=self.confined)
+
+    @property
+    def confinement(self) -> Confinement:
+        """Where this session may read and write: inside its (accepted) roots, links resolved."""
+        key = (tuple(self.roots), self.confined)
+        cached = self._confinement
+        if cached is None or cached[0] != key:
+            cached = (key, confinement_for(key[0], confined=key[1]))
+            self._confinement = cached
+        return cached[1]
 
     def apply_loaded(self, loaded: LoadedSettings) -> list[str]:
         """Take new settings; return the problems not shown to the user before."""

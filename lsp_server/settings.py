@@ -52,3 +52,11 @@ class ServerSettings(BaseModel):
         default="", description="PEM certificate (chain) for --ws over TLS (wss://); empty = plain ws://."
     )
     tls_keyfile: str = Field(default="", description="PEM private key of tls_certfile.")
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Directories workspaces may live in. A workspace folder outside them is refused at initialize "
+        "and didChangeWorkspaceFolders, and a session reads and writes only inside its folders, links resolved. "
+        "{user} stands for the session's user (its key's; without auth, this config's user), then ~ is expanded: "
+        '"/srv/src/{user}", "~{user}/src". Empty: a --tcp/--ws server serves no workspace; stdio is unconfined. '
+        "Read from the user TOML or the environment at startup, never from a workspace or the editor.",
+    )

@@ -168,6 +168,7 @@ async def serve_tcp(
         logger.info("client connected: %s", peer)
         try:
             server = factory()
+            server.session.network = True  # confined to [server] allowed_roots
 
             def write(data: bytes) -> None:
                 if not writer.is_closing():
@@ -213,6 +214,7 @@ async def serve_websocket(
 
     async def on_connect(ws: ServerConnection) -> None:
         server = factory()
+        server.session.network = True  # confined to [server] allowed_roots
         done = asyncio.Event()
         request = ws.request
         gate = Gate(verifier, bearer_token(request.headers.get("Authorization")) if request is not None else None)

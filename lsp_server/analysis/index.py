@@ -31,6 +31,7 @@ from lsp_server.analysis.extract import content_hash, symbols_from_bytes
 from lsp_server.analysis.indexbuild import IndexStats, ProgressCallback, is_cancelled, parse_files
 from lsp_server.analysis.indexentry import IndexEntry
 from lsp_server.analysis.languages import language_from_path
+from lsp_server.analysis.paths import within
 from lsp_server.analysis.positions import encode_text
 from lsp_server.analysis.projectconfig import ConfigCache
 from lsp_server.analysis.settings import AnalysisSettings
@@ -43,8 +44,10 @@ logger = logging.getLogger(__name__)
 class WorkspaceIndex:
     """Symbols of the workspace folders, kept fresh by file events."""
 
-    def __init__(self, roots: Sequence[Path], settings: AnalysisSettings) -> None:
+    def __init__(self, roots: Sequence[Path], settings: AnalysisSettings, *, confined: bool = False) -> None:
         self.settings = settings
+        #: Read nothing outside the roots, links resolved (a network session's, see lsp_server.confinement).
+        self.confined = confined
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._roots: list[Path] = []
@@ -168,7 +171,7 @@ class WorkspaceIndex:
             return True
         if self._ready:
             return False
-        return os.path.isfile(key) and self.accepts(key)
+        return os.path.isfile(key) and self.accepts(key) and self._may_read(key)
 
     def paths(self) -> list[str]:
         """Paths of every indexed file, sorted."""
@@ -206,13 +209,19 @@ class WorkspaceIndex:
         return [s for s in (self.file(p) for p in paths) if s is not None]
 
     def source_bytes(self, path: str | Path) -> bytes | None:
-        """Current content of a file: the open document's text if any, else the disk."""
+        """Current content of a file: the open document's text if any, else the disk (inside the roots)."""
         key = str(path)
         overlay = self._overlay.get(key)
         if overlay is not None:
             return overlay
+        if not self._may_read(key):
+            return None
         read = read_source(key, self.settings.max_file_bytes)
         return read[0] if read is not None else None
+
+    def _may_read(self, path: str) -> bool:
+        """Whether ``path`` may be read from disk: always, unless confined and its links lead out of the roots."""
+        return not self.confined or within(path, [str(root) for root in self.roots])
 
     # -- writing ---------------------------------------------------------------
 
@@ -272,6 +281,9 @@ class WorkspaceIndex:
         key = os.path.realpath(path)
         with self._lock:
             self._touched.add(key)
+        if not self.accepts(key):  # outside the folders (links resolved), excluded, or no known language
+            self._drop(key)
+            return
         read = read_source(key, self.settings.max_file_bytes)
         if text is not None:
             data, mtime_ns = encode_text(text), 0
@@ -378,6 +390,9 @@ class WorkspaceIndex:
             limit = self.settings.max_index_files
             for flt in filters:
                 for item in flt.walk(cancel=cancel, limit=limit):
+                    # discovery descends into real directories only: only the file itself may be a link out
+                    if self.confined and os.path.islink(item.path) and not self._may_read(item.path):
+                        continue
                     found.setdefault(item.path, item)
             if is_cancelled(cancel):
                 return self._stats(started, len(found), 0, 0, 0, 0, True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from urllib.parse import quote, unquote, urlsplit
 
@@ -90,3 +91,12 @@ def display_path(path: str | PurePath, roots: list[Path] | tuple[Path, ...]) -> 
         except ValueError:
             continue
     return p.as_posix()
+
+
+def within(path: str | PurePath, roots: Iterable[str]) -> bool:
+    """Whether ``path``, links resolved, is one of ``roots`` (already resolved) or lies under one.
+
+    The one confinement check of a session's reads and writes (see :mod:`lsp_server.confinement`).
+    """
+    target = os.path.realpath(os.fspath(path))
+    return any(target == root or target.startswith(root.rstrip(os.sep) + os.sep) for root in roots)

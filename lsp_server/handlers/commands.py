@@ -44,6 +44,9 @@ def _document_for(ls: HybridLanguageServer, uri: str) -> Document:
     if not uri.startswith("file:"):
         raise JsonRpcInvalidParams(f"document {uri!r} is not open")
     path = uri_to_path(uri)
+    confinement = ls.session.confinement
+    if not confinement.allows(path):
+        raise JsonRpcInvalidParams(confinement.refusal(path))
     try:
         if path.stat().st_size > MAX_DISK_DOCUMENT_BYTES:
             raise JsonRpcInvalidParams(f"{path} is too large to analyse")

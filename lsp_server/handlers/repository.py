@@ -26,7 +26,9 @@ footer), or ``error`` when the answer was empty or malformed (the previous
 findings are then left as they were).
 
 Files matching ``[sensitive] path_globs`` never enter these prompts (they
-are listed under ``digest.withheld``). Documents are written by the server
+are listed under ``digest.withheld``). A confined session (``[server]
+allowed_roots``, :mod:`lsp_server.confinement`) reads, writes and edits
+nothing outside its workspace folders, links resolved. Documents are written by the server
 and opened with ``window/showDocument``; generated tests are never written
 behind the editor's back: the editor applies them.
 """
@@ -158,6 +160,9 @@ async def run_document(
         truncated = result.usage.completion_tokens >= max_output(ls.session.settings, task)
         report("writing the document", 90)
         path = root / DOCS_DIR / name
+        confinement = ls.session.confinement
+        if not confinement.allows(path):  # e.g. docs/ is a link out of the workspace
+            raise Unusable(confinement.refusal(path, "write"))
         text = render_document(command, body, result, answered.digest, truncated)
         try:
             await asyncio.to_thread(write_document, path, text)
@@ -197,6 +202,11 @@ async def run_test_suite(
         parsed = parse_generated_files(result.text, default_test_path(gathered))
         report("applying the test suite", 90)
         files, skipped = writable_files(gathered.root, parsed.files)
+        confinement = ls.session.confinement
+        skipped += [
+            confinement.refusal(f.path, "write") for f in files if not confinement.allows(gathered.root / f.path)
+        ]
+        files = [f for f in files if confinement.allows(gathered.root / f.path)]
         problems = [*parsed.problems, *skipped]
         if not files:
             raise Unusable(f"no file can be written: {'; '.join(problems)}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
@@ -31,6 +32,13 @@ def as_position_encoding(value: object) -> PositionEncoding:
     return "utf-16"
 
 
+class RootRefusedError(JsonRpcException):
+    """``initialize`` named a workspace root outside ``[server] allowed_roots`` (``RequestFailed``)."""
+
+    CODE = -32803
+    MESSAGE = "Request failed"
+
+
 def _roots(params: types.InitializeParams) -> list[Path]:
     uris = [folder.uri for folder in params.workspace_folders or []]
     if not uris and params.root_uri:
@@ -45,7 +53,13 @@ def register(server: HybridLanguageServer) -> None:
     def initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
         session = ls.session
         session.encoding = as_position_encoding(ls.protocol.workspace.position_encoding)
-        session.roots = _roots(params)
+        roots = _roots(params)
+        for root in roots:  # before anything reads a root (its hybrid-assist.toml included)
+            refused = session.root_refusal(root, ls.identity.user if ls.identity else None)
+            if refused is not None:
+                logger.warning("refused a session's initialize: %s", refused)
+                raise RootRefusedError(refused)
+        session.roots = roots
         layer = editor_layer(params.initialization_options, "initializationOptions")
         if layer is not None:
             ls.editor_layers["init"] = layer
@@ -56,7 +70,9 @@ def register(server: HybridLanguageServer) -> None:
         ls.assistant.runtime.start_local_in_background()
         ls.spawn(_announce_local_engine(ls))
         if ls.session.roots:
-            ls.session.index = WorkspaceIndex(ls.session.roots, ls.session.settings.analysis)
+            ls.session.index = WorkspaceIndex(
+                ls.session.roots, ls.session.settings.analysis, confined=ls.session.confined
+            )
             ls.spawn(build_index_with_progress(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -92,13 +108,17 @@ def register(server: HybridLanguageServer) -> None:
                 session.index.remove_root(path)
         for folder in params.event.added:
             path = uri_to_path(folder.uri)
+            refused = session.root_refusal(path, ls.identity.user if ls.identity else None)
+            if refused is not None:
+                ls.show_message(refused, types.MessageType.Error)
+                continue
             if path not in session.roots:
                 session.roots.append(path)
             if session.index is None:
-                session.index = WorkspaceIndex([path], session.settings.analysis)
+                session.index = WorkspaceIndex([path], session.settings.analysis, confined=session.confined)
             else:
                 session.index.add_root(path)
-        if params.event.added:
+        if params.event.added and session.index is not None:
             ls.spawn(build_index_with_progress(ls))
         ls.reload_settings()
 

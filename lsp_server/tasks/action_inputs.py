@@ -1,7 +1,8 @@
 """What an edit code action tells the model beyond the code, and which files its answer may touch (no LSP).
 
 * :class:`WorkspaceFiles`: the files a multi-file answer may name, open
-  documents first, then the disk, never outside the workspace root;
+  documents first, then the disk, never outside the workspace root (nor,
+  links resolved, outside the session's roots when it is confined);
 * the instructions of the tests action (a new file, or the existing test file
   to append to), the multi-file refactor (the other files' text) and the fix
   action (the diagnostic);
@@ -17,6 +18,7 @@ from pathlib import Path
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.languages import language_from_path
 from lsp_server.analysis.paths import path_to_uri, uri_to_path
+from lsp_server.confinement import Confinement
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.naming import RenamePlan
 from routing.sensitivity import WITHHELD
@@ -30,9 +32,10 @@ OpenDocument = Callable[[str], Document | None]
 """The session's open document of a URI, if any."""
 
 
-def read_disk(uri: str, max_bytes: int = 2_000_000) -> str | None:
-    """The UTF-8 text of the file ``uri`` on disk (None: not a file URI, missing, too large, not UTF-8)."""
-    if not uri.startswith("file:"):
+def read_disk(uri: str, confinement: Confinement, max_bytes: int = 2_000_000) -> str | None:
+    """The UTF-8 text of the file ``uri`` on disk (None: not a file URI, outside ``confinement``, missing,
+    too large, not UTF-8)."""
+    if not uri.startswith("file:") or not confinement.allows_uri(uri):
         return None
     path = uri_to_path(uri)
     try:
@@ -63,22 +66,23 @@ def relative(root: Path | None, uri: str) -> str:
 class WorkspaceFiles:
     """The files a multi-file answer may touch: open documents first, then the disk, inside the root."""
 
-    def __init__(self, open_document: OpenDocument, root: Path | None) -> None:
+    def __init__(self, open_document: OpenDocument, root: Path | None, confinement: Confinement) -> None:
         self.open_document = open_document
         self.root = root
+        self.confinement = confinement  # the session's: nothing outside its roots is read or named
 
     def uri_for(self, path: str) -> str | None:
         if self.root is None:
             return None
         candidate = Path(path)
         resolved = (candidate if candidate.is_absolute() else self.root / candidate).resolve()
-        if not resolved.is_relative_to(self.root.resolve()):
+        if not resolved.is_relative_to(self.root.resolve()) or not self.confinement.allows(resolved):
             return None
         return path_to_uri(resolved)
 
     def read(self, uri: str) -> str | None:
         open_doc = self.open_document(uri)
-        return open_doc.text if open_doc is not None else read_disk(uri)
+        return open_doc.text if open_doc is not None else read_disk(uri, self.confinement)
 
     def language(self, uri: str) -> str | None:
         open_doc = self.open_document(uri)

@@ -21,6 +21,7 @@ from typing import Any
 from hybrid_assist.config import HybridSettings
 from lsp_server.analysis.paths import display_path, path_to_uri, uri_to_path
 from lsp_server.analysis.tokens import TokenCounter
+from lsp_server.confinement import UNCONFINED, Confinement
 from lsp_server.session import Session
 from lsp_server.tasks.repository import Digest, SourceFile, build_digest, changed_files, split_diff
 from routing.sensitivity import sensitive_path_reasons
@@ -95,11 +96,14 @@ class Gathered:
     texts: dict[str, str]  # open documents' text by absolute path (unsaved edits win)
     client_uris: dict[str, str]  # absolute path → the URI the editor uses for it
     root_aliases: dict[str, str] = field(default_factory=dict)  # resolved root → the root as the editor names it
+    confinement: Confinement = UNCONFINED  # where the disk may be read (the session's roots, links resolved)
 
     def read(self, path: str) -> str | None:
         text = self.texts.get(path)
         if text is not None:
             return text
+        if not self.confinement.allows(path):
+            return None
         try:
             if os.path.getsize(path) > MAX_READ_BYTES:
                 return None
@@ -187,13 +191,18 @@ async def gather(session: Session, target: Target, *, scoped: bool) -> Gathered:
         elif path not in known:
             files.append(SourceFile(path, display_path(path, roots)))
     focus = [p for p in focus if not sensitive(p)]
+    confinement = session.confinement
+    outside = [p for p in focus if p not in texts and not confinement.allows(p)]
+    if outside and target.scope != "diff":
+        raise CommandFailure(confinement.refusal(outside[0]))
     unreadable = [p for p in focus if p not in texts and not os.path.isfile(p)]
     if unreadable and target.scope != "diff":
         raise CommandFailure(f"cannot read {unreadable[0]}: no such file")
     if target.scope != "repository" and scoped and not focus:
         raise CommandFailure("nothing to review: every file in scope is sensitive or missing")
     aliases = {os.path.realpath(r): str(r) for r in session.roots}
-    return Gathered(root, files, focus, include_others, diff, sorted(set(withheld)), texts, client_uris, aliases)
+    withheld = sorted(set(withheld))
+    return Gathered(root, files, focus, include_others, diff, withheld, texts, client_uris, aliases, confinement)
 
 
 _DIFF_NAME_LINE = re.compile(r"^(?:--- |\+\+\+ |rename from |rename to |copy from |copy to )(.+)$", re.MULTILINE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
@@ -14,6 +15,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 SERVER = [sys.executable, "-m", "hybrid_assist.cli", "lsp"]
+ALLOWED_ROOTS_ENV = "HYBRID_ASSIST_SERVER__ALLOWED_ROOTS"
 
 
 OPENAI_DISABLED = "[providers.openai]\nenabled = false\n"
@@ -132,12 +134,19 @@ async def document_state(client: LanguageClient, uri: str) -> dict[str, Any]:
 
 
 class TcpServer:
-    """``hybrid-assist lsp --tcp 127.0.0.1:0`` as a subprocess; ``port`` is read from its stderr."""
+    """``hybrid-assist lsp --tcp 127.0.0.1:0`` as a subprocess; ``port`` is read from its stderr.
+
+    A network server serves workspaces only inside ``[server] allowed_roots``: unless ``env`` sets
+    ``HYBRID_ASSIST_SERVER__ALLOWED_ROOTS``, it is the test configuration's directory (the test's
+    ``tmp_path``, where its workspaces live).
+    """
 
     def __init__(
         self, env: Mapping[str, str], mode: str = "--tcp", address: str = "127.0.0.1:0", extra: tuple[str, ...] = ()
     ) -> None:
         self.env = dict(env)
+        if ALLOWED_ROOTS_ENV not in self.env and "HYBRID_ASSIST_CONFIG" in self.env:
+            self.env[ALLOWED_ROOTS_ENV] = json.dumps([str(Path(self.env["HYBRID_ASSIST_CONFIG"]).parent)])
         self.mode = mode
         self.address = address
         self.extra = extra
