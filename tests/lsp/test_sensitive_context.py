@@ -44,7 +44,7 @@ ACTION_TITLES = {
 }
 
 
-def _config(tmp: Path, cloud: OpenAIWireServer, local: OpenAIWireServer, context: str) -> Path:
+def _config(tmp: Path, cloud: OpenAIWireServer, local: OpenAIWireServer, context: str, sensitive: str = "") -> Path:
     """Every task sent to the cloud by policy; the local engine is ``local`` (OpenAI-compatible)."""
     tasks = "".join(f'[routing.tasks.{t.value}]\nlocal_up_to = "never"\ncloud = "openai"\n' for t in TaskKind)
     config = tmp / "config.toml"
@@ -66,6 +66,7 @@ index_cache_dir = "{tmp / "index-cache"}"
 
 [sensitive]
 context = "{context}"
+{sensitive}
 
 [providers.openai]
 kind = "openai"
@@ -174,8 +175,10 @@ async def start(
     local: OpenAIWireServer,
     context: str,
     started: list[LanguageClient],
+    sensitive: str = "",
 ) -> Editor:
-    env = server_env(tmp, _config(tmp, cloud, local, context), {"TEST_WIRE_KEY": "sk-test-not-a-real-key"})
+    config = _config(tmp, cloud, local, context, sensitive)
+    env = server_env(tmp, config, {"TEST_WIRE_KEY": "sk-test-not-a-real-key"})
     client = await start_stdio(env)
     started.append(client)
     await client.initialize_session(init_params(root, "visual-studio-code"))
@@ -302,3 +305,37 @@ async def test_other_files_text_in_a_multi_file_refactor_is_scanned_for_secrets(
     to_cloud = sent(openai_server)
     assert "File: deploy.py" in to_cloud and "DEPLOY_TOKEN=[REDACTED:token]" in to_cloud
     assert value not in to_cloud
+
+
+@pytest.mark.parametrize("context", ["keep_local", "withhold"])
+async def test_an_existing_test_file_that_is_sensitive(
+    tmp_path: Path,
+    openai_server: OpenAIWireServer,
+    openai_server_b: OpenAIWireServer,
+    clients: list[LanguageClient],
+    context: str,
+) -> None:
+    """``generate tests`` appends to an existing test file, whose text goes with the request: it is checked too."""
+    root = tmp_path / "project"
+    (root / "tests").mkdir(parents=True)
+    (root / "billing.py").write_text("def total(amount):\n    return amount * 2\n", encoding="utf-8")
+    existing = f'from billing import total\n\n\ndef test_total():\n    assert total(1) == 2, "{MARKER}"\n'
+    (root / "tests" / "test_billing.py").write_text(existing, encoding="utf-8")
+    uri = (root / "billing.py").as_uri()
+    globs = 'path_globs = ["**/secrets/**", "**/tests/test_billing.py"]'
+    editor = await start(tmp_path, root, uri, openai_server, openai_server_b, context, clients, globs)
+    at = types.Range(start=types.Position(1, 4), end=types.Position(1, 4))
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=at,
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and "generate tests" in a.title]
+    await editor.client.code_action_resolve_async(action)
+    assert MARKER not in sent(openai_server)
+    if context == "keep_local":
+        assert openai_server.generation_requests() == [] and MARKER in sent(openai_server_b)
+    else:
+        assert "`tests/test_billing.py` (withheld: sensitive file)" in sent(openai_server)
