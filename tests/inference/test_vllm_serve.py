@@ -52,6 +52,8 @@ from inference.types import ChatMessage, GenerationRequest
 
 from .conftest import TinyModelFactory
 
+pytestmark = pytest.mark.slow
+
 SERVED = "team-coder"
 WINDOW = 1024
 START_TIMEOUT_S = 300.0
