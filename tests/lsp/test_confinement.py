@@ -25,13 +25,26 @@ from pytest_lsp.client import make_test_lsp_client
 
 from lsp_server.confinement import expand_allowed
 from tests.gateway.harness import add_user
-from tests.lsp.harness import ALLOWED_ROOTS_ENV, TcpServer, command, init_params, open_doc, server_env, write_config
+from tests.lsp.harness import (
+    ALLOWED_ROOTS_ENV,
+    TcpServer,
+    command,
+    init_params,
+    open_doc,
+    server_env,
+    start_stdio,
+    write_config,
+)
 from tests.wire.openai_server import OpenAIWireServer
 
 MARKER = f"OUTSIDE_{secrets.token_hex(8)}"
 TEST_MARKER = f"OUTSIDE_TEST_{secrets.token_hex(8)}"
 MAIN_PY = "from linked import leaked\n\n\ndef total(a, b):\n    return leaked(a) + b\n"
 DOCUMENT = "# Architecture\n\nOne module, `main.py`.\n"
+LINKED_DIFF = (
+    "diff --git a/linked.py b/linked.py\n--- a/linked.py\n+++ b/linked.py\n"
+    '@@ -1,2 +1,2 @@\n def leaked(x):\n-    return 1\n+    return "x"\n'
+)
 
 
 def env_for(tmp: Path, allowed: list[str], wire: OpenAIWireServer | None = None, extra: str = "") -> dict[str, str]:
@@ -98,7 +111,7 @@ async def test_roots_outside_allowed_roots_are_refused(tmp_path: Path, layout: d
         widen = {"hybridAssist": {"server": {"allowed_roots": ["/"]}}}  # the editor cannot widen them
         assert "allowed_roots" in await refusal(server, mode, layout["outside"], widen)
         assert "allowed_roots" in await refusal(server, mode, layout["allowed"] / "escape")  # a link out
-        client = await initialize(server, mode, layout["project"])
+        client = await initialize(server, mode, layout["project"], widen)  # nor later, for its folders
         added = [types.WorkspaceFolder(uri=p.as_uri(), name=p.name) for p in (layout["outside"], Path("/etc"))]
         event = types.WorkspaceFoldersChangeEvent(added=added, removed=[])
         client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(event=event))
@@ -161,6 +174,9 @@ async def test_links_out_of_an_allowed_root_are_not_followed(
         assert not (outside / "docs" / "hybrid-assist").exists()
         with pytest.raises(JsonRpcException, match="outside this session's workspace folders"):
             await command(client, "hybrid.architecture", {"uri": linked})
+        # a review of a diff naming the link: the file is not read into the digest
+        openai_server.reply("No findings.")
+        await command(client, "hybrid.review", {"diff": LINKED_DIFF})
         os.unlink(project / "docs")  # the same command writes inside the workspace
         openai_server.reply(DOCUMENT)
         written = await command(client, "hybrid.architecture")
@@ -169,12 +185,26 @@ async def test_links_out_of_an_allowed_root_are_not_followed(
         # generated tests: the existing test file is a link out, so it is neither read nor written
         open_doc(client, main_uri, MAIN_PY)
         tests = await code_action(client, main_uri, "generate tests")
+        prompts = [json.dumps(r.body) for r in openai_server.generation_requests()]
+        assert not any(MARKER in p or TEST_MARKER in p for p in prompts)
         assert tests.edit is None
         assert any("will not write tests to" in m.message for m in client.messages), client.messages
-        prompts = [json.dumps(r.body) for r in openai_server.generation_requests()]
-        assert len(prompts) == 2 and all("main.py" in p for p in prompts)
-        assert not any(MARKER in p or TEST_MARKER in p for p in prompts)
+        assert len(prompts) == 3 and "leaked(x)" in prompts[1]  # the review saw the diff, not the file
         await close(client)
+
+
+async def test_stdio_is_confined_only_when_allowed_roots_is_set(tmp_path: Path, layout: dict[str, Path]) -> None:
+    """The editor's own process keeps today's behaviour without the setting; with it, the same refusals."""
+    plain = await start_stdio(server_env(tmp_path, write_config(tmp_path)))
+    await plain.initialize_session(init_params(layout["project"]))
+    assert (await command(plain, "hybrid.reindex"))["files"] == 3  # links followed, as the editor's own user
+    await close(plain)
+    confined = await start_stdio(env_for(tmp_path, [str(layout["project"])]))
+    with pytest.raises(JsonRpcException, match="allowed_roots"):
+        await confined.initialize_session(init_params(layout["outside"]))
+    await confined.initialize_session(init_params(layout["project"]))
+    assert (await command(confined, "hybrid.reindex"))["files"] == 1
+    await close(confined)
 
 
 async def code_action(client: LanguageClient, uri: str, title: str) -> types.CodeAction:
