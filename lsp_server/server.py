@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 
 from hybrid_assist import __version__
 from hybrid_assist.config import ConfigLayer, SettingsLoader
+from hybrid_assist.config.loader import WORKSPACE_FILE
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.assistant import Assistant
@@ -72,7 +73,9 @@ class HybridLanguageServer(LanguageServer):
         if self.identity is not None:  # last, so the client's own options cannot change who it is
             identity = {"user": self.identity.user, "team": self.identity.team}
             layers.append(ConfigLayer("the session's key", identity))
-        loaded = self.loader.load(self.session.roots, layers)
+        confinement = self.session.confinement  # a workspace's hybrid-assist.toml linking out of it is not read
+        roots = [root for root in self.session.roots if confinement.allows(root / WORKSPACE_FILE)]
+        loaded = self.loader.load(roots, layers)
         for problem in self.session.apply_loaded(loaded):
             self.show_message(problem, types.MessageType.Warning)
 

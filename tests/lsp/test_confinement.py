@@ -97,6 +97,8 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     (project / "linked.py").symlink_to(outside / "secret.py")
     (project / "tests" / "test_main.py").symlink_to(outside / "test_secret.py")
     (project / "docs").symlink_to(outside / "docs", target_is_directory=True)
+    (outside / "settings.toml").write_text(f'[completion]\nmultiline = "{MARKER}"\n', encoding="utf-8")
+    (project / "hybrid-assist.toml").symlink_to(outside / "settings.toml")
     (allowed / "escape").symlink_to(outside, target_is_directory=True)
     return {"allowed": allowed, "outside": outside, "project": project}
 
@@ -188,8 +190,9 @@ async def test_links_out_of_an_allowed_root_are_not_followed(
         prompts = [json.dumps(r.body) for r in openai_server.generation_requests()]
         assert not any(MARKER in p or TEST_MARKER in p for p in prompts)
         assert tests.edit is None
-        assert any("will not write tests to" in m.message for m in client.messages), client.messages
+        assert any("test_main.py" in m.message and "outside" in m.message for m in client.messages), client.messages
         assert len(prompts) == 3 and "leaked(x)" in prompts[1]  # the review saw the diff, not the file
+        assert not any(MARKER in m.message for m in client.messages)  # nor was the linked hybrid-assist.toml read
         await close(client)
 
 
