@@ -23,6 +23,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
+from lsp_server.analysis.paths import within
 from lsp_server.confinement import expand_allowed
 from tests.gateway.harness import add_user
 from tests.lsp.harness import (
@@ -226,3 +227,14 @@ def test_user_and_home_expansion(tmp_path: Path) -> None:
     assert expand_allowed(entries, "alice") == (str(tmp_path / "alice"), os.path.realpath(Path.home() / "src"))
     for unsafe in ("../alice", ".hidden", "a/b", "", None):
         assert expand_allowed([str(tmp_path / "{user}")], unsafe) == ()
+
+
+def test_within_compares_whole_components_after_resolving_links(tmp_path: Path) -> None:
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "out").symlink_to(tmp_path / "ab", target_is_directory=True)
+    root = os.path.realpath(tmp_path / "a")
+    assert within(tmp_path / "a", [root]) and within(tmp_path / "a" / "new" / "file.py", [root])
+    assert not within(tmp_path / "ab" / "x.py", [root])  # a sibling sharing the prefix
+    assert not within(tmp_path / "a" / "out" / "x.py", [root])  # through a link
+    assert not within(tmp_path / "a" / ".." / "ab", [root])
