@@ -99,10 +99,6 @@ class Confinement:
 
     roots: tuple[str, ...] | None
 
-    @property
-    def active(self) -> bool:
-        return self.roots is not None
-
     def allows(self, path: str | PurePath) -> bool:
         """Whether ``path`` may be read or written: it lies inside a root once its links are resolved."""
         return self.roots is None or within(path, self.roots)
