@@ -4,7 +4,11 @@ Not a handler: :mod:`lsp_server.handlers.actions` turns the ``codeAction/resolve
 request into a call of :func:`resolve_edit`. A :class:`Resolver` holds the
 request, the answers so far and how an answer becomes file changes (a region
 of the document by default; renames through the tree; a test file; several
-files); :func:`~lsp_server.tasks.checked.checked_changes` sends a malformed or
+files). The files an answer may touch keep to their lane
+(:mod:`lsp_server.tasks.file_policy`): the tests action writes only a test file
+of the document's language; a multi-file refactor changes only files shown to
+the model and creates only source files, the refused ones said with the edit.
+:func:`~lsp_server.tasks.checked.checked_changes` sends a malformed or
 unparsable answer back once with the reason, then refuses it. The user is
 told what happened (the answer's prose, the refusal, why there is no edit)
 with the route footer.
@@ -24,6 +28,7 @@ from lsp_server.edits import workspace_edit
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.action_inputs import (
+    MULTI_FILE_MAX_BYTES,
     WorkspaceFiles,
     fix_instruction,
     focus_range,
@@ -46,10 +51,35 @@ from lsp_server.tasks.edits import (
     file_changes,
     region_change,
 )
+from lsp_server.tasks.file_policy import FilePolicy, describe_refusals, languages_of
 from lsp_server.tasks.migration import HOW_TO_NAME
 from lsp_server.tasks.naming import parse_renames, plan_renames
 from lsp_server.tasks.testfiles import path_for_tests
 from routing.tasks import TaskKind
+
+
+class _ShownFiles(WorkspaceFiles):
+    """The multi-file refactor's files, remembering which files' text the instruction showed the model.
+
+    :func:`multi_file_instruction` shows a file it could read within
+    ``MULTI_FILE_MAX_BYTES`` and stops reading at its limit, so the files read
+    so are exactly the files shown.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._shown: list[str] | None = []
+
+    def read(self, uri: str) -> str | None:
+        text = super().read(uri)
+        if self._shown is not None and text is not None and len(text.encode("utf-8")) <= MULTI_FILE_MAX_BYTES:
+            self._shown.append(uri)
+        return text
+
+    def stop_recording(self) -> list[str]:
+        """The URIs shown so far; later reads (applying the answer) are not showing."""
+        shown, self._shown = self._shown or [], None
+        return shown
 
 
 class Resolver:
@@ -120,6 +150,10 @@ class Resolver:
             raise NoEdit("tests can only be generated for a file on disk")
         test_path = path_for_tests(uri_to_path(self.doc.uri), self.doc.language, root)
         test_uri = path_to_uri(test_path)
+        languages = {self.doc.language} if self.doc.language else set()
+        refusal = FilePolicy.for_tests(root, languages).check_path(test_path)
+        if refusal is not None:  # e.g. the document is itself under .github/, or the test file is executable
+            raise NoEdit(f"no tests generated: refused {refusal.describe()}")
         confinement = self.ls.session.confinement
         if not confinement.allows(test_path):
             raise NoEdit(confinement.refusal(test_path, "write tests to"))
@@ -135,10 +169,21 @@ class Resolver:
 
     def setup_multi_file(self) -> None:
         session = self.ls.session
-        files = WorkspaceFiles(self.ls.document, root_of(self.doc.uri, session.roots), session.confinement)
+        root = root_of(self.doc.uri, session.roots)
+        files = _ShownFiles(self.ls.document, root, session.confinement)
         explanation = self.ls.assistant.explain(self.ls.session, self.doc, self.request())
         self.instruction = multi_file_instruction(self.doc, files, explanation.scope.files, explanation.withheld)
-        self.interpret = lambda answer: file_changes(answer, self.doc.uri, files)
+        shown = [uri_to_path(uri) for uri in (self.doc.uri, *files.stop_recording()) if uri.startswith("file:")]
+        indexed = session.index.paths() if session.index is not None else []
+        languages = languages_of([*indexed, *shown]) | ({self.doc.language} if self.doc.language else set())
+        policy = FilePolicy.for_changes(root, languages, shown)
+
+        def interpret(answer: ParsedAnswer) -> list[FileChange]:
+            changes, refused = file_changes(answer, self.doc.uri, files, policy)
+            self.note = describe_refusals(refused)
+            return changes
+
+        self.interpret = interpret
 
     def report(self, outcome: Outcome, title: str) -> None:
         """Tell the user what came of the answer (refused, no edit, or the prose said with the edit)."""

@@ -12,7 +12,11 @@ Commands and their one optional argument object (every key optional):
   ``docs/hybrid-assist/{architecture,documentation,api-integration}.md`` in
   the first workspace folder and opened with ``window/showDocument``;
 * ``hybrid.generateTestSuite`` — ``{uri, uris, instruction}``: test files
-  sent to the editor as one WorkspaceEdit with ``workspace/applyEdit``.
+  sent to the editor as one WorkspaceEdit with ``workspace/applyEdit``; only
+  files in the test-suite lane (:mod:`lsp_server.tasks.file_policy`: test
+  files of the suite's languages, never a dot-directory, configuration, an
+  executable or a path leaving the workspace) — the others are listed under
+  ``refused`` (``[{"path", "reason"}]``) and said in a warning.
 
 The default scope is "diff" when a ``diff`` is given, "file" when a ``uri``
 is, else "repository"; "diff" reviews ``diff`` or, without it, ``git diff
@@ -60,9 +64,10 @@ from lsp_server.long_commands import (
 from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.command_results import (
     default_test_path,
+    lane_files,
     locate_findings,
     render_document,
-    writable_files,
+    suite_policy,
     write_document,
 )
 from lsp_server.tasks.findings import markdown_document, parse_findings, parse_generated_files
@@ -201,15 +206,29 @@ async def run_test_suite(
         assert gathered.root is not None  # unscoped commands need a workspace folder
         parsed = parse_generated_files(result.text, default_test_path(gathered))
         report("applying the test suite", 90)
-        files, skipped = writable_files(gathered.root, parsed.files)
+        files, refused = lane_files(suite_policy(gathered, answered.digest), parsed)
+        refused_json = [r.as_json() for r in refused]
+        if refused:
+            said = "; ".join(r.describe() for r in refused)
+            ls.show_message(f"hybrid-assist: {command}: refused {said}", types.MessageType.Warning)
         confinement = ls.session.confinement
-        skipped += [
+        skipped = [
             confinement.refusal(f.path, "write") for f in files if not confinement.allows(gathered.root / f.path)
         ]
         files = [f for f in files if confinement.allows(gathered.root / f.path)]
         problems = [*parsed.problems, *skipped]
         if not files:
-            raise Unusable(f"no file can be written: {'; '.join(problems)}")
+            error = f"no file can be written: {'; '.join([*problems, *(r.describe() for r in refused)])}"
+            ls.show_message(f"hybrid-assist: {command}: {error}", types.MessageType.Warning)
+            return {
+                "error": error,
+                "files": [],
+                "applied": False,
+                "failure_reason": error,
+                "problems": problems,
+                "refused": refused_json,
+                "route": route_json(result),
+            }
         edit, listed, reason = suite_edit(ls, gathered.root, tuple(files), gathered)
         applied, failure = False, reason
         if edit is not None:
@@ -225,6 +244,7 @@ async def run_test_suite(
             "applied": applied,
             "failure_reason": failure,
             "problems": problems,
+            "refused": refused_json,
             "route": route_json(result),
         }
 

@@ -19,6 +19,8 @@ _HEADING = re.compile(
     r"^\s*(?:#{1,6}\s*(?:File:\s*)?|File:\s*|\*\*(?:File:\s*)?|`)?"
     r"`?(?P<path>[\w./\\-]+\.[\w]+|[\w./\\-]*/[\w.-]+)`?(?:\*\*|`)?:?\s*$"
 )
+# ``File: Makefile``: a bare name counts only after an explicit label (the file policy then refuses it by name)
+_LABELLED = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*)?File:\s*(?:\*\*)?`?(?P<path>[^\s`*]+?)`?(?:\*\*)?:?\s*$", re.I)
 _DIFF_LANGS = frozenset({"diff", "patch", "udiff"})
 
 
@@ -62,7 +64,7 @@ def _heading_path(line: str) -> str | None:
         return None
     if not (stripped.startswith(("#", "File:", "**", "`")) or stripped.lower().startswith("file:")):
         return None
-    match = _HEADING.match(stripped)
+    match = _HEADING.match(stripped) or _LABELLED.match(stripped)
     return match.group("path").replace("\\", "/") if match else None
 
 

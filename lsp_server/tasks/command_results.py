@@ -4,9 +4,11 @@
   (:func:`locate_findings`);
 * a document is rendered with where it came from and written atomically
   (:func:`render_document`, :func:`write_document`);
-* generated test files are kept only when they stay inside the workspace
-  (:func:`writable_files`); a suite for one source file has a conventional
-  place (:func:`default_test_path`), which the prompt names.
+* generated test files are kept only when they stay in the test-suite lane
+  (:func:`suite_policy`, :func:`lane_files`, :mod:`lsp_server.tasks.file_policy`:
+  test files of the suite's languages inside the workspace, never a
+  dot-directory, configuration or an executable); a suite for one source file
+  has a conventional place (:func:`default_test_path`), which the prompt names.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 from lsp_server.requests import AssistResult
-from lsp_server.tasks.findings import GeneratedFile, LocatedFinding, ParsedFindings, locate
+from lsp_server.tasks.file_policy import FilePolicy, Refusal
+from lsp_server.tasks.findings import GeneratedFile, LocatedFinding, ParsedFiles, ParsedFindings, locate
 from lsp_server.tasks.gathering import Gathered
 from lsp_server.tasks.repository import Digest, source_lines
 from lsp_server.tasks.testfiles import path_for_tests
@@ -85,15 +88,30 @@ def default_test_path(gathered: Gathered) -> str | None:
         return None
 
 
-def writable_files(root: Path, files: tuple[GeneratedFile, ...]) -> tuple[list[GeneratedFile], list[str]]:
-    """The generated files that stay inside ``root`` (links resolved), and why the others were skipped."""
-    inside = os.path.realpath(root) + os.sep
+def suite_policy(gathered: Gathered, digest: Digest) -> FilePolicy:
+    """The lane of a generated test suite: test files in the languages of its focus (else of every file gathered).
+
+    A file whose text the digest showed counts as shown (an existing ``conftest.py`` may then be changed).
+    """
+    assert gathered.root is not None
+    focus = set(gathered.focus)
+    sources = [f for f in gathered.files if f.path in focus] or gathered.files
+    languages = {f.language for f in sources if f.language}
+    included = set(digest.included)
+    shown = [f.path for f in gathered.files if f.display in included]
+    return FilePolicy.for_tests(gathered.root, languages, shown)
+
+
+def lane_files(policy: FilePolicy, parsed: ParsedFiles) -> tuple[list[GeneratedFile], list[Refusal]]:
+    """The generated files ``policy`` accepts, in order, and the refusals of the others (unsafe names first)."""
     kept: list[GeneratedFile] = []
-    problems: list[str] = []
-    for generated in files:
-        real = os.path.realpath(root / generated.path)
-        if not real.startswith(inside) or os.path.isdir(real):
-            problems.append(f"{generated.path}: a directory, or outside the workspace through a link; skipped")
-        else:
+    refused = [
+        policy.check(name) or Refusal(name, "not a relative path inside the workspace") for name in parsed.unsafe
+    ]
+    for generated in parsed.files:
+        refusal = policy.check(generated.path)
+        if refusal is None:
             kept.append(generated)
-    return kept, problems
+        else:
+            refused.append(refusal)
+    return kept, refused

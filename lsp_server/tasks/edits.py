@@ -9,7 +9,9 @@ not held against the answer). Malformed answers — an unclosed fence
 (truncated output), a diff that does not apply — are :class:`AnswerError`
 too, marked ``retry`` so that the caller asks the model once more with the
 reason; an answer with no code at all is :class:`NoEdit` (the model answered
-in prose, which is shown to the user).
+in prose, which is shown to the user). A multi-file answer changes only the
+files its :class:`~lsp_server.tasks.file_policy.FilePolicy` accepts; the
+others are returned as refusals.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tree_sitter import Node
 from lsp_server.analysis.languages import SUPPORTED_LANGUAGES, new_parser
 from lsp_server.tasks.answers import CodeBlock, ParsedAnswer
 from lsp_server.tasks.diffs import DiffError, apply_diff, apply_hunks, parse_diff
+from lsp_server.tasks.file_policy import FilePolicy, Refusal
 
 
 class AnswerError(Exception):
@@ -284,23 +287,38 @@ def appended_change(answer: ParsedAnswer, uri: str, old: str | None, language: s
     return change
 
 
-def file_changes(answer: ParsedAnswer, default_uri: str, files: FileSource) -> list[FileChange]:
-    """One checked change per file the answer names (an unnamed block is ``default_uri``'s)."""
+def file_changes(
+    answer: ParsedAnswer, default_uri: str, files: FileSource, policy: FilePolicy
+) -> tuple[list[FileChange], list[Refusal]]:
+    """One checked change per file the answer names that ``policy`` accepts, and the refusals of the others.
+
+    An unnamed block is ``default_uri``'s (the user's document). A refused file's blocks and diffs are
+    dropped before anything is applied or parsed; when every file is refused
+    the answer is (:class:`AnswerError`, not worth a retry: the reasons say why).
+    """
     blocks = _usable_blocks(answer)
     texts: dict[str, str] = {}
     originals: dict[str, str | None] = {}
+    refused: dict[str, Refusal] = {}
 
     def current(uri: str) -> str | None:
         if uri not in originals:
             originals[uri] = files.read(uri)
         return texts.get(uri, originals[uri])
 
-    def resolve(path: str | None) -> str:
+    def resolve(path: str | None) -> str | None:
+        """The URI to change, or None when the file is refused (recorded in ``refused``)."""
         if path is None:
-            return default_uri
-        uri = files.uri_for(path)
-        if uri is None:
-            raise AnswerError(f"the answer edits {path!r}, which is outside the workspace", retry=False)
+            return default_uri  # the user's own document, which the model did not choose
+        if path in refused:
+            return None
+        refusal = policy.check(path)
+        uri = files.uri_for(path) if refusal is None else None
+        if refusal is None and uri is None:
+            refusal = Refusal(path, "outside the workspace")
+        if refusal is not None:
+            refused[path] = refusal
+            return None
         return uri
 
     for block in blocks:
@@ -308,20 +326,25 @@ def file_changes(answer: ParsedAnswer, default_uri: str, files: FileSource) -> l
             try:
                 for diff in parse_diff(block.body):
                     uri = resolve(diff.path or block.path)
-                    texts[uri] = apply_hunks(current(uri) or "", diff.hunks)
+                    if uri is not None:
+                        texts[uri] = apply_hunks(current(uri) or "", diff.hunks)
             except DiffError as exc:
                 raise AnswerError(f"the diff does not apply: {exc}") from None
         else:
             uri = resolve(block.path)
-            current(uri)
-            texts[uri] = block.body
+            if uri is not None:
+                current(uri)
+                texts[uri] = block.body
+    if refused and not texts:
+        said = "; ".join(r.describe() for r in refused.values())
+        raise AnswerError(f"every file the answer changes is refused: {said}", retry=False)
     texts = {uri: match_newlines(text, originals[uri]) for uri, text in texts.items()}
     changes = [FileChange(uri, originals[uri], text) for uri, text in texts.items() if originals[uri] != text]
     if not changes:
         raise NoEdit("the answer leaves every file unchanged")
     for change in changes:
         check_change(change, files.language(change.uri), _label(change.uri))
-    return changes
+    return changes, list(refused.values())
 
 
 def _label(uri: str) -> str:

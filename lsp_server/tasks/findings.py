@@ -296,10 +296,18 @@ class ParsedFiles:
 
     files: tuple[GeneratedFile, ...]
     problems: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()  # names that are not relative paths inside the workspace (absolute, ``..``)
 
 
 _FILE_HEADER = re.compile(
-    r"^(?:#{1,6}\s*)?(?:\*\*)?(?:(?:File|Path|Filename)\s*:\s*)?(?:\*\*)?\s*`?([^\s`*:]+\.\w+)`?\s*(?:\*\*)?\s*:?$",
+    r"^(?:#{1,6}\s*)?(?:\*\*)?(?:(?:File|Path|Filename)\s*:\s*)?(?:\*\*)?\s*"
+    r"`?([^\s`*:]+\.\w+|[^\s`*:]*/[^\s`*:]+)`?\s*(?:\*\*)?\s*:?$",
+    re.IGNORECASE,
+)
+# ``File: Makefile``: a name without extension or folder counts only after an explicit label (then the
+# file policy says why it is refused, rather than the block being skipped as prose)
+_FILE_LABEL = re.compile(
+    r"^(?:#{1,6}\s*)?(?:\*\*)?(?:File|Path|Filename)\s*:\s*(?:\*\*)?\s*`?([^\s`*:]+)`?\s*(?:\*\*)?\s*:?$",
     re.IGNORECASE,
 )
 _INFO_PATH = re.compile(r"(?:title|file|path)=[\"']?([\w./\\-]+\.\w+)|^[\w+-]*:([\w./\\-]+\.\w+)$")
@@ -321,16 +329,20 @@ def parse_generated_files(answer: str, default_path: str | None = None) -> Parse
 
     An answer whose only block names no file is the file ``default_path``
     when one is given (a suite for one source file has an obvious place).
+    Names that are not relative paths inside the workspace (absolute, ``..``)
+    are returned in ``unsafe``, for the caller's file policy to refuse with a reason.
     """
     files: dict[str, GeneratedFile] = {}
     problems: list[str] = []
+    unsafe: list[str] = []
     blocks = fenced_blocks(answer)
     previous_end = 0
     for block in blocks:
         preceding = answer[previous_end : block.start].strip()
         previous_end = block.end
         info_match = _INFO_PATH.search(block.info)
-        header = _FILE_HEADER.match(preceding.rsplit("\n", 1)[-1].strip()) if preceding else None
+        last_line = preceding.rsplit("\n", 1)[-1].strip() if preceding else ""
+        header = (_FILE_HEADER.match(last_line) or _FILE_LABEL.match(last_line)) if last_line else None
         if info_match is not None:
             name = info_match.group(1) or info_match.group(2)
         elif header is not None:
@@ -339,7 +351,7 @@ def parse_generated_files(answer: str, default_path: str | None = None) -> Parse
             continue  # prose example, not a file
         relative = safe_relative_path(name)
         if relative is None:
-            problems.append(f"{name}: not a relative path inside the workspace; skipped")
+            unsafe.append(name)
             continue
         if not block.closed:
             problems.append(f"{relative}: cut off (the answer was truncated); skipped")
@@ -347,16 +359,16 @@ def parse_generated_files(answer: str, default_path: str | None = None) -> Parse
         content = block.body if block.body.endswith("\n") or not block.body else block.body + "\n"
         files[relative] = GeneratedFile(relative, content)
     unnamed = [b for b in blocks if b.closed and b.body.strip()]
-    if not files and not problems and default_path is not None and len(unnamed) == 1:
+    if not files and not problems and not unsafe and default_path is not None and len(unnamed) == 1:
         body = unnamed[0].body
         note = f"the answer named no file; its one code block becomes {default_path}"
         return ParsedFiles((GeneratedFile(default_path, body if body.endswith("\n") else body + "\n"),), (note,))
-    if not files:
+    if not files and not unsafe:
         reason = (
             "; ".join(problems) if problems else f"no `File: <path>` line before a code block ({_preview(answer)!r})"
         )
         raise MalformedAnswerError(f"the answer holds no generated file: {reason}")
-    return ParsedFiles(tuple(files.values()), tuple(problems))
+    return ParsedFiles(tuple(files.values()), tuple(problems), tuple(unsafe))
 
 
 def markdown_document(answer: str) -> str:

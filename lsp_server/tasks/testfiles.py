@@ -12,20 +12,78 @@
 | other | ``test_<name>`` beside the file |
 
 A file that is already a test file is its own test file (tests are appended).
+
+:func:`is_test_file` is the other direction, used to keep a generated test
+suite in its lane (:mod:`lsp_server.tasks.file_policy`): a path is a test file
+of its language when it follows that language's usual conventions:
+
+| language | a test file |
+| --- | --- |
+| python | ``test_*.py``, ``*_test.py`` (pytest's defaults) |
+| javascript, typescript, tsx | ``*.test.<ext>``, ``*.spec.<ext>``, or under ``__tests__/`` |
+| go | ``*_test.go`` |
+| rust | under a ``tests/`` folder (integration tests) |
+| java, kotlin | ``*Test``, ``*Tests``, ``*IT``, ``Test*``, or under ``src/test/`` |
+| ruby | ``*_spec.rb``, ``*_test.rb``, ``test_*.rb`` |
+| csharp, php | ``*Test``, ``*Tests`` |
+| c, cpp | ``test_*``, ``*_test``, ``*_unittest``, or under ``test/`` / ``tests/`` |
+| other | any of the names above |
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 
-def _is_test_file(path: Path) -> bool:
+def _is_test_file(path: PurePath) -> bool:
     stem = path.stem
     return (
         stem.startswith("test_")
         or stem.endswith(("_test", "_spec", ".test", ".spec", "Test", "Tests"))
         or (path.suffix == ".rs" and path.parent.name == "tests")
     )
+
+
+#: How a language's test files are named, said when a file is refused for not being one.
+TEST_NAMES: dict[str, str] = {
+    "python": "test_*.py or *_test.py",
+    "javascript": "*.test.js, *.spec.js or under __tests__/",
+    "typescript": "*.test.ts, *.spec.ts or under __tests__/",
+    "tsx": "*.test.tsx, *.spec.tsx or under __tests__/",
+    "go": "*_test.go",
+    "rust": "tests/*.rs",
+    "java": "*Test.java, *Tests.java, *IT.java, Test*.java or under src/test/",
+    "kotlin": "*Test.kt, *Tests.kt, *IT.kt, Test*.kt or under src/test/",
+    "ruby": "*_spec.rb, *_test.rb or test_*.rb",
+    "csharp": "*Test.cs or *Tests.cs",
+    "php": "*Test.php or *Tests.php",
+    "c": "test_*.c, *_test.c or under tests/",
+    "cpp": "test_*.cpp, *_test.cpp, *_unittest.cpp or under tests/",
+}
+
+
+def is_test_file(path: str | PurePath, language: str | None) -> bool:
+    """Whether the relative or absolute ``path`` is a test file by ``language``'s conventions (table above)."""
+    pure = PurePath(path)
+    stem, parts = pure.stem, pure.parts[:-1]
+    if language == "python":
+        return stem.startswith("test_") or stem.endswith("_test")
+    if language in ("javascript", "typescript", "tsx"):
+        return stem.endswith((".test", ".spec")) or "__tests__" in parts
+    if language == "go":
+        return stem.endswith("_test")
+    if language == "rust":
+        return "tests" in parts
+    if language in ("java", "kotlin"):
+        under_test = any(parts[i : i + 2] == ("src", "test") for i in range(len(parts) - 1))
+        return under_test or stem.endswith(("Test", "Tests", "IT")) or stem.startswith("Test")
+    if language == "ruby":
+        return stem.endswith(("_spec", "_test")) or stem.startswith("test_")
+    if language in ("csharp", "php"):
+        return stem.endswith(("Test", "Tests"))
+    if language in ("c", "cpp"):
+        return stem.startswith("test_") or stem.endswith(("_test", "_unittest")) or bool({"test", "tests"} & set(parts))
+    return _is_test_file(pure)
 
 
 def path_for_tests(path: Path, language: str | None, root: Path | None) -> Path:

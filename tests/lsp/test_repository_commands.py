@@ -475,6 +475,53 @@ async def test_test_suite_prompt_asks_for_several_files(
     assert "Put the tests in `app/test_util.py`." in prompt  # python, no tests folder: beside the file
 
 
+async def test_an_injected_test_suite_writes_only_its_test_file(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    """Files the model names outside the test-suite lane never reach the WorkspaceEdit; each is refused with why."""
+    root = _repo(tmp_path / "project")
+    (root / "tests").mkdir()
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / "tools").mkdir()
+    (root / "tools" / "run_test.py").write_text("print('deploy')\n", encoding="utf-8")
+    (root / "tools" / "run_test.py").chmod(0o755)
+    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.INJECTED_TEST_SUITE_ANSWER))
+    stop_later.append(client)
+    result = await command(client, "hybrid.generateTestSuite", {"uri": _uri(root, "app/util.py")})
+    assert result["applied"] is True
+    assert result["files"] == [{"path": "tests/test_util.py", "uri": _uri(root, "tests/test_util.py"), "created": True}]
+    assert result["refused"] == recorded.INJECTED_TEST_SUITE_REFUSED
+    [applied] = client.applied_edits  # type: ignore[attr-defined]
+    uris = {c.uri if isinstance(c, types.CreateFile) else c.text_document.uri for c in applied.edit.document_changes}
+    assert uris == {_uri(root, "tests/test_util.py")}
+    [warning] = [m.message for m in client.messages if "refused" in m.message]
+    assert warning.startswith("hybrid-assist: hybrid.generateTestSuite: refused ../outside/test_x.py: a path with")
+    assert ".vscode/tasks.json: under the dot-directory .vscode/" in warning
+    assert not (root / ".vscode").exists() and not (root / "Makefile").exists()
+
+
+async def test_a_test_suite_with_no_file_in_its_lane_is_an_error_listing_the_refusals(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    answer = recorded.INJECTED_TEST_SUITE_ANSWER.replace("File: tests/test_util.py", "File: .vscode/test_util.py")
+    root = _repo(tmp_path / "project")
+    (root / "tools").mkdir()
+    (root / "tools" / "run_test.py").write_text("print('deploy')\n", encoding="utf-8")
+    (root / "tools" / "run_test.py").chmod(0o700)
+    client = await _start(tmp_path, root, _config(tmp_path, reply=answer))
+    stop_later.append(client)
+    result = await command(client, "hybrid.generateTestSuite")
+    assert result["error"].startswith("no file can be written: ../outside/test_x.py: a path with `..`")
+    assert result["files"] == [] and result["applied"] is False
+    assert result["refused"][1] == {
+        "path": ".vscode/test_util.py",
+        "reason": "under the dot-directory .vscode/ (editor, VCS or CI configuration)",
+    }
+    assert len(result["refused"]) == 10
+    assert {"path": "tools/run_test.py", "reason": "an executable file (mode 700)"} in result["refused"]
+    assert client.applied_edits == []  # type: ignore[attr-defined]
+
+
 async def test_malformed_test_suite_answer(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
     _, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.NO_BLOCK_ANSWER))
     result = await command(client, "hybrid.generateTestSuite")

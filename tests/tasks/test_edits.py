@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from lsp_server.tasks.answers import parse_answer
@@ -19,6 +22,9 @@ from lsp_server.tasks.edits import (
     region_change,
     syntax_problems,
 )
+from lsp_server.tasks.file_policy import FilePolicy
+
+WS_POLICY = FilePolicy.for_changes(Path("/ws"), {"python"}, [])  # /ws does not exist: every named file is new
 
 SOURCE = b'class Greeter:\n    def greet(self, name):\n        return "hello " + name\n'
 START = SOURCE.index(b"def greet")
@@ -129,7 +135,8 @@ def test_file_changes_over_several_files() -> None:
         "```diff\n--- a/b.py\n+++ b/b.py\n@@ -1 +1 @@\n-from a import f\n+from a import g\n```\n"
         "File: c.py\n```python\nfrom a import g\n```\n"
     )
-    changes = file_changes(answer, "file:///ws/a.py", files)
+    changes, refused = file_changes(answer, "file:///ws/a.py", files, WS_POLICY)
+    assert refused == []
     assert [(c.uri, c.old, c.new) for c in changes] == [
         ("file:///ws/a.py", "def f():\n    return 1\n", "def g():\n    return 1\n"),
         ("file:///ws/b.py", "from a import f\n", "from a import g\n"),
@@ -140,13 +147,15 @@ def test_file_changes_over_several_files() -> None:
 
 def test_file_changes_refuse_outside_paths_and_broken_files() -> None:
     files = FakeFiles({"file:///ws/a.py": "x = 1\n"})
-    with pytest.raises(AnswerError, match="outside the workspace") as outside:
-        file_changes(parse_answer("File: ../../etc/x.py\n```python\nx = 1\n```"), "file:///ws/a.py", files)
+    with pytest.raises(
+        AnswerError, match=re.escape("every file the answer changes is refused: ../../etc/x.py: a path with `..`")
+    ) as outside:
+        file_changes(parse_answer("File: ../../etc/x.py\n```python\nx = 1\n```"), "file:///ws/a.py", files, WS_POLICY)
     assert not outside.value.retry
     with pytest.raises(AnswerError, match=r"edited a\.py file does not parse"):
-        file_changes(parse_answer("```python\nx = (\n```"), "file:///ws/a.py", files)
+        file_changes(parse_answer("```python\nx = (\n```"), "file:///ws/a.py", files, WS_POLICY)
     with pytest.raises(NoEdit):
-        file_changes(parse_answer("```python\nx = 1\n```"), "file:///ws/a.py", files)
+        file_changes(parse_answer("```python\nx = 1\n```"), "file:///ws/a.py", files, WS_POLICY)
 
 
 def test_crlf_files_stay_crlf() -> None:

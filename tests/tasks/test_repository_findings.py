@@ -144,6 +144,15 @@ def test_generated_files_with_each_header_style() -> None:
     assert parsed.files[1].content.endswith("    assert all_names(conn) == []\n")
     info = parse_generated_files('```python title="tests/test_a.py"\nx = 1\n```\n')
     assert info.files == (GeneratedFile("tests/test_a.py", "x = 1\n"),)
+    # names without an extension: with a folder, or after an explicit label (the file policy refuses them)
+    bare = parse_generated_files(
+        "File: .git/hooks/pre-commit\n```sh\nrm -rf ~\n```\n### Makefile\n```make\nall:\n```\n"
+        "File: Makefile\n```make\nall:\n\techo hi\n```\n"
+    )
+    assert [(f.path, f.content) for f in bare.files] == [
+        (".git/hooks/pre-commit", "rm -rf ~\n"),
+        ("Makefile", "all:\n\techo hi\n"),  # "### Makefile" alone is a heading, not a file
+    ]
 
 
 def test_generated_files_outside_the_workspace_or_cut_off_are_skipped() -> None:
@@ -155,11 +164,10 @@ def test_generated_files_outside_the_workspace_or_cut_off_are_skipped() -> None:
     )
     parsed = parse_generated_files(answer)
     assert parsed.files == (GeneratedFile("tests/test_ok.py", "ok = 1\n"),)
-    assert parsed.problems == (
-        "../escape.py: not a relative path inside the workspace; skipped",
-        "/etc/passwd.py: not a relative path inside the workspace; skipped",
-        "tests/test_cut.py: cut off (the answer was truncated); skipped",
-    )
+    assert parsed.problems == ("tests/test_cut.py: cut off (the answer was truncated); skipped",)
+    assert parsed.unsafe == ("../escape.py", "/etc/passwd.py")  # the file policy says why they are refused
+    only_unsafe = parse_generated_files("File: ../escape.py\n```python\nx\n```\n")
+    assert only_unsafe.files == () and only_unsafe.unsafe == ("../escape.py",)
     with pytest.raises(MalformedAnswerError, match="no generated file: no `File: <path>` line"):
         parse_generated_files("Here is an example:\n```python\nx = 1\n```\n")
     assert safe_relative_path("tests\\unit\\t.py") == "tests/unit/t.py"
