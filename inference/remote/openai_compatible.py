@@ -41,6 +41,7 @@ URLs; and there is no SDK retry layer to switch off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -102,6 +103,8 @@ class OpenAICompatibleBackend(RemoteBackend):
         #: Per (server root, model): the FIM format its tokenizer has (None: none known).
         self._fim_formats: dict[tuple[str, str], FimFormat | None] = {}
         self._fim_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._window = 0  # the served model's max_model_len (vLLM's GET /v1/models); 0: not known yet
+        self._window_task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_local_settings(cls, name: str, local: LocalSettings, **kwargs: Any) -> OpenAICompatibleBackend:
@@ -129,6 +132,48 @@ class OpenAICompatibleBackend(RemoteBackend):
 
     def default_model(self) -> str:
         return self.settings.model_or_default() or self._discovered_model
+
+    def context_window(self) -> int:
+        """The served model's window as its servers report it (vLLM: ``max_model_len``); 0 until known."""
+        return self._window
+
+    async def start(self) -> None:
+        """Open the client; the served window is learnt in the background (a server not up yet: at health)."""
+        await super().start()
+        if self._missing_key() is None and self._window_task is None:
+            self._window_task = asyncio.get_running_loop().create_task(self._learn_window(self._pool.endpoints))
+
+    async def close(self) -> None:
+        task, self._window_task = self._window_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().close()
+
+    async def _learn_window(self, endpoints: Sequence[Endpoint]) -> None:
+        """The smallest ``max_model_len`` the servers list for the model in ``GET /v1/models`` (vLLM's cards).
+
+        A server that does not answer, or lists no window (not vLLM), is skipped; the router then keeps
+        using ``[routing] local_context_tokens``.
+        """
+        client = self._client()
+        model = self.default_model()
+        windows: list[int] = []
+        for endpoint in endpoints:
+            try:
+                response = await client.get(f"{endpoint.api_base}/models", timeout=self._health_timeout_s)
+                cards = response.json().get("data", []) if response.status_code == 200 else []
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                logger.debug("%s: no model list from %s: %s", self.name, endpoint.root, exc)
+                continue
+            for card in cards if isinstance(cards, list) else []:
+                window = card.get("max_model_len") if isinstance(card, dict) else None
+                if isinstance(window, int) and window > 0 and (not model or card.get("id") == model):
+                    windows.append(window)
+        if windows:
+            self._window = min(windows)
+            logger.info("%s: the served window is %d tokens", self.name, self._window)
 
     # ----------------------------------------------------------- client
     def _open_client(self, api_key: str | None) -> None:
@@ -365,6 +410,8 @@ class OpenAICompatibleBackend(RemoteBackend):
             if not ok:
                 self._pool.mark_unhealthy(endpoint, "failed its health check")
         up = [e.root for e, ok in zip(endpoints, results, strict=True) if ok]
+        if up and not self._window:
+            await self._learn_window([e for e, ok in zip(endpoints, results, strict=True) if ok])
         down = [e.root for e, ok in zip(endpoints, results, strict=True) if not ok]
         if not up:
             return BackendHealth(

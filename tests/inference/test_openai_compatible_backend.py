@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -142,6 +143,45 @@ async def test_model_is_discovered_when_none_is_configured(openai_server: OpenAI
     assert result.model == "served-model"
     assert openai_server.generation_requests()[0].body["model"] == "served-model"
     assert backend.default_model() == "served-model"
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def test_the_window_is_the_smallest_the_servers_list(
+    openai_server: OpenAIWireServer, openai_server_b: OpenAIWireServer
+) -> None:
+    openai_server.max_model_len, openai_server_b.max_model_len = 8192, 4096
+    openai_server.models = openai_server_b.models = (QWEN, "other-model")
+    backend = make_backend(base_urls=[openai_server.base_url, openai_server_b.base_url])
+    try:
+        await backend.start()  # asks in the background: start() does not wait for the servers
+        assert await until(lambda: backend.context_window() == 4096)  # must fit whichever server takes it
+    finally:
+        await backend.close()
+
+
+async def test_a_server_listing_no_window_leaves_it_unknown_until_health_finds_one(
+    openai_server: OpenAIWireServer,
+) -> None:
+    openai_server.models = (QWEN,)
+    backend = make_backend(openai_server.base_url)
+    try:
+        await backend.start()
+        assert await until(lambda: bool(openai_server.requests))
+        await asyncio.sleep(0.05)
+        assert backend.context_window() == 0  # OpenAI's cards have no window: the router keeps its setting
+        openai_server.max_model_len = 2048  # e.g. the vLLM server came up after the gateway
+        assert (await backend.health()).ok
+        assert backend.context_window() == 2048
+    finally:
+        await backend.close()
 
 
 async def test_least_outstanding_requests_across_two_servers(

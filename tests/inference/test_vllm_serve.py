@@ -345,6 +345,20 @@ async def test_model_without_a_chat_template_says_what_to_configure(servers: dic
     assert fim.usage.prompt_tokens == count_tokens(plain, prompt=rendered)
 
 
+# ------------------------------------------------------------------ the served window
+async def test_the_served_window_is_what_the_backend_reports(servers: dict[str, VllmServer]) -> None:
+    """The router's local window comes from the server's --max-model-len, not from a setting."""
+    backend = OpenAICompatibleBackend.from_local_settings(
+        "local", LocalSettings(backend="openai-compatible", base_url=servers["qwen"].base_url, model=SERVED)
+    )
+    try:
+        assert backend.context_window() == 0  # not asked yet
+        await backend.start()  # asks in the background
+        assert await wait_for(lambda: backend.context_window() == WINDOW, timeout_s=10.0)
+    finally:
+        await backend.close()
+
+
 # ------------------------------------------------------------------ two servers, one stopped (stops "plain": last)
 async def test_two_servers_one_stopped_the_other_serves(servers: dict[str, VllmServer]) -> None:
     qwen, plain = servers["qwen"], servers["plain"]

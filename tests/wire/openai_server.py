@@ -56,6 +56,7 @@ class OpenAIWireServer(WireServer):
 
     provider = "openai"
     generation_markers = ("/chat/completions", "/v1/completions")
+    max_model_len: int | None = None  # listed in the model cards as vLLM does; None: left out (OpenAI)
 
     @property
     def base_url(self) -> str:
@@ -82,7 +83,10 @@ class OpenAIWireServer(WireServer):
         await self.record(request)
         if not self.healthy:
             return self.unhealthy_response()
-        return JSONResponse({"object": "list", "data": [_model(m) for m in self.models]})
+        cards = [_model(m) for m in self.models]
+        if self.max_model_len is not None:
+            cards = [{**card, "max_model_len": self.max_model_len} for card in cards]
+        return JSONResponse({"object": "list", "data": cards})
 
     async def _model(self, request: Request) -> Response:
         await self.record(request)
