@@ -15,7 +15,9 @@ Differences from pygls' stock protocol:
 - while :attr:`authenticated` is False (a multi-client server with
   ``[server] auth = "keys"`` before the key was verified, see
   :mod:`lsp_server.auth`) every request is refused and every notification but
-  ``exit`` dropped, ``initialize`` included.
+  ``exit`` dropped, ``initialize`` included;
+- a handler's future is released when it is done, notifications' included
+  (:mod:`lsp_server.handler_futures`), so memory does not grow per request.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from pygls.exceptions import (
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from lsp_server.handler_futures import ReleasedHandlerFutures
+
 logger = logging.getLogger(__name__)
 
 _ALWAYS_ALLOWED = {types.INITIALIZE, types.EXIT, types.CANCEL_REQUEST, "$/setTrace"}
@@ -49,7 +53,7 @@ class MalformedRequest:
     jsonrpc: str = "2.0"
 
 
-class HybridProtocol(LanguageServerProtocol):
+class HybridProtocol(ReleasedHandlerFutures, LanguageServerProtocol):
     """One editor session's JSON-RPC protocol."""
 
     def __init__(self, server: Any, converter: Any) -> None:
