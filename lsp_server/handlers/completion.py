@@ -13,6 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from lsp_server.completion_items import CompletionSupport, completion_list, typed_word
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.server import HybridLanguageServer
 from routing.tasks import TaskKind
@@ -63,22 +64,15 @@ def _route_data(result: AssistResult, request_id: str) -> dict[str, Any]:
 def register(server: HybridLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: HybridLanguageServer, params: types.CompletionParams) -> types.CompletionList:
+        doc = ls.document(params.text_document.uri)  # the typed word as it is now, before the model is asked
+        word = None if doc is None else typed_word(doc, ls.offset(doc, params.position), ls.session.encoding)
         result = await _complete(ls, params.text_document.uri, params.position, TaskKind.COMPLETION)
-        if result is None or not result.text.strip():
+        if result is None or word is None or not result.text.strip():
             return types.CompletionList(is_incomplete=True, items=[])
         data = _route_data(result, result.request_id)
-        label = result.text.strip().splitlines()[0][:80]
-        item = types.CompletionItem(
-            label=label,
-            kind=types.CompletionItemKind.Snippet,
-            insert_text=result.text,
-            insert_text_format=types.InsertTextFormat.PlainText,
-            detail=f"hybrid-assist · {data['target']} · {result.model or 'n/a'}",
-            documentation=result.footer(),
-            sort_text="0",
-            data=data,
-        )
-        return types.CompletionList(is_incomplete=True, items=[item])
+        route = f"hybrid-assist · {data['target']} · {result.model or 'n/a'}"
+        support = CompletionSupport.of(ls.client_capabilities)
+        return completion_list(word, result.text, support, route=route, documentation=result.footer(), data=data)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(

@@ -29,7 +29,8 @@ async def test_completion_carries_route(client: LanguageClient, workspace: Path)
     assert item.data["target"] == "local"
     assert item.data["model"] == "instant"
     assert item.data["cloud"] is False
-    assert "local" in (item.detail or "")
+    assert item.detail == "return a + b"  # the continuation; the route is in the documentation
+    assert "via local" in str(item.documentation)
 
 
 async def test_inline_completion_and_feedback(client: LanguageClient, workspace: Path) -> None:
