@@ -125,6 +125,13 @@ class ProviderSettings(BaseModel):
     )
     fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
     send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
+    prompt_cache: Literal["off", "5m", "1h"] = Field(
+        default="5m",
+        description="Provider prompt caching of the stable prefix (system text, code or repository digest) that "
+        "requests on the same code share: 5m or 1h is the lifetime asked of Anthropic's cache_control breakpoint "
+        "(a 1-hour write costs more, see routing/pricing.py); for OpenAI any value but off sends a "
+        "prompt_cache_key per repository and user; off sends neither.",
+    )
 
     def model_or_default(self, model: str = "") -> str:
         return model or self.default_model or (self.models[0] if self.models else "")
@@ -176,7 +183,7 @@ def _p(i: float, c: float, o: float) -> ModelPrice:
 
 
 def default_providers() -> dict[str, ProviderSettings]:
-    """Providers of the reference design, with list prices ($/M tokens) as of 2025."""
+    """Providers of the reference design, with list prices ($/M tokens; routing.pricing.PUBLISHED_PRICES, 2025-11)."""
     return {
         "openai": ProviderSettings(
             kind="openai",
@@ -204,8 +211,8 @@ def default_providers() -> dict[str, ProviderSettings]:
             windows=_windows(["gemini-2.5-pro", "gemini-2.5-flash"]),
             default_model="gemini-2.5-flash",
             prices={
-                "gemini-2.5-pro": _p(1.25, 0.31, 10.00),
-                "gemini-2.5-flash": _p(0.30, 0.075, 2.50),
+                "gemini-2.5-pro": _p(1.25, 0.125, 10.00),
+                "gemini-2.5-flash": _p(0.30, 0.03, 2.50),
             },
         ),
         "overflow": ProviderSettings(

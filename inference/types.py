@@ -37,6 +37,11 @@ class GenerationRequest:
     temperature: float = 0.0
     stop: Sequence[str] = ()
     timeout_s: float | None = None
+    # Provider prompt caching (CHAT only): the first ``stable_chars`` characters of the first user message
+    # (with every message before it) are the stable prefix that repeats across requests on the same code;
+    # ``cache_key`` groups requests that share it (per repository and user), e.g. OpenAI's prompt_cache_key.
+    stable_chars: int = 0
+    cache_key: str = ""
 
     @staticmethod
     def fim(request_id: str, prefix: str, suffix: str, **kw: object) -> GenerationRequest:
@@ -60,7 +65,8 @@ class GenerationRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one call. ``cached_tokens`` is the part of the prompt served from cache.
+    """Token counts of one call. ``cached_tokens`` is the part of the prompt served from cache;
+    ``cache_write_tokens`` the part written to the provider's prompt cache (Anthropic bills it at a premium).
 
     ``estimated`` is True when the server reported no count for the prompt or
     the completion and the backend counted (or estimated) it itself; the
@@ -71,6 +77,7 @@ class Usage:
     cached_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -82,6 +89,7 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
             self.completion_tokens + other.completion_tokens,
             self.estimated or other.estimated,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

@@ -24,7 +24,7 @@ from lsp_server.analysis.scope import measure_scope
 from lsp_server.completion_cache import CachedCompletion, CompletionCache
 from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation
 from lsp_server.session import Session
-from lsp_server.tasks.prompts import build_generation_request
+from lsp_server.tasks.prompts import build_generation_request, prompt_cache_key
 from routing.control import UsageControl
 from routing.policy import RouteInput, RouteTarget
 from routing.redaction import secret_kinds
@@ -225,6 +225,7 @@ class Assistant:
                 focus_text=prepared.focus,
                 instruction=request.instruction,
                 max_tokens=max_tokens,
+                cache_key=prompt_cache_key(settings.user, str(session.roots[0]) if session.roots else ""),
             )
 
         call = RoutedCall(

@@ -24,7 +24,22 @@ def secret_kinds(*texts: str) -> tuple[str, ...]:
 
 def redact_request(request: GenerationRequest) -> GenerationRequest:
     """``request`` with every secret in its prompt replaced by ``[REDACTED:kind]``."""
-    messages = tuple(ChatMessage(m.role, redact(m.content)[0]) for m in request.messages)
+    messages: list[ChatMessage] = []
+    stable = request.stable_chars
+    first_user = True
+    for m in request.messages:
+        if m.role == "user" and first_user and stable:
+            # the stable prefix and the rest apart, so the prefix stays the same whatever the instruction says
+            head, tail = redact(m.content[:stable])[0], redact(m.content[stable:])[0]
+            messages.append(ChatMessage(m.role, head + tail))
+            stable = len(head)
+        else:
+            messages.append(ChatMessage(m.role, redact(m.content)[0]))
+        first_user = first_user and m.role != "user"
     return dataclasses.replace(
-        request, prefix=redact(request.prefix)[0], suffix=redact(request.suffix)[0], messages=messages
+        request,
+        prefix=redact(request.prefix)[0],
+        suffix=redact(request.suffix)[0],
+        messages=tuple(messages),
+        stable_chars=stable,
     )

@@ -353,7 +353,8 @@ class RemoteBackend(Backend, abc.ABC):
             prompt, estimated = self._counter()(prompt_text(request)), True
         if output <= 0 and completion:
             output, estimated = self._counter()(completion), True
-        return Usage(prompt, min(reported.cached_tokens, prompt), output, estimated)
+        cached = min(reported.cached_tokens, prompt)
+        return Usage(prompt, cached, output, estimated, min(reported.cache_write_tokens, prompt - cached))
 
 
 def prompt_text(request: GenerationRequest) -> str:

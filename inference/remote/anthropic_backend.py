@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import anthropic
 import httpx2
 import pydantic
 from anthropic import AsyncAnthropic, omit
-from anthropic.types import MessageParam
+from anthropic.types import MessageParam, TextBlockParam
 
 from inference.errors import (
     ContentFilteredError,
@@ -106,6 +106,8 @@ class AnthropicBackend(RemoteBackend):
             fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
         )
         system, messages = _split_system(source)
+        if self.settings.prompt_cache != "off":
+            _cache_breakpoint(messages, request.stable_chars, len(system), model, self.settings.prompt_cache)
         stop = [s for s in request.stop if s.strip()]
         stream = await self._sdk().messages.create(
             model=model,
@@ -188,7 +190,43 @@ class _UsageCounts:
         """``input_tokens`` excludes cached tokens: the prompt is the sum of the three input fields."""
         cached = self.latest.get("cache_read_input_tokens", 0)
         prompt = self.latest.get("input_tokens", 0) + cached + self.latest.get("cache_creation_input_tokens", 0)
-        return Usage(prompt_tokens=prompt, cached_tokens=cached, completion_tokens=self.latest.get("output_tokens", 0))
+        return Usage(
+            prompt_tokens=prompt,
+            cached_tokens=cached,
+            completion_tokens=self.latest.get("output_tokens", 0),
+            cache_write_tokens=self.latest.get("cache_creation_input_tokens", 0),
+        )
+
+
+#: The shortest prompt prefix Anthropic caches, per model (tokens; shorter breakpoints are ignored by the API).
+#: Source: docs.claude.com, "Prompt caching", cache limitations (2025-11).
+MIN_CACHEABLE_TOKENS: dict[str, int] = {"claude-haiku-4-5": 4096, "claude-opus-4-5": 4096}
+_DEFAULT_MIN_CACHEABLE = 1024  # Sonnet 4.x, Opus 4/4.1
+_CHARS_PER_TOKEN = 3.5
+
+
+def _cache_breakpoint(messages: list[MessageParam], stable_chars: int, system_chars: int, model: str, ttl: str) -> None:
+    """Put a ``cache_control`` breakpoint at the end of the stable prefix of the first user turn.
+
+    The cached prefix is the system prompt and that turn's first ``stable_chars``
+    characters; nothing is marked when it is shorter than the model's minimum.
+    """
+    if not stable_chars or not messages or messages[0]["role"] != "user":
+        return
+    content = messages[0]["content"]
+    if not isinstance(content, str) or stable_chars > len(content):
+        return
+    minimum = MIN_CACHEABLE_TOKENS.get(model, _DEFAULT_MIN_CACHEABLE)
+    if (system_chars + stable_chars) / _CHARS_PER_TOKEN < minimum:
+        return
+    head, tail = content[:stable_chars], content[stable_chars:]
+    ttl_value: Literal["5m", "1h"] = "1h" if ttl == "1h" else "5m"
+    blocks: list[TextBlockParam] = [
+        {"type": "text", "text": head, "cache_control": {"type": "ephemeral", "ttl": ttl_value}}
+    ]
+    if tail:
+        blocks.append({"type": "text", "text": tail})
+    messages[0] = {"role": "user", "content": blocks}
 
 
 def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[MessageParam]]:

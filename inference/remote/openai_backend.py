@@ -92,6 +92,7 @@ class OpenAIBackend(RemoteBackend):
             max_completion_tokens=request.max_tokens,
             temperature=request.temperature,
             stop=stop or omit,
+            prompt_cache_key=request.cache_key if request.cache_key and self.settings.prompt_cache != "off" else omit,
             timeout=timeout_s,
         )
         finish: str | None = None

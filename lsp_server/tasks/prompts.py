@@ -1,8 +1,15 @@
 """Prompts for each task kind: fill-in-the-middle for completions, chat for everything else.
 
 The layout is deterministic and puts the most stable text first (system
-prompt, cross-file definitions, then the code around the cursor) so that
-consecutive requests share a prefix and the engine's prefix cache hits.
+prompt, cross-file definitions, then the code — for repository commands the
+repository digest) and the task's instruction last, so that different tasks
+on the same code (review, security, performance on one commit; explain then
+fix on one function) send a byte-identical prefix up to the instruction: the
+local engine's prefix cache and the providers' prompt caches hit.
+:attr:`~inference.types.GenerationRequest.stable_chars` says where that prefix
+ends in the user message (Anthropic's ``cache_control`` breakpoint goes
+there) and ``cache_key`` (:func:`prompt_cache_key`, per repository and user)
+groups the requests that share it (OpenAI's ``prompt_cache_key``).
 
 Tasks whose answer becomes an edit get an answer format (:data:`ANSWER_FORMATS`)
 after the code, which :mod:`lsp_server.tasks.edits` and
@@ -16,6 +23,8 @@ file, not the single test file of the "generate tests" code action.
 
 from __future__ import annotations
 
+import hashlib
+
 from inference.types import ChatMessage, GenerationRequest
 from lsp_server.analysis.context import AssembledContext
 from routing.policy import RouteTarget
@@ -27,20 +36,20 @@ SYSTEM_PROMPT = (
 )
 
 TASK_INSTRUCTIONS: dict[TaskKind, str] = {
-    TaskKind.EXPLAIN: "Explain what the following code does, its inputs, outputs and side effects.",
-    TaskKind.DOCSTRING: "Write a docstring for the following code, in the language's usual style.",
-    TaskKind.NAMING: "Suggest clearer names for the identifiers in the following code.",
-    TaskKind.REFACTOR: "Refactor the following code for clarity without changing its behaviour.",
-    TaskKind.TESTS: "Write unit tests for the following code.",
-    TaskKind.FIX: "Fix the problem described below in the following code; explain the cause in one sentence.",
-    TaskKind.REVIEW: "Review the following code: list concrete problems with severity and a suggested fix.",
-    TaskKind.MULTI_FILE_REFACTOR: "Refactor the following code across the files shown, as described below.",
+    TaskKind.EXPLAIN: "Explain what the code above does, its inputs, outputs and side effects.",
+    TaskKind.DOCSTRING: "Write a docstring for the code above, in the language's usual style.",
+    TaskKind.NAMING: "Suggest clearer names for the identifiers in the code above.",
+    TaskKind.REFACTOR: "Refactor the code above for clarity without changing its behaviour.",
+    TaskKind.TESTS: "Write unit tests for the code above.",
+    TaskKind.FIX: "Fix the problem described below in the code above; explain the cause in one sentence.",
+    TaskKind.REVIEW: "Review the code above: list concrete problems with severity and a suggested fix.",
+    TaskKind.MULTI_FILE_REFACTOR: "Refactor the code above across the files shown, as described below.",
     TaskKind.ARCHITECTURE: "Analyse the architecture shown and recommend improvements.",
-    TaskKind.DOCUMENTATION: "Write comprehensive documentation for the following code.",
-    TaskKind.SECURITY: "Find security vulnerabilities in the following code, with severity and fixes.",
-    TaskKind.MIGRATION: "Migrate the following code to the target named below.",
-    TaskKind.PERFORMANCE: "Suggest performance improvements for the following code.",
-    TaskKind.API_INTEGRATION: "Recommend how to integrate the API used by the following code.",
+    TaskKind.DOCUMENTATION: "Write comprehensive documentation for the code above.",
+    TaskKind.SECURITY: "Find security vulnerabilities in the code above, with severity and fixes.",
+    TaskKind.MIGRATION: "Migrate the code above to the target named below.",
+    TaskKind.PERFORMANCE: "Suggest performance improvements for the code above.",
+    TaskKind.API_INTEGRATION: "Recommend how to integrate the API used by the code above.",
 }
 
 _REPLACE = (
@@ -109,8 +118,9 @@ def build_generation_request(
     focus_text: str,
     instruction: str = "",
     max_tokens: int,
+    cache_key: str = "",
 ) -> GenerationRequest:
-    """The model call for ``task`` sent to ``target``."""
+    """The model call for ``task`` sent to ``target``; ``cache_key`` see :func:`prompt_cache_key`."""
     if task in COMPLETION_TASKS:
         return GenerationRequest.fim(
             request_id,
@@ -121,16 +131,27 @@ def build_generation_request(
             stop=() if context.multiline else ("\n",),
         )
     fence = language or ""
-    parts = []
-    for snippet in context.snippets:
-        parts.append(f"Related definition from {snippet.path}:\n```{fence}\n{snippet.text}\n```")
-    parts.append(TASK_INSTRUCTIONS.get(task, "Help with the following code."))
+    stable = [f"Related definition from {s.path}:\n```{fence}\n{s.text}\n```" for s in context.snippets]
+    stable.append(f"```{fence}\n{focus_text}\n```")
+    asked = [TASK_INSTRUCTIONS.get(task, "Help with the code above.")]
     details, own_format = split_answer_format(instruction)
     if details:
-        parts.append(f"Details: {details}")
-    parts.append(f"```{fence}\n{focus_text}\n```")
+        asked.append(f"Details: {details}")
     answer_format = own_format if own_format is not None else ANSWER_FORMATS.get(task)
     if answer_format:
-        parts.append(answer_format)
-    messages = (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", "\n\n".join(parts)))
-    return GenerationRequest.chat(request_id, messages, model=target.model, max_tokens=max_tokens)
+        asked.append(answer_format)
+    prefix = "\n\n".join(stable) + "\n\n"
+    messages = (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", prefix + "\n\n".join(asked)))
+    return GenerationRequest.chat(
+        request_id,
+        messages,
+        model=target.model,
+        max_tokens=max_tokens,
+        stable_chars=len(prefix),
+        cache_key=cache_key,
+    )
+
+
+def prompt_cache_key(user: str, root: str) -> str:
+    """The provider cache key of ``user``'s requests on the repository at ``root`` (a hash: names stay here)."""
+    return hashlib.sha256(f"{user}\0{root}".encode()).hexdigest()[:32]

@@ -58,16 +58,16 @@ _FINDINGS_FORMAT = (
 
 _TASK_FOCUS: dict[TaskKind, str] = {
     TaskKind.REVIEW: (
-        "Review the code below: bugs, unhandled errors and edge cases, misleading names, dead code and "
+        "Review the code above: bugs, unhandled errors and edge cases, misleading names, dead code and "
         "maintainability problems."
     ),
     TaskKind.SECURITY: (
-        "Audit the code below for security vulnerabilities: injection, path traversal, unsafe deserialization, "
+        "Audit the code above for security vulnerabilities: injection, path traversal, unsafe deserialization, "
         "hard-coded secrets, weak cryptography, missing authentication or authorization checks, unsafe "
         'subprocess or eval use. Use "error" for exploitable problems; put the CWE identifier in "code".'
     ),
     TaskKind.PERFORMANCE: (
-        "Find performance problems in the code below: needless quadratic work, repeated I/O or queries in "
+        "Find performance problems in the code above: needless quadratic work, repeated I/O or queries in "
         "loops, blocking calls in async code, avoidable copies and allocations. Say what to do instead."
     ),
     TaskKind.ARCHITECTURE: (
@@ -87,7 +87,7 @@ _TASK_FOCUS: dict[TaskKind, str] = {
         "Answer with the document only."
     ),
     TaskKind.TESTS: (
-        "Write a complete test suite for the code below in the project's language and test framework: "
+        "Write a complete test suite for the code above in the project's language and test framework: "
         "normal cases, edge cases and error cases, one test file per module tested, following the "
         "repository's existing test layout."
     ),
@@ -106,7 +106,7 @@ def task_instruction(task: TaskKind, extra: str = "", *, tests_path: str | None 
 
     ``tests_path`` is where a test suite for one source file goes by convention.
     """
-    parts = [_TASK_FOCUS.get(task, "Help with the repository below.")]
+    parts = [_TASK_FOCUS.get(task, "Help with the repository above.")]
     if task in FINDINGS_TASKS:
         parts.append(_FINDINGS_FORMAT)
     if task == TaskKind.TESTS and tests_path:

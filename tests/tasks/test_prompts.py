@@ -36,16 +36,18 @@ def prompt(task: TaskKind, instruction: str, focus: str = "CODE") -> str:
 
 def test_the_tests_action_keeps_its_single_file_format() -> None:
     text = prompt(TaskKind.TESTS, "The tests go in a new file, `test_main.py`.")
-    assert text.endswith("```python\nCODE\n```\n\n" + ANSWER_FORMATS[TaskKind.TESTS])
-    assert "Details: The tests go in a new file, `test_main.py`." in text
+    # the code first (the stable prefix), then the instruction, its details and the answer format
+    assert text.startswith("```python\nCODE\n```\n\n")
+    assert text.endswith("Details: The tests go in a new file, `test_main.py`.\n\n" + ANSWER_FORMATS[TaskKind.TESTS])
 
 
 def test_the_test_suite_format_replaces_the_single_file_format() -> None:
     instruction = task_instruction(TaskKind.TESTS, "cover errors", tests_path="tests/test_util.py")
     text = prompt(TaskKind.TESTS, instruction, focus="## Contents")
     assert ANSWER_FORMATS[TaskKind.TESTS] not in text and "exactly one fenced code block" not in text
-    assert text.endswith("```python\n## Contents\n```\n\n" + SUITE_FORMAT)  # the format comes after the code
-    details = text[text.index("Details: ") : text.index("```python")]
+    assert text.startswith("```python\n## Contents\n```\n\n")  # the code (digest) first: the cacheable prefix
+    assert text.endswith(SUITE_FORMAT)  # the format comes last
+    details = text[text.index("Details: ") : text.index(SUITE_FORMAT)]
     assert "Put the tests in `tests/test_util.py`." in details and "The user adds: cover errors" in details
     assert "Answer format" not in details
 
@@ -66,3 +68,20 @@ def test_a_two_file_suite_answer_yields_two_files() -> None:
     assert [f.path for f in parsed.files] == ["tests/test_util.py", "tests/test_db.py"]
     assert parsed.problems == ()
     assert parsed.files[1].content.endswith("    assert all_names(conn) == []\n")
+
+
+def test_the_stable_prefix_ends_where_the_instruction_starts() -> None:
+    request = build_generation_request(
+        TaskKind.REVIEW,
+        "r-1",
+        RouteTarget("anthropic", "claude-sonnet-4-6", True),
+        CONTEXT,
+        language="markdown",
+        focus_text="## Contents",
+        instruction="Review it.",
+        max_tokens=100,
+        cache_key="k",
+    )
+    text = request.messages[-1].content
+    assert text[: request.stable_chars] == "```markdown\n## Contents\n```\n\n"
+    assert text[request.stable_chars :].startswith("Review the code above") and request.cache_key == "k"

@@ -4,8 +4,9 @@ Routes: ``POST /v1/messages`` (streamed with Anthropic's event sequence
 ``message_start``, ``content_block_start``, ``ping``, ``content_block_delta``
 per piece, ``content_block_stop``, ``message_delta``, ``message_stop``; or
 whole when ``stream`` is false), ``GET /v1/models`` and ``GET /v1/models/{id}``.
-``message_start`` carries ``input_tokens`` (the uncached part) and
-``cache_read_input_tokens``; ``message_delta`` carries ``output_tokens`` and
+``message_start`` carries ``input_tokens`` (the uncached part),
+``cache_read_input_tokens`` and ``cache_creation_input_tokens``
+(:attr:`Reply.cache_write_tokens`); ``message_delta`` carries ``output_tokens`` and
 the ``stop_reason`` (:attr:`Reply.usage_in` moves the input figures to
 ``message_delta``, to both, or to neither) (``end_turn``, ``max_tokens``, ``refusal``). Errors carry
 ``{"type": "error", "error": {...}}``; a rate limit sends ``retry-after``;
@@ -162,8 +163,8 @@ def _message(
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": reply.prompt_tokens - reply.cached_tokens,
-            "cache_creation_input_tokens": 0,
+            "input_tokens": reply.prompt_tokens - reply.cached_tokens - reply.cache_write_tokens,
+            "cache_creation_input_tokens": reply.cache_write_tokens,
             "cache_read_input_tokens": reply.cached_tokens,
             "output_tokens": output_tokens,
         },
@@ -172,8 +173,8 @@ def _message(
 
 def _input_usage(reply: Reply) -> dict[str, int]:
     return {
-        "input_tokens": reply.prompt_tokens - reply.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens - reply.cache_write_tokens,
+        "cache_creation_input_tokens": reply.cache_write_tokens,
         "cache_read_input_tokens": reply.cached_tokens,
     }
 

@@ -126,6 +126,7 @@ class Reply:
     text: str = "Hello from the test server."
     prompt_tokens: int = 12
     cached_tokens: int = 0
+    cache_write_tokens: int = 0  # Anthropic: cache_creation_input_tokens (part of prompt_tokens)
     completion_tokens: int | None = None
     finish_reason: Literal["stop", "length", "content_filter"] = "stop"
     pieces: Sequence[str] | None = None  # explicit split of ``text``
