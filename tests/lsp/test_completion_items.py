@@ -238,22 +238,64 @@ async def test_snippet_characters_are_plain_text(tmp_path: Path) -> None:
         await _stop(session)
 
 
+async def _complete_again(session: Session, name: str, line: int, character: int) -> types.CompletionList:
+    result = await session.client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=(session.root / name).as_uri()),
+            position=types.Position(line=line, character=character),
+        )
+    )
+    assert isinstance(result, types.CompletionList), result
+    return result
+
+
 async def test_cached_answer_has_the_same_edit(tmp_path: Path) -> None:
-    session = await _session(tmp_path, "neovim@v0.7.0", reply="me")
+    """The second ask is answered from the completion cache (no 0.6 s engine delay) with the same edit."""
+    root = tmp_path / "project"
+    root.mkdir()
+    local = 'backend = "instant"\ninstant_reply = "me"\ninstant_token_delay_ms = 600\n'
+    client = await start_stdio(server_env(tmp_path, write_config(tmp_path, local=local)))
+    params = init_params(root, "neovim@v0.7.0")
+    await client.initialize_session(params)
+    session = Session(client, "neovim@v0.7.0", "utf-16", params.capabilities, root)
     try:
         first = await _complete(session, "c.py", "x = na\n", 0, 6)
-        again = await session.client.text_document_completion_async(
-            types.CompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=(session.root / "c.py").as_uri()),
-                position=types.Position(line=0, character=6),
-            )
-        )
-        assert isinstance(again, types.CompletionList)
-        assert json.dumps(again.items[0].text_edit, default=str) == json.dumps(first.items[0].text_edit, default=str)
-        assert isinstance(again.items[0].text_edit, types.TextEdit)
-        assert again.items[0].text_edit.new_text == "name"
+        again = await _complete_again(session, "c.py", 0, 6)
+        assert first.items[0].data["latency_ms"] >= 600 > again.items[0].data["latency_ms"]
+        edit = again.items[0].text_edit
+        assert isinstance(edit, types.TextEdit) and edit == first.items[0].text_edit
+        assert edit.new_text == "name" and again.items[0].label == "name"
+        cursor = types.Position(line=0, character=6)
+        assert _apply(session, ["x = na", ""], cursor, again, "insert").splitlines()[0] == "x = name"
     finally:
         await _stop(session)
+
+
+async def test_gateway_mode_answers_get_the_same_items(tmp_path: Path) -> None:
+    """In gateway mode (a real gateway process answering "me"; the local engine would say LOCAL), fresh and cached."""
+    from tests.gateway.harness import add_user
+    from tests.gateway.test_lsp_gateway_mode import editor, start_gateway
+
+    gateway = start_gateway(tmp_path, reply="me")
+    try:
+        root = tmp_path / "project"
+        root.mkdir()
+        client = await editor(tmp_path, "ann", gateway.url, add_user(gateway.env, "ann"), root)
+        capabilities = init_params(root, "visual-studio-code").capabilities
+        session = Session(client, "visual-studio-code", "utf-16", capabilities, root)
+        try:
+            lines = ["import os", "x = na", ""]
+            cursor = types.Position(line=1, character=6)
+            fresh = await _complete(session, "g.py", "\n".join(lines), 1, 6)
+            cached = await _complete_again(session, "g.py", 1, 6)
+            for listing in (fresh, cached):
+                assert listing.items[0].data["target"] == "local"  # the gateway's engine
+                for mode in ("insert", "replace"):
+                    assert _apply(session, lines, cursor, listing, mode).splitlines()[1] == "x = name", listing
+        finally:
+            await _stop(session)
+    finally:
+        gateway.process.stop()
 
 
 # -- the item builder alone (no server) ----------------------------------------------------------------------------
