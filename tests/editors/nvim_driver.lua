@@ -45,6 +45,41 @@ local function run()
     return
   end
 
+  if mode == "omni" then
+    -- $HA_LINE (1-based) ends with the typed prefix: the server's answer through Neovim's own filter, then
+    -- omni-completion (<C-x><C-o>, the plugin's omnifunc) accepted in the buffer
+    local lnum = tonumber(os.getenv("HA_LINE"))
+    local line = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
+    results.omnifunc = vim.bo[bufnr].omnifunc
+    local response, err = ha.request_sync(client, "textDocument/completion", {
+      textDocument = doc, position = { line = lnum - 1, character = #line },
+    }, 15000, bufnr)
+    results.completion_error = err and err.message or nil
+    results.prefix = line:sub(vim.fn.match(line, "\\k*$") + 1)
+    local to_items = vim.lsp.util.text_document_completion_list_to_complete_items
+    if to_items == nil then -- removed after 0.11: the same filter lives in vim.lsp.completion
+      to_items = function(result, prefix) return vim.lsp.completion._lsp_to_complete_items(result, prefix) end
+    end
+    results.kept = {}
+    for _, match in ipairs(to_items(response or {}, results.prefix)) do table.insert(results.kept, match.word) end
+    vim.api.nvim_win_set_cursor(0, { lnum, #line })
+    local started = vim.loop.now()
+    local timer = vim.loop.new_timer()
+    timer:start(50, 50, vim.schedule_wrap(function()
+      local now = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
+      if now ~= line or vim.fn.pumvisible() == 1 or vim.loop.now() - started > 15000 then
+        timer:stop()
+        local keys = vim.fn.pumvisible() == 1 and "<C-y><Esc>" or "<Esc>"
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "n", false)
+      end
+    end))
+    -- 'x!': run the keys and stay in Insert mode until the timer leaves it (the answer arrives meanwhile)
+    vim.fn.feedkeys(vim.api.nvim_replace_termcodes("A<C-x><C-o>", true, false, true), "x!")
+    vim.wait(200)
+    results.line_after = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
+    return
+  end
+
   if mode == "cancel" then
     local function aborted()
       local status = ha.request_sync(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, 10000, bufnr)

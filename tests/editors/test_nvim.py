@@ -39,12 +39,21 @@ def _require(binary: str) -> str:
     return binary
 
 
-def _run(nvim: str, tmp_path: Path, *, mode: str, delay_ms: float = 0.0, reply: str = "return a + b") -> dict[str, Any]:
+def _run(
+    nvim: str,
+    tmp_path: Path,
+    *,
+    mode: str,
+    delay_ms: float = 0.0,
+    reply: str = "return a + b",
+    doc: str = DOC,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
     source = project / "demo.py"
-    source.write_text(DOC, encoding="utf-8")
+    source.write_text(doc, encoding="utf-8")
     config = write_config(tmp_path, reply=reply, delay_ms=delay_ms)
     init = tmp_path / "init.lua"
     init.write_text(
@@ -54,7 +63,9 @@ def _run(nvim: str, tmp_path: Path, *, mode: str, delay_ms: float = 0.0, reply: 
         encoding="utf-8",
     )
     out = tmp_path / "result.json"
-    env = server_env(tmp_path, config, {"HA_OUT": str(out), "HA_FILE": str(source), "HA_MODE": mode})
+    env = server_env(
+        tmp_path, config, {"HA_OUT": str(out), "HA_FILE": str(source), "HA_MODE": mode, **(extra_env or {})}
+    )
     env["XDG_STATE_HOME"] = str(tmp_path / "xdg-state")
     argv = [nvim, "--headless", "-n", "-i", "NONE", "-u", str(init), "-c", f"luafile {DRIVER}"]
     result, _ = run_editor("nvim", argv, env, project, out)
@@ -83,6 +94,18 @@ def test_nvim_features(nvim: str, tmp_path: Path) -> None:
     review = result["review"]  # hybrid.review of the file; the instant engine's code reply is no findings list
     assert review["route"]["target"] == "local", review
     assert "error" in review or review["findings"] == 0, review
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
+def test_nvim_omni_completion_keeps_and_inserts_the_item(nvim: str, tmp_path: Path) -> None:
+    """At ``x = na|`` (the model continues ``me``): Neovim's filter keeps the item; <C-x><C-o> yields ``x = name``."""
+    doc = "import os\nx = na\n"
+    result = _run(_require(nvim), tmp_path, mode="omni", reply="me", doc=doc, extra_env={"HA_LINE": "2"})
+    assert result["omnifunc"] == "v:lua.vim.lsp.omnifunc", result
+    assert result.get("completion_error") is None, result
+    assert result["prefix"] == "na", result
+    assert result["kept"] == ["name"], result  # text_document_completion_list_to_complete_items(result, "na")
+    assert result["line_after"] == "x = name", result
 
 
 @pytest.mark.parametrize("nvim", NVIMS)

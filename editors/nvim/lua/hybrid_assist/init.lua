@@ -27,6 +27,8 @@ M.defaults = {
   -- vim.lsp.completion (0.11+): completion items from the server in the built-in completion menu
   completion = false,
   completion_autotrigger = false,
+  -- omni-completion (<C-x><C-o>) through vim.lsp.omnifunc in attached buffers that have no omnifunc yet
+  omnifunc = true,
   commands = true,
 }
 
@@ -256,6 +258,9 @@ end
 
 local function on_attach(client, bufnr)
   local opts = M.config or M.defaults
+  if opts.omnifunc and vim.bo[bufnr].omnifunc == "" then -- <C-x><C-o> asks the server (0.7 does not set it)
+    vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
+  end
   if opts.inline_completion and vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
   end
