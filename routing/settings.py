@@ -3,7 +3,13 @@
 The per-task policy table follows the reference design: the local GPUs take
 completion, single-file refactoring, basic documentation, explanation,
 simple debugging, review assistance, naming and basic tests; the cloud takes
-multi-file and repository-wide work. Every entry can be overridden in TOML::
+multi-file and repository-wide work. Local first: explanation, naming, review
+(the review command and action: file- and diff-scoped reviews, whose digest is
+small) and documentation (a file's documentation) go local at any scope
+whenever the prompt and answer fit the local window — the policy sends the
+rest to the cloud (``decide``: "exceeds the local window") — fixes and
+docstrings up to multi-file scope; sensitive code never leaves whatever the
+table says. Every entry can be overridden in TOML::
 
     [routing.tasks.explain]
     local_up_to = "multi_file"        # scope levels served locally
@@ -46,16 +52,17 @@ def default_task_policies() -> dict[str, TaskPolicy]:
     return {
         TaskKind.COMPLETION: _t("repository", "openai:gpt-4o-mini", 64),
         TaskKind.INLINE_COMPLETION: _t("repository", "openai:gpt-4o-mini", 64),
-        TaskKind.EXPLAIN: _t("multi_file", "gemini:gemini-2.5-flash", 400),
-        TaskKind.DOCSTRING: _t("single_file", "gemini:gemini-2.5-flash", 300),
-        TaskKind.NAMING: _t("multi_file", "gemini:gemini-2.5-flash", 120),
+        # the reference design's local tasks: local whenever the request fits the local window
+        TaskKind.EXPLAIN: _t("repository", "gemini:gemini-2.5-flash", 400),
+        TaskKind.DOCSTRING: _t("multi_file", "gemini:gemini-2.5-flash", 300),
+        TaskKind.NAMING: _t("repository", "gemini:gemini-2.5-flash", 120),
         TaskKind.REFACTOR: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
         TaskKind.TESTS: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
-        TaskKind.FIX: _t("single_file", "openai:gpt-4o", 800),
-        TaskKind.REVIEW: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
+        TaskKind.FIX: _t("multi_file", "openai:gpt-4o", 800),
+        TaskKind.REVIEW: _t("repository", "anthropic:claude-sonnet-4-6", 1500),
         TaskKind.MULTI_FILE_REFACTOR: _t("never", "anthropic:claude-sonnet-4-6", 3000),
         TaskKind.ARCHITECTURE: _t("never", "openai:gpt-4o", 2500),
-        TaskKind.DOCUMENTATION: _t("never", "gemini:gemini-2.5-pro", 4000),
+        TaskKind.DOCUMENTATION: _t("repository", "gemini:gemini-2.5-pro", 4000),
         TaskKind.SECURITY: _t("never", "openai:gpt-4o", 2500),
         TaskKind.MIGRATION: _t("never", "anthropic:claude-sonnet-4-6", 3000),
         TaskKind.PERFORMANCE: _t("never", "openai:gpt-4o", 2000),

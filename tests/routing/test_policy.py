@@ -20,6 +20,7 @@ LOCAL_TASKS = {
     "tests",
     "fix",
     "review",
+    "documentation",
 }
 
 
@@ -50,10 +51,9 @@ def test_single_file_follows_reference_split(task: str) -> None:
     [
         ("completion", "repository", "local"),
         ("explain", "multi_file", "local"),
-        ("explain", "repository", "gemini"),
-        ("docstring", "multi_file", "gemini"),
+        ("docstring", "repository", "gemini"),
         ("refactor", "multi_file", "anthropic"),
-        ("fix", "multi_file", "openai"),
+        ("fix", "repository", "openai"),
         ("tests", "repository", "anthropic"),
         ("multi_file_refactor", "multi_file", "anthropic"),
         ("security", "repository", "openai"),
@@ -61,6 +61,27 @@ def test_single_file_follows_reference_split(task: str) -> None:
 )
 def test_scope_escalates_to_cloud(task: str, level: str, target: str) -> None:
     assert route(task, level).target == target  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("task", "level"),
+    [
+        ("explain", "repository"),
+        ("naming", "repository"),
+        ("docstring", "multi_file"),
+        ("fix", "multi_file"),
+        ("review", "repository"),  # the review command's level; a file's or a diff's digest is small
+        ("documentation", "repository"),
+    ],
+)
+def test_local_first_tasks_stay_local_when_they_fit_and_go_to_the_cloud_when_not(task: str, level: str) -> None:
+    # The reference design's local tasks (the old table sent these to the cloud at these levels).
+    assert route(task, level, tokens=2_000).target == "local"  # type: ignore[attr-defined]
+    too_big = route(task, level, tokens=SETTINGS.local_context_tokens)
+    assert too_big.target == SETTINGS.tasks[task].cloud.split(":")[0]  # type: ignore[attr-defined]
+    assert any("exceeds the local window" in r for r in too_big.reasons)  # type: ignore[attr-defined]
+    sensitive = route(task, level, tokens=SETTINGS.local_context_tokens, sensitive=True)
+    assert sensitive.target == "local" and sensitive.local_only  # type: ignore[attr-defined]
 
 
 def test_cloud_decision_has_model_cost_and_fallbacks() -> None:
@@ -133,7 +154,7 @@ def test_requested_model_selects_its_provider() -> None:
 
 def test_decision_is_pure() -> None:
     assert route("review", "repository") == route("review", "repository")
-    assert route("review", "repository").to_json()["target"] == "anthropic"  # type: ignore[attr-defined]
+    assert route("architecture", "repository").to_json()["target"] == "openai"  # type: ignore[attr-defined]
 
 
 def test_skipped_providers_are_explained() -> None:

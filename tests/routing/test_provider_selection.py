@@ -19,7 +19,7 @@ from inference.settings import ProviderSettings, default_providers
 from inference.types import ChatMessage, GenerationRequest
 from routing.policy import LocalState, RouteInput, RouteTarget, decide, provider_order
 from routing.service import RoutedCall, RoutingService
-from routing.settings import RoutingSettings
+from routing.settings import RoutingSettings, default_task_policies
 from routing.tasks import TaskKind
 from tests.wire.openai_server import OpenAIWireServer
 
@@ -47,6 +47,17 @@ def _custom(name_key: str, base_url: str = "https://llm.example.internal/v1", **
     return ProviderSettings(**values)
 
 
+# These tests use review and explain as "a task the policy sends to the cloud": they pin the table entries of
+# before local-first (review local only at single-file scope, explain up to multi-file), which the default
+# table now serves locally whenever they fit the local window.
+_OLD_TASKS: dict[str, Any] = {
+    **{task: policy.model_dump() for task, policy in default_task_policies().items()},
+    "review": {"local_up_to": "single_file", "cloud": "anthropic:claude-sonnet-4-6", "max_output_tokens": 1500},
+    "explain": {"local_up_to": "multi_file", "cloud": "gemini:gemini-2.5-flash", "max_output_tokens": 400},
+}
+OLD_REVIEW_POLICY = RoutingSettings.model_validate({"tasks": _OLD_TASKS})
+
+
 def _route(
     providers: dict[str, ProviderSettings],
     task: TaskKind = TaskKind.REVIEW,
@@ -58,7 +69,7 @@ def _route(
     missing = frozenset(n for n, p in providers.items() if p.kind != "openai-compatible" and p.api_key() is None)
     local = kw.pop("local", LocalState(model="qwen"))
     request = RouteInput(task=task, scope_level=level, context_tokens=tokens, local=local, missing_keys=missing, **kw)
-    return decide(request, settings or RoutingSettings(), providers)
+    return decide(request, settings or OLD_REVIEW_POLICY, providers)
 
 
 # -- 1. custom-named providers ---------------------------------------------------------------------
@@ -91,7 +102,7 @@ def test_provider_order_defaults_to_every_configured_provider_built_ins_first() 
     assert provider_order(RoutingSettings(), providers) == ["openai", "anthropic", "gemini", "b", "a"]
     decision = _route(providers)
     assert [t.target for t in decision.chain()] == ["b", "a", "local"]
-    explicit = RoutingSettings(provider_order=["a", "b"])
+    explicit = RoutingSettings.model_validate({"tasks": _OLD_TASKS, "provider_order": ["a", "b"]})
     assert [t.target for t in _route(providers, settings=explicit).chain()][:2] == ["a", "b"]
 
 
@@ -104,6 +115,7 @@ def _served_settings(tmp_path: Path, providers: dict[str, dict[str, Any]]) -> Hy
             "local": {"backend": "instant", "instant_reply": "local answer"},
             "analysis": {"index_cache_dir": str(tmp_path / "index")},
             "providers": providers,
+            "routing": {"tasks": _OLD_TASKS},
         }
     )
 

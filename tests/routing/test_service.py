@@ -37,9 +37,9 @@ def _call(settings: HybridSettings) -> RoutedCall:
         request_id="svc-1",
         user="alice",
         team="platform",
-        task=TaskKind.REVIEW,
+        task=TaskKind.SECURITY,  # a task the default policy sends to the cloud (review is local-first now)
         route_input=RouteInput(
-            task=TaskKind.REVIEW,
+            task=TaskKind.SECURITY,  # a task the default policy sends to the cloud (review is local-first now)
             scope_level="repository",
             context_tokens=2_000,
             local=LocalState(available=True, model="instant"),
@@ -100,7 +100,7 @@ async def test_a_decision_made_already_is_served_as_it_is(tmp_path: Path, openai
     own = service.decide(call.route_input, call.routing)
     assert own.target == "openai"
     local_only = RouteInput(
-        task=TaskKind.REVIEW,
+        task=TaskKind.SECURITY,  # a task the default policy sends to the cloud (review is local-first now)
         scope_level="repository",
         context_tokens=2_000,
         sensitive=True,
