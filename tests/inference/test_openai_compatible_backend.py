@@ -327,8 +327,12 @@ def test_from_local_settings() -> None:
 
 
 async def test_one_connection_serves_request_after_request(openai_server: OpenAIWireServer) -> None:
-    """The stream is read to its end after ``[DONE]``, so httpx keeps the connection for the next request."""
-    backend = make_backend(openai_server.base_url)
+    """The stream is read to its end after ``[DONE]``, so the pool keeps the connection for the next request.
+
+    The FIM format is configured: ``auto`` would probe ``/tokenize`` concurrently over several connections,
+    which the pool then takes in turn.
+    """
+    backend = make_backend(openai_server.base_url, fim_format="qwen2.5-coder")
     try:
         for i in range(3):
             openai_server.reply(f"answer {i}")
