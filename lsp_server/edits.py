@@ -19,7 +19,7 @@ from lsprotocol import types
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.analysis.positions import LineTable, encode_text, position_at
-from lsp_server.server import HybridLanguageServer
+from lsp_server.host import Host
 from lsp_server.tasks.edits import FileChange, Replacement
 from lsp_server.tasks.findings import GeneratedFile
 from lsp_server.tasks.gathering import Gathered
@@ -35,7 +35,7 @@ def range_json(r: types.Range) -> dict[str, Any]:
     }
 
 
-def text_edit(ls: HybridLanguageServer, doc: Document, rep: Replacement) -> types.TextEdit:
+def text_edit(ls: Host, doc: Document, rep: Replacement) -> types.TextEdit:
     """The ``TextEdit`` of the byte-range replacement ``rep`` in ``doc``."""
     rng = types.Range(start=ls.position(doc, rep.start), end=ls.position(doc, rep.end))
     return types.TextEdit(range=rng, new_text=rep.text)
@@ -46,7 +46,7 @@ def _versioned(uri: str, version: int | None, edits: list[types.TextEdit]) -> ty
     return types.TextDocumentEdit(text_document=identifier, edits=edits)
 
 
-def workspace_edit(ls: HybridLanguageServer, changes: tuple[FileChange, ...], uri: str) -> types.WorkspaceEdit:
+def workspace_edit(ls: Host, changes: tuple[FileChange, ...], uri: str) -> types.WorkspaceEdit:
     """The editor's view of ``changes`` (positions in the session's encoding).
 
     Only an edit of the action's own document ``uri`` alone uses ``changes``;
@@ -75,7 +75,7 @@ def workspace_edit(ls: HybridLanguageServer, changes: tuple[FileChange, ...], ur
 
 
 def suite_edit(
-    ls: HybridLanguageServer, root: Path, files: tuple[GeneratedFile, ...], gathered: Gathered
+    ls: Host, root: Path, files: tuple[GeneratedFile, ...], gathered: Gathered
 ) -> tuple[types.WorkspaceEdit | None, list[dict[str, object]], str]:
     """The WorkspaceEdit creating or replacing ``files``; None and why when the editor cannot apply it."""
     caps = ls.client_capabilities.workspace

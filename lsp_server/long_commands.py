@@ -3,8 +3,8 @@
 Not a handler: :mod:`lsp_server.handlers.repository` registers the commands
 and says what each does with its answer. Here: :func:`parse_target` (the one
 optional argument object; ``InvalidParams`` naming the problem),
-:func:`with_progress` (a cancellable ``$/progress`` token; ``{"cancelled":
-true}`` when the editor cancels), and :func:`repository_command`, the shared
+:func:`with_progress` (:func:`lsp_server.progress.run_with_progress`, with
+``{"cancelled": true}`` when the editor cancels), and :func:`repository_command`, the shared
 skeleton of every repository command: gather the files, pack the digest, ask
 the assistant, then hand the answer to the command's ``finish`` — or report
 an empty or malformed answer as ``{"error": ..., "route": ...}``.
@@ -25,9 +25,9 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import path_to_uri
-from lsp_server.handlers.workspace import create_progress
+from lsp_server.host import Host
+from lsp_server.progress import Report, only_the_work_was_cancelled, run_with_progress
 from lsp_server.requests import AssistRequest, AssistResult
-from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.findings import MalformedAnswerError
 from lsp_server.tasks.gathering import SCOPES, CommandFailure, Gathered, Target, digest_for, gather
 from lsp_server.tasks.repository import Digest
@@ -35,8 +35,7 @@ from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
 
-Report = Callable[[str, int], None]
-"""``report(message, percentage)``: one ``$/progress`` report."""
+__all__ = ["Report", "RequestFailedError", "Unusable", "parse_target", "repository_command", "with_progress"]
 
 
 class RequestFailedError(JsonRpcException):
@@ -85,38 +84,17 @@ def parse_target(command: str, args: tuple[Any, ...], *, scoped: bool) -> Target
 
 
 async def with_progress(
-    ls: HybridLanguageServer, title: str, body: Callable[[Report], Awaitable[dict[str, object]]]
+    ls: Host, title: str, body: Callable[[Report], Awaitable[dict[str, object]]]
 ) -> dict[str, object]:
     """Run ``body`` under a cancellable ``$/progress`` token; ``{"cancelled": true}`` when the editor cancels."""
-    token = await create_progress(ls, title)
-
-    def report(message: str, percentage: int) -> None:
-        if token is not None:
-            value = types.WorkDoneProgressReport(message=message, percentage=percentage)
-            ls.work_done_progress.report(token, value)
-
-    work: asyncio.Task[dict[str, object]] = ls.spawn(body(report))
-    if token is not None:
-        ls.progress_tasks[token] = work
-    message = "done"
     try:
-        return await work
+        return await run_with_progress(ls, title, body)
     except asyncio.CancelledError:
-        message = "cancelled"
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise  # the command itself was cancelled (shutdown), not just its work
-        return {"cancelled": True}
+        if only_the_work_was_cancelled():
+            return {"cancelled": True}
+        raise  # the command itself was cancelled (shutdown), not just its work
     except CommandFailure as exc:
-        message = "failed"
         raise RequestFailedError(str(exc)) from None
-    except BaseException:
-        message = "failed"
-        raise
-    finally:
-        if token is not None:
-            ls.progress_tasks.pop(token, None)
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
 
 def route_json(result: AssistResult) -> dict[str, object]:
@@ -135,9 +113,7 @@ def route_json(result: AssistResult) -> dict[str, object]:
     }
 
 
-async def ask(
-    ls: HybridLanguageServer, task: TaskKind, digest: Digest, instruction: str, root: Path | None
-) -> AssistResult:
+async def ask(ls: Host, task: TaskKind, digest: Digest, instruction: str, root: Path | None) -> AssistResult:
     """Run ``task`` on ``digest`` through the assistant (routing, budgets, redaction, fallbacks)."""
     base = root if root is not None else Path(tempfile.gettempdir())
     uri = path_to_uri(base / ".hybrid-assist" / f"{task.value}.md")  # a name for the prompt, never written
@@ -156,7 +132,7 @@ class Answered:
 
 
 async def repository_command(
-    ls: HybridLanguageServer,
+    ls: Host,
     command: str,
     target: Target,
     report: Report,
@@ -198,15 +174,9 @@ async def repository_command(
         return {**summary, "error": str(exc), "route": route_json(result)}
 
 
-async def show_document(ls: HybridLanguageServer, uri: str, path: Path) -> bool:
+async def show_document(ls: Host, uri: str, path: Path) -> bool:
     """Open ``uri`` in the editor (``window/showDocument``), or tell the user where it is."""
-    window = ls.client_capabilities.window
-    if window is not None and window.show_document is not None and window.show_document.support:
-        try:
-            shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
-            if shown.success:
-                return True
-        except Exception:  # the editor refused: say where the file is instead
-            logger.debug("showDocument failed", exc_info=True)
+    if await ls.show_document(uri):
+        return True
     ls.show_message(f"hybrid-assist: wrote {path}", types.MessageType.Info)
     return False

@@ -25,8 +25,8 @@ from lsp_server.analysis.documents import Document
 from lsp_server.analysis.languages import language_from_path
 from lsp_server.analysis.paths import path_to_uri, uri_to_path
 from lsp_server.edits import workspace_edit
+from lsp_server.host import Host
 from lsp_server.requests import AssistRequest, AssistResult
-from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.action_inputs import (
     MULTI_FILE_MAX_BYTES,
     WorkspaceFiles,
@@ -85,7 +85,7 @@ class _ShownFiles(WorkspaceFiles):
 class Resolver:
     """One ``codeAction/resolve`` of an edit task: its request, the answers so far, the interpretation."""
 
-    def __init__(self, ls: HybridLanguageServer, doc: Document, task: TaskKind, start: int, end: int) -> None:
+    def __init__(self, ls: Host, doc: Document, task: TaskKind, start: int, end: int) -> None:
         self.ls = ls
         self.doc = doc
         self.task = task
@@ -205,7 +205,7 @@ class Resolver:
                 ls.show_message(f"{said}\n\n{footer}", types.MessageType.Info)
 
 
-async def explain(ls: HybridLanguageServer, doc: Document, request: AssistRequest) -> None:
+async def explain(ls: Host, doc: Document, request: AssistRequest) -> None:
     """Show the explanation of the requested code, with its route."""
     result = await ls.assistant.run(ls.session, doc, request)
     if result.notice:
@@ -215,7 +215,7 @@ async def explain(ls: HybridLanguageServer, doc: Document, request: AssistReques
 
 
 async def resolve_edit(
-    ls: HybridLanguageServer, doc: Document, task: TaskKind, span: tuple[int, int], data: dict[str, Any], title: str
+    ls: Host, doc: Document, task: TaskKind, span: tuple[int, int], data: dict[str, Any], title: str
 ) -> types.WorkspaceEdit | None:
     """The checked edit of the action ``title`` (``task`` on the byte ``span``), or None; the user is told why."""
     resolver = Resolver(ls, doc, task, *span)

@@ -3,14 +3,17 @@
 A new instance is made per connection (stdio has one, TCP/WebSocket many);
 each has its own :class:`Session` (documents, settings, index) and they all
 share one :class:`~lsp_server.assistant.Assistant` and thus one engine and
-router. Features live in :mod:`lsp_server.handlers`.
+router. Features live in :mod:`lsp_server.handlers`, registered by
+:mod:`lsp_server.registration`; they see the server through the
+:class:`~lsp_server.host.Host` protocol, which this class implements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -20,9 +23,11 @@ from hybrid_assist.config import ConfigLayer, SettingsLoader
 from hybrid_assist.config.loader import WORKSPACE_FILE
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
+from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.assistant import Assistant
 from lsp_server.auth import Identity
 from lsp_server.protocol import HybridProtocol
+from lsp_server.registration import register_handlers
 from lsp_server.session import Session
 
 logger = logging.getLogger(__name__)
@@ -30,6 +35,19 @@ logger = logging.getLogger(__name__)
 SERVER_NAME = "hybrid-assist"
 #: Seconds after the last keystroke before an open document is re-indexed.
 INDEX_REFRESH_DELAY_S = 1.0
+
+
+T = TypeVar("T")
+
+
+def as_position_encoding(value: object) -> PositionEncoding:
+    """The negotiated ``PositionEncodingKind`` as the analysis layer names it (UTF-16 when unknown)."""
+    text = str(getattr(value, "value", value) or "utf-16")
+    if text == "utf-8":
+        return "utf-8"
+    if text == "utf-32":
+        return "utf-32"
+    return "utf-16"
 
 
 class HybridLanguageServer(LanguageServer):
@@ -51,12 +69,16 @@ class HybridLanguageServer(LanguageServer):
         self.inflight_completions: dict[str, asyncio.Task[Any]] = {}
         self.progress_tasks: dict[str | int, asyncio.Task[Any]] = {}
         self._index_refresh: dict[str, asyncio.TimerHandle] = {}
-        from lsp_server.handlers import actions, commands, completion, documents, hover, repository, workspace
+        register_handlers(self)
 
-        for module in (workspace, documents, completion, hover, actions, commands, repository):
-            module.register(self)
+    # -- the Host protocol: what the handlers use ----------------------------
+    def negotiated_encoding(self) -> PositionEncoding:
+        return as_position_encoding(self.protocol.workspace.position_encoding)
 
-    # -- helpers shared by the handlers -----------------------------------
+    def structure(self, data: object, cls: type[T]) -> T:
+        structured: T = self.protocol._converter.structure(data, cls)
+        return structured
+
     def document(self, uri: str) -> Document | None:
         return self.session.documents.get(uri)
 
@@ -106,9 +128,27 @@ class HybridLanguageServer(LanguageServer):
         if self.session.first_time(message):
             self.show_message(message, kind)
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def publish_diagnostics(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+
+    async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> types.ApplyWorkspaceEditResult:
+        return await self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+
+    async def show_document(self, uri: str) -> bool:
+        """Open ``uri`` in the editor (``window/showDocument``); False when it cannot or refused."""
+        window = self.client_capabilities.window
+        if window is None or window.show_document is None or not window.show_document.support:
+            return False
+        try:
+            shown = await self.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
+        except Exception:  # the editor refused
+            logger.debug("showDocument failed", exc_info=True)
+            return False
+        return bool(shown.success)
+
+    def spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
         """Run ``coro`` in the background, keeping a reference until it ends."""
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task

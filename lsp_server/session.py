@@ -1,7 +1,9 @@
-"""``Session``: the state of one editor connection (documents, settings, workspace index).
+"""``Session``: the state of one editor connection (documents, settings, workspace index, findings, hovers).
 
-Pure data plus small helpers; the pygls server owns one and the assistant
-reads it. Sessions never share documents; they share the routing runtime.
+Pure data plus small helpers; the pygls server owns one, the handlers share
+it (the review findings one command publishes and the code actions offer
+fixes for, the hover cache) and the assistant reads it. Sessions never share
+documents; they share the routing runtime.
 ``[server] allowed_roots`` and the user its ``{user}`` entries stand for are
 taken from the settings the session starts with (the server's config file and
 environment), never from a workspace file or the editor; :attr:`Session.confinement`
@@ -19,6 +21,11 @@ from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.confinement import Confinement, confinement_for, expand_allowed, root_refusal
+from lsp_server.review import ReviewStore
+from lsp_server.tasks.hover_cache import ExplanationCache
+
+#: Hover explanations kept per session.
+HOVER_CACHE_SIZE = 128
 
 _NUMBERS = re.compile(r"\$?\d+(?:\.\d+)?")
 
@@ -32,6 +39,10 @@ class Session:
     index: WorkspaceIndex | None = None
     problems_shown: set[str] = field(default_factory=set)  # one-time messages already shown
     notices_shown: set[str] = field(default_factory=set)
+    #: The ``hybrid-review`` findings published to this editor (:mod:`lsp_server.review`).
+    review: ReviewStore = field(default_factory=ReviewStore)
+    #: Hover explanations by node text and route (:mod:`lsp_server.handlers.hover`).
+    explanations: ExplanationCache = field(default_factory=lambda: ExplanationCache(HOVER_CACHE_SIZE))
     #: The transport is a network one (``--tcp``/``--ws``, set by the accept loop): the session is confined.
     network: bool = False
     allowed_roots: tuple[str, ...] = field(default=(), init=False)

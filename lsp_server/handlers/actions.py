@@ -2,7 +2,7 @@
 
 ``textDocument/codeAction`` (pygls allows one handler) returns the quick
 fixes of the ``hybrid-review`` findings in the range
-(:func:`~lsp_server.handlers.review.review_fix_actions`), then the AI
+(:func:`~lsp_server.review.review_fix_actions`), then the AI
 actions, without any model call. ``codeAction/resolve`` computes an AI
 action's edit (:mod:`lsp_server.resolver`): the answer becomes file changes
 (:mod:`lsp_server.tasks.edits`) applied to a copy and re-parsed; an answer
@@ -22,9 +22,9 @@ from lsprotocol import types
 
 from lsp_server.analysis.documents import Document
 from lsp_server.edits import range_json
-from lsp_server.handlers.review import review_fix_actions
+from lsp_server.host import Host, Registrar
 from lsp_server.resolver import resolve_edit
-from lsp_server.server import HybridLanguageServer
+from lsp_server.review import review_fix_actions
 from lsp_server.tasks.migration import migration_targets
 from routing.tasks import TaskKind
 
@@ -69,22 +69,23 @@ def list_actions(doc: Document, rng: types.Range, diagnostics: list[types.Diagno
     return actions
 
 
-def code_actions(ls: HybridLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_actions(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction]:
     """The review quick fixes for the range first, then the AI actions (none for an unknown document)."""
-    fixes = review_fix_actions(ls, params)
+    session = ls.session
+    fixes = review_fix_actions(session.review, session.documents, session.encoding, params)
     doc = ls.document(params.text_document.uri)
     if doc is None:
         return fixes
     return fixes + list_actions(doc, params.range, list(params.context.diagnostics or []))
 
 
-async def resolve_action(ls: HybridLanguageServer, action: types.CodeAction) -> types.CodeAction:
+async def resolve_action(ls: Host, action: types.CodeAction) -> types.CodeAction:
     """Compute ``action``'s edit (or message); the action comes back without an edit on any failure."""
     data = action.data if isinstance(action.data, dict) else {}
     doc = ls.document(str(data.get("uri", "")))
     try:
         task = TaskKind(str(data.get("task", "")))
-        rng = ls.protocol._converter.structure(data["range"], types.Range)
+        rng = ls.structure(data["range"], types.Range)
     except (ValueError, KeyError, TypeError) as exc:
         logger.warning("cannot resolve code action: %s", exc)
         return action
@@ -98,13 +99,13 @@ async def resolve_action(ls: HybridLanguageServer, action: types.CodeAction) -> 
     return action
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     options = types.CodeActionOptions(resolve_provider=True, code_action_kinds=CODE_ACTION_KINDS)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
-    def code_action(ls: HybridLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction]:
         return code_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
-    async def resolve(ls: HybridLanguageServer, action: types.CodeAction) -> types.CodeAction:
+    async def resolve(ls: Host, action: types.CodeAction) -> types.CodeAction:
         return await resolve_action(ls, action)

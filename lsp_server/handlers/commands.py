@@ -17,8 +17,10 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
+from lsp_server.host import Host, Registrar
+from lsp_server.indexing import build_index_with_progress
+from lsp_server.progress import only_the_work_was_cancelled
 from lsp_server.requests import AssistRequest
-from lsp_server.server import HybridLanguageServer
 from routing.tasks import parse_task
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def _argument(args: tuple[Any, ...]) -> dict[str, Any]:
     return args[0]
 
 
-def _document_for(ls: HybridLanguageServer, uri: str) -> Document:
+def _document_for(ls: Host, uri: str) -> Document:
     """The open document, or the file read from disk when it is not open."""
     doc = ls.document(uri)
     if doc is not None:
@@ -56,9 +58,9 @@ def _document_for(ls: HybridLanguageServer, uri: str) -> Document:
     return Document(uri, text, "")
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     @server.command(EXPLAIN_ROUTE)
-    async def explain_route(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
+    async def explain_route(ls: Host, *args: Any) -> dict[str, object]:
         arg = _argument(args)
         try:
             uri = str(arg["uri"])
@@ -75,7 +77,7 @@ def register(server: HybridLanguageServer) -> None:
         return explanation.to_json()
 
     @server.command(STATUS)
-    async def status(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
+    async def status(ls: Host, *args: Any) -> dict[str, object]:
         runtime = ls.assistant.runtime
         budget = await ls.assistant.budget_status(ls.session.settings.user, ls.session.settings.team)
         local = runtime.local_state()
@@ -101,7 +103,7 @@ def register(server: HybridLanguageServer) -> None:
         }
 
     @server.command(DOCUMENT_STATE)
-    def document_state(ls: HybridLanguageServer, *args: Any) -> dict[str, object] | None:
+    def document_state(ls: Host, *args: Any) -> dict[str, object] | None:
         """The server's view of an open document, for diagnosing sync problems."""
         uri = args[0].get("uri") if args and isinstance(args[0], dict) else None
         doc = ls.document(str(uri)) if uri else None
@@ -119,16 +121,13 @@ def register(server: HybridLanguageServer) -> None:
         }
 
     @server.command(REINDEX)
-    async def reindex(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
-        from lsp_server.handlers.workspace import build_index_with_progress
-
+    async def reindex(ls: Host, *args: Any) -> dict[str, object]:
         if ls.session.index is None:
             return {"indexed": False, "reason": "no workspace folder"}
         try:
             stats = await build_index_with_progress(ls)
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the command itself was cancelled, not just the indexing it started
-            return {"indexed": False, "cancelled": True}
+            if only_the_work_was_cancelled():
+                return {"indexed": False, "cancelled": True}
+            raise  # the command itself was cancelled, not just the indexing it started
         return {"indexed": True, "files": getattr(stats, "files", None)}

@@ -14,8 +14,8 @@ from typing import Any
 from lsprotocol import types
 
 from lsp_server.completion_items import CompletionSupport, completion_list, typed_word
+from lsp_server.host import Host, Registrar
 from lsp_server.requests import AssistRequest, AssistResult
-from lsp_server.server import HybridLanguageServer
 from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
@@ -23,9 +23,7 @@ logger = logging.getLogger(__name__)
 FEEDBACK_NOTIFICATION = "hybrid/completionFeedback"
 
 
-async def _complete(
-    ls: HybridLanguageServer, uri: str, position: types.Position, task: TaskKind
-) -> AssistResult | None:
+async def _complete(ls: Host, uri: str, position: types.Position, task: TaskKind) -> AssistResult | None:
     """Run one completion, superseding any still running for the same document."""
     doc = ls.document(uri)
     settings = ls.session.settings.completion
@@ -61,9 +59,9 @@ def _route_data(result: AssistResult, request_id: str) -> dict[str, Any]:
     }
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
-    async def completion(ls: HybridLanguageServer, params: types.CompletionParams) -> types.CompletionList:
+    async def completion(ls: Host, params: types.CompletionParams) -> types.CompletionList:
         doc = ls.document(params.text_document.uri)  # the typed word as it is now, before the model is asked
         word = None if doc is None else typed_word(doc, ls.offset(doc, params.position), ls.session.encoding)
         result = await _complete(ls, params.text_document.uri, params.position, TaskKind.COMPLETION)
@@ -75,9 +73,7 @@ def register(server: HybridLanguageServer) -> None:
         return completion_list(word, result.text, support, route=route, documentation=result.footer(), data=data)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(
-        ls: HybridLanguageServer, params: types.InlineCompletionParams
-    ) -> types.InlineCompletionList | None:
+    async def inline_completion(ls: Host, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         result = await _complete(ls, params.text_document.uri, params.position, TaskKind.INLINE_COMPLETION)
         if result is None or not result.text:
             return types.InlineCompletionList(items=[])
@@ -94,11 +90,11 @@ def register(server: HybridLanguageServer) -> None:
         return types.InlineCompletionList(items=[item])
 
     @server.feature(FEEDBACK_NOTIFICATION)
-    def completion_feedback(ls: HybridLanguageServer, params: Any) -> None:
+    def completion_feedback(ls: Host, params: Any) -> None:
         accepted = bool(getattr(params, "accepted", False))
         ls.spawn(ls.assistant.record_feedback(str(getattr(params, "id", "") or ""), accepted))
 
     @server.command("hybrid.completionAccepted")
-    def completion_accepted(ls: HybridLanguageServer, *args: Any) -> None:
+    def completion_accepted(ls: Host, *args: Any) -> None:
         data = args[0] if args and isinstance(args[0], dict) else {}
         ls.spawn(ls.assistant.record_feedback(str(data.get("id", "")), True))

@@ -9,7 +9,7 @@ from lsprotocol import types
 
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.analysis.scope import measure_scope
-from lsp_server.server import HybridLanguageServer
+from lsp_server.host import Host, Registrar
 from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 WARM_DELAY_S = 0.2
 
 
-def _warm(ls: HybridLanguageServer, uri: str) -> None:
+def _warm(ls: Host, uri: str) -> None:
     """Parse and analyse a just-opened document in idle time (the first request would otherwise pay it)."""
     doc = ls.document(uri)
     if doc is None:
@@ -30,15 +30,15 @@ def _warm(ls: HybridLanguageServer, uri: str) -> None:
         logger.debug("warming %s failed", uri, exc_info=True)
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: HybridLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    def did_open(ls: Host, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls.session.documents.open(item.uri, item.text, item.language_id, item.version)
         asyncio.get_running_loop().call_later(WARM_DELAY_S, _warm, ls, item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    def did_change(ls: Host, params: types.DidChangeTextDocumentParams) -> None:
         doc = ls.document(params.text_document.uri)
         if doc is None:
             logger.warning("didChange for a document that is not open: %s", params.text_document.uri)
@@ -59,7 +59,7 @@ def register(server: HybridLanguageServer) -> None:
         ls.schedule_index_refresh(doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: HybridLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    def did_close(ls: Host, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         task = ls.inflight_completions.pop(uri, None)
         if task is not None:
@@ -70,7 +70,7 @@ def register(server: HybridLanguageServer) -> None:
             index.update_file(uri_to_path(uri))  # back to the saved content on disk
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.TextDocumentSaveRegistrationOptions(include_text=True))
-    def did_save(ls: HybridLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    def did_save(ls: Host, params: types.DidSaveTextDocumentParams) -> None:
         index = ls.session.index
         uri = params.text_document.uri
         if index is None or not uri.startswith("file:"):

@@ -4,34 +4,19 @@ The explained node is the unit (function, class, ...) that scope measurement
 finds around the cursor, the same code the assistant sends to the model.
 Before any model call the route is decided (``Assistant.explain``); the pair
 of the node's text and the route keys a small LRU
-(:mod:`lsp_server.tasks.hover_cache`), so hovering unchanged code again
+(:mod:`lsp_server.tasks.hover_cache`, one per session: ``Session.explanations``), so hovering unchanged code again
 answers from the cache, and its footer says so.
 """
 
 from __future__ import annotations
 
-import weakref
-
 from lsprotocol import types
 
 from lsp_server.analysis.documents import Document
+from lsp_server.host import Host, Registrar
 from lsp_server.requests import AssistRequest, RouteExplanation
-from lsp_server.server import HybridLanguageServer
-from lsp_server.tasks.hover_cache import CachedExplanation, ExplanationCache, explanation_key
+from lsp_server.tasks.hover_cache import CachedExplanation, explanation_key
 from routing.tasks import TaskKind
-
-#: Explanations kept per editor session.
-CACHE_SIZE = 128
-
-_caches: weakref.WeakKeyDictionary[HybridLanguageServer, ExplanationCache] = weakref.WeakKeyDictionary()
-
-
-def explanation_cache(ls: HybridLanguageServer) -> ExplanationCache:
-    """The session's hover cache (made on first use)."""
-    cache = _caches.get(ls)
-    if cache is None:
-        cache = _caches[ls] = ExplanationCache(CACHE_SIZE)
-    return cache
 
 
 def _node_text(doc: Document, explanation: RouteExplanation) -> str:
@@ -41,9 +26,9 @@ def _node_text(doc: Document, explanation: RouteExplanation) -> str:
     return doc.text_between(start, end) if end > start else doc.text
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def hover(ls: HybridLanguageServer, params: types.HoverParams) -> types.Hover | None:
+    async def hover(ls: Host, params: types.HoverParams) -> types.Hover | None:
         doc = ls.document(params.text_document.uri)
         if doc is None:
             return None
@@ -53,7 +38,7 @@ def register(server: HybridLanguageServer) -> None:
         key = explanation_key(
             doc.language, _node_text(doc, explanation), TaskKind.EXPLAIN.value, decision.target, decision.model
         )
-        cache = explanation_cache(ls)
+        cache = ls.session.explanations
         cached = cache.get(key)
         if cached is not None:
             text, footer = cached.text, f"{cached.footer} · cached"

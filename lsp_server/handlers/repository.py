@@ -6,7 +6,7 @@ Commands and their one optional argument object (every key optional):
   ``{scope: "repository" | "diff" | "file", uri, uris, diff, instruction}``:
   findings published as diagnostics (source ``hybrid-review``, code
   ``review``, ``security`` or ``performance``), a suggested replacement
-  becoming a quick fix (:func:`review_fix_actions`);
+  becoming a quick fix (:func:`lsp_server.review.review_fix_actions`);
 * ``hybrid.architecture``, ``hybrid.documentation``, ``hybrid.apiIntegration``
   — ``{uri, uris, instruction}``: a Markdown document written to
   ``docs/hybrid-assist/{architecture,documentation,api-integration}.md`` in
@@ -50,7 +50,7 @@ from lsprotocol import types
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.analysis.positions import encode_text
 from lsp_server.edits import suite_edit
-from lsp_server.handlers.review import SOURCE, publish, review_fix_actions, review_store, stored_finding
+from lsp_server.host import Host, Registrar
 from lsp_server.long_commands import (
     Answered,
     Report,
@@ -61,7 +61,7 @@ from lsp_server.long_commands import (
     show_document,
     with_progress,
 )
-from lsp_server.server import HybridLanguageServer
+from lsp_server.review import stored_finding
 from lsp_server.tasks.command_results import (
     default_test_path,
     lane_files,
@@ -74,8 +74,6 @@ from lsp_server.tasks.findings import markdown_document, parse_findings, parse_g
 from lsp_server.tasks.gathering import Gathered, Target, max_output
 from lsp_server.tasks.repository import task_instruction
 from routing.tasks import TaskKind
-
-__all__ = ["COMMANDS", "SOURCE", "register", "review_fix_actions"]
 
 REVIEW = "hybrid.review"
 SECURITY_AUDIT = "hybrid.securityAudit"
@@ -101,7 +99,7 @@ COMMANDS: tuple[str, ...] = (*FINDING_COMMANDS, *DOCUMENT_COMMANDS, GENERATE_TES
 DOCS_DIR = Path("docs") / "hybrid-assist"
 
 
-Run = Callable[[HybridLanguageServer, Target, Report], Awaitable[dict[str, object]]]
+Run = Callable[[Host, Target, Report], Awaitable[dict[str, object]]]
 """A command's body: ``run(ls, target, report)``."""
 
 
@@ -114,7 +112,7 @@ def _instruction(task: TaskKind, target: Target) -> Callable[[Gathered], tuple[T
 
 
 async def run_findings(
-    ls: HybridLanguageServer, target: Target, report: Report, *, command: str, task: TaskKind, kind: str
+    ls: Host, target: Target, report: Report, *, command: str, task: TaskKind, kind: str
 ) -> dict[str, object]:
     """Publish the findings of ``task`` as ``hybrid-review`` diagnostics with code ``kind``."""
 
@@ -129,7 +127,9 @@ async def run_findings(
             for item in located
         ]
         scope = None if target.scope == "repository" else [gathered.uri_for(p) for p in gathered.focus]
-        publish(ls, review_store(ls).replace(kind, scope, stored))
+        store = ls.session.review
+        for uri in store.replace(kind, scope, stored):  # an empty list clears a file
+            ls.publish_diagnostics(uri, store.diagnostics(uri))
         per_file: dict[str, int] = {}
         for published in stored:
             per_file[published.uri] = per_file.get(published.uri, 0) + 1
@@ -154,7 +154,7 @@ async def run_findings(
 
 
 async def run_document(
-    ls: HybridLanguageServer, target: Target, report: Report, *, command: str, task: TaskKind, name: str
+    ls: Host, target: Target, report: Report, *, command: str, task: TaskKind, name: str
 ) -> dict[str, object]:
     """Write the Markdown document of ``task`` to :data:`DOCS_DIR` / ``name`` and show it."""
 
@@ -192,9 +192,7 @@ async def run_document(
 # -- generated test suite ----------------------------------------------------------------
 
 
-async def run_test_suite(
-    ls: HybridLanguageServer, target: Target, report: Report, *, command: str
-) -> dict[str, object]:
+async def run_test_suite(ls: Host, target: Target, report: Report, *, command: str) -> dict[str, object]:
     """Send the generated test files to the editor as one WorkspaceEdit (``workspace/applyEdit``)."""
     task = TaskKind.TESTS
 
@@ -232,9 +230,7 @@ async def run_test_suite(
         edit, listed, reason = suite_edit(ls, gathered.root, tuple(files), gathered)
         applied, failure = False, reason
         if edit is not None:
-            response = await ls.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(edit=edit, label="hybrid-assist: generated test suite")
-            )
+            response = await ls.apply_edit(edit, "hybrid-assist: generated test suite")
             applied = bool(response.applied)
             failure = "" if applied else (response.failure_reason or "the editor did not apply the edit")
         if failure:
@@ -251,10 +247,10 @@ async def run_test_suite(
     return await repository_command(ls, command, target, report, scoped=False, ask_with=ask_with, finish=finish)
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     def command(name: str, title: str, scoped: bool, run: Run) -> None:
         @server.command(name)
-        async def execute(ls: HybridLanguageServer, *args: Any) -> dict[str, object]:
+        async def execute(ls: Host, *args: Any) -> dict[str, object]:
             target = parse_target(name, args, scoped=scoped)
             return await with_progress(ls, title, lambda report: run(ls, target, report))
 

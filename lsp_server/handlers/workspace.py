@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +11,11 @@ from pygls.exceptions import JsonRpcException
 
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
-from lsp_server.analysis.indexbuild import IndexStats
 from lsp_server.analysis.paths import uri_to_path
-from lsp_server.analysis.positions import PositionEncoding
-from lsp_server.server import HybridLanguageServer
+from lsp_server.host import Host, Registrar
+from lsp_server.indexing import build_index_with_progress
 
 logger = logging.getLogger(__name__)
-
-
-def as_position_encoding(value: object) -> PositionEncoding:
-    """The negotiated ``PositionEncodingKind`` as the analysis layer names it (UTF-16 when unknown)."""
-    text = str(getattr(value, "value", value) or "utf-16")
-    if text == "utf-8":
-        return "utf-8"
-    if text == "utf-32":
-        return "utf-32"
-    return "utf-16"
 
 
 class RootRefusedError(JsonRpcException):
@@ -48,11 +34,11 @@ def _roots(params: types.InitializeParams) -> list[Path]:
     return [uri_to_path(uri) for uri in uris if uri.startswith("file:")]
 
 
-def register(server: HybridLanguageServer) -> None:
+def register(server: Registrar) -> None:
     @server.feature(types.INITIALIZE)
-    def initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
+    def initialize(ls: Host, params: types.InitializeParams) -> None:
         session = ls.session
-        session.encoding = as_position_encoding(ls.protocol.workspace.position_encoding)
+        session.encoding = ls.negotiated_encoding()
         roots = _roots(params)
         for root in roots:  # before anything reads a root (its hybrid-assist.toml included)
             refused = session.root_refusal(root, ls.identity.user if ls.identity else None)
@@ -66,7 +52,7 @@ def register(server: HybridLanguageServer) -> None:
         ls.reload_settings()
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: HybridLanguageServer, params: types.InitializedParams) -> None:
+    def initialized(ls: Host, params: types.InitializedParams) -> None:
         ls.assistant.runtime.start_local_in_background()
         ls.spawn(_announce_local_engine(ls))
         if ls.session.roots:
@@ -76,14 +62,14 @@ def register(server: HybridLanguageServer) -> None:
             ls.spawn(build_index_with_progress(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    def did_change_configuration(ls: HybridLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+    def did_change_configuration(ls: Host, params: types.DidChangeConfigurationParams) -> None:
         layer = editor_layer(params.settings, "didChangeConfiguration")
         if layer is not None:
             ls.editor_layers["change"] = layer
         ls.reload_settings()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(ls: HybridLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+    def did_change_watched_files(ls: Host, params: types.DidChangeWatchedFilesParams) -> None:
         index = ls.session.index
         if index is None:
             return
@@ -98,7 +84,7 @@ def register(server: HybridLanguageServer) -> None:
                 index.update_file(path, open_doc.text if open_doc else None)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_folders(ls: HybridLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+    def did_change_folders(ls: Host, params: types.DidChangeWorkspaceFoldersParams) -> None:
         session = ls.session
         for folder in params.event.removed:
             path = uri_to_path(folder.uri)
@@ -123,17 +109,17 @@ def register(server: HybridLanguageServer) -> None:
         ls.reload_settings()
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
-    def progress_cancel(ls: HybridLanguageServer, params: types.WorkDoneProgressCancelParams) -> None:
+    def progress_cancel(ls: Host, params: types.WorkDoneProgressCancelParams) -> None:
         task = ls.progress_tasks.get(params.token)
         if task is not None:
             task.cancel()
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: HybridLanguageServer, *args: Any) -> None:
+    def shutdown(ls: Host, *args: Any) -> None:
         ls.cancel_background()  # pygls cancels the other pending requests itself
 
 
-async def _announce_local_engine(ls: HybridLanguageServer) -> None:
+async def _announce_local_engine(ls: Host) -> None:
     runtime = ls.assistant.runtime
     task = runtime.start_local_in_background()
     if task is not None:
@@ -144,51 +130,3 @@ async def _announce_local_engine(ls: HybridLanguageServer) -> None:
             "Cloud-routed features keep working; run `hybrid-assist doctor` for what to do.",
             types.MessageType.Warning,
         )
-
-
-async def create_progress(ls: HybridLanguageServer, title: str) -> str | None:
-    """A server-initiated progress token, or None when the client cannot show progress."""
-    caps = ls.client_capabilities.window
-    if caps is None or not caps.work_done_progress:
-        return None
-    token = f"hybrid-{uuid.uuid4().hex[:12]}"
-    try:
-        await ls.work_done_progress.create_async(token)
-    except Exception:  # the client refused: carry on without progress
-        logger.debug("progress create refused", exc_info=True)
-        return None
-    ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=0))
-    return token
-
-
-async def build_index_with_progress(ls: HybridLanguageServer) -> IndexStats | None:
-    """Index the workspace in the background, reporting ``$/progress``; cancellable from the editor."""
-    index = ls.session.index
-    if index is None:
-        return None
-    token = await create_progress(ls, "hybrid-assist: indexing workspace")
-    cancel = threading.Event()
-    loop = asyncio.get_running_loop()
-
-    def progress(done: int, total: int, message: str) -> None:
-        if token is None or not total:
-            return
-        value = types.WorkDoneProgressReport(message=message, percentage=min(100, done * 100 // total))
-        loop.call_soon_threadsafe(ls.work_done_progress.report, token, value)
-
-    current = ls.spawn(index.build(progress=progress, cancel=cancel))
-    if token is not None:
-        ls.progress_tasks[token] = current
-    message = "done"
-    try:
-        stats: IndexStats = await current
-        message = f"{stats.files} files indexed"
-        return stats
-    except BaseException:
-        cancel.set()
-        message = "cancelled"
-        raise
-    finally:
-        if token is not None:
-            ls.progress_tasks.pop(token, None)
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))

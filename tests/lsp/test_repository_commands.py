@@ -24,7 +24,7 @@ from pytest_lsp import LanguageClient
 from hybrid_assist.config import SettingsLoader
 from hybrid_assist.runtime import build_assistant
 from lsp_server.analysis.paths import path_to_uri
-from lsp_server.handlers.review import SOURCE, review_fix_actions, review_store, stored_finding
+from lsp_server.review import SOURCE, review_fix_actions, stored_finding
 from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.findings import Finding, LocatedFinding
 from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio
@@ -544,13 +544,18 @@ async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytes
         assert stored.diagnostic.range == types.Range(
             start=types.Position(line=1, character=0), end=types.Position(line=1, character=17)
         )
-        review_store(ls).replace("review", None, [stored])
+        ls.session.review.replace("review", None, [stored])
         params = types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             range=stored.diagnostic.range,
             context=types.CodeActionContext(diagnostics=[stored.diagnostic]),
         )
-        [action] = review_fix_actions(ls, params)
+        session = ls.session
+
+        def fixes(params: types.CodeActionParams) -> list[types.CodeAction]:
+            return review_fix_actions(session.review, session.documents, session.encoding, params)
+
+        [action] = fixes(params)
         assert action.kind == types.CodeActionKind.QuickFix and action.is_preferred
         assert action.title == "Apply suggested fix: Unused emoji."
         assert action.edit == types.WorkspaceEdit(
@@ -570,9 +575,9 @@ async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytes
             range=types.Range(start=types.Position(line=2, character=0), end=types.Position(line=2, character=1)),
             context=types.CodeActionContext(diagnostics=[]),
         )
-        assert review_fix_actions(ls, elsewhere) == []
+        assert fixes(elsewhere) == []
         ls.session.documents.open(uri, text.replace("héllo", "hi"), "python", 2)
-        assert review_fix_actions(ls, params) == []  # the line changed: the fix is stale
+        assert fixes(params) == []  # the line changed: the fix is stale
     finally:
         await assistant.close()
 

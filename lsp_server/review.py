@@ -1,30 +1,32 @@
-"""Findings of the repository commands as diagnostics (source ``hybrid-review``) and quick fixes.
+"""Findings of the repository commands as diagnostics (source ``hybrid-review``) and their quick fixes.
 
-Each server (editor session) keeps a :class:`ReviewStore`: per finding kind
-(``review``, ``security``, ``performance``) and per document, the findings
-last published. A new run replaces the findings of its kind in the files it
-covered (all files for a repository-wide run) and republishes every file
-whose set changed, so diagnostics are cleared or replaced, never piled up;
-the kinds are merged per file, so a security audit does not wipe a review.
+Each session keeps a :class:`ReviewStore` (:attr:`Session.review`): per
+finding kind (``review``, ``security``, ``performance``) and per document,
+the findings last published. A new run replaces the findings of its kind in
+the files it covered (all files for a repository-wide run) and republishes
+every file whose set changed, so diagnostics are cleared or replaced, never
+piled up; the kinds are merged per file, so a security audit does not wipe a
+review.
 
-A finding with a replacement carries a fix: :func:`review_fix_actions`
+A finding with a replacement carries a fix: :meth:`ReviewStore.quick_fixes`
 turns it into a quick-fix code action for the editor's ``codeAction``
 request, provided the lines it replaces still read as they did when the
 finding was published (otherwise the fix is stale and is not offered).
+Not a handler: :mod:`lsp_server.handlers.repository` publishes findings,
+:mod:`lsp_server.handlers.actions` offers their fixes.
 """
 
 from __future__ import annotations
 
 import itertools
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lsprotocol import types
 
+from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.paths import normalize_uri
 from lsp_server.analysis.positions import LineTable, PositionEncoding, encode_text, position_at
-from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.findings import LocatedFinding
 
 SOURCE = "hybrid-review"
@@ -83,16 +85,9 @@ class ReviewStore:
         key = normalize_uri(uri)
         return [f for kind in sorted(self.by_kind) for f in self.by_kind[kind].get(key, [])]
 
-
-_STORES: weakref.WeakKeyDictionary[HybridLanguageServer, ReviewStore] = weakref.WeakKeyDictionary()
-
-
-def review_store(ls: HybridLanguageServer) -> ReviewStore:
-    """The findings store of ``ls`` (made on first use)."""
-    store = _STORES.get(ls)
-    if store is None:
-        store = _STORES[ls] = ReviewStore()
-    return store
+    def diagnostics(self, uri: str) -> list[types.Diagnostic]:
+        """What to publish for ``uri`` (empty: clear the file's findings)."""
+        return [f.diagnostic for f in self.for_uri(uri)]
 
 
 def _line_span(data: bytes, lines: LineTable, line: int) -> tuple[int, int]:
@@ -145,14 +140,6 @@ def stored_finding(
     return StoredFinding(fid, kind, uri, diagnostic, fix, original)
 
 
-def publish(ls: HybridLanguageServer, uris: Iterable[str]) -> None:
-    """Send the current findings of ``uris`` (an empty list clears a file)."""
-    store = review_store(ls)
-    for uri in uris:
-        diagnostics = [f.diagnostic for f in store.for_uri(uri)]
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
-
-
 def _overlaps(a: types.Range, b: types.Range) -> bool:
     def key(p: types.Position) -> tuple[int, int]:
         return (p.line, p.character)
@@ -160,26 +147,26 @@ def _overlaps(a: types.Range, b: types.Range) -> bool:
     return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
 
 
-def _current_text(ls: HybridLanguageServer, uri: str, rng: types.Range) -> str | None:
-    doc = ls.document(uri)
+def _current_text(documents: DocumentStore, uri: str, rng: types.Range, encoding: PositionEncoding) -> str | None:
+    doc = documents.get(uri)
     if doc is None:
         return None
-    encoding = ls.session.encoding
     start = doc.offset_at(rng.start.line, rng.start.character, encoding)
     end = doc.offset_at(rng.end.line, rng.end.character, encoding)
     return doc.source[start:end].decode("utf-8", "replace")
 
 
-def review_fix_actions(ls: HybridLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def review_fix_actions(
+    store: ReviewStore, documents: DocumentStore, encoding: PositionEncoding, params: types.CodeActionParams
+) -> list[types.CodeAction]:
     """Quick fixes for the ``hybrid-review`` findings a ``textDocument/codeAction`` request is about.
 
     The findings are those of the request's ``context.diagnostics`` (matched
     by the id in their ``data``), or, when the editor sends none of ours,
-    those overlapping the requested range. Cheap: no model call, no disk.
+    those overlapping the requested range; a fix is offered only while the
+    open document's lines still read as they did (positions in ``encoding``).
+    Cheap: no model call, no disk.
     """
-    store = _STORES.get(ls)
-    if store is None:
-        return []
     findings = [f for f in store.for_uri(params.text_document.uri) if f.fix is not None]
     if not findings:
         return []
@@ -195,7 +182,7 @@ def review_fix_actions(ls: HybridLanguageServer, params: types.CodeActionParams)
     actions: list[types.CodeAction] = []
     for finding in chosen:
         assert finding.fix is not None
-        if _current_text(ls, finding.uri, finding.fix.range) != finding.original:
+        if _current_text(documents, finding.uri, finding.fix.range, encoding) != finding.original:
             continue  # the lines changed since the review: the fix no longer applies
         title = f"Apply suggested fix: {finding.diagnostic.message}"
         actions.append(
