@@ -9,6 +9,7 @@ a stream into a :class:`GenerationResult` and measures time to first token.
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -72,6 +73,8 @@ async def collect(
 
     ``on_text`` is called with each piece of text as it streams in (a gateway
     forwards them to its client); the whole answer is returned either way.
+    The stream is always closed on the way out; a cancellation of the calling
+    task ends the call at the next piece even when the stream swallowed it.
     """
     start = time.perf_counter()
     ttft_ms: float | None = None
@@ -79,8 +82,14 @@ async def collect(
     finish = "stop"
     usage = Usage()
     stream = backend.generate(request)
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0
     try:
         async for chunk in stream:
+            if task is not None and task.cancelling() > cancels:
+                # The caller was cancelled but the stream swallowed it and went on: stop here,
+                # so the stream is closed below and the caller can abort the request.
+                raise asyncio.CancelledError
             if chunk.text:
                 if ttft_ms is None:
                     ttft_ms = (time.perf_counter() - start) * 1000.0
