@@ -1,7 +1,8 @@
 """``create_app``: the gateway's Starlette application (served by uvicorn in ``gateway serve``).
 
 The :class:`~gateway.state.Gateway` (database, engines, router, usage
-control, users) is built when the app is created; the lifespan starts the
+control, users) is built by the composition root
+(:mod:`hybrid_assist.gateway_app`) and handed in; the lifespan starts the
 local engine in the background and, at shutdown, cancels open calls, stops
 the engines and flushes the ledger. ``/healthz`` is liveness, ``/readyz`` is
 503 while the local engine starts (and, unless ``[gateway_server]
@@ -30,8 +31,7 @@ from gateway.errors import ApiError, api_error_handler, error_body, http_error_h
 from gateway.hot_routes import HotRoutes
 from gateway.http import gateway_of
 from gateway.metrics import MetricsMiddleware
-from gateway.state import Gateway, RuntimeFactory, build_gateway
-from hybrid_assist.config import HybridSettings
+from gateway.state import Gateway
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +87,8 @@ ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
 HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/assist"})
 
 
-def create_app(
-    settings: HybridSettings, *, runtime_factory: RuntimeFactory | None = None, gateway: Gateway | None = None
-) -> Starlette:
-    """The gateway application for ``settings`` (``gateway`` injects a prebuilt one, for tests)."""
-    if gateway is None:
-        if runtime_factory is None:
-            from hybrid_assist.runtime import build_runtime
-
-            runtime_factory = build_runtime
-        gateway = build_gateway(settings, runtime_factory, ENDPOINTS)
+def create_app(gateway: Gateway) -> Starlette:
+    """The gateway application serving ``gateway`` (built by :func:`hybrid_assist.gateway_app.build_gateway`)."""
     built = gateway
 
     @asynccontextmanager

@@ -5,6 +5,9 @@ breakers), one :class:`~routing.service.RoutingService`, the usage control
 (ledger, budgets and metrics on the ``[ledger] url`` database), the rate
 limiter (checked by the gateway itself so a refusal can be a 429 with
 ``Retry-After``), and the users/keys store with its authentication cache.
+It is built at the top, by the composition root
+(:func:`hybrid_assist.gateway_app.build_gateway`); the gateway reads the
+configuration through :class:`~gateway.settings.GatewaySettings`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,24 +24,22 @@ from sqlalchemy import Engine
 from gateway.auth import Authenticator, Principal
 from gateway.errors import ApiError
 from gateway.metrics import GatewayMetrics
+from gateway.settings import GatewaySettings
 from gateway.store import UserStore
-from hybrid_assist.config import HybridSettings
 from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
 from routing.service import RoutingService
 from routing.usage.budgets import BudgetManager
 from routing.usage.ledger import Ledger
 from routing.usage.metrics import UsageMetrics
-from routing.usage.ratelimit import DatabaseRateLimiter, RateLimiter, build_rate_limiter
+from routing.usage.ratelimit import DatabaseRateLimiter, RateLimiter
 
 logger = logging.getLogger(__name__)
-
-RuntimeFactory = Callable[[HybridSettings], RoutingRuntime]
 
 
 @dataclass
 class Gateway:
-    settings: HybridSettings
+    settings: GatewaySettings
     runtime: RoutingRuntime
     service: RoutingService
     usage: UsageControl
@@ -86,38 +86,3 @@ class Gateway:
                 await asyncio.wait(list(self.tasks), timeout=10.0)
         await self.service.close()
         self.engine.dispose()
-
-
-def build_gateway(
-    settings: HybridSettings, runtime_factory: RuntimeFactory, endpoints: frozenset[str] = frozenset()
-) -> Gateway:
-    """Open the database (migrating it), build the engines and the usage control for ``settings``."""
-    from gateway.database import open_gateway_engine
-    from routing.usage.database import ledger_url
-
-    engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
-    ledger = Ledger(
-        engine,
-        store_prompts=settings.ledger.store_prompts,
-        flush_interval_s=settings.ledger.flush_interval_ms / 1000.0,
-        max_pending=settings.ledger.max_pending,
-    )
-    budgets = BudgetManager.from_settings(engine, settings.budgets)
-    limiter = build_rate_limiter(settings.limits, engine)
-    usage_metrics = UsageMetrics()
-    # The limiter stays out of UsageControl: the gateway checks it first, to answer 429 with Retry-After.
-    usage = UsageControl(ledger, budgets, None, usage_metrics)
-    runtime = runtime_factory(settings)
-    store = UserStore(engine)
-    return Gateway(
-        settings=settings,
-        runtime=runtime,
-        service=RoutingService(runtime, usage),
-        usage=usage,
-        limiter=limiter,
-        store=store,
-        auth=Authenticator(store, settings.gateway_server.key_cache_ttl_s),
-        usage_metrics=usage_metrics,
-        metrics=GatewayMetrics(usage_metrics.registry, endpoints),
-        engine=engine,
-    )

@@ -120,9 +120,9 @@ def _setup_logging(level: str, log_file: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hybrid_assist.config import SettingsLoader
+    from hybrid_assist.settings import settings_loader
 
-    loader = SettingsLoader()
+    loader = settings_loader()
     roots = [args.workspace] if getattr(args, "workspace", None) else []
     loaded = loader.load(roots)
     _setup_logging(args.log_level or loaded.settings.server.log_level, args.log_file)

@@ -20,7 +20,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from hybrid_assist.config.settings import GatewayClientSettings
 from inference.types import GenerationRequest
 from lsp_server.analysis.scope import ScopeReport
 from lsp_server.gateway_client import (
@@ -31,6 +30,7 @@ from lsp_server.gateway_client import (
     generation_json,
     request_paths,
 )
+from lsp_server.settings import GatewayClientSettings
 from routing.executor import Attempt
 from routing.policy import RouteDecision, RouteInput, RouteTarget
 from routing.service import RoutedCall, RoutingService, Served

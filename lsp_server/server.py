@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from hybrid_assist import __version__
-from hybrid_assist.config import ConfigLayer, SettingsLoader
+from hybrid_assist.config import ConfigLayer
 from hybrid_assist.config.loader import WORKSPACE_FILE
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
@@ -29,12 +29,21 @@ from lsp_server.auth import Identity
 from lsp_server.protocol import HybridProtocol
 from lsp_server.registration import register_handlers
 from lsp_server.session import Session
+from lsp_server.session_settings import SettingsSource
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "hybrid-assist"
 #: Seconds after the last keystroke before an open document is re-indexed.
 INDEX_REFRESH_DELAY_S = 1.0
+
+
+def server_version() -> str:
+    """The installed hybrid-assist's version (the language server does not import the application's package)."""
+    try:
+        return version("hybrid-assist")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "0+unknown"
 
 
 T = TypeVar("T")
@@ -55,8 +64,8 @@ class HybridLanguageServer(LanguageServer):
 
     protocol: HybridProtocol
 
-    def __init__(self, assistant: Assistant, loader: SettingsLoader) -> None:
-        super().__init__(SERVER_NAME, __version__, protocol_cls=HybridProtocol, max_workers=2)
+    def __init__(self, assistant: Assistant, loader: SettingsSource) -> None:
+        super().__init__(SERVER_NAME, server_version(), protocol_cls=HybridProtocol, max_workers=2)
         self.assistant = assistant
         self.loader = loader
         loaded = loader.load()

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybrid_assist.config import HybridSettings, LoadedSettings
+from hybrid_assist.config import LoadedSettings
 from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.confinement import Confinement, confinement_for, expand_allowed, root_refusal
 from lsp_server.review import ReviewStore
+from lsp_server.session_settings import SessionSettings
 from lsp_server.tasks.hover_cache import ExplanationCache
 
 #: Hover explanations kept per session.
@@ -32,7 +33,7 @@ _NUMBERS = re.compile(r"\$?\d+(?:\.\d+)?")
 
 @dataclass(slots=True)
 class Session:
-    settings: HybridSettings
+    settings: SessionSettings
     documents: DocumentStore = field(default_factory=DocumentStore)
     encoding: PositionEncoding = "utf-16"
     roots: list[Path] = field(default_factory=list)
@@ -73,7 +74,7 @@ class Session:
             self._confinement = cached
         return cached[1]
 
-    def apply_loaded(self, loaded: LoadedSettings) -> list[str]:
+    def apply_loaded(self, loaded: LoadedSettings[SessionSettings]) -> list[str]:
         """Take new settings; return the problems not shown to the user before."""
         self.settings = loaded.settings
         fresh = [p for p in loaded.problems if p not in self.problems_shown]

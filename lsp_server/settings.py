@@ -1,7 +1,9 @@
-"""Editor-facing settings of the language server: ``[completion]`` and ``[server]``."""
+"""Editor-facing settings of the language server: ``[completion]``, ``[server]`` and ``[gateway]`` (gateway mode)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,3 +62,43 @@ class ServerSettings(BaseModel):
         '"/srv/src/{user}", "~{user}/src". Empty: a --tcp/--ws server serves no workspace; stdio is unconfined. '
         "Read from the user TOML or the environment at startup, never from a workspace or the editor.",
     )
+
+
+class GatewayClientSettings(BaseModel):
+    """``[gateway]``: the language server as a client of a team gateway."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default="", description="Team gateway URL; empty = embedded mode (engines in-process).")
+    api_key_env: str = Field(default="HYBRID_ASSIST_GATEWAY_KEY", description="Env var with this user's key.")
+    api_key_file: str = Field(
+        default="", description="File holding this user's key, read when the environment variable is unset."
+    )
+    fallback_local: bool = Field(
+        default=False,
+        description="Use the local engine when the gateway is unreachable (it is loaded only then, not at startup).",
+    )
+    connect_timeout_s: float = Field(
+        default=3.0, gt=0, description="Seconds to wait for a connection to the gateway before calling it unreachable."
+    )
+    timeout_s: float = Field(
+        default=300.0, gt=0, description="Seconds a request may wait for the gateway's next byte (a streamed answer)."
+    )
+    retry_after_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="After the gateway was unreachable, seconds before trying it again (meanwhile: fallback or "
+        "an empty answer at once).",
+    )
+
+    def api_key(self) -> str | None:
+        """This user's key from the environment or its file; None if absent. Never logged."""
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value and value.strip():
+                return value.strip()
+        if self.api_key_file:
+            path = Path(self.api_key_file).expanduser()
+            if path.is_file():
+                return path.read_text(encoding="utf-8").strip() or None
+        return None

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from hybrid_assist.config import SettingsLoader
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.language_server import build_assistant
+from hybrid_assist.settings import HybridSettings
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.paths import path_to_uri
@@ -43,7 +44,7 @@ def _workspace_root(file: Path) -> Path:
     return file.parent
 
 
-async def run_complete(args: argparse.Namespace, loader: SettingsLoader) -> int:
+async def run_complete(args: argparse.Namespace, loader: SettingsLoader[HybridSettings]) -> int:
     file: Path = args.file.resolve()
     try:
         task = parse_task(args.task)

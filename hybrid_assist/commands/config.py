@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hybrid_assist.config import HybridSettings
+from hybrid_assist.settings import HybridSettings
 
 
 def config_schema() -> dict[str, Any]:

@@ -11,8 +11,9 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 
-from hybrid_assist.config import HybridSettings, LoadedSettings
+from hybrid_assist.config import LoadedSettings
 from hybrid_assist.runtime import build_runtime
+from hybrid_assist.settings import HybridSettings
 from inference.registry import resolve_local_kind
 from routing.policy import RouteInput, decide
 from routing.runtime import RoutingRuntime
@@ -77,7 +78,7 @@ async def gateway_check(settings: HybridSettings) -> Check:
     return Check(label, True, f"ready; key accepted (user {usage.get('user', '?')})", "")
 
 
-async def collect_checks(loaded: LoadedSettings, start_local: bool = True) -> list[Check]:
+async def collect_checks(loaded: LoadedSettings[HybridSettings], start_local: bool = True) -> list[Check]:
     settings = loaded.settings
     checks = [
         Check(
@@ -176,7 +177,7 @@ def route_checks(settings: HybridSettings, runtime: RoutingRuntime) -> list[Chec
     return checks
 
 
-async def run_doctor(loaded: LoadedSettings, *, as_json: bool) -> int:
+async def run_doctor(loaded: LoadedSettings[HybridSettings], *, as_json: bool) -> int:
     checks = await collect_checks(loaded)
     if as_json:
         print(json.dumps([asdict(c) for c in checks], indent=2))

@@ -22,7 +22,7 @@ import logging
 import sys
 from typing import Literal
 
-from hybrid_assist.config.settings import HybridSettings
+from hybrid_assist.settings import HybridSettings
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +139,7 @@ def run_serve(args: argparse.Namespace, settings: HybridSettings) -> int:
     """Serve until interrupted (SIGINT/SIGTERM: finish open requests, flush the ledger)."""
     import uvicorn
 
-    from gateway.app import create_app
-    from hybrid_assist.runtime import build_runtime
+    from hybrid_assist.gateway_app import build_gateway_app
 
     cfg = settings.gateway_server
     host = args.host if args.host is not None else cfg.host
@@ -152,7 +151,7 @@ def run_serve(args: argparse.Namespace, settings: HybridSettings) -> int:
         return 2
     proxy_headers = args.proxy_headers if args.proxy_headers is not None else cfg.proxy_headers
     forwarded = args.forwarded_allow_ips if args.forwarded_allow_ips is not None else cfg.forwarded_allow_ips
-    app = create_app(settings, runtime_factory=build_runtime)
+    app = build_gateway_app(settings)
     config = uvicorn.Config(
         app,
         host=host,

@@ -17,8 +17,9 @@ import socket
 import ssl
 import sys
 
-from hybrid_assist.config import HybridSettings, SettingsLoader
-from hybrid_assist.runtime import KeyVerifier, build_assistant
+from hybrid_assist.config import SettingsLoader
+from hybrid_assist.language_server import KeyVerifier, build_assistant
+from hybrid_assist.settings import HybridSettings
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
 
 
 def run_lsp(
-    loader: SettingsLoader,
+    loader: SettingsLoader[HybridSettings],
     settings: HybridSettings,
     *,
     tcp: tuple[str, int] | None = None,

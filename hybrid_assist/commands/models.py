@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hybrid_assist.config import HybridSettings
+from hybrid_assist.settings import HybridSettings
 from inference.errors import InferenceError
 
 

@@ -1,8 +1,9 @@
 """Layered configuration: defaults < user TOML < workspace TOML < environment < editor options.
 
 Each layer is a nested dict of overrides with a name saying where it came
-from. :class:`SettingsLoader` deep-merges them onto the defaults and
-validates the result; a value that fails validation is dropped from every
+from. :class:`SettingsLoader` deep-merges them onto the defaults of a root
+pydantic model it is given (the application's, assembled at the top: this
+module knows no section of it) and validates the result; a value that fails validation is dropped from every
 layer (so that key falls back to its default) and reported in
 :attr:`LoadedSettings.problems` — an invalid value never stops the server.
 
@@ -21,11 +22,9 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import ValidationError
-
-from hybrid_assist.config.settings import HybridSettings
+from pydantic import BaseModel, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +37,10 @@ _MAX_FIX_ROUNDS = 50
 #: Values of keys named like these are never echoed back in messages.
 _SECRET_NAME = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+#: What a :class:`LoadedSettings` holds; covariant, so a reader may ask only for the sections it needs.
+SettingsT_co = TypeVar("SettingsT_co", covariant=True)
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigLayer:
@@ -48,10 +51,10 @@ class ConfigLayer:
 
 
 @dataclass(frozen=True, slots=True)
-class LoadedSettings:
+class LoadedSettings(Generic[SettingsT_co]):
     """Validated settings plus what was wrong with the input."""
 
-    settings: HybridSettings
+    settings: SettingsT_co
     problems: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
@@ -109,10 +112,11 @@ def editor_layer(options: Any, source: str) -> ConfigLayer | None:
     return ConfigLayer(source, values) if values else None
 
 
-class SettingsLoader:
-    """Builds :class:`HybridSettings` from the layers that apply to one session."""
+class SettingsLoader(Generic[ModelT]):
+    """Builds the root settings ``model`` from the layers that apply to one session."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, model: type[ModelT], environ: Mapping[str, str] | None = None) -> None:
+        self.model = model
         self._environ = environ
 
     def file_layers(self, workspace_roots: Iterable[Path] = ()) -> tuple[list[ConfigLayer], list[str]]:
@@ -133,30 +137,32 @@ class SettingsLoader:
         self,
         workspace_roots: Iterable[Path] = (),
         editor_layers: Sequence[ConfigLayer] = (),
-    ) -> LoadedSettings:
+    ) -> LoadedSettings[ModelT]:
         layers, problems = self.file_layers(workspace_roots)
         layers.append(env_layer(self._environ))
         layers.extend(editor_layers)
-        return validate_layers(layers, problems)
+        return validate_layers(self.model, layers, problems)
 
 
-def validate_layers(layers: Sequence[ConfigLayer], problems: Sequence[str] = ()) -> LoadedSettings:
-    """Merge ``layers`` over the defaults; drop and report each invalid value."""
+def validate_layers(
+    model: type[ModelT], layers: Sequence[ConfigLayer], problems: Sequence[str] = ()
+) -> LoadedSettings[ModelT]:
+    """Merge ``layers`` over ``model``'s defaults; drop and report each invalid value."""
     working = [copy.deepcopy(dict(layer.values)) for layer in layers]
     found = list(problems)
     for _ in range(_MAX_FIX_ROUNDS):
-        merged: dict[str, Any] = HybridSettings().model_dump(mode="json")
+        merged: dict[str, Any] = model().model_dump(mode="json")
         for values in working:
             _deep_merge(merged, values)
         try:
-            settings = HybridSettings.model_validate(merged)
+            settings = model.model_validate(merged)
         except ValidationError as exc:
             if not _drop_invalid(exc, layers, working, found):
                 found.append(f"configuration rejected ({exc.error_count()} errors); using defaults")
-                return LoadedSettings(HybridSettings(), tuple(found), ())
+                return LoadedSettings(model(), tuple(found), ())
             continue
         return LoadedSettings(settings, tuple(found), tuple(layer.source for layer in layers))
-    return LoadedSettings(HybridSettings(), (*found, "configuration could not be repaired; using defaults"), ())
+    return LoadedSettings(model(), (*found, "configuration could not be repaired; using defaults"), ())
 
 
 def _drop_invalid(

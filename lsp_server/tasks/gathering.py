@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hybrid_assist.config import HybridSettings
 from lsp_server.analysis.paths import display_path, path_to_uri, uri_to_path
 from lsp_server.analysis.tokens import TokenCounter
 from lsp_server.confinement import UNCONFINED, Confinement
 from lsp_server.session import Session
+from lsp_server.session_settings import SessionSettings
 from lsp_server.tasks.repository import Digest, SourceFile, build_digest, changed_files, split_diff
 from routing.sensitivity import sensitive_path_reasons
 from routing.tasks import TaskKind
@@ -225,13 +225,13 @@ def _diff_names(rel: str, chunk: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if n]
 
 
-def max_output(settings: HybridSettings, task: TaskKind) -> int:
+def max_output(settings: SessionSettings, task: TaskKind) -> int:
     """The answer length ``task`` may take under the session's routing policy."""
     policy = settings.routing.for_team(settings.team).tasks.get(task.value)
     return policy.max_output_tokens if policy is not None else 512
 
 
-def digest_for(settings: HybridSettings, counter: TokenCounter | None, task: TaskKind, gathered: Gathered) -> Digest:
+def digest_for(settings: SessionSettings, counter: TokenCounter | None, task: TaskKind, gathered: Gathered) -> Digest:
     """The repository digest of ``gathered`` within the session's repository token budget."""
     budget = max(1_000, settings.analysis.repository_max_tokens - max_output(settings, task) - PROMPT_RESERVE_TOKENS)
     header = f"Repository: {gathered.root.name}" if gathered.root is not None else ""

@@ -1,6 +1,8 @@
-"""Configuration of usage control: ``[limits]`` (rate limits) and ``[budgets]`` (monthly budgets).
+"""Configuration of usage control: ``[limits]`` (rate limits), ``[budgets]`` (monthly budgets), ``[ledger]``
+(where requests are recorded) and ``[metrics]`` (the Prometheus endpoint).
 
-Pure pydantic models, part of :class:`hybrid_assist.config.settings.HybridSettings`::
+Pure pydantic models, sections of the root model the application assembles
+(:class:`hybrid_assist.settings.HybridSettings`)::
 
     [limits]
     requests_per_minute = 240
@@ -95,3 +97,37 @@ class BudgetSettings(BaseModel):
         gt=0,
         description="Reservations older than this (left by a crashed process) are released.",
     )
+
+
+class LedgerSettings(BaseModel):
+    """``[ledger]``: where every request is recorded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty = SQLite file in the data directory. "
+        "PostgreSQL for teams: postgresql+psycopg://user@host/db",
+    )
+    store_prompts: bool = Field(default=False, description="Store prompt text (otherwise only its SHA-256).")
+    flush_interval_ms: float = Field(
+        default=50.0,
+        gt=0,
+        description="Longest time a recorded request waits in memory before the background writer commits it.",
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=1,
+        description="Requests held in memory while the database is slow or down; beyond this they are dropped "
+        "(and logged).",
+    )
+
+
+class MetricsSettings(BaseModel):
+    """``[metrics]``: the Prometheus endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, description="Serve Prometheus metrics over HTTP.")
+    host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
+    port: int = Field(default=9464, ge=0, le=65535, description="Port of the metrics endpoint (0: any free port).")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_assist.config import ConfigLayer, HybridSettings, SettingsLoader
-from hybrid_assist.config.loader import editor_layer, env_layer, validate_layers
+from hybrid_assist.config import ConfigLayer, validate_layers
+from hybrid_assist.config.loader import editor_layer, env_layer
+from hybrid_assist.settings import HybridSettings, settings_loader
 
 
 @pytest.fixture
@@ -42,21 +43,21 @@ def test_precedence_defaults_user_workspace_env_init_change(isolated: Path, monk
     monkeypatch.setenv("HYBRID_ASSIST_COMPLETION__CONTEXT_TOKENS", "300")
     init = editor_layer({"completion": {"context_tokens": 400}}, "initializationOptions")
     assert init is not None
-    loaded = SettingsLoader().load([workspace], [init])
+    loaded = settings_loader().load([workspace], [init])
     c = loaded.settings.completion
     assert (c.debounce_ms, c.max_tokens, c.cache_size, c.context_tokens) == (10, 20, 30, 400)
     assert loaded.settings.local.model == "user-model"
     assert not loaded.problems
     change = editor_layer({"hybrid-assist": {"completion": {"context_tokens": 500}}}, "didChangeConfiguration")
     assert change is not None
-    assert SettingsLoader().load([workspace], [init, change]).settings.completion.context_tokens == 500
+    assert settings_loader().load([workspace], [init, change]).settings.completion.context_tokens == 500
 
 
 def test_explicit_config_file(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = isolated / "explicit.toml"
     path.write_text('team = "platform"\n')
     monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(path))
-    assert SettingsLoader().load().settings.team == "platform"
+    assert settings_loader().load().settings.team == "platform"
 
 
 def test_invalid_value_falls_back_to_default_and_is_named(isolated: Path) -> None:
@@ -64,7 +65,7 @@ def test_invalid_value_falls_back_to_default_and_is_named(isolated: Path) -> Non
         ConfigLayer("workspace config", {"local": {"max_model_len": "lots", "model": "ok-model"}, "bogus": 1}),
         ConfigLayer("initializationOptions", {"completion": {"debounce_ms": -5}}),
     ]
-    loaded = validate_layers(layers)
+    loaded = validate_layers(HybridSettings, layers)
     assert loaded.settings.local.max_model_len == HybridSettings().local.max_model_len
     assert loaded.settings.local.model == "ok-model"
     assert loaded.settings.completion.debounce_ms == HybridSettings().completion.debounce_ms
@@ -76,14 +77,16 @@ def test_invalid_value_falls_back_to_default_and_is_named(isolated: Path) -> Non
 
 
 def test_provider_override_merges_with_defaults(isolated: Path) -> None:
-    loaded = validate_layers([ConfigLayer("t", {"providers": {"openai": {"base_url": "http://127.0.0.1:9/v1"}}})])
+    loaded = validate_layers(
+        HybridSettings, [ConfigLayer("t", {"providers": {"openai": {"base_url": "http://127.0.0.1:9/v1"}}})]
+    )
     openai = loaded.settings.providers["openai"]
     assert openai.base_url == "http://127.0.0.1:9/v1"
     assert openai.kind == "openai" and "gpt-4o" in openai.prices
 
 
 def test_new_provider_without_kind_is_dropped(isolated: Path) -> None:
-    loaded = validate_layers([ConfigLayer("t", {"providers": {"mine": {"base_url": "http://x"}}})])
+    loaded = validate_layers(HybridSettings, [ConfigLayer("t", {"providers": {"mine": {"base_url": "http://x"}}})])
     assert "mine" not in loaded.settings.providers
     assert any("providers.mine" in p for p in loaded.problems)
 
@@ -110,14 +113,14 @@ def test_unreadable_toml_is_reported_not_fatal(isolated: Path) -> None:
     workspace = isolated / "ws"
     workspace.mkdir()
     (workspace / "hybrid-assist.toml").write_text("[completion\nbroken")
-    loaded = SettingsLoader().load([workspace])
+    loaded = settings_loader().load([workspace])
     assert loaded.settings == HybridSettings(user=loaded.settings.user)
     assert any("cannot read workspace config" in p for p in loaded.problems)
 
 
 def test_api_keys_are_not_settings(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-123")
-    loaded = validate_layers([ConfigLayer("t", {"providers": {"openai": {"api_key": "sk-inline"}}})])
+    loaded = validate_layers(HybridSettings, [ConfigLayer("t", {"providers": {"openai": {"api_key": "sk-inline"}}})])
     assert any("unknown key" in p for p in loaded.problems)
     assert "sk-inline" not in loaded.settings.model_dump_json()
     assert not any("sk-inline" in p for p in loaded.problems)

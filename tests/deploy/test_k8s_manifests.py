@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from gateway.app import ENDPOINTS
-from hybrid_assist.config import HybridSettings
+from hybrid_assist.settings import HybridSettings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 NAMESPACE = "hybrid-assist"

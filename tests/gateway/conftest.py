@@ -12,10 +12,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.app import create_app
 from gateway.state import Gateway
-from hybrid_assist.config import ConfigLayer
-from hybrid_assist.config.loader import validate_layers
+from hybrid_assist.config import ConfigLayer, validate_layers
+from hybrid_assist.gateway_app import build_gateway_app
+from hybrid_assist.settings import HybridSettings
 from tests.gateway.harness import gateway_config
 
 
@@ -37,10 +37,10 @@ def make_gateway(tmp_path: Path) -> MakeGateway:
     @asynccontextmanager
     async def make(extra: str = "", **options: object) -> AsyncIterator[InProcess]:
         config = gateway_config(tmp_path, extra, **options)  # type: ignore[arg-type]
-        loaded = validate_layers([ConfigLayer("test config", tomllib.loads(config.read_text()))])
+        loaded = validate_layers(HybridSettings, [ConfigLayer("test config", tomllib.loads(config.read_text()))])
         assert not loaded.problems, loaded.problems
         settings = loaded.settings
-        app = create_app(settings)
+        app = build_gateway_app(settings)
         gateway = app.state.gateway
         async with app.router.lifespan_context(app):
             await gateway.runtime.wait_local(10.0)

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hybrid_assist.config import HybridSettings
-from hybrid_assist.config.settings import GatewayClientSettings
 from hybrid_assist.runtime import build_local_runtime
+from hybrid_assist.settings import HybridSettings
 from inference.settings import LocalSettings
 from inference.types import ChatMessage, GenerationRequest
 from lsp_server.analysis.scope import ScopeReport
@@ -29,6 +28,7 @@ from lsp_server.gateway_client import (
     iter_sse,
 )
 from lsp_server.gateway_mode import GatewayMode, request_body
+from lsp_server.settings import GatewayClientSettings
 from routing.policy import LocalState, RouteInput, RouteTarget
 from routing.service import RoutedCall, RoutingService
 from routing.settings import RoutingSettings

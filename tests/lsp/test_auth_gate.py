@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hybrid_assist.config import SettingsLoader
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.language_server import build_assistant
+from hybrid_assist.settings import settings_loader
 from lsp_server.auth import AuthenticationFailed, Gate, Identity, pop_key
 from lsp_server.server import HybridLanguageServer
 from lsp_server.transport import dispatch
@@ -45,7 +45,7 @@ class Wire:
 @pytest_asyncio.fixture
 async def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[HybridLanguageServer, Wire]]:
     monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(write_config(tmp_path)))
-    loader = SettingsLoader()
+    loader = settings_loader()
     assistant = build_assistant(loader.load().settings)
     server = HybridLanguageServer(assistant, loader)
     wire = Wire()

@@ -21,8 +21,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from hybrid_assist.config import SettingsLoader
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.language_server import build_assistant
+from hybrid_assist.settings import settings_loader
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.review import SOURCE, review_fix_actions, stored_finding
 from lsp_server.server import HybridLanguageServer
@@ -532,7 +532,7 @@ async def test_malformed_test_suite_answer(tmp_path: Path, stop_later: list[Lang
 async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process: the code-action provider's view of the stored findings (UTF-16 columns, staleness)."""
     monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(_config(tmp_path, reply="x")))
-    loader = SettingsLoader()
+    loader = settings_loader()
     assistant = build_assistant(loader.load().settings)
     try:
         ls = HybridLanguageServer(assistant, loader)

@@ -1,6 +1,6 @@
 """Per-session state: one-time notices ignore the numbers in them."""
 
-from hybrid_assist.config import HybridSettings
+from hybrid_assist.settings import HybridSettings
 from lsp_server.session import Session
 
 

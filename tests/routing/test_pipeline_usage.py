@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_assist.config import HybridSettings
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.language_server import build_assistant
+from hybrid_assist.settings import HybridSettings
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.assistant import Assistant

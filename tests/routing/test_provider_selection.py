@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from hybrid_assist.config import HybridSettings
 from hybrid_assist.runtime import build_runtime
+from hybrid_assist.settings import HybridSettings
 from inference.settings import ProviderSettings, default_providers
 from inference.types import ChatMessage, GenerationRequest
 from routing.policy import LocalState, RouteInput, RouteTarget, decide, provider_order

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from hybrid_assist.config import HybridSettings
-from hybrid_assist.runtime import build_assistant
+from hybrid_assist.language_server import build_assistant
+from hybrid_assist.settings import HybridSettings
 from routing.settings import default_task_policies
 from routing.tasks import TaskKind
 from routing.usage.database import ledger_url

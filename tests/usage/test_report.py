@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hybrid_assist.commands.report import add_report_arguments, parse_when, run_report
-from hybrid_assist.config.settings import HybridSettings
+from hybrid_assist.settings import HybridSettings
 from inference.settings import ModelPrice, ProviderSettings
 from routing.settings import RoutingSettings, TaskPolicy
 from routing.usage.database import ledger_url

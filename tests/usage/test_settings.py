@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from hybrid_assist.config.settings import HybridSettings, LedgerSettings
-from routing.usage.settings import BudgetSettings, LimitsSettings, UserLimits
+from hybrid_assist.settings import HybridSettings
+from routing.usage.settings import BudgetSettings, LedgerSettings, LimitsSettings, UserLimits
 
 
 @pytest.mark.parametrize("model", [LimitsSettings, UserLimits, BudgetSettings, LedgerSettings])

@@ -1,0 +1,56 @@
+"""The team gateway's composition: its database, usage control, users and engines, then the app.
+
+Called by ``hybrid-assist gateway serve`` (and the tests); the gateway
+package itself composes nothing and imports nothing of the application
+shell. The engines and the ledger come from :mod:`hybrid_assist.runtime`,
+shared with the language server; nothing here loads ``lsp_server``.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from gateway.app import ENDPOINTS, create_app
+from gateway.auth import Authenticator
+from gateway.database import open_gateway_engine
+from gateway.metrics import GatewayMetrics
+from gateway.state import Gateway
+from gateway.store import UserStore
+from hybrid_assist.runtime import build_runtime, ledger_on
+from hybrid_assist.settings import HybridSettings
+from routing.control import UsageControl
+from routing.service import RoutingService
+from routing.usage.budgets import BudgetManager
+from routing.usage.database import ledger_url
+from routing.usage.metrics import UsageMetrics
+from routing.usage.ratelimit import build_rate_limiter
+
+
+def build_gateway(settings: HybridSettings) -> Gateway:
+    """Open the database (migrating it), build the engines and the usage control for ``settings``."""
+    engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
+    ledger = ledger_on(engine, settings)
+    budgets = BudgetManager.from_settings(engine, settings.budgets)
+    limiter = build_rate_limiter(settings.limits, engine)
+    usage_metrics = UsageMetrics()
+    # The limiter stays out of UsageControl: the gateway checks it first, to answer 429 with Retry-After.
+    usage = UsageControl(ledger, budgets, None, usage_metrics)
+    runtime = build_runtime(settings)
+    store = UserStore(engine)
+    return Gateway(
+        settings=settings,
+        runtime=runtime,
+        service=RoutingService(runtime, usage),
+        usage=usage,
+        limiter=limiter,
+        store=store,
+        auth=Authenticator(store, settings.gateway_server.key_cache_ttl_s),
+        usage_metrics=usage_metrics,
+        metrics=GatewayMetrics(usage_metrics.registry, ENDPOINTS),
+        engine=engine,
+    )
+
+
+def build_gateway_app(settings: HybridSettings) -> Starlette:
+    """The gateway's Starlette application for ``settings`` (served by uvicorn in ``gateway serve``)."""
+    return create_app(build_gateway(settings))
