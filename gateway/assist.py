@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.calls import estimate_json, parse_assist, prepare
 from gateway.http import caller, json_body, sse_event
+from gateway.outage import as_api_error, refuse_if_unavailable
 from gateway.state import Gateway
 from gateway.streaming import ServeTask
 from routing.service import RoutedCall, Served
@@ -30,6 +31,7 @@ async def assist(request: Request) -> Response:
     spec = parse_assist(await json_body(request, gateway), with_generation=True)
     prepared = prepare(gateway, principal, spec)
     await gateway.admit(principal, prepared.call.route_input.context_tokens)
+    refuse_if_unavailable(gateway, prepared.decision)  # 503 before the stream starts
     route: dict[str, object] = {
         "route": prepared.decision.to_json(),
         "estimate": estimate_json(prepared.decision),
@@ -53,6 +55,9 @@ async def _events(gateway: Gateway, call: RoutedCall, route: dict[str, object]) 
         try:
             served = await stream.result()
         except Exception as exc:  # a bug must end the stream cleanly, not hang the client
+            if (unavailable := as_api_error(gateway, exc)) is not None:
+                yield sse_event("error", {"code": unavailable.code, "message": unavailable.message})
+                return
             yield sse_event("error", {"code": "internal", "message": f"{type(exc).__name__}: {exc}"})
             return
         if served.outcome in DONE_OUTCOMES:

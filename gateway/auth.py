@@ -6,6 +6,11 @@ TTL; a revocation or rotation made elsewhere (another replica, the CLI) takes
 effect within that time, and one made through this gateway at once
 (:meth:`Authenticator.forget_user`). Unknown key ids are cached too, so a
 flood of made-up keys does not reach the database more than once per TTL each.
+
+While the database is unreachable, a key seen before is checked against its
+cached record however old (revocations made meanwhile wait for the
+database); a key never seen before gets 503 ``usage_unavailable`` with
+``Retry-After``, not 401 or 500.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from dataclasses import dataclass
 from gateway import keys
 from gateway.errors import ApiError
 from gateway.store import KeyRecord, UserStore
+from routing.usage.outage import UNAVAILABLE, is_unavailable
 
 _MAX_CACHED = 50_000
+_RETRY_AFTER_S = 5
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hybrid-assist"'}
 
 
@@ -62,7 +69,19 @@ class Authenticator:
         cached = self._cache.get(key_id)
         if cached is not None and now - cached[1] < self.ttl_s:
             return cached[0]
-        record = await asyncio.to_thread(self.store.lookup, key_id)
+        try:
+            record = await asyncio.to_thread(self.store.lookup, key_id)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if cached is not None:
+                return cached[0]
+            raise ApiError(
+                503,
+                "usage_unavailable",
+                f"{UNAVAILABLE}: this key cannot be checked until it is back",
+                {"Retry-After": str(_RETRY_AFTER_S)},
+            ) from None
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
         self._cache[key_id] = (record, now)

@@ -8,7 +8,8 @@ OpenAI-compatible endpoints and ``/v1/assist`` by exact path and method. It
 answers errors the way the application does: an
 :class:`~gateway.errors.ApiError` becomes its JSON error, Starlette's
 ``HTTPException`` becomes the JSON 4xx, and anything else goes on to the
-application's 500 handler. Other paths, other methods on these paths (405),
+application's 500 handler — except an error caused by the unreachable usage
+database, which is the 503 of :mod:`gateway.outage`. Other paths, other methods on these paths (405),
 and the lifespan go to the Starlette application unchanged.
 """
 
@@ -23,6 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import ApiError, api_error_handler, http_error_handler
+from gateway.http import gateway_of
+from gateway.outage import as_api_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -47,4 +50,8 @@ class HotRoutes:
             response = await api_error_handler(request, exc)
         except HTTPException as exc:
             response = await http_error_handler(request, exc)
+        except Exception as exc:  # the usage database down: 503 with Retry-After, not 500
+            if (unavailable := as_api_error(gateway_of(request), exc)) is None:
+                raise
+            response = await api_error_handler(request, unavailable)
         await response(scope, receive, send)

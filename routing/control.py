@@ -6,6 +6,13 @@ It turns the usage package's parts into the few calls the pipeline makes:
 cloud call (reserve the estimate), ``finish`` after it (settle or release,
 record the ledger row, update the metrics). Database work runs in threads,
 so the event loop never waits on the disk.
+
+While the database is down (:class:`~routing.usage.outage.DatabaseHealth`)
+``admit`` skips the budget read, and ``hold`` — the one step a cloud call
+cannot go without — raises :class:`~routing.usage.errors.UsageUnavailable`
+(fail closed, the default) or, with ``fail_open``, lets the call go
+unreserved: its row is marked ``unsettled`` and its cost is charged to the
+budget when the row reaches the database, any overspend logged.
 """
 
 from __future__ import annotations
@@ -13,16 +20,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+from prometheus_client import Counter
 
 from routing.executor import Attempt
 from routing.usage.budgets import BudgetManager, Reservation
-from routing.usage.errors import BudgetExceeded
+from routing.usage.errors import BudgetExceeded, UsageUnavailable
 from routing.usage.ledger import Ledger, LedgerEntry
 from routing.usage.metrics import UsageMetrics
+from routing.usage.outage import UNAVAILABLE, DatabaseHealth, is_unavailable, register_ledger_metrics
 from routing.usage.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,7 @@ class Hold:
     reservation: Reservation | None
     blocked_reason: str = ""
     notices: tuple[str, ...] = ()
+    unsettled: bool = False  # fail-open during an outage: nothing reserved, the cost is charged later
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +89,46 @@ class UsageControl:
         budgets: BudgetManager | None,
         limiter: RateLimiter | None,
         metrics: UsageMetrics | None,
+        *,
+        fail_open: bool = False,
     ) -> None:
         self.ledger = ledger
         self.budgets = budgets
         self.limiter = limiter
         self.metrics = metrics
+        self.fail_open = fail_open
+        self.health: DatabaseHealth = ledger.health if ledger is not None else DatabaseHealth()
+        if ledger is not None and budgets is not None:
+            ledger.on_unsettled = self._charge_unsettled
+        self._refusals: Counter | None = None
+        if metrics is not None:
+            journal = ledger.journal if ledger is not None else None
+            self._refusals = register_ledger_metrics(
+                metrics.registry, self.health, lambda: journal.entries if journal is not None else 0
+            )
+
+    def unavailable(self) -> UsageUnavailable:
+        """The refusal of a request that needs the budget while the database is down (counted)."""
+        if self._refusals is not None:
+            self._refusals.inc()
+        retry = self.health.retry_after_s
+        return UsageUnavailable(
+            f"{UNAVAILABLE}: requests that need a budget are refused until it is back (retry in {retry:.0f} s); "
+            "local requests are served",
+            retry_after_s=retry,
+        )
+
+    async def _budget_call(self, call: Callable[[], T]) -> T | None:
+        """``call`` in a thread; None when the database is (or turns out to be) down."""
+        if not self.health.available:
+            return None
+        try:
+            return await asyncio.to_thread(call)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            self.health.failed(exc)
+            return None
 
     async def admit(self, user: str, team: str, estimated_tokens: int, *, may_cost: bool = True) -> Admission:
         """Rate limit and remaining budget for one request.
@@ -96,7 +146,10 @@ class UsageControl:
                 return Admission(False, decision.reason or f"rate limited; retry in {decision.retry_after_s:.0f} s")
         if self.budgets is None or not may_cost:
             return Admission(True)
-        status = await asyncio.to_thread(self.budgets.remaining, user, team)
+        budgets = self.budgets
+        status = await self._budget_call(lambda: budgets.remaining(user, team))
+        if status is None:  # the database is down: hold() decides for a cloud call
+            return Admission(True)
         if self.metrics is not None and status.remaining_usd is not None and status.scope == "team":
             self.metrics.set_budget_remaining(team, status.remaining_usd)
         notices: tuple[str, ...] = ()
@@ -110,8 +163,9 @@ class UsageControl:
         """Remaining budget of ``user`` (the tighter of theirs and their team's), or None without budgets."""
         if self.budgets is None:
             return None
-        status = await asyncio.to_thread(self.budgets.remaining, user, team)
-        if status.remaining_usd is None:
+        budgets = self.budgets
+        status = await self._budget_call(lambda: budgets.remaining(user, team))
+        if status is None or status.remaining_usd is None:
             return None
         return {
             "remaining_usd": round(status.remaining_usd, 6),
@@ -125,25 +179,36 @@ class UsageControl:
         """Reserve ``estimate_usd`` for a cloud call; a refusal says why (the caller serves locally)."""
         if self.budgets is None or estimate_usd <= 0:
             return Hold(None)
+        budgets = self.budgets
         try:
-            reservation = await self.budgets.areserve(user, team, estimate_usd)
+            reservation = await self._budget_call(lambda: budgets.reserve(user, team, estimate_usd))
         except BudgetExceeded as exc:
             if self.metrics is not None:
                 self.metrics.observe_budget_blocked(getattr(exc, "scope", "user"))
             return Hold(None, blocked_reason=str(exc))
+        if reservation is None:
+            if not self.fail_open:
+                raise self.unavailable()
+            notice = f"hybrid-assist: {UNAVAILABLE}; this cloud request is charged to the budget afterwards"
+            return Hold(None, notices=(notice,), unsettled=True)
         return Hold(reservation, notices=reservation.warnings)
 
     async def finish(self, hold: Hold | None, outcome: Outcome) -> tuple[str, ...]:
         """Settle or release the hold, record the ledger row and the metrics; returns budget warnings."""
         warnings: tuple[str, ...] = ()
+        unsettled = hold is not None and hold.unsettled
         if hold is not None and hold.reservation is not None and self.budgets is not None:
             try:
                 if outcome.outcome == "ok":
                     warnings = await self.budgets.asettle(hold.reservation, outcome.cost_usd)
                 else:
                     await self.budgets.arelease(hold.reservation)
-            except Exception:  # accounting must not break the answer; the ledger still has the row
-                logger.exception("settling the budget of %s failed", outcome.request_id)
+            except Exception as exc:  # accounting must not break the answer; the ledger still has the row
+                if is_unavailable(exc):  # the reservation expires; the cost is charged when the row is written
+                    self.health.failed(exc)
+                    unsettled = True
+                else:
+                    logger.exception("settling the budget of %s failed", outcome.request_id)
         if self.ledger is not None:
             self.ledger.submit(
                 LedgerEntry(
@@ -165,6 +230,7 @@ class UsageControl:
                     prompt_sha256=hashlib.sha256(outcome.prompt.encode("utf-8", "surrogatepass")).hexdigest(),
                     prompt=outcome.prompt if self.ledger.store_prompts else None,
                     usage_estimated=outcome.usage_estimated,
+                    unsettled=unsettled and outcome.cost_usd > 0,
                 )
             )
         if self.metrics is not None:
@@ -192,6 +258,22 @@ class UsageControl:
                 await asyncio.to_thread(self.ledger.record_feedback, request_id, accepted)
             except Exception:
                 logger.exception("recording feedback for %s failed", request_id)
+
+    def _charge_unsettled(self, entries: Sequence[LedgerEntry]) -> None:
+        """Charge rows served fail-open during an outage to their budgets (in the ledger's writer thread)."""
+        assert self.budgets is not None
+        for entry in entries:
+            reservation = self.budgets.reserve(entry.user, entry.team, 0.0)  # a zero reservation always passes
+            self.budgets.settle(reservation, entry.cost_usd)
+            status = self.budgets.remaining(entry.user, entry.team)
+            if status.remaining_usd is not None and status.remaining_usd < 0:
+                logger.warning(
+                    "budget overspent during the usage database outage: %s (%s) is $%.4f over its %s budget",
+                    entry.user,
+                    entry.team,
+                    -status.remaining_usd,
+                    status.scope,
+                )
 
     def close(self) -> None:
         if self.ledger is not None:

@@ -4,7 +4,8 @@
 
     UsageControlError          any failure of the ledger, budgets or rate limits
     ├── LedgerError            the ledger cannot be opened, migrated or written
-    └── BudgetExceeded         a hard monthly budget would be exceeded: cloud blocked, local still served
+    ├── BudgetExceeded         a hard monthly budget would be exceeded: cloud blocked, local still served
+    └── UsageUnavailable       the usage database is down and the request needs it (fail closed: HTTP 503)
 
 A rate limit is not an exception: :meth:`RateLimiter.check` returns a
 :class:`~routing.usage.ratelimit.RateDecision` the pipeline acts on.
@@ -38,3 +39,15 @@ class BudgetExceeded(UsageControlError):
         self.name = name
         self.limit_usd = limit_usd
         self.used_usd = used_usd
+
+
+class UsageUnavailable(UsageControlError):
+    """The usage database is down and this request needs its budget: refused, ``retry_after_s`` later.
+
+    The message names the cause ("usage database unavailable"); the gateway
+    answers 503 with ``Retry-After``.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

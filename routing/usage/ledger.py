@@ -15,7 +15,13 @@ itself because the server reported none (migration ``0002``); the
 aggregates count such rows (:attr:`UsageAggregate.estimated`).
 
 Recording is idempotent by ``request_id``: a second row with the same id is
-ignored. The prompt itself is stored only when the ledger is opened with
+ignored. With a :class:`~routing.usage.journal.Journal` (the gateway's), a
+batch the database cannot take because it is down goes to the journal
+(fsynced) instead, and a thread probes the database every
+``probe_interval_s`` while it is down or the journal holds rows, drains the
+journal when it is back and marks :attr:`Ledger.health` up again. Without
+one (the language server), the writer keeps the batch in memory (bounded by
+``max_pending``) and retries it. The prompt itself is stored only when the ledger is opened with
 ``store_prompts=True``; otherwise only its SHA-256 is kept.
 """
 
@@ -24,12 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, case, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from routing.usage._writer import BatchWriter
@@ -41,6 +48,10 @@ from routing.usage.database import (
 )
 from routing.usage.errors import LedgerError
 from routing.usage.models import ledger_feedback, ledger_requests, to_nanos, to_usd
+from routing.usage.outage import DatabaseHealth, is_unavailable
+
+if TYPE_CHECKING:
+    from routing.usage.journal import Journal
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +121,7 @@ class LedgerEntry:
     prompt: str | None = None  # kept only when the ledger stores prompts
     time: datetime = field(default_factory=utcnow)
     usage_estimated: bool = False  # the token counts were estimated: the server reported none
+    unsettled: bool = False  # served while the database was down, fail-open: charge the budget once written
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +158,16 @@ class Ledger:
         flush_interval_s: float = 0.05,
         batch_size: int = 1000,
         max_pending: int = 100_000,
+        journal: Journal | None = None,
+        health: DatabaseHealth | None = None,
+        probe_interval_s: float = 1.0,
     ) -> None:
         self.engine = engine
         self.store_prompts = store_prompts
+        self.journal = journal
+        self.health = health if health is not None else DatabaseHealth()
+        #: Called (in the writer's thread) with the written rows that were served unbudgeted (``unsettled``).
+        self.on_unsettled: Callable[[Sequence[LedgerEntry]], None] | None = None
         self._driver_sql = driver_insert_ignoring_conflicts(
             engine.dialect.name, ledger_requests, _COLUMNS, "request_id"
         )
@@ -158,8 +177,15 @@ class Ledger:
             flush_interval_s=flush_interval_s,
             batch_size=batch_size,
             max_pending=max_pending,
-            is_transient=_is_transient,
+            is_transient=lambda exc: _is_transient(exc) or isinstance(exc, OSError),
         )
+        self._stopping = threading.Event()
+        self._keeper: threading.Thread | None = None
+        if journal is not None:
+            self._keeper = threading.Thread(
+                target=self._keep_journal, args=(journal, probe_interval_s), name="ledger-journal", daemon=True
+            )
+            self._keeper.start()
 
     @classmethod
     def open(cls, url: str, *, store_prompts: bool = False, **writer_options: Any) -> Ledger:
@@ -220,7 +246,33 @@ class Ledger:
     def close(self, timeout_s: float = 10.0) -> None:
         """Commit what is pending (waiting up to ``timeout_s``), stop the writer and release the database."""
         self._writer.close(timeout_s)
+        self._stopping.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout_s)
         self.engine.dispose()
+
+    # --- the journal -------------------------------------------------------------------------------------------
+
+    def _keep_journal(self, journal: Journal, interval_s: float) -> None:
+        """While the database is down or rows wait in the journal: probe it, drain the journal when it is back."""
+        while not self._stopping.wait(interval_s):
+            if self.health.available and not journal.entries:
+                continue
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                journal.drain(self._write_now)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    self.health.failed(exc)
+                else:
+                    logger.exception("draining the ledger journal failed")
+                continue
+            self.health.recovered()
+
+    def drain_journal(self) -> int:
+        """Write the journal's rows now (the database must be up); returns how many."""
+        return 0 if self.journal is None else self.journal.drain(self._write_now)
 
     def __enter__(self) -> Ledger:
         return self
@@ -257,7 +309,31 @@ class Ledger:
         return dict(zip(_COLUMNS, self._values(entry), strict=True))
 
     def _write_entries(self, entries: Sequence[LedgerEntry]) -> None:
-        """The writer thread's batches: driver-level ``executemany`` where the dialect allows it.
+        """The writer thread's batches: to the database, or to the journal while the database is down."""
+        if self.journal is not None and not self.health.available:
+            self.journal.append(entries)  # OSError: the writer keeps the batch and retries
+            return
+        try:
+            self._write_now(entries)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            self.health.failed(exc)
+            if self.journal is None:
+                raise  # kept in memory and retried by the writer
+            self.journal.append(entries)
+            return
+        if self.journal is None:
+            self.health.recovered()
+
+    def _write_now(self, entries: Sequence[LedgerEntry]) -> None:
+        self._insert(entries)
+        unsettled = [e for e in entries if e.unsettled]
+        if unsettled and self.on_unsettled is not None:
+            self.on_unsettled(unsettled)
+
+    def _insert(self, entries: Sequence[LedgerEntry]) -> None:
+        """Driver-level ``executemany`` where the dialect allows it.
 
         The thread holds the interpreter while it prepares rows, and the event loop
         waits for it meanwhile; the driver path keeps that to a few microseconds a row.

@@ -26,6 +26,7 @@ Both take an injectable clock, so refill is tested without sleeping.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -37,7 +38,10 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from routing.usage.database import insert_ignoring_conflicts, write_transaction
 from routing.usage.models import rate_limit_buckets
+from routing.usage.outage import is_unavailable
 from routing.usage.settings import LimitsSettings
+
+logger = logging.getLogger(__name__)
 
 _MAX_IDLE_BUCKETS = 10_000
 
@@ -121,13 +125,18 @@ class DatabaseRateLimiter:
     """Token buckets in the usage database, shared by every process and replica on it.
 
     The clock must be comparable across machines (the default is wall-clock
-    time); a clock that steps backwards only delays refill.
+    time); a clock that steps backwards only delays refill. While the
+    database is unreachable, this process's own buckets
+    (:class:`InProcessRateLimiter`, same limits) decide, so a limit still
+    holds per replica and local requests are not refused for the outage.
     """
 
     def __init__(self, engine: Engine, settings: LimitsSettings, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.settings = settings
         self._clock = clock
+        self._fallback = InProcessRateLimiter(settings)
+        self._degraded = False
         # Built once: constructing and coercing the statements cost more CPU than running them.
         b = rate_limit_buckets.c
         self._select = (
@@ -149,6 +158,19 @@ class DatabaseRateLimiter:
         rpm, tpm = self.settings.for_user(user)
         if not rpm and not tpm:
             return RateDecision(True)
+        try:
+            decision = self._check(user, tokens, rpm, tpm)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            if not self._degraded:
+                self._degraded = True
+                logger.warning("rate limits are checked in this process while the usage database is unreachable")
+            return self._fallback.check(user, tokens)
+        self._degraded = False
+        return decision
+
+    def _check(self, user: str, tokens: int, rpm: int, tpm: int) -> RateDecision:
         key = {"user": user}
         with write_transaction(self.engine) as connection:
             row = connection.execute(self._select, key).first()
