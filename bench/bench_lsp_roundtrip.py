@@ -11,7 +11,14 @@ for a core) it prints the CPU time the server process and this client spent
 per request, the load average, and the same round trip on a 40-line file
 (``--small``), the floor set by everything but the document's size.
 
+Soak mode (``--soak 10000,100000``) types and asks on one document until
+each checkpoint and prints the server's resident memory there, and how much
+it grew from the first checkpoint to the last (target: within 10 %); a
+server that keeps state per request grows linearly (about 1.8 KB a request
+before pygls' notification futures were released, issue 19.4).
+
     python bench/bench_lsp_roundtrip.py [--requests 1000] [--documents 50]
+    python bench/bench_lsp_roundtrip.py --soak 10000,100000 [--lines 1000]
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(requests: int, documents: int, lines_per_file: int = 5000) -> None:
+async def run(requests: int, documents: int, lines_per_file: int = 5000, checkpoints: tuple[int, ...] = ()) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         root = tmp / "ws"
@@ -58,6 +65,7 @@ async def run(requests: int, documents: int, lines_per_file: int = 5000) -> None
         version = 1
         timings: list[float] = []
         server_cpu = client_cpu = 0.0
+        soak: list[tuple[int, float]] = []
         for i in range(requests + 50):
             if i == 50:
                 server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
@@ -78,12 +86,22 @@ async def run(requests: int, documents: int, lines_per_file: int = 5000) -> None
             )
             if i >= 50:  # warm-up excluded
                 timings.append(time.perf_counter() - started)
+            if i + 1 - 50 in checkpoints:
+                soak.append((i + 1 - 50, rss_mb(pid)))
+                print(f"  after {soak[-1][0]:,} requests: server RSS {soak[-1][1]:.1f} MB", flush=True)
         server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
         print(f"inlineCompletion after a 1-char edit, {lines_per_file:,}-line file: {summary_ms(timings)}")
         print(
             f"  cpu per request: server {server_cpu / requests * 1000:.2f} ms,"
             f" client {client_cpu / requests * 1000:.2f} ms; load average {os.getloadavg()[0]:.2f}"
         )
+        if len(soak) > 1:
+            (first_n, first_mb), (last_n, last_mb) = soak[0], soak[-1]
+            print(
+                f"soak: RSS {first_mb:.1f} MB at {first_n:,} -> {last_mb:.1f} MB at {last_n:,} requests:"
+                f" {(last_mb - first_mb) / first_mb * 100:+.1f} %,"
+                f" {(last_mb - first_mb) * 1024 * 1024 / (last_n - first_n):.0f} bytes per request"
+            )
         if documents <= 0:
             await client.shutdown_session()
             await client.stop()
@@ -102,8 +120,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--documents", type=int, default=50)
     parser.add_argument("--small", action="store_true", help="also measure the round trip on a 40-line file")
+    parser.add_argument(
+        "--soak",
+        default="",
+        help="comma-separated request counts (e.g. 10000,100000): one document, RSS printed at each",
+    )
+    parser.add_argument("--lines", type=int, default=5000, help="lines of the typed-in document")
     args = parser.parse_args()
-    asyncio.run(run(args.requests, args.documents))
+    if args.soak:
+        checkpoints = tuple(sorted(int(n) for n in args.soak.split(",")))
+        asyncio.run(run(checkpoints[-1], 0, args.lines, checkpoints))
+        return
+    asyncio.run(run(args.requests, args.documents, args.lines))
     if args.small:
         asyncio.run(run(args.requests, 0, 40))
 
