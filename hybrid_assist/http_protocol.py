@@ -1,0 +1,78 @@
+"""The gateway's HTTP protocol for uvicorn: request headers must arrive within a time limit (issue 19.5).
+
+uvicorn bounds the size of request headers but not how long they may take:
+a client that opens a connection and sends its headers a byte at a time
+("slowloris") holds the connection, and its memory, for as long as it likes;
+so does one that connects and sends nothing. :func:`http_protocol` returns
+uvicorn's own protocol class (httptools when installed, else h11) with a
+timer: from the connection's start, and from the first bytes of each next
+request on a kept-alive connection, its headers must be complete within
+``[gateway_server] header_timeout_s``, else the client gets ``408 Request
+Timeout`` and the connection is closed. A whole request arriving at once sets
+no timer. The body has its own limit in the application (``body_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from typing import Any
+
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 39\r\nconnection: close\r\n\r\nrequest headers took too long to arrive"
+)
+
+
+class _HeaderTimeout:
+    """Mixin over a uvicorn HTTP protocol (which has ``loop``, ``transport`` and ``cycle``)."""
+
+    header_timeout_s: float = 10.0
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._header_cycle: Any = None
+        self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.header_timeout_s, self._headers_too_slow
+        )
+
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        between_requests = before is None or before.response_complete
+        super().data_received(data)  # type: ignore[misc]
+        if self._header_timer is not None:
+            if self.cycle is not None and self.cycle is not self._header_cycle:  # the headers are complete
+                self._header_timer.cancel()
+                self._header_timer = None
+        elif between_requests and self.cycle is before and not self.transport.is_closing():
+            self._header_cycle = before  # a request began but its headers are not all here yet
+            self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_TIMEOUT_RESPONSE)
+            self.transport.close()
+
+
+def http_protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's default HTTP protocol class with request headers bounded to ``header_timeout_s``."""
+    base: type[asyncio.Protocol]
+    if importlib.util.find_spec("httptools") is not None:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    return type("GatewayHttpProtocol", (_HeaderTimeout, base), {"header_timeout_s": header_timeout_s})
