@@ -16,10 +16,17 @@ rate, and reads several milliseconds higher (see the README).
 
 ``--ceiling`` then raises the rate by ``--step`` until the gateway no longer
 keeps up (fewer answers than requests, an error, or a p95 over 50 ms).
-``--compare`` then puts the gateway (as a proxy, ``[local] backend =
-"openai-compatible"``) and LiteLLM's proxy in front of the same upstream, at
-``--compare-rate`` (one LiteLLM worker sustains ~35/s here), prints their
-overheads and the ratio, and tries both once at ``--rate``.
+``--compare`` then measures the gateway as a proxy (``[local] backend =
+"openai-compatible"`` in front of the same upstream) at ``--rate``, the same
+runs as above, with its overhead over the direct upstream against the target
+(p50 <= 1 ms, p95 <= 3 ms); then it puts that proxy and LiteLLM's proxy in
+front of the upstream at ``--compare-rate`` (one LiteLLM worker sustains
+~35/s here), prints their overheads and the ratio, and tries LiteLLM once at
+``--rate``.
+
+Each run also reports the CPU the measured server process used per answered
+request (``cpu ms``): on a shared machine latencies move with the neighbours'
+load, CPU per request much less.
 
     python -m bench.bench_gateway_rate [--rate 500] [--seconds 10] [--repeats 3] [--ceiling] [--compare]
 """
@@ -38,7 +45,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._common import rss_mb
-from bench.bench_gateway import LITELLM_VENV, MESSAGES, Target, gateway, litellm, upstream, version_of_litellm
+from bench.bench_gateway import (
+    LITELLM_VENV,
+    MESSAGES,
+    Target,
+    cpu_seconds,
+    gateway,
+    litellm,
+    upstream,
+    version_of_litellm,
+)
 from bench.openloop import drive
 
 LINE = re.compile(r"^\s+(\d+)% in ([0-9.]+) secs", re.MULTILINE)
@@ -46,6 +62,9 @@ RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
 INSTANT = '[local]\nbackend = "instant"\ninstant_token_delay_ms = 0'
 #: A rate counts as sustained when it was achieved (97 %), without errors, and p95 stayed under this.
 SUSTAINED_P95_MS = 50.0
+#: The target for the gateway's overhead over the direct upstream at ``--rate`` (issue 21): p50, p95 in ms.
+OVERHEAD_TARGET_MS = {"p50": 1.0, "p95": 3.0}
+KEYS = ("p50", "p95", "p99", "rps", "ok", "errors", "cpu_ms")
 
 Run = dict[str, float]
 
@@ -89,29 +108,40 @@ def sustained(run: Run, rate: int) -> bool:
 Load = Callable[[Target, int, float], Run]
 
 
+def with_cpu(load: Load, target: Target, rate: int, seconds: float) -> Run:
+    """One run, with the CPU time the target process used per answered request (ms)."""
+    before = cpu_seconds(target.pid)
+    run = load(target, rate, seconds)
+    run["cpu_ms"] = (cpu_seconds(target.pid) - before) * 1000.0 / max(run["ok"], 1.0)
+    return run
+
+
 def measure(load: Load, target: Target, rate: int, seconds: float, repeats: int) -> list[Run]:
     load(target, min(rate, 100), 2)  # warm-up: connections, caches, the engine's first request
-    return [load(target, rate, seconds) for _ in range(repeats)]
+    return [with_cpu(load, target, rate, seconds) for _ in range(repeats)]
 
 
 def median_run(runs: list[Run]) -> Run:
-    return {key: statistics.median(run[key] for run in runs) for key in ("p50", "p95", "p99", "rps", "ok", "errors")}
+    return {key: statistics.median(run[key] for run in runs) for key in KEYS}
 
 
 def print_rows(rate: int, rows: list[tuple[str, list[Run]]]) -> None:
     base = median_run(rows[0][1])
     print(f"\ntarget {rate} requests/s")
-    print(f"{'path':<22} {'run':>6} {'achieved/s':>10} {'ok':>6} {'err':>4} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+    print(
+        f"{'path':<22} {'run':>6} {'achieved/s':>10} {'ok':>6} {'err':>4} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'cpu ms':>7}"
+    )
     for name, runs in rows:
         for i, run in enumerate(runs, 1):
             print(
                 f"{name:<22} {i:>6} {run['rps']:>10.1f} {run['ok']:>6.0f} {run['errors']:>4.0f} "
-                f"{run['p50']:>7.2f} {run['p95']:>7.2f} {run['p99']:>7.2f}"
+                f"{run['p50']:>7.2f} {run['p95']:>7.2f} {run['p99']:>7.2f} {run['cpu_ms']:>7.3f}"
             )
         m = median_run(runs)
         print(
             f"{name:<22} {'median':>6} {m['rps']:>10.1f} {m['ok']:>6.0f} {m['errors']:>4.0f} "
-            f"{m['p50']:>7.2f} {m['p95']:>7.2f} {m['p99']:>7.2f}"
+            f"{m['p50']:>7.2f} {m['p95']:>7.2f} {m['p99']:>7.2f} {m['cpu_ms']:>7.3f}"
         )
     for name, runs in rows[1:]:
         m = median_run(runs)
@@ -121,28 +151,44 @@ def print_rows(rate: int, rows: list[tuple[str, list[Run]]]) -> None:
         )
 
 
-def compare(load: Load, work: Path, direct: Target, args: argparse.Namespace) -> None:
-    """The gateway as a proxy in front of the upstream beside LiteLLM's proxy, at a rate both sustain."""
+def compare(load: Load, work: Path, direct: Target, direct_runs: list[Run], args: argparse.Namespace) -> None:
+    """The gateway as a proxy at ``--rate`` against the target; then beside LiteLLM's proxy, at a rate both sustain."""
     base = direct.url.rsplit("/chat", 1)[0]
     proxied = f'[local]\nbackend = "openai-compatible"\nmodel = "instant"\nbase_url = "{base}"'
-    with gateway(work, "gw-proxy", "gateway -> upstream", proxied) as proxy, litellm(work, direct.url) as other:
-        targets = (direct, proxy, other)
-        rows = [(t.name, measure(load, t, args.compare_rate, args.seconds, args.repeats)) for t in targets]
-        print_rows(args.compare_rate, rows)
-        up, gw, lite = (median_run(runs) for _, runs in rows)
-        for q in ("p50", "p95"):
-            extra_lite, extra_gw = lite[q] - up[q], gw[q] - up[q]
-            ratio = extra_lite / max(extra_gw, 1e-9)
-            print(f"proxy overhead at {q}, litellm / gateway: {extra_lite:.2f} / {extra_gw:.2f} ms (x{ratio:.1f})")
-        print(f"resident memory: gateway -> upstream {rss_mb(proxy.pid):.0f} MB, litellm {rss_mb(other.pid):.0f} MB")
-        print(f"litellm {version_of_litellm()} (1 worker), in {LITELLM_VENV}")
-        for target in (proxy, other):
-            run = load(target, args.rate, args.seconds)
-            verdict = "kept up" if sustained(run, args.rate) else "fell behind"
-            print(
-                f"{target.name} at {args.rate}/s: achieved {run['rps']:.1f}/s, p50 {run['p50']:.2f} ms, "
-                f"p95 {run['p95']:.2f} ms, errors {run['errors']:.0f}: {verdict}"
-            )
+    with gateway(work, "gw-proxy", "gateway -> upstream", proxied) as proxy:
+        proxy_runs = measure(load, proxy, args.rate, args.seconds, args.repeats)
+        print_rows(args.rate, [(direct.name, direct_runs), (proxy.name, proxy_runs)])
+        up, gw = median_run(direct_runs), median_run(proxy_runs)
+        kept_up = all(sustained(run, args.rate) for run in proxy_runs)
+        met = kept_up and all(gw[q] - up[q] <= limit for q, limit in OVERHEAD_TARGET_MS.items())
+        print(
+            f"gateway as a proxy at {args.rate}/s: {'kept up' if kept_up else 'fell behind'} in every run; "
+            f"overhead p50 +{gw['p50'] - up['p50']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p50']:g}), "
+            f"p95 +{gw['p95'] - up['p95']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p95']:g}): "
+            f"{'met' if met else 'NOT met'}; gateway CPU {gw['cpu_ms']:.3f} ms per request"
+        )
+        with litellm(work, direct.url) as other:
+            compare_litellm(load, direct, proxy, other, args)
+
+
+def compare_litellm(load: Load, direct: Target, proxy: Target, other: Target, args: argparse.Namespace) -> None:
+    """Both proxies at ``--compare-rate``; LiteLLM once at ``--rate``."""
+    targets = (direct, proxy, other)
+    rows = [(t.name, measure(load, t, args.compare_rate, args.seconds, args.repeats)) for t in targets]
+    print_rows(args.compare_rate, rows)
+    up, gw, lite = (median_run(runs) for _, runs in rows)
+    for q in ("p50", "p95"):
+        extra_lite, extra_gw = lite[q] - up[q], gw[q] - up[q]
+        ratio = extra_lite / max(extra_gw, 1e-9)
+        print(f"proxy overhead at {q}, litellm / gateway: {extra_lite:.2f} / {extra_gw:.2f} ms (x{ratio:.1f})")
+    print(f"resident memory: gateway -> upstream {rss_mb(proxy.pid):.0f} MB, litellm {rss_mb(other.pid):.0f} MB")
+    print(f"litellm {version_of_litellm()} (1 worker), in {LITELLM_VENV}")
+    run = load(other, args.rate, args.seconds)
+    verdict = "kept up" if sustained(run, args.rate) else "fell behind"
+    print(
+        f"{other.name} at {args.rate}/s: achieved {run['rps']:.1f}/s, p50 {run['p50']:.2f} ms, "
+        f"p95 {run['p95']:.2f} ms, errors {run['errors']:.0f}: {verdict}"
+    )
 
 
 def main() -> None:
@@ -196,7 +242,7 @@ def main() -> None:
                     best, rate = rate, rate + args.step
                 print(f"highest sustained rate: {best} requests/s (p95 < {SUSTAINED_P95_MS:.0f} ms, no errors)")
         if args.compare:
-            compare(load, work, direct, args)
+            compare(load, work, direct, direct_runs, args)
     print(f"load average now {os.getloadavg()[0]:.2f}")
 
 

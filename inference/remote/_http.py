@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -123,7 +123,7 @@ class StreamedResponse:
         except _FAILURES as exc:
             raise _transport_error(exc) from exc
 
-    async def lines(self) -> AsyncIterator[str]:
+    async def lines(self) -> AsyncGenerator[str, None]:
         """The body's lines as text, without their line ends (``\\n``, ``\\r\\n`` or ``\\r``), of any length."""
         pending = b""
         try:
@@ -142,6 +142,8 @@ class StreamedResponse:
 
         Briefly: a server that keeps talking loses its connection instead.
         """
+        if self._response.content.at_eof():  # already whole (Content-Length, or the closing chunk came along)
+            return
         with contextlib.suppress(*_FAILURES):
             async with asyncio.timeout(timeout_s):
                 await self._response.read()

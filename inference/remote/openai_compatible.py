@@ -433,21 +433,26 @@ class OpenAICompatibleBackend(RemoteBackend):
 
 
 async def _events(response: StreamedResponse, provider: str) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of a server-sent event stream, up to ``data: [DONE]`` (then the body is read to its end)."""
-    async for line in response.lines():
-        if not line.startswith("data:"):
-            continue
-        data = line[len("data:") :].strip()
-        if data == "[DONE]":
-            await response.drain()
-            return
-        try:
-            event = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise UnavailableError(f"{provider}: malformed stream event ({exc})", provider=provider) from exc
-        if not isinstance(event, dict):
-            raise UnavailableError(f"{provider}: malformed stream event (not an object)", provider=provider)
-        yield event
+    """The JSON objects of a server-sent event stream, up to ``data: [DONE]`` (then the body is read to its end).
+
+    The line reader is closed here rather than left to the garbage collector, whose finalizer would wake
+    the event loop through its self-pipe (a system call per request).
+    """
+    async with contextlib.aclosing(response.lines()) as lines:
+        async for line in lines:
+            if not line.startswith("data:"):
+                continue
+            data = line[len("data:") :].strip()
+            if data == "[DONE]":
+                await response.drain()
+                return
+            try:
+                event = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise UnavailableError(f"{provider}: malformed stream event ({exc})", provider=provider) from exc
+            if not isinstance(event, dict):
+                raise UnavailableError(f"{provider}: malformed stream event (not an object)", provider=provider)
+            yield event
 
 
 def _is_event_stream(response: StreamedResponse) -> bool:
