@@ -12,10 +12,14 @@ alone would be hidden, or would turn ``na`` into ``me``. So each item:
   of the word after the cursor when the client supports it, the list's
   ``itemDefaults.editRange`` (and the item's ``textEditText``) when the client
   supports that;
-* inserts the typed prefix + the continuation, as plain text (never snippet
-  syntax, so ``$``, ``}`` and ``\\`` mean themselves), following lines as the
-  model wrote them (``insertTextMode`` ``asIs`` where the client can be told,
-  so their indentation is not adjusted a second time);
+* inserts the typed prefix + the continuation — as a snippet with ``$``,
+  ``}`` and ``\\`` escaped (and no placeholders) where the client supports
+  snippets (Neovim 0.11+ inserts only the first word of a plain-text item and
+  expands snippets whole), else as plain text — following lines as the model
+  wrote them (``insertTextMode`` ``asIs`` where the client can be told, so
+  their indentation is not adjusted a second time; a snippet for a client that
+  cannot be told gets them less the cursor line's indentation, which the
+  client adds back);
 * has a ``label`` and ``filterText`` that start with the typed prefix, and the
   continuation alone in ``detail``.
 
@@ -81,6 +85,7 @@ class TypedWord:
     start: types.Position
     cursor: types.Position
     end: types.Position  # the end of the word after the cursor (the replace range's end)
+    indent: str = ""  # the cursor line's leading whitespace
 
     @property
     def insert_range(self) -> types.Range:
@@ -105,7 +110,8 @@ def typed_word(doc: Document, offset: int, encoding: PositionEncoding) -> TypedW
         line_no, character = doc.position_at(byte_offset, encoding)
         return types.Position(line=line_no, character=character)
 
-    return TypedWord(prefix=prefix, start=position(start), cursor=position(offset), end=position(end))
+    indent = before[: len(before) - len(before.lstrip(" \t"))]
+    return TypedWord(prefix, position(start), position(offset), position(end), indent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class CompletionSupport:
     default_edit_range: bool = False
     label_details: bool = False
     as_is: bool = False  # insertTextMode asIs can be set per item
+    snippets: bool = False
 
     @classmethod
     def of(cls, capabilities: types.ClientCapabilities | None) -> CompletionSupport:
@@ -131,7 +138,21 @@ class CompletionSupport:
             default_edit_range=bool(listed is not None and "editRange" in (listed.item_defaults or [])),
             label_details=bool(item is not None and item.label_details_support),
             as_is=bool(modes is not None and types.InsertTextMode.AsIs in modes.value_set),
+            snippets=bool(item is not None and item.snippet_support),
         )
+
+
+def escape_snippet(text: str) -> str:
+    """``text`` as a snippet that inserts exactly ``text`` (``\\``, ``$`` and ``}`` escaped)."""
+    return text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
+
+
+def _dedent_following(text: str, indent: str) -> str:
+    """``text`` with ``indent`` taken off the start of every line after the first that has it."""
+    if not indent or "\n" not in text:
+        return text
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(line[len(indent) :] if line.startswith(indent) else line for line in rest)])
 
 
 def _label(prefix: str, continuation: str) -> str:
@@ -160,6 +181,10 @@ def completion_list(
     shows it; ``documentation`` is the route footer.
     """
     new_text = word.prefix + continuation
+    if support.snippets:
+        if not support.as_is:  # a snippet's following lines get the cursor line's indentation added
+            new_text = _dedent_following(new_text, word.indent)
+        new_text = escape_snippet(new_text)
     edit: types.TextEdit | types.InsertReplaceEdit | None
     defaults: types.CompletionItemDefaults | None = None
     if support.default_edit_range:
@@ -181,7 +206,7 @@ def completion_list(
         sort_text="0",
         filter_text=word.prefix + continuation.split("\n", 1)[0].rstrip("\r"),
         insert_text=new_text,  # for clients that ignore the edit: it replaces the typed word too
-        insert_text_format=types.InsertTextFormat.PlainText,
+        insert_text_format=types.InsertTextFormat.Snippet if support.snippets else types.InsertTextFormat.PlainText,
         insert_text_mode=types.InsertTextMode.AsIs if support.as_is else None,
         text_edit=edit,
         text_edit_text=new_text if defaults is not None else None,

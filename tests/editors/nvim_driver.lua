@@ -63,20 +63,26 @@ local function run()
     results.kept = {}
     for _, match in ipairs(to_items(response or {}, results.prefix)) do table.insert(results.kept, match.word) end
     vim.api.nvim_win_set_cursor(0, { lnum, #line })
+    vim.o.completeopt = "menuone,noinsert" -- the menu shows the item; <C-y> accepts it
     local started = vim.loop.now()
     local timer = vim.loop.new_timer()
     timer:start(50, 50, vim.schedule_wrap(function()
-      local now = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
-      if now ~= line or vim.fn.pumvisible() == 1 or vim.loop.now() - started > 15000 then
+      local shown = vim.fn.pumvisible() == 1
+      if shown or vim.loop.now() - started > 15000 then
         timer:stop()
-        local keys = vim.fn.pumvisible() == 1 and "<C-y><Esc>" or "<Esc>"
+        results.menu_shown = shown
+        local keys = shown and "<C-y>" or ""
         vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "n", false)
+        vim.defer_fn(function()
+          vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Esc>", true, false, true), "n", false)
+        end, 300)
       end
     end))
     -- 'x!': run the keys and stay in Insert mode until the timer leaves it (the answer arrives meanwhile)
     vim.fn.feedkeys(vim.api.nvim_replace_termcodes("A<C-x><C-o>", true, false, true), "x!")
     vim.wait(200)
     results.line_after = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
+    results.lines_after = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
     return
   end
 

@@ -48,13 +48,14 @@ def _run(
     reply: str = "return a + b",
     doc: str = DOC,
     extra_env: dict[str, str] | None = None,
+    local: str | None = None,
 ) -> dict[str, Any]:
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
     source = project / "demo.py"
     source.write_text(doc, encoding="utf-8")
-    config = write_config(tmp_path, reply=reply, delay_ms=delay_ms)
+    config = write_config(tmp_path, reply=reply, delay_ms=delay_ms, local=local)
     init = tmp_path / "init.lua"
     init.write_text(
         f"vim.opt.runtimepath:prepend({str(PLUGIN)!r})\n"
@@ -98,14 +99,31 @@ def test_nvim_features(nvim: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_nvim_omni_completion_keeps_and_inserts_the_item(nvim: str, tmp_path: Path) -> None:
-    """At ``x = na|`` (the model continues ``me``): Neovim's filter keeps the item; <C-x><C-o> yields ``x = name``."""
+    """At ``x = na|`` (the model continues ``me + 1``): Neovim's filter keeps the item; <C-x><C-o> <C-y> inserts it."""
     doc = "import os\nx = na\n"
-    result = _run(_require(nvim), tmp_path, mode="omni", reply="me", doc=doc, extra_env={"HA_LINE": "2"})
+    result = _run(_require(nvim), tmp_path, mode="omni", reply="me + 1", doc=doc, extra_env={"HA_LINE": "2"})
     assert result["omnifunc"] == "v:lua.vim.lsp.omnifunc", result
     assert result.get("completion_error") is None, result
     assert result["prefix"] == "na", result
-    assert result["kept"] == ["name"], result  # text_document_completion_list_to_complete_items(result, "na")
-    assert result["line_after"] == "x = name", result
+    # text_document_completion_list_to_complete_items(result, "na") keeps it (0.11+: the same filter)
+    assert result["kept"] == ["name + 1"], result
+    assert result["menu_shown"] is True, result
+    assert result["line_after"] == "x = name + 1", result
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
+def test_nvim_omni_completion_of_several_lines(nvim: str, tmp_path: Path) -> None:
+    """A block after ``for ...:`` lands as lines with the model's indentation (0.7's complete() would leave NULs)."""
+    doc = "def total(items):\n    result = 0\n    for item in items:\n"
+    local = 'backend = "instant"\ninstant_reply = "\\n        result += item\\n    return result"\n'
+    result = _run(_require(nvim), tmp_path, mode="omni", local=local, doc=doc, extra_env={"HA_LINE": "3"})
+    assert result.get("completion_error") is None, result
+    assert result["lines_after"] == [
+        "def total(items):",
+        "    result = 0",
+        "    for item in items:",
+        "        result += item",  # the answer is cut where the for block ends
+    ], result
 
 
 @pytest.mark.parametrize("nvim", NVIMS)

@@ -12,6 +12,7 @@ multi-line continuations, cached answers.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib.resources import files
@@ -101,8 +102,14 @@ def _apply(session: Session, lines: list[str], cursor: types.Position, listing: 
     """The document's text after the client accepts the list's only item at ``cursor``."""
     assert len(listing.items) == 1, listing
     item = listing.items[0]
-    assert item.insert_text_format in (None, types.InsertTextFormat.PlainText)
     edit_range, text = _client_edit(session, listing, item, mode)
+    completion = session.capabilities.text_document.completion  # type: ignore[union-attr]
+    snippets = bool(completion and completion.completion_item and completion.completion_item.snippet_support)
+    if snippets:  # a snippet without placeholders: only escaped characters
+        assert item.insert_text_format == types.InsertTextFormat.Snippet, item
+        text = re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+    else:
+        assert item.insert_text_format == types.InsertTextFormat.PlainText, item
     assert edit_range.start.line == edit_range.end.line == cursor.line
     line = lines[cursor.line]
     start = _index(line, edit_range.start.character, session.encoding)
@@ -115,8 +122,9 @@ def _apply(session: Session, lines: list[str], cursor: types.Position, listing: 
     assert text.startswith(typed), item
     if session.profile.startswith("neovim"):  # omnifunc / vim.lsp.completion: complete() from the range start
         end = max(end, at) if mode == "replace" else at
-    if session.profile.startswith("visual-studio-code") and item.insert_text_mode != types.InsertTextMode.AsIs:
-        indent = line[: len(line) - len(line.lstrip())]  # VS Code adjusts the following lines' indentation
+    adjusts = session.profile.startswith("visual-studio-code") or snippets  # VS Code always, snippets everywhere
+    if adjusts and item.insert_text_mode != types.InsertTextMode.AsIs:
+        indent = line[: len(line) - len(line.lstrip())]  # the following lines get the cursor line's indentation
         text = text.replace("\n", "\n" + indent)
     new_lines = [*lines[: cursor.line], line[:start] + text + line[end:], *lines[cursor.line + 1 :]]
     return "\n".join(new_lines)
@@ -206,7 +214,7 @@ MULTILINE_DOC = "def total(items):\n    result = 0\n    for item in items:\n"
 
 @pytest.mark.parametrize("profile", ["visual-studio-code", "neovim@v0.11.0", "emacs"])
 async def test_multiline_continuation_keeps_indentation(tmp_path: Path, profile: str) -> None:
-    """Following lines keep the model's indentation (VS Code is told ``insertTextMode: asIs``); plain text only."""
+    """Following lines keep the model's indentation (VS Code is told ``insertTextMode: asIs``)."""
     reply = "\n        result += item\n    return result"
     session = await _session(tmp_path, profile, reply=reply)
     try:
@@ -214,7 +222,6 @@ async def test_multiline_continuation_keeps_indentation(tmp_path: Path, profile:
         cursor = types.Position(line=2, character=len(lines[2]))
         listing = await _complete(session, "multi.py", MULTILINE_DOC, cursor.line, cursor.character)
         item = listing.items[0]
-        assert item.insert_text_format == types.InsertTextFormat.PlainText
         assert "\n" in item.detail  # type: ignore[operator]
         text = _apply(session, lines, cursor, listing, "insert")
         assert text.startswith("def total(items):\n    result = 0\n    for item in items:\n        result += item\n"), (
@@ -225,15 +232,16 @@ async def test_multiline_continuation_keeps_indentation(tmp_path: Path, profile:
         await _stop(session)
 
 
-async def test_snippet_characters_are_plain_text(tmp_path: Path) -> None:
-    """``$``, ``}`` and ``\\`` in a continuation are inserted as they are, also where snippets are supported."""
-    session = await _session(tmp_path, "neovim@v0.11.0", reply=r'me}${x}\n"')
+@pytest.mark.parametrize("profile", ["neovim@v0.11.0", "neovim@v0.7.0", "visual-studio-code"])
+async def test_snippet_characters_are_inserted_as_they_are(tmp_path: Path, profile: str) -> None:
+    """``$``, ``}`` and ``\\`` in a continuation: escaped in a snippet (clients with snippets), else plain text."""
+    session = await _session(tmp_path, profile, reply=r'me}${x}\n"')
     try:
         listing = await _complete(session, "s.py", 'x = f"na\n', 0, len('x = f"na'))
-        item = listing.items[0]
-        assert item.insert_text_format == types.InsertTextFormat.PlainText
         applied = _apply(session, ['x = f"na', ""], types.Position(line=0, character=8), listing, "insert")
         assert applied.splitlines()[0] == r'x = f"name}${x}\n"', applied
+        if listing.items[0].insert_text_format == types.InsertTextFormat.Snippet:
+            assert listing.items[0].insert_text == r'name\}\${x\}\\n"', listing.items[0]
     finally:
         await _stop(session)
 
@@ -359,3 +367,22 @@ def test_long_label_keeps_the_prefix() -> None:
     prefix = "a" * 100
     listing = completion_list(_word(prefix), "b" * 50, CompletionSupport(), route="r", documentation="d", data={})
     assert listing.items[0].label.startswith(prefix)
+
+
+def test_snippet_for_a_client_that_indents_it() -> None:
+    """A snippet's following lines lose the cursor line's indentation (the client adds it back); asIs keeps them."""
+    word = TypedWord(
+        "",
+        types.Position(line=0, character=4),
+        types.Position(line=0, character=4),
+        types.Position(line=0, character=4),
+        "    ",
+    )
+    text = "\n        total += $x\n    return total"
+    indenting = completion_list(word, text, CompletionSupport(snippets=True), route="r", documentation="d", data={})
+    assert indenting.items[0].insert_text == "\n    total += \\$x\nreturn total"
+    as_is = completion_list(
+        word, text, CompletionSupport(snippets=True, as_is=True), route="r", documentation="d", data={}
+    )
+    assert as_is.items[0].insert_text == "\n        total += \\$x\n    return total"
+    assert as_is.items[0].insert_text_mode == types.InsertTextMode.AsIs

@@ -256,16 +256,47 @@ function M.review(scope, callback)
   end)
 end
 
+--- Neovim < 0.11: vim.lsp.omnifunc inserts an item's text with complete(), where a line break becomes a NUL;
+--- once the completion is done, the lines of a multi-line item are put back as lines.
+local function restore_line_breaks(bufnr)
+  local done = vim.v.completed_item
+  local data = type(done) == "table" and done.user_data or nil
+  local lsp = type(data) == "table" and type(data.nvim) == "table" and data.nvim.lsp or nil
+  local word = type(done) == "table" and done.word or nil
+  if type(lsp) ~= "table" or lsp.completion_item == nil or type(word) ~= "string" or not word:find("\n", 1, true) then
+    return
+  end
+  local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+  local start = col - #word
+  vim.schedule(function()
+    local line = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, false)[1] or ""
+    if start < 0 or line:sub(start + 1, col) ~= word:gsub("\n", "\0") then -- not the inserted text: leave it
+      return
+    end
+    local lines = vim.split(word, "\n", true)
+    vim.api.nvim_buf_set_text(bufnr, row - 1, start, row - 1, col, lines)
+    pcall(vim.api.nvim_win_set_cursor, 0, { row + #lines - 1, #lines[#lines] })
+  end)
+end
+
 local function on_attach(client, bufnr)
   local opts = M.config or M.defaults
   if opts.omnifunc and vim.bo[bufnr].omnifunc == "" then -- <C-x><C-o> asks the server (0.7 does not set it)
     vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
   end
+  local omni = opts.omnifunc and vim.bo[bufnr].omnifunc == "v:lua.vim.lsp.omnifunc"
+  if (opts.completion or omni) and vim.lsp.completion and vim.lsp.completion.enable then
+    -- 0.11+: accepting an item (<C-y>) inserts its whole text, not only its first word
+    pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = opts.completion_autotrigger })
+  elseif omni then
+    vim.api.nvim_create_autocmd("CompleteDone", {
+      group = vim.api.nvim_create_augroup("hybrid_assist_omni_" .. bufnr, { clear = true }),
+      buffer = bufnr,
+      callback = function() restore_line_breaks(bufnr) end,
+    })
+  end
   if opts.inline_completion and vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
-  end
-  if opts.completion and vim.lsp.completion and vim.lsp.completion.enable then
-    pcall(vim.lsp.completion.enable, true, client.id, bufnr, { autotrigger = opts.completion_autotrigger })
   end
   if opts.on_attach then
     opts.on_attach(client, bufnr)
