@@ -177,13 +177,11 @@ def gateway(work: Path, name: str, label: str, local: str) -> Iterator[Target]:
 
 
 def ensure_litellm() -> Path:
-    """The LiteLLM proxy's executable in its own venv, installed on first use."""
+    """The pinned LiteLLM proxy's executable, made or reused by ``scripts/litellm-venv.sh`` (the tests' venv)."""
     binary = LITELLM_VENV / "bin" / "litellm"
     if not binary.exists():
-        print(f"installing litellm[proxy] into {LITELLM_VENV} ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-        pip = [str(LITELLM_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "litellm[proxy]"]
-        subprocess.run(pip, check=True)
+        print(f"installing the pinned litellm[proxy] into {LITELLM_VENV} ...", file=sys.stderr, flush=True)
+        subprocess.run(["bash", str(ROOT / "scripts" / "litellm-venv.sh")], cwd=ROOT, check=True)
     return binary
 
 

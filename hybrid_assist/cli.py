@@ -37,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hybrid-assist",
         description="AI code assistance over LSP, routed between a local engine and cloud APIs.",
     )
-    parser.add_argument("--log-level", default=None, help="debug, info, warning or error (default: [server] log_level)")
+    parser.add_argument("--version", action="version", version=f"hybrid-assist {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="debug, info, warning or error (default: [server] log_level for lsp and gateway, warning otherwise)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log at info level (and show library logs).")
     parser.add_argument("--log-file", default=None, help="Also write the log to this file.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -104,7 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str, log_file: str | None) -> None:
+#: Commands that serve for a long time log at ``[server] log_level``; one-shot commands say only
+#: what went wrong (warnings and errors) unless ``--verbose`` or ``--log-level`` asks for more.
+SERVING_COMMANDS = frozenset({"lsp", "gateway", "connect"})
+#: Libraries whose info lines are noise to a user (Alembic announces every migration step).
+QUIET_LIBRARIES = ("pygls", "httpx", "httpcore", "websockets", "alembic")
+
+
+def log_level_for(args: argparse.Namespace, configured: str) -> str:
+    """The log level a command runs at: flag, then verbosity, then the command's default."""
+    if args.log_level:
+        return str(args.log_level)
+    if args.verbose:
+        return "info" if configured.lower() not in ("debug",) else configured
+    return configured if args.command in SERVING_COMMANDS else "warning"
+
+
+def _setup_logging(level: str, log_file: str | None, *, verbose: bool = False) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
@@ -114,8 +136,9 @@ def _setup_logging(level: str, log_file: str | None) -> None:
         handlers=handlers,
         force=True,
     )
-    for noisy in ("pygls", "httpx", "httpcore", "websockets"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if not verbose:
+        for noisy in QUIET_LIBRARIES:
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,7 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loader = settings_loader()
     roots = [args.workspace] if getattr(args, "workspace", None) else []
     loaded = loader.load(roots)
-    _setup_logging(args.log_level or loaded.settings.server.log_level, args.log_file)
+    _setup_logging(
+        log_level_for(args, loaded.settings.server.log_level),
+        args.log_file,
+        verbose=args.verbose or bool(args.log_level),
+    )
     for problem in loaded.problems:
         logger.warning("%s", problem)
 

@@ -34,6 +34,7 @@ class LocalState:
     running: int = 0
     recent_ttft_ms: float | None = None
     context_window: int = 0  # the window the loaded engine serves (0: not known yet, use the setting)
+    starting: bool = False  # unavailable only because it is still loading
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,12 +203,18 @@ def decide(
         if not request.local.available:
             why = f"local engine unavailable: {request.local.reason}"
             reasons.append(why)
-            reasons.extend(r for r in chain_info.skipped if r not in reasons)
-            chain = ([overflow] if overflow else []) + (cloud_chain if _may_leave(request, settings) else [])
+            may_leave = _may_leave(request, settings)
+            # cloud providers matter only where the request may go to them: a completion never does
+            cloud_skips = [r for r in chain_info.skipped if r not in reasons] if may_leave or blocked else []
+            reasons.extend(cloud_skips)
+            chain = ([overflow] if overflow else []) + (cloud_chain if may_leave else [])
             if not chain:
                 # the local engine was the primary target unless the cloud was, and failed first
                 primary_first = [why, *blocked] if not blocked else [*blocked[:1], why, *blocked[1:]]
-                return none(reasons, [*primary_first, *(r for r in chain_info.skipped if r not in blocked)])
+                if completion and not request.local.starting:
+                    reasons.append(COMPLETIONS_NEED_LOCAL)
+                    primary_first.append(COMPLETIONS_NEED_LOCAL)
+                return none(reasons, [*primary_first, *(r for r in cloud_skips if r not in blocked)])
             return RouteDecision(chain[0], tuple(chain[1:]), input_tokens, output_tokens, tuple(reasons))
         if completion and _local_overloaded(request.local, settings):
             reasons.append(_overload_reason(request.local, settings))
@@ -277,6 +284,10 @@ def _decide_named(
     if info.windows and all(0 < w < needed for _, w in info.windows):
         refused = "context_length_exceeded"
     return none([*reasons, why], [f"the requested model {requested} cannot serve it: {why}"], refused=refused)
+
+
+#: What a user without a local engine needs to hear when a completion is asked for.
+COMPLETIONS_NEED_LOCAL = "completions need a local model (or [providers.overflow]); cloud keys serve the other tasks"
 
 
 def _may_leave(request: RouteInput, settings: RoutingSettings) -> bool:

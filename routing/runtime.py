@@ -84,7 +84,9 @@ class RoutingRuntime:
         if self._local_error:
             return LocalState(available=False, reason=self._local_error, model=local.default_model())
         if self._local_start is not None and not self._local_start.done():
-            return LocalState(available=False, reason="local engine is still starting", model=local.default_model())
+            return LocalState(
+                available=False, reason="local engine is still starting", model=local.default_model(), starting=True
+            )
         load = local.load()
         return LocalState(
             available=True,

@@ -17,7 +17,7 @@ from inference.errors import InferenceError
 from inference.types import GenerationRequest, Usage
 from routing.control import Hold, Outcome, UsageControl
 from routing.executor import Attempt, ExecutionResult, NoTargetError
-from routing.policy import RouteDecision, RouteInput, RouteTarget, decide
+from routing.policy import COMPLETIONS_NEED_LOCAL, RouteDecision, RouteInput, RouteTarget, decide
 from routing.pricing import actual_cost
 from routing.redaction import redact_request
 from routing.runtime import RoutingRuntime
@@ -120,6 +120,8 @@ class RoutingService:
                 decision = self.decide(route_input, call.routing, call.secrets)
         if decision.primary is None:
             reason = decision.empty_reason  # the primary target's blocking reason first
+            if COMPLETIONS_NEED_LOCAL in decision.blocked:  # the editor says it once per session
+                notices.append(f"hybrid-assist: {COMPLETIONS_NEED_LOCAL} ({decision.blocked[0]})")
             return Served(
                 "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome="no_target"
             )

@@ -16,5 +16,5 @@ Cloud-routed features work without a local model once an API key is set (OPENAI_
 MSG
 fi
 "$ha" doctor || true
-echo "run: completing examples/demo/geometry.py at line 15 (the body of Rectangle.area)" >&2
-exec "$ha" complete examples/demo/geometry.py --line 14 --character 8 --workspace examples/demo "$@"
+echo "run: completing examples/demo/geometry.py after line 14's \`self.width\` (the body of Rectangle.area)" >&2
+exec "$ha" complete examples/demo/geometry.py --line 13 --character 33 --workspace examples/demo "$@"

@@ -3,8 +3,8 @@
 The venv is ``bench/.venv-litellm`` with ``litellm[proxy]==1.108.7``, made or
 reused by ``scripts/litellm-venv.sh`` (which ``scripts/test-services.sh`` runs,
 so CI has it; the benchmarks use the same venv). A test that finds it missing
-runs the script itself; only when that cannot install (no package index) is
-the test skipped, with the reason.
+runs the script itself; when that cannot install, the test fails with the
+script's error (a skipped test would hide a broken set-up in CI).
 
 :func:`litellm_proxy` starts ``litellm --config`` on a loopback port with the
 given ``model_list`` and yields its root URL; the key is :data:`MASTER_KEY`
@@ -35,10 +35,10 @@ _START_TIMEOUT_S = 180.0
 
 
 def litellm_binary() -> Path:
-    """The pinned proxy's executable, installed on first use; skips the test when it cannot be installed."""
+    """The pinned proxy's executable, installed on first use; fails the test when it cannot be installed."""
     done = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        pytest.skip(f"LiteLLM's proxy could not be installed by {SCRIPT.name}: {done.stderr.strip()[-500:]}")
+        pytest.fail(f"LiteLLM's proxy could not be installed by {SCRIPT.name}: {done.stderr.strip()[-500:]}")
     venv = Path(done.stdout.strip().splitlines()[-1])
     return (venv if venv.is_absolute() else ROOT / venv) / "bin" / "litellm"
 

@@ -15,9 +15,9 @@ from hybrid_assist.config import LoadedSettings
 from hybrid_assist.runtime import build_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.registry import resolve_local_kind
-from routing.policy import RouteInput, decide
+from routing.policy import COMPLETIONS_NEED_LOCAL, RouteInput, decide
 from routing.runtime import RoutingRuntime
-from routing.tasks import TaskKind
+from routing.tasks import COMPLETION_TASKS, TaskKind
 
 #: Nominal context size of the per-task route lines (a small request; larger ones may go elsewhere).
 ROUTE_PROBE_TOKENS = 1_000
@@ -172,7 +172,12 @@ def route_checks(settings: HybridSettings, runtime: RoutingRuntime) -> list[Chec
                 if reason.startswith("the policy's first choice") and reason not in notes:
                     notes.append(reason)
         detail = "; ".join(parts) + "".join(f" ({note})" for note in notes)
-        remedy = "" if ok else "give a provider a key, or make the local engine available"
+        if ok:
+            remedy = ""
+        elif task in COMPLETION_TASKS:
+            remedy = COMPLETIONS_NEED_LOCAL
+        else:
+            remedy = "give a provider a key, or make the local engine available"
         checks.append(Check(f"route {task.value}", ok, detail, remedy))
     return checks
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -55,9 +56,9 @@ def test_complete_json_runs_the_whole_pipeline(env: dict[str, str]) -> None:
         "complete",
         str(demo / "geometry.py"),
         "--line",
-        "14",
+        "13",
         "--character",
-        "8",
+        "33",
         "--json",
         "--workspace",
         str(demo),
@@ -74,7 +75,7 @@ def test_complete_json_runs_the_whole_pipeline(env: dict[str, str]) -> None:
 
 def test_complete_human_output_and_bad_task(env: dict[str, str]) -> None:
     demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
-    result = run(env, "complete", str(demo / "geometry.py"), "--line", "14", "--character", "8", "--task", "explain")
+    result = run(env, "complete", str(demo / "geometry.py"), "--line", "13", "--character", "33", "--task", "explain")
     assert "return self.width" in result.stdout
     assert "route: via local" in result.stderr
     bad = run(
@@ -109,7 +110,7 @@ def test_complete_exits_3_with_the_primary_reason_first_when_nothing_served(tmp_
     config.write_text(f'[local]\nbackend = "transformers"\nmodel = "{tmp_path / "no-such-model"}"\ndownload = false\n')
     env = server_env(tmp_path, config)
     demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
-    args = ("complete", str(demo / "geometry.py"), "--line", "14", "--character", "8", "--workspace", str(demo))
+    args = ("complete", str(demo / "geometry.py"), "--line", "13", "--character", "33", "--workspace", str(demo))
     result = run(env, *args, "--json", "--wait", "60", check=False)
     assert result.returncode == 3, result.stderr
     data = json.loads(result.stdout)
@@ -130,9 +131,64 @@ def test_a_custom_named_provider_is_listed_per_task_by_doctor(tmp_path: Path) ->
     env = server_env(tmp_path, config, {"CLOUD_KEY": "sk-test-cloud"})
     result = run(env, "doctor", "--json", check=False)
     checks = {c["name"]: c for c in json.loads(result.stdout)}
-    review = checks["route review"]
+    review = checks["route review"]  # local first while it fits the local window
     assert review["ok"] is True
-    assert "single_file: local:instant" in review["detail"]
-    assert "repository: cloud:gpt-4o" in review["detail"]
-    assert "first choice anthropic:claude-sonnet-4-6 was skipped" in review["detail"]
+    assert "single_file: local:instant" in review["detail"] and "repository: local:instant" in review["detail"]
+    refactor = checks["route multi_file_refactor"]  # a cloud task whose first choice has no key
+    assert refactor["ok"] is True
+    assert "repository: cloud:gpt-4o" in refactor["detail"]
+    assert "first choice anthropic:claude-sonnet-4-6 was skipped" in refactor["detail"]
     assert "repository: cloud:gpt-4o" in checks["route architecture"]["detail"]
+
+
+def _run_sh_complete_arguments() -> list[str]:
+    """The arguments of the ``complete`` command that ``scripts/run.sh`` runs, as written there."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "run.sh"
+    line = next(line for line in script.read_text().splitlines() if '"$ha" complete ' in line)
+    words = shlex.split(line.split('"$ha" complete ', 1)[1])
+    return [word for word in words if word != "$@"]
+
+
+def test_the_demo_of_run_sh_completes_the_body_it_announces(env: dict[str, str]) -> None:
+    """run.sh's own position lies inside ``Rectangle.area``, and the scope names it (no empty name)."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def demo(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [*CLI, "complete", *_run_sh_complete_arguments(), *extra]
+        return subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    result = demo()
+    assert result.returncode == 0, result.stderr
+    assert "scope: multi_file (function area)" in result.stderr
+    assert "(module )" not in result.stderr
+    assert json.loads(demo("--json").stdout)["scope"]["unit"]["name"] == "area"
+
+
+@pytest.mark.parametrize(
+    ("line", "character", "message"),
+    [
+        ("999", "0", "--line 999 is past the end of the file (its last line is 14)"),
+        ("13", "500", "--character 500 is past the end of line 13 (33 characters long)"),
+        ("-1", "0", "cannot be negative"),
+        ("0", "-3", "cannot be negative"),
+    ],
+)
+def test_complete_refuses_a_position_outside_the_document(
+    env: dict[str, str], line: str, character: str, message: str
+) -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    result = run(env, "complete", str(demo / "geometry.py"), "--line", line, "--character", character, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_complete_refuses_a_file_that_is_not_text(env: dict[str, str], tmp_path: Path) -> None:
+    blob = tmp_path / "blob.py"
+    blob.write_bytes(b"print(1)\n\x00\x01\x02 compiled")
+    latin = tmp_path / "latin.py"
+    latin.write_bytes("x = 'caf\u00e9'\n".encode("latin-1"))
+    for path, message in ((blob, "is a binary file"), (latin, "is not UTF-8 text"), (Path("/bin/ls"), "binary")):
+        result = run(env, "complete", str(path), "--line", "0", "--character", "0", check=False)
+        assert result.returncode == 2 and message in result.stderr, (path, result.stderr)
+        assert result.stdout == ""

@@ -17,7 +17,7 @@ from hybrid_assist.runtime import build_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.settings import ProviderSettings, default_providers
 from inference.types import ChatMessage, GenerationRequest
-from routing.policy import LocalState, RouteInput, RouteTarget, decide, provider_order
+from routing.policy import COMPLETIONS_NEED_LOCAL, LocalState, RouteInput, RouteTarget, decide, provider_order
 from routing.service import RoutedCall, RoutingService
 from routing.settings import RoutingSettings, default_task_policies
 from routing.tasks import TaskKind
@@ -193,7 +193,15 @@ def test_the_primary_targets_blocking_reason_comes_first() -> None:
     decision = _route(default_providers(), task=TaskKind.COMPLETION, level="single_file", local=unavailable)
     assert decision.primary is None
     assert decision.empty_reason.startswith("local engine unavailable: model Qwen/Qwen2.5-Coder-0.5B is not cached")
-    assert "gemini skipped: no API key configured" in decision.empty_reason  # the others, after it
+    # a completion never goes to the cloud: no cloud provider is named, the remedy is
+    assert "skipped" not in decision.empty_reason
+    assert decision.blocked[1] == COMPLETIONS_NEED_LOCAL
+
+    explain = _route(default_providers(), task=TaskKind.EXPLAIN, level="single_file", local=unavailable)
+    assert explain.primary is None
+    assert explain.empty_reason.startswith("local engine unavailable")
+    assert "gemini skipped: no API key configured" in explain.empty_reason  # the fallbacks, after it
+    assert COMPLETIONS_NEED_LOCAL not in explain.blocked
 
     cloud_task = _route(default_providers(), task=TaskKind.ARCHITECTURE, local=unavailable)
     assert cloud_task.primary is None
