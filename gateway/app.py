@@ -6,7 +6,8 @@ control, users) is built by the composition root
 local engine in the background and, at shutdown, cancels open calls, stops
 the engines and flushes the ledger. ``/healthz`` is liveness, ``/readyz`` is
 503 while the local engine starts (and, unless ``[gateway_server]
-ready_without_local``, when it failed, with the reason), ``/metrics`` is the
+ready_without_local``, when it failed, with the reason; and while the usage
+database is down, with ``database``'s reason), ``/metrics`` is the
 Prometheus exposition.
 """
 
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import admin, assist, feedback, openai_api
+from gateway import admin, assist, feedback, openai_api, outage
 from gateway.errors import ApiError, api_error_handler, error_body, http_error_handler
 from gateway.hot_routes import HotRoutes
 from gateway.http import gateway_of
@@ -45,8 +46,14 @@ async def readyz(request: Request) -> Response:
     runtime = gateway.runtime
     state = runtime.local_state()
     local = {"available": state.available, "model": state.model, "reason": state.reason}
+    database = outage.database_json(gateway)
+    if not database["available"]:  # local requests are still served; this replica cannot take budgeted ones
+        reason = str(database["reason"])
+        return JSONResponse(
+            {"ready": False, "local": local, "database": database, **error_body("not_ready", reason)}, status_code=503
+        )
     if state.available:
-        return JSONResponse({"ready": True, "local": local})
+        return JSONResponse({"ready": True, "local": local, "database": database})
     failed = bool(runtime.local_error) or runtime.local is None
     if failed and gateway.settings.gateway_server.ready_without_local:
         return JSONResponse({"ready": True, "local": local})
@@ -127,6 +134,8 @@ def tune_for_latency() -> None:
     sys.setswitchinterval(0.001)
 
 
-async def _internal(_request: Request, exc: Exception) -> Response:
+async def _internal(request: Request, exc: Exception) -> Response:
+    if (unavailable := outage.as_api_error(gateway_of(request), exc)) is not None:
+        return await api_error_handler(request, unavailable)
     logger.error("unhandled error", exc_info=exc)
     return JSONResponse(error_body("internal", f"internal error ({type(exc).__name__})"), status_code=500)

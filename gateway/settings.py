@@ -40,6 +40,12 @@ class GatewayServerSettings(BaseModel):
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Time allowed to receive a whole request body; slower clients get 408."
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time allowed to receive a request's headers (from the connection's start or the request's "
+        "first byte); slower clients get 408 and the connection is closed.",
+    )
     key_cache_ttl_s: float = Field(
         default=5.0,
         ge=0,

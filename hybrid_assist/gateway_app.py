@@ -22,6 +22,7 @@ from routing.control import UsageControl
 from routing.service import RoutingService
 from routing.usage.budgets import BudgetManager
 from routing.usage.database import ledger_url
+from routing.usage.journal import Journal, open_journal
 from routing.usage.metrics import UsageMetrics
 from routing.usage.ratelimit import build_rate_limiter
 
@@ -29,12 +30,13 @@ from routing.usage.ratelimit import build_rate_limiter
 def build_gateway(settings: HybridSettings) -> Gateway:
     """Open the database (migrating it), build the engines and the usage control for ``settings``."""
     engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
-    ledger = ledger_on(engine, settings)
+    ledger = ledger_on(engine, settings, journal=gateway_journal(settings))
     budgets = BudgetManager.from_settings(engine, settings.budgets)
     limiter = build_rate_limiter(settings.limits, engine)
     usage_metrics = UsageMetrics()
     # The limiter stays out of UsageControl: the gateway checks it first, to answer 429 with Retry-After.
-    usage = UsageControl(ledger, budgets, None, usage_metrics)
+    fail_open = settings.budgets.on_database_unavailable == "fail_open"
+    usage = UsageControl(ledger, budgets, None, usage_metrics, fail_open=fail_open)
     runtime = build_runtime(settings)
     store = UserStore(engine)
     return Gateway(
@@ -49,6 +51,12 @@ def build_gateway(settings: HybridSettings) -> Gateway:
         metrics=GatewayMetrics(usage_metrics.registry, ENDPOINTS),
         engine=engine,
     )
+
+
+def gateway_journal(settings: HybridSettings) -> Journal:
+    """Where the gateway keeps ledger rows while the usage database is down (``[ledger] journal_path``)."""
+    options = settings.ledger
+    return open_journal(options.journal_path, settings.data_dir, options.journal_max_entries)
 
 
 def build_gateway_app(settings: HybridSettings) -> Starlette:

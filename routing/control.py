@@ -31,7 +31,7 @@ from routing.usage.budgets import BudgetManager, Reservation
 from routing.usage.errors import BudgetExceeded, UsageUnavailable
 from routing.usage.ledger import Ledger, LedgerEntry
 from routing.usage.metrics import UsageMetrics
-from routing.usage.outage import UNAVAILABLE, DatabaseHealth, is_unavailable, register_ledger_metrics
+from routing.usage.outage import NOTICE, UNAVAILABLE, DatabaseHealth, is_unavailable, register_ledger_metrics
 from routing.usage.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -189,8 +189,7 @@ class UsageControl:
         if reservation is None:
             if not self.fail_open:
                 raise self.unavailable()
-            notice = f"hybrid-assist: {UNAVAILABLE}; this cloud request is charged to the budget afterwards"
-            return Hold(None, notices=(notice,), unsettled=True)
+            return Hold(None, notices=(NOTICE,), unsettled=True)
         return Hold(reservation, notices=reservation.warnings)
 
     async def finish(self, hold: Hold | None, outcome: Outcome) -> tuple[str, ...]:
@@ -233,6 +232,8 @@ class UsageControl:
                     unsettled=unsettled and outcome.cost_usd > 0,
                 )
             )
+        if self.ledger is not None and not self.health.available and NOTICE not in warnings:
+            warnings = (*warnings, NOTICE)  # the row waits (journal or memory); the user hears it once
         if self.metrics is not None:
             from inference.types import Usage
 

@@ -140,6 +140,7 @@ def run_serve(args: argparse.Namespace, settings: HybridSettings) -> int:
     import uvicorn
 
     from hybrid_assist.gateway_app import build_gateway_app
+    from hybrid_assist.http_protocol import http_protocol
 
     cfg = settings.gateway_server
     host = args.host if args.host is not None else cfg.host
@@ -165,6 +166,7 @@ def run_serve(args: argparse.Namespace, settings: HybridSettings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        http=http_protocol(cfg.header_timeout_s),
     )
     scheme = "https" if certfile else "http"
     logger.info("hybrid-assist gateway starting on %s://%s:%s", scheme, host, port)

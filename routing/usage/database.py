@@ -16,6 +16,7 @@ can roll back the last transactions before a checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -104,7 +105,8 @@ def _is_locked(exc: SQLAlchemyError) -> bool:
 def _sqlite_engine(url: str, database: str, pool_size: int) -> Engine:
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         raise LedgerError("the ledger needs a database file (an in-memory SQLite database is private to one thread)")
-    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a read-only place: connecting fails later, with SQLite's own error
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False},

@@ -44,6 +44,7 @@ from routing.usage.database import (
     driver_insert_ignoring_conflicts,
     insert_ignoring_conflicts,
     open_engine,
+    upgrade,
     write_transaction,
 )
 from routing.usage.errors import LedgerError
@@ -166,6 +167,7 @@ class Ledger:
         self.store_prompts = store_prompts
         self.journal = journal
         self.health = health if health is not None else DatabaseHealth()
+        self._unmigrated = False  # opened by open_when_possible before its schema could be made
         #: Called (in the writer's thread) with the written rows that were served unbudgeted (``unsettled``).
         self.on_unsettled: Callable[[Sequence[LedgerEntry]], None] | None = None
         self._driver_sql = driver_insert_ignoring_conflicts(
@@ -191,6 +193,22 @@ class Ledger:
     def open(cls, url: str, *, store_prompts: bool = False, **writer_options: Any) -> Ledger:
         """Connect to ``url`` (SQLite file or PostgreSQL) and bring its schema up to date."""
         return cls(open_engine(url), store_prompts=store_prompts, **writer_options)
+
+    @classmethod
+    def open_when_possible(cls, url: str, **options: Any) -> Ledger:
+        """:meth:`open`, or, when the database cannot be created or migrated now (a read-only directory, a full
+        disk, a server that is down), a ledger whose rows wait in memory (bounded) and which creates its schema
+        at its first successful write. :class:`LedgerError` only for a URL that can never work."""
+        try:
+            return cls.open(url, **options)
+        except LedgerError as exc:
+            reason = exc.message
+            engine = open_engine(url, migrate=False)  # LedgerError again: the URL itself is wrong
+        logger.error("the ledger cannot be prepared now (%s); rows are kept in memory until it can", reason)
+        ledger = cls(engine, **options)
+        ledger._unmigrated = True
+        ledger.health.failed(reason)
+        return ledger
 
     # --- writing -----------------------------------------------------------------------------------------------
 
@@ -327,6 +345,9 @@ class Ledger:
             self.health.recovered()
 
     def _write_now(self, entries: Sequence[LedgerEntry]) -> None:
+        if self._unmigrated:
+            upgrade(self.engine)
+            self._unmigrated = False
         self._insert(entries)
         unsettled = [e for e in entries if e.unsettled]
         if unsettled and self.on_unsettled is not None:

@@ -36,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 #: What a client is told in the message of a refusal (a contract: docs/GATEWAY.md).
 UNAVAILABLE = "usage database unavailable"
+#: The one message a user sees while requests are served without the database (the editor shows it once).
+NOTICE = (
+    f"hybrid-assist: {UNAVAILABLE} (down, a read-only or a full disk); answers go on, "
+    "and their usage is recorded (and charged to budgets) once it can be written"
+)
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -97,6 +97,13 @@ class BudgetSettings(BaseModel):
         gt=0,
         description="Reservations older than this (left by a crashed process) are released.",
     )
+    on_database_unavailable: Literal["fail_closed", "fail_open"] = Field(
+        default="fail_closed",
+        description="While the usage database is down, requests that need a budget (cloud) are refused with "
+        "'usage database unavailable' (HTTP 503 and Retry-After at the gateway: fail_closed), or served and "
+        "charged to the budget once the database is back, any overspend logged (fail_open). Local requests are "
+        "served either way.",
+    )
 
 
 class LedgerSettings(BaseModel):
@@ -120,6 +127,23 @@ class LedgerSettings(BaseModel):
         ge=1,
         description="Requests held in memory while the database is slow or down; beyond this they are dropped "
         "(and logged).",
+    )
+    journal_path: str = Field(
+        default="",
+        description="The gateway's journal: ledger rows written to this file (fsynced) while the database is down, "
+        "and to the database, exactly once, when it is back. Empty = ledger-journal.jsonl in the data directory; "
+        "give each replica its own file.",
+    )
+    journal_max_entries: int = Field(
+        default=100_000, ge=1, description="Rows the journal holds at most; beyond this they are dropped (and logged)."
+    )
+    probe_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the gateway tries the database while it is down."
+    )
+    retry_after_s: int = Field(
+        default=5,
+        ge=1,
+        description="Retry-After (seconds) of the 503 answered while the usage database is down.",
     )
 
 

@@ -105,7 +105,7 @@ async def test_fail_open_serves_and_charges_the_budget_when_the_database_is_back
     control.health.failed("connection refused")
     try:
         hold = await control.hold("alice", "red", 0.10)
-        assert hold.unsettled and "charged to the budget afterwards" in hold.notices[0]
+        assert hold.unsettled and "usage database unavailable" in hold.notices[0]
         outcome = Outcome("open-1", "alice", "red", "explain", "file", "openai", "gpt-4o", cost_usd=1.5)
         await control.finish(hold, outcome)
         assert ledger.flush(5) and ledger.journal is not None and ledger.journal.entries == 1
