@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING
 
 from inference.types import GenerationRequest
 from lsp_server.analysis.completion import trim_completion
-from lsp_server.analysis.context import AssembledContext, assemble_context
+from lsp_server.analysis.context import AssembledContext, assemble_context, head_within
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.analysis.scope import measure_scope
+from lsp_server.analysis.tokens import TokenCounter, counter_or_estimate
 from lsp_server.completion_cache import CachedCompletion, CompletionCache
 from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation
 from lsp_server.session import Session
 from lsp_server.tasks.prompts import build_generation_request, prompt_cache_key
 from routing.control import UsageControl
-from routing.policy import RouteInput, RouteTarget
+from routing.policy import InputLimit, RouteDecision, RouteInput, RouteTarget, input_limit, too_large
 from routing.redaction import secret_kinds
 from routing.runtime import RoutingRuntime
 from routing.sensitivity import WITHHELD, SensitiveRules
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
     from lsp_server.gateway_mode import GatewayMode
 
 logger = logging.getLogger(__name__)
+
+#: The target a prompt is measured for (its model does not change its size).
+_NO_TARGET = RouteTarget("", "", cloud=False)
+#: Tokens a chat message costs beyond its text (role and separators), rounded up.
+_MESSAGE_TOKENS = 8
+#: Tasks whose code may be cut to fit a window (the answer explains it; it replaces nothing).
+_CUTTABLE_FOCUS = frozenset({TaskKind.EXPLAIN})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,7 +106,20 @@ class Assistant:
         return self.service.record_feedback(request_id, accepted, task)
 
     # -- preparation (no model call) -----------------------------------
-    def _prepare(self, session: Session, doc: Document, request: AssistRequest) -> _Prepared:
+    def input_limit(self, session: Session, task: TaskKind, scope_level: str = "repository") -> InputLimit:
+        """The largest prompt a target that may serve ``task`` holds now (its window less the answer)."""
+        settings = session.settings
+        facts = RouteInput(
+            task=task,
+            scope_level=scope_level,
+            context_tokens=0,
+            local=self.runtime.local_state(),
+            unhealthy=self.runtime.unhealthy(),
+            missing_keys=self.runtime.missing_keys(),
+        )
+        return input_limit(facts, settings.routing.for_team(settings.team), self.runtime.providers)
+
+    def _prepare(self, session: Session, doc: Document, request: AssistRequest, cap: int | None = None) -> _Prepared:
         settings = session.settings
         scope = measure_scope(
             doc, request.byte_offset, request.task.value, session.index, settings.analysis, selection=request.selection
@@ -106,13 +127,23 @@ class Assistant:
         local = self.runtime.local
         counter = local.token_counter() if local is not None else None
         completion = request.task in COMPLETION_TASKS
+        # The context fits the largest window among the targets that may serve the request (less the answer).
+        limit = self.input_limit(session, request.task, scope.level).tokens
+        if cap is not None:
+            limit = cap if limit is None else min(limit, cap)
         budget = settings.completion.context_tokens if completion else settings.analysis.repository_max_tokens
+        if limit is not None:
+            budget = min(budget, limit)
         context = assemble_context(doc, request.byte_offset, scope, session.index, budget, counter)
         mode = settings.completion.multiline
         if completion and mode != "auto":
             context = dataclasses.replace(context, multiline=mode == "always")
         focus = "" if completion else _focus_text(doc, scope.unit_range, request)
         context_tokens = context.token_count if completion else max(scope.context_tokens, context.token_count)
+        if not completion and limit is not None:
+            context, focus, context_tokens = self._fit_chat(
+                request, doc, context, focus, context_tokens, limit, counter
+            )
         path = _path(doc.uri)
         # Every file whose text is in the request is checked, the document and its context alike.
         context_uris = _context_uris(
@@ -150,12 +181,68 @@ class Assistant:
                 route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
             if secrets:
                 decision = self.service.decide(route_input, routing, secrets)
+        if decision.primary is not None:
+            # kept on the premises, the request may now have fewer (smaller) windows: fit it again, or refuse it
+            final = input_limit(route_input, routing, self.runtime.providers)
+            why = too_large(route_input, final)
+            if why and final.tokens is not None and cap is None and (limit is None or final.tokens < limit):
+                return self._prepare(session, doc, request, final.tokens)
+            if why:
+                decision = RouteDecision(
+                    None,
+                    (),
+                    route_input.context_tokens,
+                    final.output_tokens,
+                    (*decision.reasons, why),
+                    local_only=decision.local_only,
+                    blocked=(why,),
+                    refused="context_length_exceeded",
+                )
         notes = check.notes if withheld else ()
         if notes:
             decision = dataclasses.replace(decision, reasons=(*decision.reasons, *notes))
         explanation = RouteExplanation(request.task, scope, decision, withheld)
         paths = [p for p in (path, *by_path) if p and by_path.get(p) not in withheld]
         return _Prepared(explanation, context, route_input, focus, secrets, notes, paths)
+
+    def _fit_chat(
+        self,
+        request: AssistRequest,
+        doc: Document,
+        context: AssembledContext,
+        focus: str,
+        context_tokens: int,
+        limit: int,
+        counter: TokenCounter | None,
+    ) -> tuple[AssembledContext, str, int]:
+        """A chat task's context within ``limit`` prompt tokens: fewer definitions, then (explain) less code."""
+        count = counter_or_estimate(counter)
+
+        def size(ctx: AssembledContext, text: str) -> int:
+            generation = build_generation_request(
+                request.task,
+                request.request_id,
+                _NO_TARGET,
+                ctx,
+                language=doc.language,
+                focus_text=text,
+                instruction=request.instruction,
+                max_tokens=1,
+            )
+            return sum(count(m.content) + _MESSAGE_TOKENS for m in generation.messages)
+
+        prompt = size(context, focus)
+        if max(context_tokens, prompt) <= limit:
+            return context, focus, context_tokens
+        snippets = context.snippets
+        while snippets and prompt > limit:  # the least relevant definitions go first
+            snippets = snippets[:-1]
+            context = dataclasses.replace(context, snippets=snippets)
+            prompt = size(context, focus)
+        if prompt > limit and request.task in _CUTTABLE_FOCUS:
+            focus = head_within(focus, max(0, count(focus) - (prompt - limit)), count)
+            prompt = size(context, focus)
+        return context, focus, prompt
 
     def explain(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
         return self._prepare(session, doc, request).explanation

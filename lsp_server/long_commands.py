@@ -155,7 +155,8 @@ async def repository_command(
     task, instruction = ask_with(gathered)
     local = ls.assistant.runtime.local
     counter = local.token_counter() if local is not None else None
-    digest = await asyncio.to_thread(digest_for, ls.session.settings, counter, task, gathered)
+    limit = ls.assistant.input_limit(ls.session, task).tokens  # the digest fits the window that will serve it
+    digest = await asyncio.to_thread(digest_for, ls.session.settings, counter, task, gathered, limit)
     report(f"asking the model ({digest.tokens} tokens of code)", 20)
     result = await ask(ls, task, digest, instruction, gathered.root)
     if result.notice:

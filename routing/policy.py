@@ -230,6 +230,80 @@ def decide(
     return RouteDecision(cloud_chain[0], tuple(fallbacks), input_tokens, output_tokens, tuple(reasons))
 
 
+@dataclass(frozen=True, slots=True)
+class InputLimit:
+    """The largest prompt a target that may serve a request takes: its window less the task's answer."""
+
+    tokens: int | None  # None: no limit is known (a candidate's window is unknown, or none may serve it)
+    output_tokens: int
+    windows: tuple[tuple[str, int], ...] = ()  # "target:model" and window of each candidate considered
+
+    def sizes(self) -> str:
+        return ", ".join(f"{label} {window}" for label, window in self.windows)
+
+
+def input_limit(
+    request: RouteInput,
+    settings: RoutingSettings,
+    providers: Mapping[str, ProviderSettings],
+) -> InputLimit:
+    """How many prompt tokens ``request`` may have so that a target the policy may send it to can hold it.
+
+    The candidates are those :func:`decide` may choose whatever the size: the requested model; else the
+    local engine (and an overflow endpoint) when the policy keeps the task local, the request is sensitive
+    or no cloud target is usable, plus the usable cloud targets of a task that may leave (a completion the
+    policy keeps local never does). The limit is the largest candidate's window less the task's
+    ``max_output_tokens``; ``request.context_tokens`` is not looked at. Pure, like :func:`decide`.
+    """
+    policy = settings.tasks.get(request.task.value) or TaskPolicy(local_up_to="single_file", cloud="")
+    output = policy.max_output_tokens
+    local_window = request.local.context_window or settings.local_context_tokens
+    windows: list[tuple[str, int]] = []
+    requested = request.requested_model if request.requested_model not in ("", "auto") else ""
+    if requested and requested == request.local.model:
+        windows.append((LOCAL, local_window))
+    elif requested:
+        windows += [
+            (f"{name}:{requested}", p.window(requested))
+            for name, p in providers.items()
+            if name != OVERFLOW and p.enabled and p.serves(requested) and not request.sensitive
+        ]
+    else:
+        completion = request.task in COMPLETION_TASKS
+        wants_local = _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1)
+        cloud: list[RouteTarget] = []
+        if not request.sensitive and not (completion and wants_local):
+            probe = RouteInput(
+                request.task,
+                request.scope_level,
+                0,
+                unhealthy=request.unhealthy,
+                missing_keys=request.missing_keys,
+            )
+            cloud = _cloud_chain(policy.cloud, settings, providers, probe, 0, 0).chain
+        if request.local.available and (wants_local or request.sensitive or not cloud):
+            windows.append((LOCAL, local_window))
+            overflow = providers.get(OVERFLOW)
+            on_prem_ok = overflow is not None and (overflow.local or not request.sensitive)
+            if overflow is not None and on_prem_ok and overflow.enabled and overflow.base_url:
+                model = overflow.model_or_default()
+                windows.append((f"{OVERFLOW}:{model}", overflow.window(model)))
+        windows += [(f"{t.target}:{t.model}", providers[t.target].window(t.model)) for t in cloud]
+    if not windows or any(w <= 0 for _, w in windows):
+        return InputLimit(None, output, tuple(windows))
+    return InputLimit(max(0, max(w for _, w in windows) - output), output, tuple(windows))
+
+
+def too_large(request: RouteInput, limit: InputLimit) -> str:
+    """Why ``request`` fits no candidate's window (its sizes named), or "" when it fits one."""
+    if limit.tokens is None or request.context_tokens <= limit.tokens:
+        return ""
+    return (
+        f"context {request.context_tokens}+{limit.output_tokens} tokens fits no model's window "
+        f"({limit.sizes()}); nothing was sent"
+    )
+
+
 def _decide_named(
     request: RouteInput,
     settings: RoutingSettings,

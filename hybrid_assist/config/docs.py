@@ -69,9 +69,13 @@ max_model_len` clamped to the model's own `max_position_embeddings`, by vLLM and
 transformers alike); before the engine is up, `[routing] local_context_tokens`. Each cloud
 model's window comes from `[providers.NAME.windows]` (per model), else the provider's
 `context_window`, else the published window of a well-known model name (gpt-4o 128,000,
-claude 200,000, gemini-2.5 1,048,576). A request larger than the local window goes to a cloud
-model whose window holds it; one that fits no window is refused, naming the sizes, before any
-network call.
+claude 200,000, gemini-2.5 1,048,576). The context assembler and the repository digest fit the
+largest window among the targets the policy may send the request to, less the task's
+`max_output_tokens` (and stay within `[completion] context_tokens` / `[analysis]
+repository_max_tokens`): a completion the policy keeps local is trimmed to the local window, an
+explain larger than the local window goes to a cloud model whose window holds it (or is trimmed
+when none may serve it), a repository command's digest is cut to the cloud model's window. A
+request that still fits no window is refused, naming the sizes, before any network call.
 
 **Named models** (the gateway's OpenAI endpoints): a client that names a model gets that model
 or an error that says why: 403 `model_not_allowed` (sensitive code and a cloud model), 400

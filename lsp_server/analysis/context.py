@@ -43,7 +43,14 @@ from lsp_server.analysis.scope import PREFIX_SHARE, ScopeReport
 from lsp_server.analysis.symbols import Definition
 from lsp_server.analysis.tokens import TokenCounter, counter_or_estimate
 
-__all__ = ["AssembledContext", "ContextSnippet", "assemble_context", "trim_completion", "wants_multiline"]
+__all__ = [
+    "AssembledContext",
+    "ContextSnippet",
+    "assemble_context",
+    "head_within",
+    "trim_completion",
+    "wants_multiline",
+]
 
 DEFAULT_SNIPPET_SHARE = 0.35
 SUFFIX_SHARE = 1 - PREFIX_SHARE
@@ -336,6 +343,32 @@ def _char_prefix(text: str, budget: int, count: TokenCounter) -> str:
         else:
             lo = mid + 1
     return text[lo:]
+
+
+def head_within(text: str, budget: int, count: TokenCounter | None = None) -> str:
+    """The longest run of whole leading lines of ``text`` (else leading characters) within ``budget`` tokens."""
+    count = counter_or_estimate(count)
+    if count(text) <= budget:
+        return text
+    lines = text.splitlines(keepends=True)
+    lo, hi = 0, len(lines)
+    while lo < hi:  # the most lines that fit
+        mid = (lo + hi + 1) // 2
+        if count("".join(lines[:mid])) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return "".join(lines[:lo])
+    first = lines[0] if lines else ""
+    lo, hi = 0, len(first)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(first[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return first[:lo]
 
 
 def _prefix_start(doc: Document, offset: int, starts: list[int], budget: int, count: TokenCounter) -> int:

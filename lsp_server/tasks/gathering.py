@@ -4,8 +4,8 @@ No LSP here: :func:`gather` reads the session's documents and index (building
 the index first when it is not ready), leaves out sensitive files (a diff's
 file under any name it has there: old, new, renamed or copied), reads the
 diff (``git diff HEAD`` when none is given) and picks the focus files;
-:func:`digest_for` packs them within the repository token budget
-(:func:`~lsp_server.tasks.repository.build_digest`). A command that cannot run
+:func:`digest_for` packs them within the repository token budget and the largest window
+that may serve the command (:func:`~lsp_server.tasks.repository.build_digest`). A command that cannot run
 raises :class:`CommandFailure`, which the handlers report as ``RequestFailed``.
 """
 
@@ -231,9 +231,22 @@ def max_output(settings: SessionSettings, task: TaskKind) -> int:
     return policy.max_output_tokens if policy is not None else 512
 
 
-def digest_for(settings: SessionSettings, counter: TokenCounter | None, task: TaskKind, gathered: Gathered) -> Digest:
-    """The repository digest of ``gathered`` within the session's repository token budget."""
+def digest_for(
+    settings: SessionSettings,
+    counter: TokenCounter | None,
+    task: TaskKind,
+    gathered: Gathered,
+    limit: int | None = None,
+) -> Digest:
+    """The repository digest of ``gathered`` within the session's repository token budget.
+
+    ``limit`` is the largest prompt (tokens) a target that may serve ``task`` holds (see
+    :meth:`~lsp_server.assistant.Assistant.input_limit`; None: unknown): the digest and the
+    instructions around it stay within it.
+    """
     budget = max(1_000, settings.analysis.repository_max_tokens - max_output(settings, task) - PROMPT_RESERVE_TOKENS)
+    if limit is not None:
+        budget = min(budget, max(0, limit - PROMPT_RESERVE_TOKENS))
     header = f"Repository: {gathered.root.name}" if gathered.root is not None else ""
     kwargs: dict[str, Any] = {"count": counter} if counter is not None else {}
     return build_digest(
