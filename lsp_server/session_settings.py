@@ -15,7 +15,7 @@ from typing import Protocol
 
 from hybrid_assist.config import ConfigLayer, LoadedSettings
 from lsp_server.analysis.settings import AnalysisSettings
-from lsp_server.settings import CompletionSettings, GatewayClientSettings, ServerSettings
+from lsp_server.settings import CompletionSettings, ServerSettings
 from routing.settings import RoutingSettings, SensitiveSettings
 
 
@@ -42,9 +42,6 @@ class SessionSettings(Protocol):
 
     @property
     def sensitive(self) -> SensitiveSettings: ...
-
-    @property
-    def gateway(self) -> GatewayClientSettings: ...
 
 
 class SettingsSource(Protocol):
