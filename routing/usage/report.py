@@ -26,6 +26,7 @@ from routing.policy import LOCAL, OVERFLOW, split_target
 from routing.settings import TaskPolicy
 from routing.usage.ledger import GroupBy, Ledger, UsageAggregate
 from routing.usage.models import to_nanos, to_usd
+from routing.usage.report_activity import Activity, activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class ReportRow:
     accepted: int = 0
     rejected: int = 0
     estimated: int = 0  # requests whose token counts were estimated (the server reported no usage)
+    local_saved_nanousd: int = 0  # all-cloud cost of the requests served on the premises, less what they cost
+    cache_saved_nanousd: int = 0  # cloud prompt tokens read from the provider's cache: full input price less cached
 
     @property
     def cost_usd(self) -> float:
@@ -53,6 +56,14 @@ class ReportRow:
     @property
     def all_cloud_usd(self) -> float:
         return to_usd(self.all_cloud_nanousd)
+
+    @property
+    def local_saved_usd(self) -> float:
+        return to_usd(self.local_saved_nanousd)
+
+    @property
+    def cache_saved_usd(self) -> float:
+        return to_usd(self.cache_saved_nanousd)
 
     @property
     def local_share(self) -> float | None:
@@ -80,6 +91,8 @@ class ReportRow:
         data.update(
             cost_usd=self.cost_usd,
             all_cloud_usd=self.all_cloud_usd,
+            local_saved_usd=self.local_saved_usd,
+            cache_saved_usd=self.cache_saved_usd,
             local_share=self.local_share,
             cost_fraction=self.cost_fraction,
             acceptance_rate=self.acceptance_rate,
@@ -100,6 +113,8 @@ _SUMMED = (
     "accepted",
     "rejected",
     "estimated",
+    "local_saved_nanousd",
+    "cache_saved_nanousd",
 )
 
 
@@ -110,6 +125,7 @@ class UsageReport:
     by: str
     rows: tuple[ReportRow, ...]
     total: ReportRow
+    activity: Activity | None = None  # active developers, escalations (None: not read from a ledger)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -118,6 +134,7 @@ class UsageReport:
             "by": self.by,
             "rows": [row.to_json() for row in self.rows],
             "total": self.total.to_json(),
+            "activity": self.activity.to_json(self.total.cost_usd) if self.activity else None,
         }
 
 
@@ -130,7 +147,8 @@ def build_report(
     task_policies: Mapping[str, TaskPolicy],
 ) -> UsageReport:
     """Usage grouped ``by`` over ``[since, until)``, each group with its all-cloud counterfactual."""
-    return summarize(ledger.aggregate(since, until, by), since, until, by, providers, task_policies)
+    report = summarize(ledger.aggregate(since, until, by), since, until, by, providers, task_policies)
+    return replace(report, activity=activity(ledger, since, until))
 
 
 def summarize(
@@ -184,6 +202,12 @@ def _row(
 ) -> ReportRow:
     cloud = is_cloud(aggregate.target, providers)
     on_premises = aggregate.target == LOCAL or (aggregate.target in providers and not cloud)
+    all_cloud = all_cloud_cost(aggregate, providers, task_policies)
+    cache_saved = 0
+    if cloud and aggregate.cached_tokens:
+        price = providers[aggregate.target].price(aggregate.model)
+        if price is not None:
+            cache_saved = to_nanos(aggregate.cached_tokens * (price.input - price.cached_input) / 1_000_000)
     return ReportRow(
         key=aggregate.key,
         requests=aggregate.requests,
@@ -194,10 +218,12 @@ def _row(
         cached_tokens=aggregate.cached_tokens,
         output_tokens=aggregate.output_tokens,
         cost_nanousd=aggregate.cost_nanousd,
-        all_cloud_nanousd=all_cloud_cost(aggregate, providers, task_policies),
+        all_cloud_nanousd=all_cloud,
         accepted=aggregate.accepted,
         rejected=aggregate.rejected,
         estimated=aggregate.estimated,
+        local_saved_nanousd=max(0, all_cloud - aggregate.cost_nanousd) if on_premises else 0,
+        cache_saved_nanousd=cache_saved,
     )
 
 
@@ -252,12 +278,41 @@ def render_table(report: UsageReport) -> str:
     rule = "  ".join("-" * w for w in widths)
     period = f"{_when(report.since)} .. {_when(report.until)}"
     lines = [f"usage {period}, by {report.by}", line(header), rule, *map(line, body), rule, line(footer)]
+    lines.extend(summary_lines(report))
     if report.total.estimated:
         lines.append(
             f"estimated: {report.total.estimated} request(s) whose server reported no token usage; "
             "their counts are the gateway's own (tokenizer or ~3.5 characters a token)"
         )
     return "\n".join(lines)
+
+
+def summary_lines(report: UsageReport) -> list[str]:
+    """Spend beside the all-cloud counterfactual, what local serving and caching saved, escalations, and the
+    cost per active developer-month (beside hosted assistants' per-seat prices)."""
+    total = report.total
+    fraction = f" ({_percent(total.cost_fraction)} % of it)" if total.cost_fraction is not None else ""
+    lines = [
+        f"spent ${total.cost_usd:,.2f} beside ${total.all_cloud_usd:,.2f} all in the cloud{fraction}; "
+        f"saved by local serving ${total.local_saved_usd:,.2f}, by provider prompt caching "
+        f"${total.cache_saved_usd:,.2f} (cache reads at the cached price)"
+    ]
+    activity = report.activity
+    if activity is not None:
+        per_month = activity.per_developer_month(total.cost_usd)
+        lines.append(
+            f"escalation rate {_percent(activity.escalation_rate)} % ({activity.escalated} of {activity.requests} "
+            f"requests served by a second target); {activity.active_users} active developer(s) over "
+            f"{activity.days:.1f} days: "
+            + (f"${per_month:,.2f} per active developer-month" if per_month is not None else "no cost per month yet")
+            + f" (hosted assistants list {SEAT_PRICES} per seat-month)"
+        )
+    return lines
+
+
+SEAT_PRICES = "$19-40"
+"""Business-plan list prices of hosted assistants per user-month in 2025 (GitHub Copilot Business $19 and
+Enterprise $39, Cursor Teams $40, Amazon Q Developer Pro $19), for the reader's orientation."""
 
 
 def _when(moment: datetime | None) -> str:
@@ -271,7 +326,17 @@ def render_json(report: UsageReport) -> str:
 def render_csv(report: UsageReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    fields = ["key", *_SUMMED, "cost_usd", "all_cloud_usd", "local_share", "cost_fraction", "acceptance_rate"]
+    fields = [
+        "key",
+        *_SUMMED,
+        "cost_usd",
+        "all_cloud_usd",
+        "local_saved_usd",
+        "cache_saved_usd",
+        "local_share",
+        "cost_fraction",
+        "acceptance_rate",
+    ]
     writer.writerow([report.by if f == "key" else f for f in fields])
     for row in (*report.rows, report.total):
         data = row.to_json()

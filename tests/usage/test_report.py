@@ -216,3 +216,28 @@ def test_rows_with_estimated_usage_are_counted_and_said(sqlite_url: str, seeded:
     assert "estimated: 2 request(s)" in render_table(by_user)
     assert json.loads(render_json(by_user))["total"]["estimated"] == 2
     assert list(csv.DictReader(io.StringIO(render_csv(by_user))))[-1]["estimated"] == "2"
+
+
+def test_savings_escalations_and_cost_per_active_developer_month(sqlite_url: str) -> None:
+    # e1 was served by a second target after the first failed (its fallback chain names two)
+    entries = [replace(e, fallback_chain=("openai", "anthropic")) if e.request_id == "e1" else e for e in SEED]
+    with Ledger.open(sqlite_url.replace(".sqlite3", "-activity.sqlite3")) as ledger:
+        ledger.record_many(entries)
+        by_task = report(ledger, "task")
+    total = by_task.total
+    # served on the premises: three completions (441 micro-$ all-cloud), the review ($0.045), the overflow
+    # docstring ($0.0004 all-cloud, $0.0001 spent)
+    assert total.local_saved_nanousd == 441_000 + 45_000_000 + 300_000
+    # a1's 10,000 cached prompt tokens at gpt-4o: $2.50 - $1.25 per million saved
+    assert total.cache_saved_nanousd == 12_500_000
+    activity = by_task.activity
+    assert activity is not None
+    assert (activity.active_users, activity.requests, activity.escalated) == (4, 8, 1)
+    assert activity.escalation_rate == pytest.approx(1 / 8) and activity.days == pytest.approx(30.0)
+    assert activity.per_developer_month(total.cost_usd) == pytest.approx(0.0981 / 4 / (30 / (365.25 / 12)))
+    table = render_table(by_task)
+    assert "saved by local serving $0.05, by provider prompt caching $0.01" in table
+    assert "escalation rate 12.5 % (1 of 8 requests" in table and "4 active developer(s) over 30.0 days" in table
+    assert "$0.02 per active developer-month" in table
+    data = json.loads(render_json(by_task))
+    assert data["activity"]["escalated"] == 1 and data["total"]["cache_saved_usd"] == pytest.approx(0.0125)
