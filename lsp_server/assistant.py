@@ -233,7 +233,8 @@ class Assistant:
 
         prompt = size(context, focus)
         if max(context_tokens, prompt) <= limit:
-            return context, focus, context_tokens
+            # the router weighs the whole prompt: a repository digest is far larger than its scope's estimate
+            return context, focus, max(context_tokens, prompt)
         snippets = context.snippets
         while snippets and prompt > limit:  # the least relevant definitions go first
             snippets = snippets[:-1]

@@ -8,10 +8,11 @@ A digest is Markdown the model reads as the "code" of a repository task::
     ## Contents             whole files with numbered lines, focus files first
 
 Each section has a share of the budget (the list and the outline are capped,
-the diff may take half), and whatever is left goes to file contents: focus
-files first (the reviewed file, the files a diff touches), then, when the
-task wants them, the other files in list order, each whole or not at all
-(a focus file that alone does not fit is cut at a line, and says so).
+more tightly in a focused digest, a file's or a diff's; the diff may take
+half), and whatever is left goes to file contents: focus files first (the
+reviewed file, the files a diff touches), then, when the task wants them,
+the other files in list order, each whole or not at all (a focus file that
+alone does not fit is cut at a line, and says so).
 Numbered lines are what findings cite, so a finding maps back to exact lines.
 
 :func:`task_instruction` is the answer format each task asks for; the
@@ -34,10 +35,19 @@ LIST_SHARE = 0.10
 """Largest share of the budget the file list may take."""
 OUTLINE_SHARE = 0.25
 """Largest share of the budget the outline may take."""
+FOCUSED_LIST_SHARE = 0.05
+FOCUSED_OUTLINE_SHARE = 0.10
+"""The shares of a focused digest (a file's or a diff's, ``include_others`` false): a smaller map of the rest
+of the repository and more room for the focus files, so that a file or diff review fits the local window
+(the reference design's review assistance runs locally)."""
 DIFF_SHARE = 0.50
 """Largest share of the budget the diff may take."""
 MAX_OUTLINE_PER_FILE = 40
 """Definitions listed per file at most (top-level ones first)."""
+BUDGET_STEP = 2_000
+"""Budgets of ``2 * BUDGET_STEP`` tokens or more are taken in whole steps (rounded down), so commands whose
+answer budgets differ a little (review 1,500, performance 2,000, security 2,500 tokens) pack the same digest
+of the same code: their prompts share a byte-identical prefix, which the providers' prompt caches serve."""
 
 FINDINGS_TASKS: frozenset[TaskKind] = frozenset({TaskKind.REVIEW, TaskKind.SECURITY, TaskKind.PERFORMANCE})
 """Tasks answered with a JSON array of findings (published as diagnostics)."""
@@ -216,18 +226,24 @@ def build_digest(
     header: str = "",
     count: TokenCounter = estimate_tokens,
 ) -> Digest:
-    """Pack ``files`` (list, outline, contents) and ``diff`` into at most about ``budget`` tokens.
+    """Pack ``files`` (list, outline, contents) and ``diff`` into at most about ``budget`` tokens
+    (in whole :data:`BUDGET_STEP` steps from ``2 * BUDGET_STEP`` up).
 
     ``focus`` are absolute paths whose contents come first; ``include_others``
     whether the contents of the other files follow while the budget lasts;
     ``read`` returns a file's current text (None when unreadable).
     """
+    if budget >= 2 * BUDGET_STEP:
+        budget -= budget % BUDGET_STEP
     sections: list[str] = [header] if header else []
     used = count(header)
     truncated = False
 
     listing = [f"- {f.display}" + (f" ({f.language})" if f.language else "") for f in files]
-    kept = _take_lines(listing, int(budget * LIST_SHARE), count)
+    list_share, outline_share = (
+        (LIST_SHARE, OUTLINE_SHARE) if include_others else (FOCUSED_LIST_SHARE, FOCUSED_OUTLINE_SHARE)
+    )
+    kept = _take_lines(listing, int(budget * list_share), count)
     if len(kept) < len(listing):
         truncated = True
         kept.append(f"- … {len(listing) - len(kept)} more files")
@@ -238,7 +254,7 @@ def build_digest(
 
     outline = [line for f in files if f.definitions for line in _outline_lines(f)]
     if outline:
-        lines = _take_lines(outline, int(budget * OUTLINE_SHARE), count)
+        lines = _take_lines(outline, int(budget * outline_share), count)
         truncated = truncated or len(lines) < len(outline)
         section = "## Outline (definitions, 1-based lines)\n" + "\n".join(lines)
         sections.append(section)
