@@ -253,3 +253,30 @@ def test_rows_journalled_before_a_gateway_restart_reach_the_ledger_once(
     assert len(rows) == len(answered)
     assert (tmp_path / "journal.jsonl").read_text() == ""
     assert "wrote" in restarted.log() and "journalled rows" in restarted.log()
+
+
+def test_two_replicas_through_an_outage_write_every_row_once(
+    tmp_path: Path, own_postgres: OwnPostgres, cloud: OpenAIWireServer
+) -> None:
+    """Both replicas journal to one shared file (the harder case: flock-ed appends and two drains)."""
+    env, key, first = start_gateway(tmp_path, own_postgres, cloud)
+    second = GatewayProcess(env, tmp_path / "gateway-b.log")
+    replicas = [first, second]
+    try:
+        answered = []
+        for n, replica in enumerate(replicas):
+            replica.wait_ready()
+            answered += asyncio.run(burst(replica.url, key, f"warm{n}", 2))  # each replica has seen the key
+        stopping = stop_soon(own_postgres, 0.2)
+        answered += asyncio.run(burst(first.url, key, "a", 60)) + asyncio.run(burst(second.url, key, "b", 60))
+        stopping.join()
+        answered += asyncio.run(burst(first.url, key, "a-down", 30)) + asyncio.run(burst(second.url, key, "b-down", 30))
+        own_postgres.start()
+        for replica in replicas:
+            wait_drained(replica.url)
+    finally:
+        for replica in replicas:
+            replica.stop()
+    rows = ledger_ids(own_postgres.url)
+    duplicated = {request_id: count for request_id, count in rows.items() if count != 1}
+    assert not duplicated and set(answered) == set(rows), (duplicated, sorted(set(answered) ^ set(rows))[:5])
