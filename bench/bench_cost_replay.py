@@ -1,241 +1,371 @@
-"""Cost replay: one month of 100 developers at 20 / 50 / 80 % adoption, routed by the real policy.
+"""Cost replay: one month of 100 developers at 20 / 50 / 80 % adoption, with what the product really sends.
 
-Every simulated request gets a task, a scope level, a context size and an
-answer size drawn from the workload model below, and is routed by
-``routing.policy.decide`` with the default settings and default providers
-(prices from ``inference.settings.default_providers()``). Its cost is what
-``routing.pricing.actual_cost`` charges for the target the policy chose; the
-all-cloud counterfactual prices the same tokens at the cloud model of its
-task (``routing.settings.default_task_policies()``), with the same code as
-``hybrid-assist report`` (:func:`routing.usage.report.summarize`). ``decide``
-is pure, so the replay memoizes it on its exact inputs: each request still
-gets the policy's decision for its own task, scope and size.
+Every request's tokens come from the product's own code run over real code
+bases (:mod:`bench.cost_corpus`: the workspace index, the repository digest
+builder, the context assembler and the prompt builders over eight code bases
+in Python, JavaScript, Go and Rust from PyPI, npm and Debian); its route is
+``routing.policy.decide`` with the default settings and providers; its price
+is ``routing.pricing.actual_cost`` (cache reads and writes at the published
+prices of ``routing.pricing.PUBLISHED_PRICES``). The all-cloud counterfactual
+sends the same requests, with the same prompts and the same caching rules,
+to the cloud model of each task (``[routing.tasks.*] cloud``): an all-cloud
+assistant as well engineered as the hybrid.
 
-Workload (``/work/shared/design/workload-and-anchors.md``; (a) = assumption):
+What is assumed (a) rather than measured; the ones marked (decides) move the
+result most (see the sensitivity rows):
 
-==========================  =============================  ================================  ======================
-class                       rate per active developer-hour  input tokens                     output tokens
-==========================  =============================  ================================  ======================
-inline completion           450 requests                    lognormal p50 1,469 / p90 5,186,  lognormal p50 13 /
-  (80 % inline_completion,                                  capped at 2,048                   p90 55, capped at 64
-  20 % completion)
-chat and code actions       9 requests                      lognormal p50 1,020 / p90 2,734;  lognormal p50 129 /
-  explain 30, fix 20,                                       4-8k uniform at repository scope  p90 424, capped at the
-  docstring 15, refactor 15,                                                                  task's max_output_tokens
-  tests 10, naming 10 % (a)
-repository-wide work        2 tasks x 1-30 model calls     10-30k uniform                     300-1,000 uniform
-  review 25, multi-file                                     (uniform, mean 15.5) (a)
-  refactor 20, documentation
-  15, security 10, migration
-  10, performance 10,
-  architecture 5, API 5 % (a)
-==========================  =============================  ================================  ======================
+* rates per active developer-hour (the workload document): 450 completions,
+  9 chat requests and code actions, 2 repository-wide tasks (decides); an
+  adopter is active 4 hours a day, 21 working days a month;
+* task mixes: chat explain 30, fix 20, docstring 15, refactor 15, tests 10,
+  naming 10 %; repository-wide work review 25, multi-file refactor 20,
+  documentation 15, security 10, migration 10, performance 10, architecture 5,
+  API integration 5 %; review/security/performance commands at diff 40, file
+  30, repository 30 % scope, documentation of a file 50 %, of the repository
+  50 % (decides: repository-scope digests are the large prompts);
+* each developer works on one of the eight code bases (round robin);
+* answer lengths: completions lognormal p50 13 / p90 55 tokens (cap 64); chat
+  lognormal p50 129 / p90 424; repository work uniform 300-1,000; each capped
+  at the task's ``max_output_tokens``;
+* calls per command: one, plus one retry (the checked-edit loop's) for 10 % of
+  edit tasks (fix, refactor, docstring, tests, migration, multi-file refactor);
+  the retry repeats the prompt with the parse error added after it, so its
+  prefix is a cache read; findings are not retried (the product reports an
+  unusable answer); the local engine is healthy, so nothing falls back;
+* caching (both sides alike): 30 % of repository commands and of chat requests
+  follow the developer's previous one on the same code within the cache
+  lifetime (decides; the "no caching" row sets it aside); a follow-up's prefix
+  is a cache read when the measured prefixes are byte-identical (same digest or
+  position), the same provider and model serve it and it reaches the model's
+  minimum; otherwise a prefix of the minimum length or more is a cache write
+  (Anthropic charges 1.25x for it); consecutive completions share the prompt
+  before the cursor (measured: what one more typed character leaves
+  unchanged), read from the cache when it reaches 1,024 tokens;
+* 5 % of requests touch sensitive paths (kept local by the hybrid, sent by the
+  all-cloud assistant); the local engine serves within its latency goal (the
+  2x A100 sized for the peak): nothing is shed or sent to overflow;
+* the local window is ``[routing] local_context_tokens`` (8,192 by default; the
+  "local 32k" row: a 32k-token model such as Qwen2.5-Coder-7B on the
+  reference design's GPUs); the router sees the whole prompt's size.
 
-Scopes (a): completions 85 % single-file / 15 % multi-file; chat 60 / 30 /
-10 % single-file / multi-file / repository; repository-wide work at
-repository scope. 5 % of requests touch sensitive paths (a). An adopter is
-active 4 hours a day (a), 21 working days a month; adoption is the share of
-the 100 developers using the assistant. The local engine is available and
-within its latency goal (the 2x A100 sized for the peak), so nothing is shed
-or sent to overflow; prompt caching is not credited (cached tokens = 0) on
-either side.
-
-    python bench/bench_cost_replay.py [--seed 1] [--days 21] [--hours 4]
+    python bench/bench_cost_replay.py [--seed 1] [--refresh]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
-import functools
 import itertools
 import math
 import random
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.settings import default_providers
+from bench.cost_corpus import CODE_BASES, Sample, corpus_samples
+from inference.settings import ProviderSettings, default_providers
 from inference.types import Usage
-from routing.policy import LocalState, RouteDecision, RouteInput, RouteTarget, decide
-from routing.pricing import actual_cost
+from routing.policy import LOCAL, LocalState, RouteInput, RouteTarget, decide, split_target
+from routing.pricing import PUBLISHED_PRICES, actual_cost
 from routing.settings import RoutingSettings
 from routing.tasks import TaskKind
-from routing.usage.ledger import UsageAggregate
-from routing.usage.models import to_nanos
-from routing.usage.report import ReportRow, summarize
 
 DEVELOPERS = 100
 ADOPTION = (0.20, 0.50, 0.80)
 #: The reference design's monthly cost table: (cloud APIs, cloud GPU overflow, total) in USD.
 REFERENCE = {0.20: (650, 162, 812), 0.50: (2_400, 400, 2_800), 0.80: (8_600, 650, 9_250)}
+#: Per-seat list prices of hosted assistants (business plans, USD per user-month, 2025), for orientation.
+SEATS = (
+    ("GitHub Copilot Business", 19),
+    ("GitHub Copilot Enterprise", 39),
+    ("Cursor Teams", 40),
+    ("Amazon Q Developer Pro", 19),
+    ("Tabnine Enterprise", 39),
+)
+DAYS, HOURS = 21, 4.0
+RATES = {"completion": 450.0, "chat": 9.0, "repository": 2.0}
 SENSITIVE_SHARE = 0.05
-Z90 = 1.2815515655446004  # the 90th percentile of the standard normal
+RETRY_SHARE = 0.10
+FOLLOW_SHARE = 0.30
+EDIT_TASKS = frozenset({"fix", "refactor", "docstring", "tests", "migration", "multi_file_refactor"})
+CHAT_MIX = (("explain", 30), ("fix", 20), ("docstring", 15), ("refactor", 15), ("tests", 10), ("naming", 10))
+REPOSITORY_MIX = (
+    ("review", 25),
+    ("multi_file_refactor", 20),
+    ("documentation", 15),
+    ("security", 10),
+    ("migration", 10),
+    ("performance", 10),
+    ("architecture", 5),
+    ("api_integration", 5),
+)
+FINDINGS_SCOPES = (("diff", 40), ("file", 30), ("repository", 30))
+COMMAND_SCOPES = {
+    "review": FINDINGS_SCOPES,
+    "security": FINDINGS_SCOPES,
+    "performance": FINDINGS_SCOPES,
+    "documentation": (("file", 50), ("repository", 50)),
+    "architecture": (("repository", 100),),
+    "api_integration": (("repository", 100),),
+}
+Z90 = 1.2815515655446004
 T = TypeVar("T")
 
 
-def lognormal(rng: random.Random, p50: float, p90: float, cap: int) -> Callable[[], int]:
-    mu, sigma = math.log(p50), (math.log(p90) - math.log(p50)) / Z90
-    return lambda: max(1, min(cap, round(math.exp(rng.gauss(mu, sigma)))))
-
-
-def weighted(rng: random.Random, choices: tuple[tuple[T, float], ...]) -> Callable[[], T]:
-    """A sampler of ``choices`` by weight (cumulative weights and a bisection: cheap per draw)."""
+def weighted(rng: random.Random, choices: Sequence[tuple[T, float]]) -> Callable[[], T]:
     values = [value for value, _ in choices]
     cumulative = list(itertools.accumulate(weight for _, weight in choices))
-    total = cumulative[-1]
-    return lambda: values[bisect.bisect_right(cumulative, rng.random() * total)]
+    return lambda: values[bisect.bisect_right(cumulative, rng.random() * cumulative[-1])]
 
 
-def uniform(rng: random.Random, low: int, high: int) -> Callable[[], int]:
-    return lambda: rng.randint(low, high)
+def lognormal(rng: random.Random, p50: float, p90: float) -> Callable[[], float]:
+    mu, sigma = math.log(p50), (math.log(p90) - math.log(p50)) / Z90
+    return lambda: math.exp(rng.gauss(mu, sigma))
 
 
 @dataclass(frozen=True)
-class RequestClass:
+class Variant:
     name: str
-    per_active_hour: float  # requests (or, with calls_per_task, tasks) per active developer-hour
-    tasks: tuple[tuple[TaskKind, float], ...]
-    scopes: tuple[tuple[str, float], ...]
-    calls_per_task: tuple[int, int] = (1, 1)
+    repository_factor: float = 1.0
+    caching: bool = True
+    local_window: int = 8_192
 
 
-COMPLETION = RequestClass(
-    "inline completion",
-    450,
-    ((TaskKind.INLINE_COMPLETION, 0.8), (TaskKind.COMPLETION, 0.2)),
-    (("single_file", 0.85), ("multi_file", 0.15)),
+VARIANTS = (
+    Variant("default policy"),
+    Variant("agentic (repository x4)", repository_factor=4.0),
+    Variant("no caching", caching=False),
+    Variant("local 32k window", local_window=32_768),
 )
-CHAT = RequestClass(
-    "chat and code actions",
-    9,
-    (
-        (TaskKind.EXPLAIN, 0.30),
-        (TaskKind.FIX, 0.20),
-        (TaskKind.DOCSTRING, 0.15),
-        (TaskKind.REFACTOR, 0.15),
-        (TaskKind.TESTS, 0.10),
-        (TaskKind.NAMING, 0.10),
-    ),
-    (("single_file", 0.6), ("multi_file", 0.3), ("repository", 0.1)),
-)
-REPOSITORY = RequestClass(
-    "repository-wide work",
-    2,
-    (
-        (TaskKind.REVIEW, 0.25),
-        (TaskKind.MULTI_FILE_REFACTOR, 0.20),
-        (TaskKind.DOCUMENTATION, 0.15),
-        (TaskKind.SECURITY, 0.10),
-        (TaskKind.MIGRATION, 0.10),
-        (TaskKind.PERFORMANCE, 0.10),
-        (TaskKind.ARCHITECTURE, 0.05),
-        (TaskKind.API_INTEGRATION, 0.05),
-    ),
-    (("repository", 1.0),),
-    calls_per_task=(1, 30),
-)
-CLASSES = (COMPLETION, CHAT, REPOSITORY)
 
 
 @dataclass
-class LevelResult:
+class Side:
+    """Token sums per (target, model) of one side (the hybrid or all-cloud), priced at the end."""
+
+    usage: dict[tuple[str, str], Usage] = field(default_factory=lambda: defaultdict(Usage))
+    requests: int = 0
+    local: int = 0
+    calls: int = 0
+
+    def add(self, target: RouteTarget, usage: Usage, calls: int = 1) -> None:
+        self.calls += calls
+        key = (target.target, target.model)
+        self.usage[key] = self.usage[key] + usage
+
+    def cost(self, providers: dict[str, ProviderSettings], settings: RoutingSettings) -> float:
+        # actual_cost is linear in the token counts: pricing the sums equals summing the prices
+        return sum(
+            actual_cost(RouteTarget(t, m, cloud=t != LOCAL), usage, providers, settings)
+            for (t, m), usage in self.usage.items()
+        )
+
+    def cached_saving(self, providers: dict[str, ProviderSettings], settings: RoutingSettings) -> float:
+        """What the cache reads saved, net of the write premiums."""
+        uncached = sum(
+            actual_cost(
+                RouteTarget(t, m, cloud=t != LOCAL), Usage(u.prompt_tokens, 0, u.completion_tokens), providers, settings
+            )
+            for (t, m), u in self.usage.items()
+        )
+        return uncached - self.cost(providers, settings)
+
+
+@dataclass
+class Result:
+    variant: str
     adoption: float
     developers: int
-    total: ReportRow
-    by_class: dict[str, ReportRow]
-    shed: int
-    seconds: float
+    hybrid: Side
+    cloud: Side
+    hybrid_usd: float
+    cloud_usd: float
+    hybrid_saved_by_cache: float
+    by_class: dict[str, tuple[float, float, int, int]]
+    by_task: dict[str, tuple[float, float]]
 
 
 class Replay:
-    def __init__(self, seed: int, days: int, hours: float, repository_tasks_per_hour: float) -> None:
+    def __init__(self, samples: list[Sample], seed: int, variant: Variant) -> None:
         self.rng = random.Random(seed)
-        self.days = days
-        self.hours = hours
-        self.repository_tasks_per_hour = repository_tasks_per_hour
-        self.settings = RoutingSettings()
+        self.variant = variant
         self.providers = default_providers()
-        self.local = LocalState(available=True, model="Qwen/Qwen2.5-Coder-1.5B")
+        if not variant.caching:
+            self.providers = {n: p.model_copy(update={"prompt_cache": "off"}) for n, p in self.providers.items()}
+        self.settings = RoutingSettings(local_context_tokens=variant.local_window)
+        self.local = LocalState(available=True, model="Qwen/Qwen2.5-Coder-7B", context_window=variant.local_window)
+        self.by_base: dict[str, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
+        self.by_site: dict[tuple[str, str], Sample] = {}
+        for s in samples:
+            key = f"{s.kind}:{s.task}:{s.command_scope}" if s.kind == "command" else f"{s.kind}:{s.task}"
+            self.by_base[s.code_base][key].append(s)
+            self.by_site[s.site, s.task] = s
         rng = self.rng
-        self.completion_in = lognormal(rng, 1469, 5186, 2048)
-        self.completion_out = lognormal(rng, 13, 55, 64)
-        self.chat_in = lognormal(rng, 1020, 2734, 1_000_000)
-        self.chat_repo_in = uniform(rng, 4_000, 8_000)
-        self.chat_out = lognormal(rng, 129, 424, 1_000_000)
-        self.repo_in = uniform(rng, 10_000, 30_000)
-        self.repo_out = uniform(rng, 300, 1_000)
+        completion_out = lognormal(rng, 13, 55)
+        self.completion_mean = sum(min(64, max(1, round(completion_out()))) for _ in range(20_000)) / 20_000
+        self.chat_out = lognormal(rng, 129, 424)
+        self.decisions: dict[tuple[str, str, int, bool], RouteTarget | None] = {}
+        self.by_task: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # cloud $: hybrid, all-cloud
 
-    @functools.cache  # noqa: B019 - decide() is pure: memoizing on its exact inputs changes no decision
-    def decide(self, task: TaskKind, scope: str, tokens: int, sensitive: bool) -> RouteDecision:
-        request = RouteInput(
-            task=task,
-            scope_level=scope,
-            context_tokens=tokens,
-            sensitive=sensitive,
-            sensitive_reasons=("sensitive path",) if sensitive else (),
-            local=self.local,
-        )
-        return decide(request, self.settings, self.providers)
-
-    def rate(self, kind: RequestClass) -> float:
-        return self.repository_tasks_per_hour if kind is REPOSITORY else kind.per_active_hour
-
-    def sizes(self, kind: RequestClass, task: TaskKind, scope: str) -> tuple[int, int]:
-        if kind is COMPLETION:
-            return self.completion_in(), self.completion_out()
-        if kind is CHAT:
-            tokens = self.chat_repo_in() if scope == "repository" else self.chat_in()
-            return tokens, min(self.chat_out(), self.settings.tasks[task.value].max_output_tokens)
-        return self.repo_in(), self.repo_out()
-
-    def run_level(self, adoption: float) -> LevelResult:
-        started = time.perf_counter()
-        developers = round(DEVELOPERS * adoption)
-        # (class, task, target, model) -> [requests, input tokens, output tokens]
-        sums: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-        shed = 0
-        rng = self.rng
-        for kind in CLASSES:
-            pick_task = weighted(rng, kind.tasks)
-            pick_scope = weighted(rng, kind.scopes)
-            low, high = kind.calls_per_task
-            units = round(self.rate(kind) * self.hours * self.days * developers)
-            for _ in range(units):
-                task, scope = pick_task(), pick_scope()
-                sensitive = rng.random() < SENSITIVE_SHARE
-                for _call in range(rng.randint(low, high) if high > low else 1):
-                    tokens, answer = self.sizes(kind, task, scope)
-                    primary = self.decide(task, scope, tokens, sensitive).primary
-                    if primary is None:
-                        shed += 1
-                        continue
-                    entry = sums[kind.name, task.value, primary.target, primary.model]
-                    entry[0] += 1
-                    entry[1] += tokens
-                    entry[2] += answer
-        by_class: dict[str, list[UsageAggregate]] = defaultdict(list)
-        for (name, task, target, model), (requests, tokens, answer) in sums.items():
-            # cost is linear in tokens: pricing the group's sums equals summing each request's price
-            route = RouteTarget(target, model, cloud=target in self.providers and not self.providers[target].local)
-            cost = actual_cost(route, Usage(tokens, 0, answer), self.providers, self.settings)
-            by_class[name].append(
-                UsageAggregate(name, task, target, model, requests, 0, tokens, 0, answer, to_nanos(cost), 0, 0)
+    def route(self, sample: Sample, sensitive: bool) -> RouteTarget | None:
+        key = (sample.task, sample.scope_level, sample.input_tokens, sensitive)
+        if key not in self.decisions:
+            request = RouteInput(
+                task=TaskKind(sample.task),
+                scope_level=sample.scope_level,
+                context_tokens=max(sample.context_tokens, sample.input_tokens),
+                sensitive=sensitive,
+                sensitive_reasons=("sensitive path",) if sensitive else (),
+                local=self.local,
             )
-        rows = {
-            name: summarize(aggregates, None, None, "class", self.providers, self.settings.tasks).total
-            for name, aggregates in by_class.items()
-        }
-        total = ReportRow("total")
-        for row in rows.values():
-            total = total + row
-        return LevelResult(adoption, developers, total, rows, shed, time.perf_counter() - started)
+            self.decisions[key] = decide(request, self.settings, self.providers).primary
+        return self.decisions[key]
+
+    def cloud_target(self, task: str) -> RouteTarget:
+        name, model = split_target(self.settings.tasks[task].cloud)
+        provider = self.providers[name]
+        return RouteTarget(name, provider.model_or_default(model), cloud=True)
+
+    def usage(self, target: RouteTarget, sample: Sample, output: int, state: str) -> Usage:
+        """The call's usage: ``state`` is "read" (prefix from the cache), "write" (prefix cached now) or "none"."""
+        minimum = PUBLISHED_PRICES[target.model].min_cacheable_tokens if target.model in PUBLISHED_PRICES else 1024
+        provider = self.providers.get(target.target)
+        caching = provider is not None and provider.prompt_cache != "off"
+        prefix = sample.stable_tokens if caching and target.target != LOCAL and sample.stable_tokens >= minimum else 0
+        if state == "read" and prefix:
+            return Usage(sample.input_tokens, prefix, output)
+        if state == "write" and prefix and provider is not None and provider.kind == "anthropic":
+            return Usage(sample.input_tokens, 0, output, cache_write_tokens=prefix)
+        return Usage(sample.input_tokens, 0, output)
+
+    def month(self, adoption: float) -> Result:
+        rng = self.rng
+        self.by_task.clear()
+        developers = round(DEVELOPERS * adoption)
+        hybrid, cloud = Side(), Side()
+        classes: dict[str, tuple[Side, Side]] = {c: (Side(), Side()) for c in RATES}
+        pick_chat = weighted(rng, CHAT_MIX)
+        pick_repo = weighted(rng, REPOSITORY_MIX)
+        scope_pickers = {task: weighted(rng, scopes) for task, scopes in COMMAND_SCOPES.items()}
+        hours = DAYS * HOURS
+        for developer in range(developers):
+            base = CODE_BASES[developer % len(CODE_BASES)].name
+            pools = self.by_base[base]
+            self._completions(
+                pools["completion:inline_completion"],
+                round(RATES["completion"] * hours),
+                hybrid,
+                cloud,
+                classes["completion"],
+            )
+            last: dict[str, Sample | None] = {"chat": None, "repository": None}
+            chat = round(RATES["chat"] * hours)
+            work = round(RATES["repository"] * hours * self.variant.repository_factor)
+            for kind, count, pick in (("chat", chat, pick_chat), ("repository", work, pick_repo)):
+                for _ in range(count):
+                    task = pick()
+                    previous = last[kind]
+                    follow = previous is not None and self.variant.caching and rng.random() < FOLLOW_SHARE
+                    sample = self.by_site.get((previous.site, task)) if follow and previous else None
+                    if sample is None:
+                        if task in COMMAND_SCOPES:
+                            pool = pools[f"command:{task}:{scope_pickers[task]()}"]
+                        else:
+                            pool = pools[f"action:{task}"]
+                        sample = rng.choice(pool)
+                    self._request(kind, sample, previous if follow else None, hybrid, cloud, classes[kind])
+                    last[kind] = sample
+        by_class = {}
+        for name, (h, c) in classes.items():
+            by_class[name] = (
+                h.cost(self.providers, self.settings),
+                c.cost(self.providers, self.settings),
+                h.requests,
+                h.local,
+            )
+        return Result(
+            self.variant.name,
+            adoption,
+            developers,
+            hybrid,
+            cloud,
+            hybrid.cost(self.providers, self.settings),
+            cloud.cost(self.providers, self.settings),
+            hybrid.cached_saving(self.providers, self.settings),
+            by_class,
+            {task: (h, c) for task, (h, c) in self.by_task.items()},
+        )
+
+    def _completions(self, pool: list[Sample], count: int, hybrid: Side, cloud: Side, sides: tuple[Side, Side]) -> None:
+        """``count`` completions drawn from ``pool``; cost is linear, so each measured sample is priced once with
+        its draw count (answer lengths at the capped distribution's mean)."""
+        target = self.cloud_target("inline_completion")
+        drawn = Counter(self.rng.choices(range(len(pool)), k=count))
+        for index, times in drawn.items():
+            sample = pool[index]
+            output = round(self.completion_mean * times)
+            routed = self.route(sample, False)  # sensitive or not, a completion is served on the premises
+            usage = self.usage(target, sample, 0, "read" if self.variant.caching else "none")
+            scaled = Usage(usage.prompt_tokens * times, usage.cached_tokens * times, output)
+            for side in (cloud, sides[1]):
+                side.requests += times
+                side.add(target, scaled, times)
+            for side in (hybrid, sides[0]):
+                side.requests += times
+                if routed is None or routed.target == LOCAL:
+                    side.local += times
+                    local = RouteTarget(LOCAL, self.local.model, False)
+                    side.add(local, Usage(sample.input_tokens * times, 0, output), times)
+                else:
+                    side.add(routed, scaled, times)
+
+    def _request(
+        self, kind: str, sample: Sample, previous: Sample | None, hybrid: Side, cloud: Side, sides: tuple[Side, Side]
+    ) -> None:
+        rng = self.rng
+        cap = self.settings.tasks[sample.task].max_output_tokens
+        output = min(cap, round(self.chat_out()) if kind == "chat" else rng.randint(300, 1_000))
+        calls = 2 if sample.task in EDIT_TASKS and rng.random() < RETRY_SHARE else 1
+        sensitive = rng.random() < SENSITIVE_SHARE
+        routed = self.route(sample, sensitive)
+        shared = (
+            previous is not None and previous.digest_key == sample.digest_key
+            if sample.digest_key
+            else (previous is not None and previous.site == sample.site)
+        )
+        for side, part, target in (
+            (hybrid, sides[0], routed),
+            (cloud, sides[1], self.cloud_target(sample.task)),
+        ):
+            side.requests += 1
+            part.requests += 1
+            if target is None or target.target == LOCAL:
+                side.local += 1
+                part.local += 1
+                for _ in range(calls):
+                    usage = Usage(sample.input_tokens, 0, output)
+                    side.add(RouteTarget(LOCAL, self.local.model, False), usage)
+                    part.add(RouteTarget(LOCAL, self.local.model, False), usage)
+                continue
+            before = (
+                self.route(previous, False)
+                if previous is not None and side is hybrid
+                else (self.cloud_target(previous.task) if previous is not None else None)
+            )
+            hit = shared and before is not None and (before.target, before.model) == (target.target, target.model)
+            for call in range(calls):
+                state = "read" if hit or call > 0 else "write"
+                usage = self.usage(target, sample, output, state)
+                side.add(target, usage)
+                part.add(target, usage)
+                cost = actual_cost(target, usage, self.providers, self.settings)
+                self.by_task[sample.task][0 if side is hybrid else 1] += cost
 
 
 def money(usd: float) -> str:
@@ -245,48 +375,72 @@ def money(usd: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=int, default=21, help="Working days in the month.")
-    parser.add_argument("--hours", type=float, default=4.0, help="Active hours per adopter per day.")
-    parser.add_argument(
-        "--repository-tasks", type=float, default=2.0, help="Repository-wide tasks per active developer-hour."
-    )
+    parser.add_argument("--refresh", action="store_true", help="Measure the corpus again (else the cached samples).")
     args = parser.parse_args()
-    replay = Replay(args.seed, args.days, args.hours, args.repository_tasks)
-    results = [replay.run_level(level) for level in ADOPTION]
-
+    started = time.perf_counter()
+    samples = corpus_samples(args.seed, refresh=args.refresh)
     print(
-        f"one month: {DEVELOPERS} developers, {args.days} working days, {args.hours:g} active hours per adopter a day, "
-        f"{args.repository_tasks:g} repository-wide tasks per active hour;"
+        f"{len(samples):,} measured requests over {len(CODE_BASES)} code bases ({time.perf_counter() - started:.1f} s)"
     )
-    print(
-        "routing.policy.decide with default settings and providers "
-        f"({Replay.decide.cache_info().currsize:,} distinct inputs decided)"
-    )
+    _print_measured(samples)
     header = (
-        f"{'adoption':>8} {'devs':>5} {'requests':>11} {'local share':>11} {'cloud spend':>12} "
-        f"{'all-cloud':>11} {'spend/all':>9} | {'ref. cloud APIs':>15} {'ref. overflow':>13} {'ref. total':>10}"
+        f"{'variant':<24} {'adopt':>5} {'devs':>4} {'local share':>11} {'cloud spend':>11} {'all-cloud':>10} "
+        f"{'spend/all':>9} {'per dev-month':>13} {'cache saved':>11} | {'ref. APIs':>9}"
     )
+    print()
     print(header)
     print("-" * len(header))
-    for result in results:
-        apis, overflow, total = REFERENCE[result.adoption]
-        row = result.total
+    results: list[Result] = []
+    for variant in VARIANTS:
+        replay = Replay(samples, args.seed, variant)
+        for adoption in ADOPTION:
+            result = replay.month(adoption)
+            results.append(result)
+            share = result.hybrid.local / result.hybrid.requests if result.hybrid.requests else 0
+            print(
+                f"{variant.name:<24} {adoption:>5.0%} {result.developers:>4} {share:>11.1%} "
+                f"{money(result.hybrid_usd):>11} {money(result.cloud_usd):>10} "
+                f"{result.hybrid_usd / result.cloud_usd:>9.1%} {result.hybrid_usd / result.developers:>13,.2f} "
+                f"{money(result.hybrid_saved_by_cache):>11} | {money(REFERENCE[adoption][0]):>9}"
+            )
+    print("\nby request class, default policy at 80 % (hybrid spend / all-cloud, requests, local share):")
+    default80 = next(r for r in results if r.variant == VARIANTS[0].name and r.adoption == 0.80)
+    for name, (spend, all_cloud, requests, local) in default80.by_class.items():
         print(
-            f"{result.adoption:>8.0%} {result.developers:>5} {row.requests:>11,} {row.local_share or 0:>11.1%} "
-            f"{money(row.cost_usd):>12} {money(row.all_cloud_usd):>11} {row.cost_fraction or 0:>9.1%} | "
-            f"{money(apis):>15} {money(overflow):>13} {money(total):>10}"
+            f"  {name:<12} {money(spend):>8} / {money(all_cloud):>8}  {requests:>10,} requests  "
+            f"local {local / requests:6.1%}"
         )
-    print()
-    print("by request class (80 % adoption):")
-    for name, row in results[-1].by_class.items():
-        print(
-            f"  {name:<24} {row.requests:>10,} requests  local {row.local_share or 0:6.1%}  "
-            f"spend {money(row.cost_usd):>8}  all-cloud {money(row.all_cloud_usd):>8}"
+    print("cloud spend by task of chat and repository work, default policy at 80 % (hybrid / all-cloud):")
+    print(
+        "  "
+        + "; ".join(
+            f"{t} {money(h)} / {money(c)}" for t, (h, c) in sorted(default80.by_task.items(), key=lambda kv: -kv[1][1])
         )
-    shed = sum(r.shed for r in results)
-    seconds = sum(r.seconds for r in results)
-    requests = sum(r.total.requests for r in results)
-    print(f"\nshed (no target): {shed}; replay took {seconds:.1f} s for {requests:,} requests")
+    )
+    print("\nper-seat list prices of hosted assistants (USD per user-month, business plans, 2025):")
+    print("  " + "; ".join(f"{name} ${price}" for name, price in SEATS))
+    print(f"\nreplay took {time.perf_counter() - started:.1f} s")
+
+
+def _print_measured(samples: list[Sample]) -> None:
+    """Measured prompt sizes by kind and code base (what the product sends), p50 / p90 input tokens."""
+    groups: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for s in samples:
+        label = f"{s.kind} {s.command_scope}".strip()
+        groups[label, s.code_base].append(s)
+    print("measured input tokens p50 / p90 (stable prefix p50), by request kind and code base:")
+    bases = [c.name for c in CODE_BASES]
+    kinds = sorted({k for k, _ in groups})
+    print(f"  {'':<20}" + "".join(f"{b:>18}" for b in bases))
+    for kind in kinds:
+        cells = []
+        for base in bases:
+            values = sorted(s.input_tokens for s in groups[kind, base])
+            stable = sorted(s.stable_tokens for s in groups[kind, base])
+            cells.append(
+                f"{values[len(values) // 2]:,}/{values[int(len(values) * 0.9)]:,} ({stable[len(stable) // 2]:,})"
+            )
+        print(f"  {kind:<20}" + "".join(f"{c:>18}" for c in cells))
 
 
 if __name__ == "__main__":
