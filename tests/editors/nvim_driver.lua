@@ -51,8 +51,17 @@ local function run()
     local lnum = tonumber(os.getenv("HA_LINE"))
     local line = vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1]
     results.omnifunc = vim.bo[bufnr].omnifunc
+    local encoding = client.offset_encoding or "utf-16"
+    results.offset_encoding = encoding
+    local character = #line -- the end of the line, in the encoding's units
+    if encoding ~= "utf-8" and vim.fn.has("nvim-0.11") == 1 then
+      character = vim.str_utfindex(line, encoding)
+    elseif encoding ~= "utf-8" then
+      local utf32, utf16 = vim.str_utfindex(line)
+      character = encoding == "utf-16" and utf16 or utf32
+    end
     local response, err = ha.request_sync(client, "textDocument/completion", {
-      textDocument = doc, position = { line = lnum - 1, character = #line },
+      textDocument = doc, position = { line = lnum - 1, character = character },
     }, 15000, bufnr)
     results.completion_error = err and err.message or nil
     results.prefix = line:sub(vim.fn.match(line, "\\k*$") + 1)

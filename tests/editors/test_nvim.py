@@ -97,10 +97,14 @@ def test_nvim_features(nvim: str, tmp_path: Path) -> None:
     assert "error" in review or review["findings"] == 0, review
 
 
+@pytest.mark.parametrize("before", ["x = na", 's = "😀é"; x = na'], ids=["ascii", "non-ascii"])
 @pytest.mark.parametrize("nvim", NVIMS)
-def test_nvim_omni_completion_keeps_and_inserts_the_item(nvim: str, tmp_path: Path) -> None:
-    """At ``x = na|`` (the model continues ``me + 1``): Neovim's filter keeps the item; <C-x><C-o> <C-y> inserts it."""
-    doc = "import os\nx = na\n"
+def test_nvim_omni_completion_keeps_and_inserts_the_item(nvim: str, before: str, tmp_path: Path) -> None:
+    """At ``x = na|`` (the model continues ``me + 1``): Neovim's filter keeps the item; <C-x><C-o> <C-y> inserts it.
+
+    With an emoji and an accent before the word, in the encoding each Neovim gets (0.7: UTF-16, 0.12: UTF-8).
+    """
+    doc = f"import os\n{before}\n"
     result = _run(_require(nvim), tmp_path, mode="omni", reply="me + 1", doc=doc, extra_env={"HA_LINE": "2"})
     assert result["omnifunc"] == "v:lua.vim.lsp.omnifunc", result
     assert result.get("completion_error") is None, result
@@ -108,7 +112,8 @@ def test_nvim_omni_completion_keeps_and_inserts_the_item(nvim: str, tmp_path: Pa
     # text_document_completion_list_to_complete_items(result, "na") keeps it (0.11+: the same filter)
     assert result["kept"] == ["name + 1"], result
     assert result["menu_shown"] is True, result
-    assert result["line_after"] == "x = name + 1", result
+    assert result["line_after"] == before + "me + 1", result
+    assert result["offset_encoding"] == ("utf-16" if result["version"].startswith("0.7") else "utf-8"), result
 
 
 @pytest.mark.parametrize("nvim", NVIMS)
