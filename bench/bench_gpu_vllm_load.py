@@ -253,10 +253,10 @@ def make_backend(args: argparse.Namespace, model_dir: Path) -> Any:
     if args.backend == "vllm":
         from inference.local.vllm_backend import VllmBackend
 
-        return VllmBackend(settings)
+        return VllmBackend("local", settings)
     from inference.local.transformers_backend import TransformersBackend
 
-    return TransformersBackend(settings)
+    return TransformersBackend("local", settings)
 
 
 async def replay(backend: Any, workload: Sequence[WorkloadRequest], prompts: PromptSource) -> dict[str, Any]:

@@ -78,10 +78,10 @@ def make_backend(kind: str, model_dir: Path) -> Backend:
     if kind == "vllm":
         from inference.local.vllm_backend import VllmBackend
 
-        return VllmBackend(settings)
+        return VllmBackend("local", settings)
     from inference.local.transformers_backend import TransformersBackend
 
-    return TransformersBackend(settings)
+    return TransformersBackend("local", settings)
 
 
 class DirectModel:
@@ -116,7 +116,7 @@ async def raw_vllm_ms(backend: Any, prompt: str, new_tokens: int, request_id: st
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    loaded = backend._engine
+    loaded = backend._loaded
     ids = loaded.tokenizer(prompt).input_ids
     params = SamplingParams(max_tokens=new_tokens, temperature=0.0, output_kind=RequestOutputKind.DELTA)
     started = time.perf_counter()

@@ -13,8 +13,7 @@ import logging
 from sqlalchemy import Engine
 
 from hybrid_assist.settings import HybridSettings
-from inference.backend import Backend
-from inference.registry import build_local_backend, build_provider_backend
+from inference.registry import build_backends
 from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
 from routing.usage.ledger import Ledger
@@ -24,24 +23,8 @@ logger = logging.getLogger(__name__)
 
 def build_runtime(settings: HybridSettings) -> RoutingRuntime:
     """Backends for ``settings``; a backend whose library is missing is left out with the reason."""
-    backends: dict[str, Backend] = {}
-    local_error = ""
-    try:
-        backends["local"] = build_local_backend(settings.local)
-    except ImportError as exc:
-        local_error = (
-            f"the {settings.local.backend} engine's library is not installed ({exc.name or exc}); "
-            "install the `cpu` extra (pip install 'hybrid-assist[cpu]') or the `vllm` extra on a GPU machine"
-        )
-        logger.warning("local engine unavailable: %s", local_error)
-    for name, provider in settings.providers.items():
-        if not provider.enabled or (name == "overflow" and not provider.base_url):
-            continue
-        try:
-            backends[name] = build_provider_backend(name, provider)
-        except ImportError as exc:
-            logger.warning("provider %s unavailable: %s", name, exc)
-    return RoutingRuntime(backends, settings.providers, local_error=local_error)
+    built = build_backends(settings.local, settings.providers)
+    return RoutingRuntime(built.backends, settings.providers, local_error=built.local_error)
 
 
 def ledger_on(engine: Engine, settings: HybridSettings) -> Ledger:
@@ -83,9 +66,5 @@ def build_usage_control(settings: HybridSettings) -> UsageControl:
 
 def build_local_runtime(settings: HybridSettings) -> RoutingRuntime:
     """The local engine alone (no cloud provider): the gateway-mode fallback when the gateway is unreachable."""
-    try:
-        backends: dict[str, Backend] = {"local": build_local_backend(settings.local)}
-    except ImportError as exc:
-        error = f"the {settings.local.backend} engine's library is not installed ({exc.name or exc})"
-        return RoutingRuntime({}, {}, local_error=error)
-    return RoutingRuntime(backends, {})
+    built = build_backends(settings.local, {})
+    return RoutingRuntime(built.backends, {}, local_error=built.local_error)

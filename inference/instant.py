@@ -11,18 +11,19 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from inference.backend import Backend, estimate_tokens
+from inference.settings import LocalSettings
 from inference.types import BackendHealth, BackendLoad, GenerationChunk, GenerationRequest, Usage
 
 
 class InstantBackend(Backend):
-    """Streams ``reply`` immediately, split into word-sized chunks."""
+    """Streams ``[local] instant_reply`` immediately (or a piece per ``instant_token_delay_ms``), split into words."""
 
     is_local = True
 
-    def __init__(self, reply: str = "pass", name: str = "local", *, token_delay_s: float = 0.0) -> None:
+    def __init__(self, name: str, settings: LocalSettings) -> None:
         self.name = name
-        self._reply = reply
-        self._token_delay_s = token_delay_s
+        self._reply = settings.instant_reply
+        self._token_delay_s = settings.instant_token_delay_ms / 1000.0
         self._running: set[str] = set()
         self._aborted: set[str] = set()
         self.aborted_log: list[str] = []  # request ids aborted, oldest first (for tests)

@@ -1,7 +1,12 @@
-"""Turn settings into backends: one class per engine or provider kind, looked up in a table.
+"""Turn settings into backends: one table, one constructor signature, ``constructor(name, settings)``.
 
-Heavy libraries (torch, vLLM, the SDKs) are imported only when a backend of
-that kind is built.
+Every backend is built from its settings section — ``[local]``
+(:class:`~inference.settings.LocalSettings`, by its ``backend`` kind) or a
+``[providers.NAME]`` table (:class:`~inference.settings.ProviderSettings`, by
+its ``kind``) — as ``constructor(name, settings)``, where the constructor is
+the backend class or, for the ``[local]`` OpenAI-compatible server, the
+classmethod that reads ``[local]``. Heavy libraries (torch, vLLM, the SDKs)
+are imported only when a backend of that kind is built.
 """
 
 from __future__ import annotations
@@ -9,32 +14,47 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, cast
 
 from inference.backend import Backend
 from inference.settings import LocalSettings, ProviderSettings
 
+__all__ = ["BACKENDS", "BuiltBackends", "build_backend", "build_backends", "resolve_local_kind"]
+
 logger = logging.getLogger(__name__)
 
-#: local backend kind -> "module:Class"; each class takes (settings: LocalSettings, name: str)
-LOCAL_BACKENDS: Mapping[str, str] = {
-    "vllm": "inference.local.vllm_backend:VllmBackend",
-    "transformers": "inference.local.transformers_backend:TransformersBackend",
-}
-#: provider kind -> "module:Class"; each class takes (name: str, settings: ProviderSettings)
-PROVIDER_BACKENDS: Mapping[str, str] = {
-    "openai": "inference.remote.openai_backend:OpenAIBackend",
-    "anthropic": "inference.remote.anthropic_backend:AnthropicBackend",
-    "gemini": "inference.remote.gemini_backend:GeminiBackend",
-    "openai-compatible": "inference.remote.openai_compatible:OpenAICompatibleBackend",
+Section = Literal["local", "providers"]
+
+
+class BackendConstructor(Protocol):
+    """What every registered constructor is: ``(name, settings of its section) -> Backend``."""
+
+    def __call__(self, name: str, settings: Any, /) -> Backend: ...
+
+
+#: (settings section, kind) -> "module:attribute" of the constructor, called as ``constructor(name, settings)``.
+BACKENDS: Mapping[tuple[Section, str], str] = {
+    ("local", "instant"): "inference.instant:InstantBackend",
+    ("local", "vllm"): "inference.local.vllm_backend:VllmBackend",
+    ("local", "transformers"): "inference.local.transformers_backend:TransformersBackend",
+    ("local", "openai-compatible"): "inference.remote.openai_compatible:OpenAICompatibleBackend.from_local_settings",
+    ("providers", "openai"): "inference.remote.openai_backend:OpenAIBackend",
+    ("providers", "anthropic"): "inference.remote.anthropic_backend:AnthropicBackend",
+    ("providers", "gemini"): "inference.remote.gemini_backend:GeminiBackend",
+    ("providers", "openai-compatible"): "inference.remote.openai_compatible:OpenAICompatibleBackend",
 }
 
 
-def _load_class(spec: str) -> type[Backend]:
-    module_name, _, class_name = spec.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise TypeError(f"{spec} is not a Backend")
-    return cls
+def _constructor(spec: str) -> BackendConstructor:
+    module_name, _, attribute = spec.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    owner = target if isinstance(target, type) else getattr(target, "__self__", None)
+    if not (isinstance(owner, type) and issubclass(owner, Backend)):
+        raise TypeError(f"{spec} does not build a Backend")
+    return cast(BackendConstructor, target)
 
 
 def resolve_local_kind(settings: LocalSettings) -> str:
@@ -46,32 +66,48 @@ def resolve_local_kind(settings: LocalSettings) -> str:
     return choose_local_backend(settings)
 
 
-def build_local_backend(settings: LocalSettings, name: str = "local") -> Backend:
-    """The on-premises engine named by ``settings.backend``."""
-    kind = resolve_local_kind(settings)
-    if kind == "instant":
-        from inference.instant import InstantBackend
-
-        return InstantBackend(settings.instant_reply, name=name, token_delay_s=settings.instant_token_delay_ms / 1000.0)
-    if kind == "openai-compatible":
-        from inference.remote.openai_compatible import OpenAICompatibleBackend
-
-        return OpenAICompatibleBackend.from_local_settings(name, settings)
-    return _load_class(LOCAL_BACKENDS[kind])(settings, name)  # type: ignore[call-arg]
+def build_backend(name: str, settings: LocalSettings | ProviderSettings) -> Backend:
+    """The backend of one settings section: ``[local]`` or ``[providers.NAME]``; ImportError without its library."""
+    if isinstance(settings, LocalSettings):
+        key: tuple[Section, str] = ("local", resolve_local_kind(settings))
+    else:
+        key = ("providers", settings.kind)
+    spec = BACKENDS.get(key)
+    if spec is None:
+        raise ValueError(f"no backend of kind {key[1]!r} in [{key[0]}]")
+    return _constructor(spec)(name, settings)
 
 
-def build_provider_backend(name: str, settings: ProviderSettings) -> Backend:
-    """The backend of one ``[providers.NAME]`` table."""
-    return _load_class(PROVIDER_BACKENDS[settings.kind])(name, settings)  # type: ignore[call-arg]
+@dataclass(frozen=True, slots=True)
+class BuiltBackends:
+    """The backends that could be built; ``local_error`` says why the local engine is missing."""
+
+    backends: dict[str, Backend] = field(default_factory=dict)
+    local_error: str = ""
 
 
-def build_backends(local: LocalSettings, providers: Mapping[str, ProviderSettings]) -> dict[str, Backend]:
-    """``{"local": ..., "openai": ..., ...}`` for every enabled provider."""
-    backends: dict[str, Backend] = {"local": build_local_backend(local)}
+def build_backends(local: LocalSettings | None, providers: Mapping[str, ProviderSettings]) -> BuiltBackends:
+    """``{"local": ..., "openai": ..., ...}``: ``[local]`` (unless None) and every enabled provider.
+
+    A backend whose library is not installed is left out: the local engine with the reason in
+    ``local_error``, a provider with a warning in the log.
+    """
+    backends: dict[str, Backend] = {}
+    local_error = ""
+    if local is not None:
+        try:
+            backends["local"] = build_backend("local", local)
+        except ImportError as exc:
+            local_error = (
+                f"the {local.backend} engine's library is not installed ({exc.name or exc}); "
+                "install the `cpu` extra (pip install 'hybrid-assist[cpu]') or the `vllm` extra on a GPU machine"
+            )
+            logger.warning("local engine unavailable: %s", local_error)
     for name, provider in providers.items():
-        if not provider.enabled:
+        if not provider.enabled or (name == "overflow" and not provider.base_url):
             continue
-        if name == "overflow" and not provider.base_url:
-            continue
-        backends[name] = build_provider_backend(name, provider)
-    return backends
+        try:
+            backends[name] = build_backend(name, provider)
+        except ImportError as exc:
+            logger.warning("provider %s unavailable: %s", name, exc)
+    return BuiltBackends(backends, local_error)

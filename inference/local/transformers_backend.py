@@ -22,29 +22,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from inference.backend import Backend
-from inference.errors import (
-    BadRequestError,
-    InferenceError,
-    InferenceTimeoutError,
-    ModelNotAvailableError,
-    UnavailableError,
-)
-from inference.fim import FimFormat
-from inference.local._load_stats import LoadTracker
-from inference.local._prompts import (
-    check_context,
-    detect_tokenizer_fim,
-    render_prompt,
-    stop_token_ids,
-)
+from inference.errors import InferenceTimeoutError, UnavailableError
+from inference.local._engine import LoadedModel, LocalEngine, tokenizer_stops
 from inference.local._text_stream import IncrementalText
-from inference.models import has_gpu, model_remedy, resolve_model_path
+from inference.models import has_gpu, resolve_model_path
 from inference.settings import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, LocalSettings
 from inference.types import (
     BackendHealth,
@@ -60,16 +46,11 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class _Loaded(LoadedModel):
     """What ``start()`` produced."""
 
     model: Any
-    tokenizer: Any
-    path: str
     device: str
-    fim: FimFormat | None
-    stop_ids: tuple[int, ...]
-    max_model_len: int
 
 
 @dataclass(eq=False)
@@ -119,21 +100,16 @@ def _make_stopping_criteria(job: _Job, text: IncrementalText) -> Any:
     return _StreamAndCancel()
 
 
-class TransformersBackend(Backend):
+class TransformersBackend(LocalEngine[_Loaded]):
     """``AutoModelForCausalLM`` + ``AutoTokenizer`` from a local directory or the HF cache."""
 
-    is_local = True
+    start_remedy = "check [local] device/dtype and the model directory, then restart"
 
-    def __init__(self, settings: LocalSettings, name: str = "local") -> None:
-        self.name = name
-        self._settings = settings
-        self._loaded: _Loaded | None = None
-        self._start_lock = asyncio.Lock()
-        self._start_error: InferenceError | None = None
+    def __init__(self, name: str, settings: LocalSettings) -> None:
+        super().__init__(name, settings)
         self._executor: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._jobs: dict[str, _Job] = {}
-        self._stats = LoadTracker()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -147,26 +123,14 @@ class TransformersBackend(Backend):
             return DEFAULT_GPU_MODEL
         return s.resolved_model(has_gpu())
 
-    async def start(self) -> None:
-        async with self._start_lock:
-            if self._loaded is not None:
-                return
-            try:
-                self._loaded = await asyncio.to_thread(self._load)
-            except ModelNotAvailableError as exc:
-                self._start_error = exc
-                raise
-            except Exception as exc:
-                self._start_error = UnavailableError(
-                    f"cannot load local model {self.default_model()}: {exc}", provider=self.name
-                )
-                raise self._start_error from exc
-            self._start_error = None
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._settings.max_concurrency, thread_name_prefix="hybrid-generate"
-            )
+    async def _load(self) -> _Loaded:
+        loaded = await asyncio.to_thread(self._load_model)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self._settings.max_concurrency, thread_name_prefix="hybrid-generate"
+        )
+        return loaded
 
-    def _load(self) -> _Loaded:
+    def _load_model(self) -> _Loaded:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -196,11 +160,8 @@ class TransformersBackend(Backend):
         else:
             model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
         model = model.to(device).eval()
-        fim = detect_tokenizer_fim(tokenizer, model_name)
-        if fim is None:
-            logger.warning("%s has no fill-in-the-middle tokens; FIM uses the prefix only", path)
         gen_eos = getattr(model.generation_config, "eos_token_id", None)
-        extra = [gen_eos] if isinstance(gen_eos, int) else list(gen_eos or [])
+        fim, stop_ids = tokenizer_stops(tokenizer, model_name, str(path), gen_eos)
         positions = getattr(model.config, "max_position_embeddings", None) or s.max_model_len
         logger.info(
             "loaded %s on %s in %.1f s (fim: %s)",
@@ -216,7 +177,7 @@ class TransformersBackend(Backend):
                 path=str(path),
                 device=device,
                 fim=fim,
-                stop_ids=stop_token_ids(tokenizer, fim, extra),
+                stop_ids=stop_ids,
                 max_model_len=min(s.max_model_len, int(positions)),
             )
         finally:
@@ -224,61 +185,23 @@ class TransformersBackend(Backend):
             # with it this frame: it must not keep the model alive after close().
             del model
 
-    async def close(self) -> None:
+    async def _stop_requests(self) -> None:
         for job in list(self._jobs.values()):
             job.mark_aborted()
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-        loaded, self._loaded = self._loaded, None
-        if loaded is not None and loaded.device == "cuda":
-            import torch
-
-            del loaded
-            torch.cuda.empty_cache()
-
-    def context_window(self) -> int:
-        return self._loaded.max_model_len if self._loaded is not None else 0
-
-    @property
-    def fim_format(self) -> FimFormat | None:
-        """The FIM format detected from the model's tokenizer (None before ``start()``)."""
-        return self._loaded.fim if self._loaded is not None else None
 
     # -- router-facing -----------------------------------------------------
 
     def load(self) -> BackendLoad:
         return self._stats.snapshot()
 
-    def token_counter(self) -> Callable[[str], int] | None:
-        if self._loaded is None:
-            return None
-        tokenizer = self._loaded.tokenizer
+    def _loaded_health(self, loaded: _Loaded, model: str) -> BackendHealth:
+        return BackendHealth(ok=True, detail=f"{model} loaded on {loaded.device}", models=(model,))
 
-        def count(text: str) -> int:
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-        return count
-
-    async def health(self) -> BackendHealth:
-        model = self.default_model()
-        if self._loaded is not None:
-            return BackendHealth(ok=True, detail=f"{model} loaded on {self._loaded.device}", models=(model,))
-        if self._start_error is not None:
-            remedy = (
-                model_remedy(model)
-                if isinstance(self._start_error, ModelNotAvailableError)
-                else "check [local] device/dtype and the model directory, then restart"
-            )
-            return BackendHealth(ok=False, detail=self._start_error.message, remedy=remedy)
-        s = self._settings
-        try:
-            path = await asyncio.to_thread(resolve_model_path, model, cache_dir=s.cache_dir, allow_download=False)
-        except ModelNotAvailableError as exc:
-            if s.download and not model.startswith(("/", ".", "~")):
-                return BackendHealth(ok=True, detail=f"{model} is not cached yet; it is downloaded on start")
-            return BackendHealth(ok=False, detail=exc.message, remedy=model_remedy(model))
-        return BackendHealth(ok=True, detail=f"{model} found at {path}, not loaded yet")
+    def _running_ids(self) -> Container[str]:
+        return self._jobs
 
     # -- generation --------------------------------------------------------
 
@@ -291,21 +214,8 @@ class TransformersBackend(Backend):
         return self._generate(request)
 
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        started = time.perf_counter()
-        await self.start()
-        loaded = self._loaded
-        if loaded is None:
-            raise UnavailableError("the local engine was closed", provider=self.name)
-        model_name = self.default_model()
-        if request.model and request.model not in (model_name, loaded.path):
-            raise BadRequestError(f"the local engine serves {model_name}, not {request.model}", provider=self.name)
-        if request.request_id in self._jobs:
-            raise BadRequestError(f"request id {request.request_id!r} is already running")
-        plan = render_prompt(request, loaded.tokenizer, loaded.fim)
-        input_ids: list[int] = loaded.tokenizer(plan.text, add_special_tokens=plan.add_special_tokens)["input_ids"]
-        check_context(len(input_ids), request.max_tokens, loaded.max_model_len, model_name)
-        deadline = started + request.timeout_s if request.timeout_s else None
-
+        prepared = await self._prepare(request)
+        loaded, input_ids, started, deadline = prepared.loaded, prepared.token_ids, prepared.started, prepared.deadline
         job = _Job(request.request_id, asyncio.get_running_loop())
         self._jobs[request.request_id] = job
         text = IncrementalText(lambda ids: str(loaded.tokenizer.decode(ids, skip_special_tokens=True)), request.stop)
@@ -389,16 +299,11 @@ class TransformersBackend(Backend):
         raise InferenceTimeoutError(f"no free local engine slot within {timeout:.1f} s", provider=self.name)
 
     async def _next_event(self, job: _Job, deadline: float | None) -> tuple[str, object]:
-        if deadline is None:
-            return await job.events.get()
-        remaining = deadline - time.perf_counter()
         try:
-            return await asyncio.wait_for(job.events.get(), max(0.0, remaining))
-        except TimeoutError:
+            return await self._within(deadline, job.events.get())
+        except InferenceTimeoutError:
             job.cancel.set()
-            raise InferenceTimeoutError(
-                "the local model did not finish within the request's timeout", provider=self.name
-            ) from None
+            raise
 
     @staticmethod
     def _finish_reason(job: _Job, text: IncrementalText, loaded: _Loaded, request: GenerationRequest) -> str:

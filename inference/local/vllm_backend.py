@@ -18,34 +18,19 @@ Importing this module is cheap: vLLM loads in ``start()``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
 import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.backend import Backend
-from inference.errors import (
-    BadRequestError,
-    InferenceError,
-    InferenceTimeoutError,
-    ModelNotAvailableError,
-    UnavailableError,
-)
-from inference.fim import FimFormat
-from inference.local._load_stats import LoadTracker
-from inference.local._prompts import (
-    check_context,
-    detect_tokenizer_fim,
-    render_prompt,
-    stop_token_ids,
-)
-from inference.models import has_gpu, model_remedy, resolve_model_path
+from inference.errors import InferenceError, UnavailableError
+from inference.local._engine import LoadedModel, LocalEngine, tokenizer_stops
+from inference.models import has_gpu, resolve_model_path
 from inference.settings import LocalSettings
 from inference.types import (
     BackendHealth,
@@ -81,15 +66,10 @@ def model_window(model_path: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class _Engine:
+class _Engine(LoadedModel):
     """What ``start()`` produced."""
 
     engine: Any  # vllm.v1.engine.async_llm.AsyncLLM
-    tokenizer: Any
-    path: str
-    fim: FimFormat | None
-    stop_ids: tuple[int, ...]
-    max_model_len: int
     max_num_seqs: int
 
 
@@ -112,19 +92,15 @@ def _import_vllm() -> None:
     importlib.import_module("transformers")
 
 
-class VllmBackend(Backend):
+class VllmBackend(LocalEngine[_Engine]):
     """vLLM's ``AsyncLLM`` in this process (its engine core runs in a child process)."""
 
-    is_local = True
+    start_failure = "cannot start vLLM for {model}"
+    start_remedy = "check the [local] settings (GPU memory, tensor_parallel_size) and the log"
 
-    def __init__(self, settings: LocalSettings, name: str = "local") -> None:
-        self.name = name
-        self._settings = settings
-        self._engine: _Engine | None = None
-        self._start_lock = asyncio.Lock()
-        self._start_error: InferenceError | None = None
+    def __init__(self, name: str, settings: LocalSettings) -> None:
+        super().__init__(name, settings)
         self._active: set[str] = set()
-        self._stats = LoadTracker()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -134,7 +110,7 @@ class VllmBackend(Backend):
     @property
     def engine(self) -> Any:
         """The underlying ``AsyncLLM`` (None before ``start()``), for diagnostics and tests."""
-        return self._engine.engine if self._engine is not None else None
+        return self._loaded.engine if self._loaded is not None else None
 
     def engine_args(self, model_path: str) -> Any:
         """The ``AsyncEngineArgs`` this backend starts vLLM with."""
@@ -174,25 +150,9 @@ class VllmBackend(Backend):
         own = model_window(model_path)
         return min(self._settings.max_model_len, own) if own else self._settings.max_model_len
 
-    def context_window(self) -> int:
-        return self._engine.max_model_len if self._engine is not None else 0
-
-    async def start(self) -> None:
-        async with self._start_lock:
-            if self._engine is not None:
-                return
-            try:
-                await asyncio.to_thread(_import_vllm)
-                self._engine = await asyncio.to_thread(self._create)
-            except ModelNotAvailableError as exc:
-                self._start_error = exc
-                raise
-            except Exception as exc:
-                self._start_error = UnavailableError(
-                    f"cannot start vLLM for {self.default_model()}: {exc}", provider=self.name
-                )
-                raise self._start_error from exc
-            self._start_error = None
+    async def _load(self) -> _Engine:
+        await asyncio.to_thread(_import_vllm)
+        return await asyncio.to_thread(self._create)
 
     def _create(self) -> _Engine:
         from transformers import AutoTokenizer
@@ -204,12 +164,8 @@ class VllmBackend(Backend):
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(path)
         engine = AsyncLLM.from_engine_args(self.engine_args(path))
-        fim = detect_tokenizer_fim(tokenizer, model_name)
-        if fim is None:
-            logger.warning("%s has no fill-in-the-middle tokens; FIM uses the prefix only", path)
         gen_config = engine.model_config.try_get_generation_config() or {}
-        gen_eos = gen_config.get("eos_token_id")
-        extra = [gen_eos] if isinstance(gen_eos, int) else list(gen_eos or [])
+        fim, stop_ids = tokenizer_stops(tokenizer, model_name, path, gen_config.get("eos_token_id"))
         logger.info(
             "vLLM started for %s in %.1f s (fim: %s)",
             model_name,
@@ -222,7 +178,7 @@ class VllmBackend(Backend):
                 tokenizer=tokenizer,
                 path=path,
                 fim=fim,
-                stop_ids=stop_token_ids(tokenizer, fim, extra),
+                stop_ids=stop_ids,
                 max_model_len=int(engine.model_config.max_model_len),
                 max_num_seqs=int(engine.vllm_config.scheduler_config.max_num_seqs),
             )
@@ -231,78 +187,48 @@ class VllmBackend(Backend):
             # with it this frame: it must not keep the engine alive after close().
             del engine
 
-    async def close(self) -> None:
-        loaded, self._engine = self._engine, None
-        if loaded is not None:
-            self._active.clear()
-            await asyncio.to_thread(loaded.engine.shutdown)
-            del loaded
-            # AsyncLLM sits in reference cycles; collect it now, while the modules its
-            # __del__ needs still exist, rather than at interpreter exit.
-            gc.collect()
+    async def _stop_requests(self) -> None:
+        self._active.clear()
 
-    @property
-    def fim_format(self) -> FimFormat | None:
-        """The FIM format detected from the model's tokenizer (None before ``start()``)."""
-        return self._engine.fim if self._engine is not None else None
+    async def _unload(self, loaded: _Engine) -> None:
+        await asyncio.to_thread(loaded.engine.shutdown)
 
     # -- router-facing -----------------------------------------------------
 
     def load(self) -> BackendLoad:
-        if self._engine is None:
+        if self._loaded is None:
             return self._stats.snapshot()
-        unfinished = int(self._engine.engine.get_num_unfinished_requests())
-        running = min(unfinished, self._engine.max_num_seqs)
+        unfinished = int(self._loaded.engine.get_num_unfinished_requests())
+        running = min(unfinished, self._loaded.max_num_seqs)
         return self._stats.snapshot(queued=unfinished - running, running=running)
 
-    def token_counter(self) -> Callable[[str], int] | None:
-        if self._engine is None:
-            return None
-        tokenizer = self._engine.tokenizer
-
-        def count(text: str) -> int:
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-        return count
-
-    async def health(self) -> BackendHealth:
-        model = self.default_model()
-        if self._engine is not None:
-            engine = self._engine.engine
-            if engine.errored:
-                return BackendHealth(
-                    ok=False,
-                    detail=f"vLLM engine for {model} died: {engine.dead_error}",
-                    remedy="restart hybrid-assist; see the log for the engine's error",
-                )
-            return BackendHealth(ok=True, detail=f"vLLM serving {model}", models=(model,))
-        if self._start_error is not None:
-            remedy = (
-                model_remedy(model)
-                if isinstance(self._start_error, ModelNotAvailableError)
-                else "check the [local] settings (GPU memory, tensor_parallel_size) and the log"
-            )
-            return BackendHealth(ok=False, detail=self._start_error.message, remedy=remedy)
-        if importlib.util.find_spec("vllm") is None:
+    def _loaded_health(self, loaded: _Engine, model: str) -> BackendHealth:
+        engine = loaded.engine
+        if engine.errored:
             return BackendHealth(
                 ok=False,
-                detail="vLLM is not installed",
-                remedy="install hybrid-assist[vllm], or set [local] backend = transformers",
+                detail=f"vLLM engine for {model} died: {engine.dead_error}",
+                remedy="restart hybrid-assist; see the log for the engine's error",
             )
-        s = self._settings
-        try:
-            path = await asyncio.to_thread(resolve_model_path, model, cache_dir=s.cache_dir, allow_download=False)
-        except ModelNotAvailableError as exc:
-            if s.download and not model.startswith(("/", ".", "~")):
-                return BackendHealth(ok=True, detail=f"{model} is downloaded on start")
-            return BackendHealth(ok=False, detail=exc.message, remedy=model_remedy(model))
-        return BackendHealth(ok=True, detail=f"{model} found at {path}, engine not started")
+        return BackendHealth(ok=True, detail=f"vLLM serving {model}", models=(model,))
+
+    def _missing_library(self) -> BackendHealth | None:
+        if importlib.util.find_spec("vllm") is not None:
+            return None
+        return BackendHealth(
+            ok=False,
+            detail="vLLM is not installed",
+            remedy="install hybrid-assist[vllm], or set [local] backend = transformers",
+        )
+
+    def _running_ids(self) -> Container[str]:
+        return self._active
 
     # -- generation --------------------------------------------------------
 
     async def abort(self, request_id: str) -> None:
-        if self._engine is not None and request_id in self._active:
-            await self._engine.engine.abort(request_id)
+        if self._loaded is not None and request_id in self._active:
+            await self._loaded.engine.abort(request_id)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         return self._generate(request)
@@ -336,21 +262,8 @@ class VllmBackend(Backend):
         )
 
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        started = time.perf_counter()
-        await self.start()
-        loaded = self._engine
-        if loaded is None:
-            raise UnavailableError("the vLLM engine was closed", provider=self.name)
-        model_name = self.default_model()
-        if request.model and request.model not in (model_name, loaded.path):
-            raise BadRequestError(f"the local engine serves {model_name}, not {request.model}", provider=self.name)
-        if request.request_id in self._active:
-            raise BadRequestError(f"request id {request.request_id!r} is already running")
-        plan = render_prompt(request, loaded.tokenizer, loaded.fim)
-        token_ids: list[int] = loaded.tokenizer(plan.text, add_special_tokens=plan.add_special_tokens)["input_ids"]
-        check_context(len(token_ids), request.max_tokens, loaded.max_model_len, model_name)
-        deadline = started + request.timeout_s if request.timeout_s else None
-
+        prepared = await self._prepare(request)
+        loaded, token_ids, started, deadline = prepared.loaded, prepared.token_ids, prepared.started, prepared.deadline
         stream = loaded.engine.generate(
             self._engine_input(loaded, token_ids),
             self._sampling_params(loaded, request),
@@ -392,16 +305,9 @@ class VllmBackend(Backend):
 
     async def _next_output(self, stream: Any, deadline: float | None) -> Any:
         try:
-            if deadline is None:
-                return await stream.__anext__()
-            remaining = max(0.0, deadline - time.perf_counter())
-            return await asyncio.wait_for(stream.__anext__(), remaining)
+            return await self._within(deadline, stream.__anext__())
         except StopAsyncIteration:
             return None
-        except TimeoutError:
-            raise InferenceTimeoutError(
-                "the local model did not finish within the request's timeout", provider=self.name
-            ) from None
         except InferenceError:
             raise
         except Exception as exc:

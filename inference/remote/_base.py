@@ -12,6 +12,12 @@ A provider subclass supplies five hooks and keeps its SDK's quirks to itself:
 - :meth:`RemoteBackend._probe` makes one cheap authenticated call for
   :meth:`health`.
 
+The backends on a provider's official SDK derive from :class:`SdkBackend`,
+which holds the one client: :meth:`SdkBackend._new_client` builds it (with
+:meth:`SdkBackend._sdk_options`: key, base URL, timeout, the SDK's retries
+off), :meth:`SdkBackend._sdk` hands it out (or says the backend is closed),
+and :meth:`SdkBackend._release_client` closes it.
+
 Everything else lives here once. Each attempt runs in its own task, so
 :meth:`abort` (or closing the generator, or cancelling the caller) cancels
 that task, which closes the HTTP stream: the provider sees the disconnect and
@@ -38,7 +44,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from inference.backend import Backend, estimate_tokens
 from inference.errors import (
@@ -70,6 +76,11 @@ _SDK_TIMEOUT_MARGIN_S = 0.5
 _PROBE_TIMEOUT_S = 10.0
 
 _QueueItem = GenerationChunk | BaseException
+_Client = TypeVar("_Client")
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -362,6 +373,48 @@ def prompt_text(request: GenerationRequest) -> str:
     if request.kind is RequestKind.FIM:
         return request.prefix + request.suffix
     return "\n".join(message.content for message in request.messages)
+
+
+class SdkBackend(RemoteBackend, Generic[_Client]):
+    """A remote backend on its provider's official SDK: one client, built on first use, closed by :meth:`close`."""
+
+    #: Where requests go without a ``base_url`` (for messages).
+    default_endpoint: ClassVar[str] = ""
+    _client: _Client | None = None
+
+    @abc.abstractmethod
+    def _new_client(self, api_key: str | None) -> _Client:
+        """The SDK client (no network I/O; the SDK's own retries off)."""
+
+    async def _release_client(self, client: _Client) -> None:
+        """Close ``client``'s connections (the SDKs' ``close()`` by default)."""
+        await cast(_Closable, client).close()
+
+    def _sdk_options(self, api_key: str | None) -> dict[str, Any]:
+        """The client options the SDKs share: the key, ``base_url``, ``timeout_s`` and no retries of their own."""
+        return {
+            "api_key": api_key,
+            "base_url": self.settings.base_url or None,
+            "timeout": self.settings.timeout_s,
+            "max_retries": 0,
+        }
+
+    def _open_client(self, api_key: str | None) -> None:
+        self._client = self._new_client(api_key)
+
+    async def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await self._release_client(client)
+
+    def _sdk(self) -> _Client:
+        """The open client; UnavailableError once the backend is closed."""
+        if self._client is None:
+            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
+        return self._client
+
+    def endpoint_label(self) -> str:
+        return self.settings.base_url or self.default_endpoint or super().endpoint_label()
 
 
 async def _cancel_and_wait(task: asyncio.Task[None] | None) -> None:

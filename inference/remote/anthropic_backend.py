@@ -41,7 +41,7 @@ from inference.errors import (
     InferenceTimeoutError,
     UnavailableError,
 )
-from inference.remote._base import RemoteBackend
+from inference.remote._base import SdkBackend
 from inference.remote._errors_http import (
     COMMON_CONTEXT_MARKERS,
     error_for_status,
@@ -75,31 +75,13 @@ _ERROR_TYPE_STATUS = {
 }
 
 
-class AnthropicBackend(RemoteBackend):
+class AnthropicBackend(SdkBackend[AsyncAnthropic]):
     """Anthropic Messages API; see the module docstring."""
 
-    _client: AsyncAnthropic | None = None
+    default_endpoint = "https://api.anthropic.com"
 
-    def _open_client(self, api_key: str | None) -> None:
-        self._client = AsyncAnthropic(
-            api_key=api_key,
-            base_url=self.settings.base_url or None,
-            timeout=self.settings.timeout_s,
-            max_retries=0,
-        )
-
-    async def _close_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-
-    def _sdk(self) -> AsyncAnthropic:
-        if self._client is None:
-            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
-        return self._client
-
-    def endpoint_label(self) -> str:
-        return self.settings.base_url or "https://api.anthropic.com"
+    def _new_client(self, api_key: str | None) -> AsyncAnthropic:
+        return AsyncAnthropic(**self._sdk_options(api_key))
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
         source = (

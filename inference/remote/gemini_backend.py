@@ -38,7 +38,7 @@ from inference.errors import (
     InferenceTimeoutError,
     UnavailableError,
 )
-from inference.remote._base import RemoteBackend
+from inference.remote._base import SdkBackend
 from inference.remote._errors_http import (
     COMMON_CONTEXT_MARKERS,
     error_for_status,
@@ -62,40 +62,33 @@ _BAD_KEY_MARKERS = ("API_KEY_INVALID", "API key not valid", "API key expired")
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
 
 
-class GeminiBackend(RemoteBackend):
+class GeminiBackend(SdkBackend[genai.Client]):
     """Gemini API (Google AI); see the module docstring."""
 
-    _client: genai.Client | None = None
+    default_endpoint = "https://generativelanguage.googleapis.com"
     _http: httpx.AsyncClient | None = None
     _http_sync: httpx.Client | None = None
 
-    def _open_client(self, api_key: str | None) -> None:
-        self._http = httpx.AsyncClient(timeout=self.settings.timeout_s)
-        self._http_sync = httpx.Client(timeout=self.settings.timeout_s)
+    def _new_client(self, api_key: str | None) -> genai.Client:
+        common = self._sdk_options(api_key)
+        self._http = httpx.AsyncClient(timeout=common["timeout"])
+        self._http_sync = httpx.Client(timeout=common["timeout"])
         options = types.HttpOptions(
-            base_url=self.settings.base_url or None,
+            base_url=common["base_url"],
             api_version=API_VERSION,
-            timeout=_millis(self.settings.timeout_s),
+            timeout=_millis(common["timeout"]),
             httpx_async_client=self._http,
             httpx_client=self._http_sync,
         )
-        self._client = genai.Client(vertexai=False, api_key=api_key, http_options=options)
+        return genai.Client(vertexai=False, api_key=api_key, http_options=options)
 
-    async def _close_client(self) -> None:
+    async def _release_client(self, client: genai.Client) -> None:
         http, http_sync = self._http, self._http_sync
-        self._client = self._http = self._http_sync = None
+        self._http = self._http_sync = None
         if http is not None:
             await http.aclose()
         if http_sync is not None:
             http_sync.close()
-
-    def _sdk(self) -> genai.Client:
-        if self._client is None:
-            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
-        return self._client
-
-    def endpoint_label(self) -> str:
-        return self.settings.base_url or "https://generativelanguage.googleapis.com"
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
         source = (

@@ -39,7 +39,7 @@ from inference.errors import (
     InferenceTimeoutError,
     UnavailableError,
 )
-from inference.remote._base import RemoteBackend
+from inference.remote._base import SdkBackend
 from inference.remote._errors_http import (
     COMMON_CONTEXT_MARKERS,
     error_for_status,
@@ -56,31 +56,13 @@ _MAX_STOP = 4
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "function_call": "stop"}
 
 
-class OpenAIBackend(RemoteBackend):
+class OpenAIBackend(SdkBackend[AsyncOpenAI]):
     """OpenAI chat completions; see the module docstring."""
 
-    _client: AsyncOpenAI | None = None
+    default_endpoint = "https://api.openai.com/v1"
 
-    def _open_client(self, api_key: str | None) -> None:
-        self._client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=self.settings.base_url or None,
-            timeout=self.settings.timeout_s,
-            max_retries=0,
-        )
-
-    async def _close_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
-
-    def _sdk(self) -> AsyncOpenAI:
-        if self._client is None:
-            raise UnavailableError(f"{self.name}: the backend is closed", provider=self.name)
-        return self._client
-
-    def endpoint_label(self) -> str:
-        return self.settings.base_url or "https://api.openai.com/v1"
+    def _new_client(self, api_key: str | None) -> AsyncOpenAI:
+        return AsyncOpenAI(**self._sdk_options(api_key))
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
         stop = list(request.stop)[:_MAX_STOP]

@@ -47,7 +47,9 @@ def settings_for(path: Path, **kw: Any) -> LocalSettings:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def qwen(tiny_model: TinyModelFactory) -> AsyncIterator[TransformersBackend]:
-    backend = TransformersBackend(settings_for(tiny_model("qwen2.5-coder"), max_model_len=4096, max_concurrency=4))
+    backend = TransformersBackend(
+        "local", settings_for(tiny_model("qwen2.5-coder"), max_model_len=4096, max_concurrency=4)
+    )
     await backend.start()
     yield backend
     await backend.close()
@@ -84,7 +86,7 @@ async def drain(stream: AsyncIterator[GenerationChunk]) -> list[GenerationChunk]
 @pytest.mark.parametrize("family", FAMILIES)
 async def test_each_family_streams_what_generate_returns(tiny_model: TinyModelFactory, family: str) -> None:
     path = tiny_model(family)
-    backend = TransformersBackend(settings_for(path))
+    backend = TransformersBackend("local", settings_for(path))
     await backend.start()
     try:
         fmt = backend.fim_format
@@ -129,7 +131,7 @@ async def test_chat_without_template_uses_role_lines(tiny_model: TinyModelFactor
     from transformers import AutoTokenizer
 
     path = tiny_model("starcoder2")
-    backend = TransformersBackend(settings_for(path))
+    backend = TransformersBackend("local", settings_for(path))
     try:
         result = await collect(backend, GenerationRequest.chat("c", [ChatMessage("user", "hi")], max_tokens=4))
     finally:
@@ -210,7 +212,7 @@ async def test_cancelling_the_consumer_task_stops_generation(qwen: TransformersB
 
 @module_loop
 async def test_concurrency_limit_queues_and_abort_while_queued(tiny_model: TinyModelFactory) -> None:
-    backend = TransformersBackend(settings_for(tiny_model("qwen2.5-coder"), max_concurrency=1))
+    backend = TransformersBackend("local", settings_for(tiny_model("qwen2.5-coder"), max_concurrency=1))
     await backend.start()
     try:
         first = backend.generate(GenerationRequest.fim("one", PREFIX, SUFFIX, max_tokens=LONG))
@@ -238,7 +240,7 @@ async def test_concurrency_limit_queues_and_abort_while_queued(tiny_model: TinyM
 
 @module_loop
 async def test_prompt_plus_max_tokens_over_the_window_is_refused(tiny_model: TinyModelFactory) -> None:
-    backend = TransformersBackend(settings_for(tiny_model("qwen2.5-coder"), max_model_len=256))
+    backend = TransformersBackend("local", settings_for(tiny_model("qwen2.5-coder"), max_model_len=256))
     try:
         with pytest.raises(ContextTooLongError, match="256"):
             await collect(backend, GenerationRequest.fim("big", "x = 1\n" * 100, "", max_tokens=64))
@@ -252,7 +254,7 @@ async def test_prompt_plus_max_tokens_over_the_window_is_refused(tiny_model: Tin
 @module_loop
 async def test_window_is_the_smaller_of_the_setting_and_the_models_own(tiny_model: TinyModelFactory) -> None:
     """The tiny model's config says 4,096 positions; the default setting (8,192) is clamped, and reported."""
-    backend = TransformersBackend(settings_for(tiny_model("qwen2.5-coder")))
+    backend = TransformersBackend("local", settings_for(tiny_model("qwen2.5-coder")))
     assert backend.context_window() == 0  # not loaded: the router uses [routing] local_context_tokens
     try:
         await backend.start()
@@ -271,7 +273,7 @@ async def test_timeout_raises_and_frees_the_slot(qwen: TransformersBackend) -> N
 
 @module_loop
 async def test_missing_model_health_explains_the_remedy(tmp_path: Path) -> None:
-    backend = TransformersBackend(settings_for(tmp_path / "no-such-model"))
+    backend = TransformersBackend("local", settings_for(tmp_path / "no-such-model"))
     health = await backend.health()
     assert not health.ok
     assert "does not exist" in health.detail
@@ -281,7 +283,9 @@ async def test_missing_model_health_explains_the_remedy(tmp_path: Path) -> None:
     after = await backend.health()
     assert not after.ok and "hybrid-assist models pull" in after.remedy
 
-    hub = TransformersBackend(LocalSettings(model="acme/not-cached-coder", download=False, cache_dir=str(tmp_path)))
+    hub = TransformersBackend(
+        "local", LocalSettings(model="acme/not-cached-coder", download=False, cache_dir=str(tmp_path))
+    )
     hub_health = await hub.health()
     assert not hub_health.ok
     assert "hybrid-assist models pull acme/not-cached-coder" in hub_health.remedy
@@ -308,7 +312,7 @@ async def test_health_token_counter_and_model_checks(qwen: TransformersBackend, 
 
 @module_loop
 async def test_dummy_load_format_uses_random_weights(qwen: TransformersBackend, tiny_model: TinyModelFactory) -> None:
-    dummy = TransformersBackend(settings_for(tiny_model("qwen2.5-coder"), load_format="dummy"))
+    dummy = TransformersBackend("local", settings_for(tiny_model("qwen2.5-coder"), load_format="dummy"))
     try:
         random_answer = await collect(dummy, GenerationRequest.fim("d", PREFIX, SUFFIX, max_tokens=16))
     finally:
@@ -332,7 +336,7 @@ def _has_cuda() -> bool:
 @pytest.mark.skipif(not _has_cuda(), reason="needs an NVIDIA GPU")
 async def test_cuda_device_streams_and_matches_the_count(tiny_model: TinyModelFactory) -> None:
     backend = TransformersBackend(
-        settings_for(tiny_model("qwen2.5-coder"), dtype="bfloat16").model_copy(update={"device": "cuda"})
+        "local", settings_for(tiny_model("qwen2.5-coder"), dtype="bfloat16").model_copy(update={"device": "cuda"})
     )
     try:
         result = await collect(backend, GenerationRequest.fim("gpu", PREFIX, SUFFIX, max_tokens=16))
@@ -364,7 +368,7 @@ async def test_cuda_concurrent_long_prompts_all_succeed(tiny_model: TinyModelFac
     (wide / "config.json").write_text(json.dumps(config))
     (wide / "model.safetensors").unlink()
     settings = settings_for(wide, dtype="bfloat16", load_format="dummy", max_model_len=4096, max_concurrency=32)
-    backend = TransformersBackend(settings.model_copy(update={"device": "cuda"}))
+    backend = TransformersBackend("local", settings.model_copy(update={"device": "cuda"}))
     # Prompts of 48 lengths up to about 2,000 tokens: each new shape builds an attention graph.
     prompts = [PREFIX + "x = add(1, 2)\n    " * (10 + 4 * i) for i in range(48)]
     try:
@@ -379,10 +383,10 @@ async def test_cuda_concurrent_long_prompts_all_succeed(tiny_model: TinyModelFac
 
 
 def test_defaults_follow_the_device() -> None:
-    assert TransformersBackend(LocalSettings(device="cpu")).default_model() == "Qwen/Qwen2.5-Coder-0.5B"
-    assert TransformersBackend(LocalSettings(device="cuda")).default_model() == "Qwen/Qwen2.5-Coder-1.5B"
-    assert TransformersBackend(LocalSettings(), name="edge").name == "edge"
-    assert TransformersBackend(LocalSettings()).token_counter() is None
+    assert TransformersBackend("local", LocalSettings(device="cpu")).default_model() == "Qwen/Qwen2.5-Coder-0.5B"
+    assert TransformersBackend("local", LocalSettings(device="cuda")).default_model() == "Qwen/Qwen2.5-Coder-1.5B"
+    assert TransformersBackend("edge", LocalSettings()).name == "edge"
+    assert TransformersBackend("local", LocalSettings()).token_counter() is None
 
 
 # -- the pieces under the engine: incremental text and stop tokens -------------

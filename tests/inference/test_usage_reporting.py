@@ -158,7 +158,9 @@ async def test_unreported_usage_is_counted_with_the_local_models_tokenizer(
     anthropic_server: AnthropicWireServer, tiny_model: TinyModelFactory
 ) -> None:
     path: Path = tiny_model("qwen2.5-coder")
-    local = TransformersBackend(LocalSettings(backend="transformers", model=str(path), device="cpu", download=False))
+    local = TransformersBackend(
+        "local", LocalSettings(backend="transformers", model=str(path), device="cpu", download=False)
+    )
     backend = anthropic(anthropic_server)
     RoutingRuntime({"local": local, "anthropic": backend}, {})  # hands the remote backends the local tokenizer
     anthropic_server.reply("".join(ANSWER), pieces=ANSWER, usage_in="none")

@@ -65,7 +65,9 @@ def tiny_settings(path: Path, **kw: Any) -> LocalSettings:
 async def engines(vllm_env: None, tiny_model: TinyModelFactory) -> AsyncIterator[dict[str, VllmBackend]]:
     """A Qwen2 and a Llama-architecture (DeepSeek-Coder) engine, started side by side."""
     started = {
-        family: VllmBackend(tiny_settings(tiny_model(family), max_concurrency=8 if family == "qwen2.5-coder" else 2))
+        family: VllmBackend(
+            "local", tiny_settings(tiny_model(family), max_concurrency=8 if family == "qwen2.5-coder" else 2)
+        )
         for family in ("qwen2.5-coder", "deepseek-coder")
     }
     try:
@@ -223,7 +225,7 @@ async def test_engine_args_follow_the_settings(tiny_model: TinyModelFactory) -> 
         kv_cache_memory_bytes=123 << 20,
     )
     path = str(tiny_model("qwen2.5-coder"))
-    args = VllmBackend(settings).engine_args(path)
+    args = VllmBackend("local", settings).engine_args(path)
     assert (args.model, args.tokenizer, args.load_format, args.tensor_parallel_size) == (path, path, "dummy", 2)
     assert (args.gpu_memory_utilization, args.max_model_len, args.max_num_seqs) == (0.5, WINDOW, 3)
     assert args.enable_prefix_caching is True
@@ -236,7 +238,7 @@ async def test_window_is_clamped_to_the_models_own(vllm_env: None, tiny_model: T
     path = tiny_model("qwen2.5-coder")
     assert json.loads((path / "config.json").read_text())["max_position_embeddings"] == 4096
     settings = tiny_settings(path, max_model_len=8192, max_concurrency=2)
-    backend = VllmBackend(settings)
+    backend = VllmBackend("local", settings)
     assert backend.engine_args(str(path)).max_model_len == 4096
     assert backend.context_window() == 0  # not loaded yet: the router falls back to the setting
     try:
@@ -251,7 +253,7 @@ async def test_window_is_clamped_to_the_models_own(vllm_env: None, tiny_model: T
 
 
 async def test_missing_model_is_reported_with_remedy(tmp_path: Path) -> None:
-    backend = VllmBackend(tiny_settings(tmp_path / "absent"))
+    backend = VllmBackend("local", tiny_settings(tmp_path / "absent"))
     health = await backend.health()
     assert not health.ok and "hybrid-assist models pull" in health.remedy
     with pytest.raises(ModelNotAvailableError):
@@ -269,13 +271,14 @@ def _cuda_devices() -> int:
 @pytest.mark.skipif(_cuda_devices() < 1, reason="needs an NVIDIA GPU")
 async def test_cuda_engine_streams(vllm_env: None, tiny_model: TinyModelFactory) -> None:
     backend = VllmBackend(
+        "local",
         tiny_settings(
             tiny_model("qwen2.5-coder"),
             device="cuda",
             kv_cache_memory_bytes=None,
             gpu_memory_utilization=0.3,
             dtype="bfloat16",
-        )
+        ),
     )
     try:
         result = await collect(backend, fim("gpu", 16))
@@ -288,6 +291,7 @@ async def test_cuda_engine_streams(vllm_env: None, tiny_model: TinyModelFactory)
 @pytest.mark.skipif(_cuda_devices() < 2, reason="needs two NVIDIA GPUs")
 async def test_tensor_parallel_two_gpus(vllm_env: None, tiny_model: TinyModelFactory) -> None:
     backend = VllmBackend(
+        "local",
         tiny_settings(
             tiny_model("qwen2.5-coder"),
             device="cuda",
@@ -295,7 +299,7 @@ async def test_tensor_parallel_two_gpus(vllm_env: None, tiny_model: TinyModelFac
             tensor_parallel_size=2,
             gpu_memory_utilization=0.3,
             dtype="bfloat16",
-        )
+        ),
     )
     try:
         result = await collect(backend, fim("tp2", 16))

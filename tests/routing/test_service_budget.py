@@ -18,6 +18,7 @@ import pytest
 from hybrid_assist.settings import HybridSettings
 from inference.instant import InstantBackend
 from inference.remote import OpenAIBackend, RetryTiming
+from inference.settings import LocalSettings
 from routing.control import UsageControl
 from routing.pricing import actual_cost
 from routing.runtime import RoutingRuntime
@@ -42,7 +43,13 @@ async def served_by(
 ) -> AsyncIterator[tuple[RoutingService, BudgetManager, HybridSettings]]:
     settings = make_settings(tmp_path, openai_server)
     cloud = OpenAIBackend("openai", settings.providers["openai"], retry_timing=RetryTiming(initial_backoff_s=0.01))
-    runtime = RoutingRuntime({"local": InstantBackend("local answer"), "openai": cloud}, settings.providers)
+    runtime = RoutingRuntime(
+        {
+            "local": InstantBackend("local", LocalSettings(backend="instant", instant_reply="local answer")),
+            "openai": cloud,
+        },
+        settings.providers,
+    )
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'usage.db'}")
     budgets = BudgetManager(ledger.engine)
     budgets.set_budget("user", "alice", 10.0)
