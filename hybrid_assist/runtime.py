@@ -9,6 +9,7 @@ Both applications are assembled from these: the language server
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -16,7 +17,9 @@ from hybrid_assist.settings import HybridSettings
 from inference.registry import build_backends
 from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
+from routing.usage.journal import Journal
 from routing.usage.ledger import Ledger
+from routing.usage.outage import DatabaseHealth
 
 logger = logging.getLogger(__name__)
 
@@ -27,27 +30,36 @@ def build_runtime(settings: HybridSettings) -> RoutingRuntime:
     return RoutingRuntime(built.backends, settings.providers, local_error=built.local_error)
 
 
-def ledger_on(engine: Engine, settings: HybridSettings) -> Ledger:
-    """The ledger of ``[ledger]`` on ``engine`` (its background writer starts)."""
+def ledger_on(engine: Engine, settings: HybridSettings, *, journal: Journal | None = None) -> Ledger:
+    """The ledger of ``[ledger]`` on ``engine`` (its background writer starts); ``journal``: the gateway's."""
+    return Ledger(engine, journal=journal, **ledger_options(settings))
+
+
+def ledger_options(settings: HybridSettings) -> dict[str, Any]:
+    """The :class:`Ledger` options ``[ledger]`` sets."""
     options = settings.ledger
-    return Ledger(
-        engine,
-        store_prompts=options.store_prompts,
-        flush_interval_s=options.flush_interval_ms / 1000.0,
-        max_pending=options.max_pending,
-    )
+    return {
+        "store_prompts": options.store_prompts,
+        "flush_interval_s": options.flush_interval_ms / 1000.0,
+        "max_pending": options.max_pending,
+        "health": DatabaseHealth(retry_after_s=options.retry_after_s),
+        "probe_interval_s": options.probe_interval_s,
+    }
 
 
 def build_usage_control(settings: HybridSettings) -> UsageControl:
     """Ledger, budgets, rate limits and metrics; a ledger that cannot open leaves the rest working."""
     from routing.usage.budgets import BudgetManager
-    from routing.usage.database import ledger_url, open_engine
+    from routing.usage.database import ledger_url
     from routing.usage.metrics import UsageMetrics, start_metrics_server
     from routing.usage.ratelimit import build_rate_limiter
 
     ledger = budgets = None
     try:
-        ledger = ledger_on(open_engine(ledger_url(settings.ledger.url, settings.data_dir)), settings)
+        # A read-only or full disk: rows wait in memory and are written when it can (issue 19.2).
+        ledger = Ledger.open_when_possible(
+            ledger_url(settings.ledger.url, settings.data_dir), **ledger_options(settings)
+        )
         budgets = BudgetManager.from_settings(ledger.engine, settings.budgets)
     except Exception as exc:  # the assistant must keep working without its ledger
         logger.error("the ledger could not be opened (%s); requests are not recorded or budgeted", exc)
@@ -61,7 +73,8 @@ def build_usage_control(settings: HybridSettings) -> UsageControl:
     if settings.metrics.enabled:
         server = start_metrics_server(metrics.registry, settings.metrics.host, settings.metrics.port)
         logger.info("Prometheus metrics at %s", server.url)
-    return UsageControl(ledger, budgets, limiter, metrics)
+    # The language server never refuses for its own ledger: a budgeted call goes on, charged once it is back.
+    return UsageControl(ledger, budgets, limiter, metrics, fail_open=True)
 
 
 def build_local_runtime(settings: HybridSettings) -> RoutingRuntime:
