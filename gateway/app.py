@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import admin, assist, feedback, openai_api, outage
+from gateway import admin, anthropic_api, assist, feedback, openai_api, outage
 from gateway.errors import ApiError, api_error_handler, error_body, http_error_handler
 from gateway.hot_routes import HotRoutes
 from gateway.http import gateway_of
@@ -79,6 +79,9 @@ ROUTES = [
     Route("/metrics", metrics, methods=["GET"]),
     Route("/v1/route/explain", assist.explain, methods=["POST"]),
     Route("/v1/models", openai_api.list_models, methods=["GET"]),
+    Route("/v1/models/{model:path}", openai_api.retrieve_model, methods=["GET"]),
+    Route("/v1/messages", anthropic_api.messages, methods=["POST"]),
+    Route("/v1/messages/count_tokens", anthropic_api.count_tokens, methods=["POST"]),
     Route("/v1/usage/me", admin.my_usage, methods=["GET"]),
     Route("/v1/feedback", feedback.feedback, methods=["POST"]),
     Route("/v1/admin/users", admin.list_users, methods=["GET"]),

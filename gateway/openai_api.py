@@ -22,23 +22,24 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.assist import DONE_OUTCOMES, SSE_PING_S, attempts_json
+from gateway.assist import DONE_OUTCOMES, attempts_json
 from gateway.calls import SCOPE_LEVELS, CallSpec, Generation, parse_messages, prepare
 from gateway.errors import ApiError, error_body
 from gateway.fields import get_bool, get_float, get_int, get_object, get_str, get_str_list, invalid
 from gateway.http import caller, json_body, sse_event
 from gateway.state import Gateway
-from gateway.streaming import ClientGone, ServeTask, unless_disconnected
+from gateway.streaming import ClientGone, ServeTask, sse_response, unless_disconnected
 from inference.types import RequestKind
 from routing.policy import RouteDecision
 from routing.service import Served
 from routing.tasks import TaskKind, parse_task
 
 AUTO = "auto"
+#: ``created`` of every model entry: when this gateway process started (Unix seconds).
+STARTED = int(time.time())
 
 
 def known_models(gateway: Gateway) -> list[tuple[str, str]]:
@@ -53,13 +54,71 @@ def known_models(gateway: Gateway) -> list[tuple[str, str]]:
     return models
 
 
+def _model_json(model: str, owner: str) -> dict[str, object]:
+    return {"id": model, "object": "model", "created": STARTED, "owned_by": owner}
+
+
 async def list_models(request: Request) -> Response:
     gateway, _ = await caller(request)
-    data = [{"id": m, "object": "model", "created": 0, "owned_by": owner} for m, owner in known_models(gateway)]
-    return JSONResponse({"object": "list", "data": data})
+    return JSONResponse({"object": "list", "data": [_model_json(m, owner) for m, owner in known_models(gateway)]})
 
 
-def _task(request: Request, default: TaskKind) -> TaskKind:
+async def retrieve_model(request: Request) -> Response:
+    """``GET /v1/models/{id}`` (the SDKs' ``models.retrieve``); 404 ``model_not_found`` for a name not served."""
+    gateway, _ = await caller(request)
+    name = request.path_params["model"]
+    for model, owner in known_models(gateway):
+        if model == name:
+            return JSONResponse(_model_json(model, owner))
+    raise ApiError(404, "model_not_found", f"model {name!r} is not served here; GET /v1/models lists them")
+
+
+#: Request fields the gateway cannot honour yet, per endpoint: field -> (why, values that change nothing and
+#: are accepted). Any other value is a 400 ``unsupported_field`` naming the field, never a silent drop.
+Unsupported = dict[str, tuple[str, tuple[object, ...]]]
+_SAMPLING: Unsupported = {
+    "seed": ("not supported yet (the gateway does not pass a seed to its targets)", ()),
+    "top_p": ("not supported yet (only 1)", (1,)),
+    "logit_bias": ("not supported", ({},)),
+    "presence_penalty": ("not supported (only 0)", (0,)),
+    "frequency_penalty": ("not supported (only 0)", (0,)),
+}
+CHAT_UNSUPPORTED: Unsupported = {
+    "tools": ("tool calling is not supported yet", ([],)),
+    "tool_choice": ("tool calling is not supported yet", ("none",)),
+    "functions": ("function calling is not supported yet", ([],)),
+    "function_call": ("function calling is not supported yet", ("none",)),
+    "response_format": ("structured output is not supported yet (only {'type': 'text'})", ({"type": "text"},)),
+    "logprobs": ("log probabilities are not supported (only false)", (False,)),
+    "top_logprobs": ("log probabilities are not supported", ()),
+    "audio": ("audio output is not supported", ()),
+    "modalities": ("only text output is supported", (["text"],)),
+    "prediction": ("predicted outputs are not supported", ()),
+    "web_search_options": ("web search is not supported", ()),
+    **_SAMPLING,
+}
+COMPLETIONS_UNSUPPORTED: Unsupported = {
+    "logprobs": ("log probabilities are not supported", (0,)),
+    "echo": ("echo is not supported (only false)", (False,)),
+    "best_of": ("only best_of = 1 is supported", (1,)),
+    **_SAMPLING,
+}
+
+
+def refuse_unsupported(body: dict[str, Any], unsupported: Unsupported) -> None:
+    """400 ``unsupported_field`` naming the first listed field of ``body`` whose value would matter."""
+    for field, (why, harmless) in unsupported.items():
+        value = body.get(field)
+        if value is not None and not any(_same(value, h) for h in harmless):
+            raise ApiError(400, "unsupported_field", f"{field}: {why}")
+
+
+def _same(value: object, harmless: object) -> bool:
+    """JSON equality: ``1`` and ``1.0`` are the same number, ``false`` is not ``0``."""
+    return isinstance(value, bool) is isinstance(harmless, bool) and value == harmless
+
+
+def task_header(request: Request, default: TaskKind) -> TaskKind:
     name = request.headers.get("x-hybrid-task")
     if not name:
         return default
@@ -69,18 +128,23 @@ def _task(request: Request, default: TaskKind) -> TaskKind:
         raise invalid("X-Hybrid-Task header", str(exc)) from None
 
 
-def _scope(request: Request) -> str:
+def scope_header(request: Request) -> str:
     level = request.headers.get("x-hybrid-scope") or "single_file"
     if level not in SCOPE_LEVELS:
         raise invalid("X-Hybrid-Scope header", f"must be one of {', '.join(SCOPE_LEVELS)}")
     return level
 
 
-def _model(gateway: Gateway, body: dict[str, Any]) -> str:
+def resolve_model(gateway: Gateway, body: dict[str, Any]) -> str:
     model = get_str(body, "model", "model", default=AUTO) or AUTO
     if model != AUTO and model not in {m for m, _ in known_models(gateway)}:
         raise ApiError(404, "model_not_found", f"model {model!r} is not served here; GET /v1/models lists them")
     return "" if model == AUTO else model
+
+
+def _user(body: dict[str, Any]) -> str:
+    """The client's end-user id: the ledger row's request-id prefix (the ledger has no column for it)."""
+    return get_str(body, "user", "user")
 
 
 def _common(body: dict[str, Any]) -> tuple[int | None, float, tuple[str, ...]]:
@@ -97,20 +161,25 @@ def _common(body: dict[str, Any]) -> tuple[int | None, float, tuple[str, ...]]:
 async def chat_completions(request: Request) -> Response:
     gateway, principal = await caller(request)
     body = await json_body(request, gateway)
-    model = _model(gateway, body)
+    refuse_unsupported(body, CHAT_UNSUPPORTED)
+    model = resolve_model(gateway, body)
     max_tokens, temperature, stop = _common(body)
     messages = parse_messages(body.get("messages"), "messages")
     generation = Generation(
         RequestKind.CHAT, messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop
     )
-    spec = CallSpec(_task(request, TaskKind.EXPLAIN), _scope(request), generation=generation, requested_model=model)
+    task = task_header(request, TaskKind.EXPLAIN)
+    spec = CallSpec(
+        task, scope_header(request), generation=generation, requested_model=model, client_request_id=_user(body)
+    )
     return await _answer(request, gateway, principal, spec, body, chat=True)
 
 
 async def completions(request: Request) -> Response:
     gateway, principal = await caller(request)
     body = await json_body(request, gateway)
-    model = _model(gateway, body)
+    refuse_unsupported(body, COMPLETIONS_UNSUPPORTED)
+    model = resolve_model(gateway, body)
     max_tokens, temperature, stop = _common(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list):
@@ -123,7 +192,10 @@ async def completions(request: Request) -> Response:
     generation = Generation(
         RequestKind.FIM, prefix=prompt, suffix=suffix, max_tokens=max_tokens or 16, temperature=temperature, stop=stop
     )
-    spec = CallSpec(_task(request, TaskKind.COMPLETION), _scope(request), generation=generation, requested_model=model)
+    task = task_header(request, TaskKind.COMPLETION)
+    spec = CallSpec(
+        task, scope_header(request), generation=generation, requested_model=model, client_request_id=_user(body)
+    )
     return await _answer(request, gateway, principal, spec, body, chat=False)
 
 
@@ -135,7 +207,7 @@ async def _answer(
     prepared = prepare(gateway, principal, spec)
     call = prepared.call
     if spec.requested_model and prepared.decision.primary is None:
-        raise _refusal(spec.requested_model, prepared.decision)
+        raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
     shape = _Shape(chat, call.request_id, prepared.decision.model or AUTO)
     shape.max_tokens = spec.generation.max_tokens or 0 if spec.generation is not None else 0
@@ -156,12 +228,7 @@ async def _answer(
     except BaseException:
         serving.cancel()
         raise
-    return EventSourceResponse(
-        _chunks(gateway, serving, shape, first, include_usage),
-        ping=SSE_PING_S,
-        sep="\n",
-        headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(_chunks(gateway, serving, shape, first, include_usage), headers)
 
 
 async def _whole(
@@ -211,7 +278,7 @@ _REFUSALS = {
 }
 
 
-def _refusal(model: str, decision: RouteDecision) -> ApiError:
+def refusal(model: str, decision: RouteDecision) -> ApiError:
     """A named model is served as named or refused, saying why; never silently replaced by another."""
     status, code = _REFUSALS.get(decision.refused, (503, "model_unavailable"))
     return ApiError(status, code, f"model {model!r}: {decision.empty_reason}")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
+from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 
 from gateway.state import Gateway
@@ -22,6 +23,8 @@ from routing.service import RoutedCall, Served
 
 T = TypeVar("T")
 _END = object()
+#: Seconds between keep-alive comments on an open event stream.
+SSE_PING_S = 15.0
 
 
 class ClientGone(Exception):
@@ -93,3 +96,13 @@ async def _disconnect(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
+
+
+def sse_response(events: AsyncIterator[dict[str, str]], headers: dict[str, str]) -> EventSourceResponse:
+    """``events`` as a ``text/event-stream`` answer: never cached or buffered by proxies, a ping every 15 s."""
+    return EventSourceResponse(
+        events,
+        ping=SSE_PING_S,
+        sep="\n",
+        headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,355 @@
+"""Anthropic-compatible endpoints: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``.
+
+Served through the same routing service, usage control, rate limits and
+ledger as the OpenAI-compatible endpoints (:mod:`gateway.openai_api`): the
+task and scope come from ``X-Hybrid-Task`` / ``X-Hybrid-Scope`` (default
+``explain`` at ``single_file``), ``model`` is ``auto`` or a model the gateway
+serves (honoured or refused as on ``/v1/chat/completions``), and the answer
+may come from any target. The caller's key comes in ``x-api-key`` (what the
+Anthropic SDK sends) or ``Authorization: Bearer``.
+
+Text only for now: ``tools``, ``tool_choice``, ``thinking`` and content
+blocks other than ``text`` (``tool_use``, ``tool_result``, ``image``, ...)
+are refused with a 400 naming the field. Every error has Anthropic's shape,
+``{"type": "error", "error": {"type", "message"}}`` (plus the gateway's
+``code``). A stream is Anthropic's event sequence: ``message_start``,
+``content_block_start``, ``content_block_delta`` (``text_delta``) per piece,
+``content_block_stop``, ``message_delta`` (``stop_reason`` and the whole
+``usage``), ``message_stop``; a failure after the stream began ends it with
+an ``error`` event. ``docs/GATEWAY_API.md`` lists every field.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.assist import DONE_OUTCOMES, attempts_json
+from gateway.auth import Principal
+from gateway.calls import CallSpec, Generation, prepare
+from gateway.errors import ApiError
+from gateway.fields import get_bool, get_float, get_int, get_object, get_str, get_str_list, invalid
+from gateway.http import gateway_of, json_body, sse_event
+from gateway.openai_api import (
+    AUTO,
+    Unsupported,
+    refusal,
+    refuse_unsupported,
+    resolve_model,
+    scope_header,
+    task_header,
+)
+from gateway.outage import as_api_error, refuse_if_unavailable
+from gateway.state import Gateway
+from gateway.streaming import ClientGone, ServeTask, sse_response, unless_disconnected
+from inference.backend import estimate_tokens
+from inference.types import ChatMessage, RequestKind
+from routing.service import Served
+from routing.tasks import TaskKind
+
+#: HTTP status -> Anthropic's error type.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+#: Top-level fields the gateway cannot honour yet (a 400 naming the field); see :func:`refuse_unsupported`.
+MESSAGES_UNSUPPORTED: Unsupported = {
+    "tools": ("tool use is not supported yet", ([],)),
+    "tool_choice": ("tool use is not supported yet", ({"type": "none"},)),
+    "thinking": ("extended thinking is not supported yet", ({"type": "disabled"},)),
+    "output_config": ("output configuration (structured output, effort) is not supported yet", ()),
+    "output_format": ("structured output is not supported yet", ()),
+    "top_k": ("not supported yet", ()),
+    "top_p": ("not supported yet (only 1)", (1,)),
+    "mcp_servers": ("MCP servers are not supported", ([],)),
+    "container": ("containers are not supported", ()),
+    "context_management": ("context management is not supported", ()),
+}
+_ROLES = ("user", "assistant")
+#: ``X-Hybrid-Token-Count`` on a count_tokens answer: the local model's tokenizer counted, or the estimate.
+TOKENIZER, ESTIMATE = "tokenizer", "estimate"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    """``exc`` in Anthropic's shape, with its status and headers (``Retry-After``)."""
+    kind = _ERROR_TYPES.get(exc.status, "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": exc.message, "code": exc.code}}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+def _anthropic_errors(endpoint: Endpoint) -> Endpoint:
+    """Render the endpoint's errors (and the usage database's outage) in Anthropic's shape."""
+
+    @functools.wraps(endpoint)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as exc:
+            return error_response(exc)
+        except Exception as exc:
+            if (unavailable := as_api_error(gateway_of(request), exc)) is None:
+                raise
+            return error_response(unavailable)
+
+    return wrapped
+
+
+async def _caller(request: Request) -> tuple[Gateway, Principal]:
+    """The gateway and the caller named by ``x-api-key`` (preferred) or ``Authorization: Bearer``."""
+    gateway = gateway_of(request)
+    key = request.headers.get("x-api-key")
+    authorization = f"Bearer {key}" if key else request.headers.get("authorization")
+    if not authorization:
+        raise ApiError(401, "unauthorized", "missing x-api-key (or Authorization: Bearer <key>) header")
+    return gateway, await gateway.auth.authenticate(authorization)
+
+
+def _text_blocks(value: Any, field: str) -> str:
+    """A string, or a list of ``text`` blocks (joined by blank lines); any other block is refused by name."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise invalid(field, "must be a string or a list of content blocks")
+    texts = []
+    for i, block in enumerate(value):
+        if not isinstance(block, dict):
+            raise invalid(f"{field}[{i}]", "must be a content block object")
+        kind = block.get("type")
+        if kind != "text":
+            raise ApiError(400, "unsupported_field", f"{field}[{i}].type: {kind!r} blocks are not supported yet")
+        texts.append(get_str(block, "text", f"{field}[{i}].text", required=True))
+    return "\n\n".join(texts)
+
+
+def parse_messages_body(body: dict[str, Any]) -> tuple[ChatMessage, ...]:
+    """``system`` and ``messages`` as chat messages (text only); 400 naming the first bad field."""
+    result: list[ChatMessage] = []
+    if body.get("system") is not None:
+        result.append(ChatMessage("system", _text_blocks(body["system"], "system")))
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("messages", "is required: a non-empty list of {role, content} objects")
+    for i, item in enumerate(messages):
+        if not isinstance(item, dict):
+            raise invalid(f"messages[{i}]", "must be an object with role and content")
+        role = get_str(item, "role", f"messages[{i}].role", required=True)
+        if role not in _ROLES:
+            raise invalid(f"messages[{i}].role", "must be 'user' or 'assistant'")
+        if item.get("content") is None:
+            raise invalid(f"messages[{i}].content", "is required")
+        result.append(ChatMessage(role, _text_blocks(item["content"], f"messages[{i}].content")))
+    return tuple(result)
+
+
+def _metadata_user(body: dict[str, Any]) -> str:
+    metadata = get_object(body, "metadata", "metadata")
+    for key in metadata:
+        if key != "user_id":
+            raise invalid(f"metadata.{key}", "is not a field of metadata (only user_id)")
+    return get_str(metadata, "user_id", "metadata.user_id")
+
+
+@_anthropic_errors
+async def messages(request: Request) -> Response:
+    """``POST /v1/messages``."""
+    gateway, principal = await _caller(request)
+    body = await json_body(request, gateway)
+    refuse_unsupported(body, MESSAGES_UNSUPPORTED)
+    if body.get("model") is None:
+        raise invalid("model", "is required ('auto' lets the gateway choose)")
+    model = resolve_model(gateway, body)
+    max_tokens = get_int(body, "max_tokens", "max_tokens", minimum=1)
+    if max_tokens is None:
+        raise invalid("max_tokens", "is required")
+    generation = Generation(
+        RequestKind.CHAT,
+        messages=parse_messages_body(body),
+        max_tokens=max_tokens,
+        temperature=get_float(body, "temperature", "temperature", maximum=1.0) or 0.0,
+        stop=get_str_list(body, "stop_sequences", "stop_sequences"),
+    )
+    stream = get_bool(body, "stream", "stream")
+    task = task_header(request, TaskKind.EXPLAIN)
+    spec = CallSpec(
+        task,
+        scope_header(request),
+        generation=generation,
+        requested_model=model,
+        client_request_id=_metadata_user(body),
+    )
+    prepared = prepare(gateway, principal, spec)
+    call = prepared.call
+    if spec.requested_model and prepared.decision.primary is None:
+        raise refusal(spec.requested_model, prepared.decision)
+    await gateway.admit(principal, call.route_input.context_tokens)
+    refuse_if_unavailable(gateway, prepared.decision)
+    shape = _Message(call.request_id, prepared.decision.model or AUTO, max_tokens, prepared.decision.input_tokens)
+    headers = {"X-Hybrid-Request-Id": call.request_id, "request-id": call.request_id}
+    serving = ServeTask(gateway, call, forward=stream)
+    try:
+        if not stream:
+            served = await unless_disconnected(request, serving.task)
+            if served.outcome not in DONE_OUTCOMES:
+                return _failed(served, headers)
+            return JSONResponse(shape.whole(served), headers=headers)
+        first = await unless_disconnected(request, serving.next_piece())
+        if first is None and (served := await serving.result()).outcome not in DONE_OUTCOMES:
+            return _failed(served, headers)
+    except ClientGone:
+        serving.cancel()
+        gateway.metrics.disconnects.inc()
+        return Response(status_code=499)
+    except BaseException:
+        serving.cancel()
+        raise
+    return sse_response(_events(gateway, serving, shape, first), headers)
+
+
+def _failed(served: Served, headers: dict[str, str]) -> JSONResponse:
+    message = served.empty_reason or "the request could not be served"
+    response = error_response(ApiError(503, "unavailable", message, headers))
+    return response
+
+
+def _error_event(code: str, message: str, kind: str = "api_error") -> dict[str, str]:
+    return sse_event("error", {"type": "error", "error": {"type": kind, "message": message, "code": code}})
+
+
+async def _events(
+    gateway: Gateway, serving: ServeTask, shape: _Message, first: str | None
+) -> AsyncIterator[dict[str, str]]:
+    gateway.metrics.open_streams.inc()
+    try:
+        yield sse_event("message_start", {"type": "message_start", "message": shape.start()})
+        block = {"type": "text", "text": ""}
+        yield sse_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+        piece = first
+        while piece is not None:
+            if piece:
+                delta = {"type": "text_delta", "text": piece}
+                yield sse_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            piece = await serving.next_piece()
+        try:
+            served = await serving.result()
+        except Exception as exc:
+            if (unavailable := as_api_error(gateway, exc)) is not None:
+                yield _error_event(unavailable.code, unavailable.message)
+                return
+            yield _error_event("internal", f"{type(exc).__name__}: {exc}")
+            return
+        if served.outcome not in DONE_OUTCOMES:
+            yield _error_event("unavailable", served.empty_reason or "the request could not be served")
+            return
+        yield sse_event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield sse_event("message_delta", shape.delta(served))
+        yield sse_event("message_stop", {"type": "message_stop"})
+    finally:
+        gateway.metrics.open_streams.dec()
+        if serving.cancel():
+            gateway.metrics.disconnects.inc()
+
+
+class _Message:
+    """Anthropic's JSON shapes for one answer."""
+
+    def __init__(self, request_id: str, model: str, max_tokens: int, estimated_input: int) -> None:
+        self.request_id = request_id
+        self.id = f"msg_{request_id}"
+        self.model = model
+        self.max_tokens = max_tokens
+        self.estimated_input = estimated_input
+
+    def stop_reason(self, served: Served) -> str:
+        """``max_tokens`` when the answer used every token it was allowed, else ``end_turn``."""
+        return "max_tokens" if served.usage.completion_tokens >= self.max_tokens else "end_turn"
+
+    @staticmethod
+    def usage(served: Served) -> dict[str, int]:
+        """Anthropic's usage: ``input_tokens`` is the prompt less what was read from or written to the cache."""
+        u = served.usage
+        return {
+            "input_tokens": max(0, u.prompt_tokens - u.cached_tokens - u.cache_write_tokens),
+            "output_tokens": u.completion_tokens,
+            "cache_creation_input_tokens": u.cache_write_tokens,
+            "cache_read_input_tokens": u.cached_tokens,
+        }
+
+    def hybrid(self, served: Served) -> dict[str, object]:
+        return {
+            "request_id": self.request_id,
+            "target": served.target,
+            "model": served.model,
+            "cost_usd": round(served.cost_usd, 6),
+            "notices": list(dict.fromkeys(served.notices)),
+            "empty_reason": served.empty_reason,
+            "attempts": attempts_json(served),
+            "route": served.decision.to_json(),
+        }
+
+    def _message(self, model: str, content: list[dict[str, str]]) -> dict[str, object]:
+        return {"id": self.id, "type": "message", "role": "assistant", "model": model, "content": content}
+
+    def start(self) -> dict[str, object]:
+        """``message_start``'s message: no content yet, the input estimated (``message_delta`` has the counts)."""
+        usage = {
+            "input_tokens": self.estimated_input,
+            "output_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        return {**self._message(self.model, []), "stop_reason": None, "stop_sequence": None, "usage": usage}
+
+    def delta(self, served: Served) -> dict[str, object]:
+        return {
+            "type": "message_delta",
+            "delta": {"stop_reason": self.stop_reason(served), "stop_sequence": None},
+            "usage": self.usage(served),
+            "hybrid": self.hybrid(served),
+        }
+
+    def whole(self, served: Served) -> dict[str, object]:
+        return {
+            **self._message(served.model or self.model, [{"type": "text", "text": served.text}]),
+            "stop_reason": self.stop_reason(served),
+            "stop_sequence": None,
+            "usage": self.usage(served),
+            "hybrid": self.hybrid(served),
+        }
+
+
+#: Fields count_tokens cannot count yet.
+_COUNT_UNSUPPORTED: Unsupported = {k: MESSAGES_UNSUPPORTED[k] for k in ("tools", "tool_choice", "thinking")}
+
+
+@_anthropic_errors
+async def count_tokens(request: Request) -> Response:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens"}`` of ``system`` and ``messages``.
+
+    Counted by the local model's tokenizer when the local engine has one loaded
+    (``X-Hybrid-Token-Count: tokenizer``), else estimated from the characters
+    (``estimate``); the text is counted, not the chat template around it.
+    """
+    gateway, _ = await _caller(request)
+    body = await json_body(request, gateway)
+    refuse_unsupported(body, _COUNT_UNSUPPORTED)
+    if body.get("model") is None:
+        raise invalid("model", "is required ('auto' lets the gateway choose)")
+    resolve_model(gateway, body)
+    text = "".join(m.content for m in parse_messages_body(body))
+    local = gateway.runtime.local
+    counter = local.token_counter() if local is not None else None
+    if counter is None or counter is estimate_tokens:
+        return JSONResponse({"input_tokens": estimate_tokens(text)}, headers={"X-Hybrid-Token-Count": ESTIMATE})
+    return JSONResponse({"input_tokens": counter(text)}, headers={"X-Hybrid-Token-Count": TOKENIZER})

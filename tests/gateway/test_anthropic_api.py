@@ -1,0 +1,241 @@
+"""The official ``anthropic`` SDK against ``/v1/messages`` of a real gateway process; the rest of the OpenAI surface.
+
+One ``hybrid-assist gateway serve`` process with the instant engine as the
+local model and the Anthropic wire server (Anthropic's real protocol) as the
+``anthropic`` provider: ``messages.create`` whole and streamed (Anthropic's
+event sequence) from either, ``count_tokens``, errors in Anthropic's shape,
+requests with tools refused by name; and through the official ``openai``
+SDK: ``models.retrieve`` and the chat fields the gateway refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from inference.backend import estimate_tokens
+from tests.gateway.harness import GatewayProcess, add_user
+from tests.lsp.harness import instant_local, server_env
+from tests.wire.anthropic_server import AnthropicWireServer
+
+pytestmark = pytest.mark.slow
+
+KEY_ENV = "GATEWAY_TEST_ANTHROPIC_KEY"
+CLAUDE = "claude-sonnet-4-6"
+ASK: Any = [{"role": "user", "content": "add two numbers"}]  # typed loosely: the SDKs take TypedDicts
+STREAM_EVENTS = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta"]
+
+
+class Served:
+    def __init__(self, server: GatewayProcess, key: str, wire: AnthropicWireServer) -> None:
+        self.server = server
+        self.key = key
+        self.wire = wire
+
+    def anthropic(self, **options: Any) -> anthropic.Anthropic:
+        options = {"api_key": self.key, **options}
+        return anthropic.Anthropic(base_url=self.server.url, max_retries=0, timeout=30, **options)
+
+    def openai(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.server.url}/v1", api_key=self.key, max_retries=0, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("anthropic-gateway")
+    with AnthropicWireServer() as wire:
+        config = tmp / "gateway.toml"
+        config.write_text(
+            f'data_dir = "{tmp / "data"}"\n[local]\n{instant_local()}\n'
+            f'[providers.anthropic]\nkind = "anthropic"\nbase_url = "{wire.base_url}"\napi_key_env = "{KEY_ENV}"\n'
+            f'models = ["{CLAUDE}"]\ndefault_model = "{CLAUDE}"\nmax_retries = 0\n'
+            "[providers.openai]\nenabled = false\n[providers.gemini]\nenabled = false\n",
+            encoding="utf-8",
+        )
+        env = server_env(tmp, config, {KEY_ENV: "sk-ant-test"})
+        key = add_user(env, "alice", team="red")
+        server = GatewayProcess(env, tmp / "gateway.log")
+        try:
+            server.wait_ready()
+            yield Served(server, key, wire)
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def gw(served: Served) -> Served:
+    served.wire.clear()
+    return served
+
+
+def _event_types(events: list[Any]) -> list[str]:
+    """The stream's event types, runs of ``content_block_delta`` collapsed to one."""
+    types = [e.type for e in events]
+    return [t for i, t in enumerate(types) if t != "content_block_delta" or types[i - 1] != t]
+
+
+def test_messages_whole_and_streamed_from_the_local_engine(gw: Served) -> None:
+    client = gw.anthropic()
+    whole = client.messages.create(model="auto", max_tokens=64, system="Be brief.", messages=ASK)
+    assert [(b.type, getattr(b, "text", None)) for b in whole.content] == [("text", "return a + b")]
+    assert whole.role == "assistant" and whole.type == "message" and whole.model == "instant"
+    assert whole.stop_reason == "end_turn" and whole.stop_sequence is None
+    assert whole.usage.output_tokens == 4
+    assert whole.usage.cache_read_input_tokens == 0 and whole.usage.cache_creation_input_tokens == 0
+    assert whole.usage.input_tokens > 0
+
+    events = list(client.messages.create(model="auto", max_tokens=64, messages=ASK, stream=True))
+    assert _event_types(events) == [*STREAM_EVENTS, "message_stop"]
+    text = "".join(getattr(e.delta, "text", "") for e in events if e.type == "content_block_delta")
+    assert text == "return a + b"
+    delta = next(e for e in events if e.type == "message_delta")
+    assert delta.delta.stop_reason == "end_turn" and delta.usage.output_tokens == 4
+
+    # the SDK's stream helper accumulates the same message; a bearer token authenticates as well as x-api-key
+    with gw.anthropic(api_key=None, auth_token=gw.key).messages.stream(
+        model="auto", max_tokens=2, messages=ASK
+    ) as stream:
+        assert "".join(stream.text_stream).strip() == "return a"
+        final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens" and final.usage.output_tokens == 2
+    assert gw.wire.generation_requests() == []  # all of it local
+
+
+def test_messages_through_the_anthropic_provider_report_cache_usage(gw: Served) -> None:
+    gw.wire.reply("from claude", prompt_tokens=500, cached_tokens=300, cache_write_tokens=100, completion_tokens=7)
+    gw.wire.reply("from claude", prompt_tokens=500, cached_tokens=300, cache_write_tokens=100, completion_tokens=7)
+    client = gw.anthropic()
+    system: Any = [{"type": "text", "text": "You review code."}, {"type": "text", "text": "Be brief."}]
+    messages: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "Explain this design."}]},
+        {"role": "assistant", "content": "It is layered."},
+        {"role": "user", "content": "Why?"},
+    ]
+    whole = client.messages.create(
+        model=CLAUDE,
+        max_tokens=100,
+        system=system,
+        messages=messages,
+        stop_sequences=["END"],
+    )
+    assert whole.content[0].type == "text" and whole.content[0].text == "from claude"
+    assert whole.model == CLAUDE
+    usage = whole.usage
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (100, 300, 100)
+    assert usage.output_tokens == 7
+
+    with client.messages.stream(model=CLAUDE, max_tokens=100, system=system, messages=messages) as stream:
+        assert "".join(stream.text_stream) == "from claude"
+        final = stream.get_final_message()
+    assert (final.usage.input_tokens, final.usage.cache_read_input_tokens) == (100, 300)
+    assert final.usage.cache_creation_input_tokens == 100 and final.usage.output_tokens == 7
+
+    sent = gw.wire.generation_requests()
+    assert len(sent) == 2 and sent[0].body["model"] == CLAUDE
+    assert "You review code." in str(sent[0].body["system"]) and "Be brief." in str(sent[0].body["system"])
+    assert [m["role"] for m in sent[0].body["messages"]] == ["user", "assistant", "user"]
+    assert sent[0].body["stop_sequences"] == ["END"] and sent[0].body["max_tokens"] == 100
+
+
+def test_count_tokens_says_how_it_counted(gw: Served) -> None:
+    client = gw.anthropic()
+    counted = client.messages.count_tokens(model="auto", system="Be brief.", messages=ASK).input_tokens
+    assert counted == estimate_tokens("Be brief." + "add two numbers")
+    raw = client.messages.with_raw_response.count_tokens(model=CLAUDE, messages=ASK)
+    assert raw.headers["x-hybrid-token-count"] == "estimate"  # the instant engine has no tokenizer
+
+
+def test_errors_have_anthropics_shape(gw: Served) -> None:
+    with pytest.raises(anthropic.AuthenticationError) as denied:
+        gw.anthropic(api_key="ha_000000000000_nope").messages.create(model="auto", max_tokens=8, messages=ASK)
+    assert denied.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "unknown API key", "code": "unauthorized"},
+    }
+    with pytest.raises(anthropic.NotFoundError) as unknown:
+        gw.anthropic().messages.create(model="claude-unknown", max_tokens=8, messages=ASK)
+    assert isinstance(unknown.value.body, dict) and unknown.value.body["error"]["type"] == "not_found_error"
+    answer = httpx.post(
+        f"{gw.server.url}/v1/messages", json={"model": "auto", "messages": ASK}, headers={"x-api-key": gw.key}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["type"] == "error"
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+    assert answer.json()["error"]["message"] == "max_tokens: is required"
+    assert httpx.post(f"{gw.server.url}/v1/messages", json={}).json()["error"]["type"] == "authentication_error"
+
+
+def test_tools_and_tool_blocks_are_refused_by_name(gw: Served) -> None:
+    client = gw.anthropic()
+    tool: Any = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {}}}
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=ASK, tools=[tool])
+    assert refused.value.message.startswith("400 tools: tool use is not supported yet")
+    history: Any = [
+        *ASK,
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as blocks:
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=history)
+    assert "messages[1].content[0].type: 'tool_use' blocks are not supported yet" in blocks.value.message
+    with pytest.raises(anthropic.BadRequestError) as counting:
+        client.messages.count_tokens(model=CLAUDE, messages=ASK, tools=[tool])
+    assert "tools" in counting.value.message
+    assert gw.wire.generation_requests() == []
+
+
+def test_openai_models_retrieve_and_a_real_created(gw: Served) -> None:
+    client = gw.openai()
+    listed = {m.id: m for m in client.models.list()}
+    model = client.models.retrieve("instant")
+    assert model.id == "instant" and model.owned_by == "local"
+    assert model.created == listed["instant"].created > 1_700_000_000
+    assert client.models.retrieve(CLAUDE).owned_by == "anthropic"
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.models.retrieve("gpt-nope")
+    assert isinstance(unknown.value.body, dict) and unknown.value.body["code"] == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
+        ("tool_choice", "auto"),
+        ("functions", [{"name": "f", "parameters": {}}]),
+        ("response_format", {"type": "json_object"}),
+        ("logprobs", True),
+        ("top_logprobs", 2),
+        ("n", 2),
+        ("seed", 7),
+        ("top_p", 0.5),
+    ],
+)
+def test_chat_fields_the_gateway_cannot_honour_are_refused_by_name(gw: Served, field: str, value: Any) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        gw.openai().chat.completions.create(model="auto", messages=ASK, **{field: value})  # type: ignore[call-overload]
+    assert refused.value.message.startswith(f"Error code: 400 - {field}: ")
+    assert refused.value.code in ("unsupported_field", "invalid_field")
+
+
+def test_chat_stop_user_and_harmless_values(gw: Served) -> None:
+    raw = gw.openai().chat.completions.with_raw_response.create(
+        model="auto",
+        messages=ASK,
+        stop=["\n"],
+        user="dev-42",
+        response_format={"type": "text"},
+        logprobs=False,
+        top_p=1,
+    )
+    assert raw.parse().choices[0].message.content == "return a + b"
+    assert raw.parse().created > 1_700_000_000
+    assert raw.headers["x-hybrid-request-id"].startswith("dev-42.")  # the ledger row's id
+    gw.wire.reply("from claude")
+    gw.openai().chat.completions.create(model=CLAUDE, messages=ASK, stop=["END", "\n\n"])
+    assert gw.wire.generation_requests()[0].body["stop_sequences"] == ["END"]  # whitespace-only stops dropped
