@@ -37,6 +37,11 @@
         (let ((route (hybrid-assist-explain-route "completion")))
           (ha-put 'target (plist-get (plist-get route :route) :target))
           (ha-put 'route_text (hybrid-assist--format-route route)))
-        (ha-put 'review_target (plist-get (plist-get (hybrid-assist-review) :route) :target))))
+        (ha-put 'review_target (plist-get (plist-get (hybrid-assist-review) :route) :target))
+        ;; HA_CAPF_LINE: completion-at-point (Eglot's capf) at the end of that line (1-based), its text after
+        (when (getenv "HA_CAPF_LINE")
+          (goto-char (point-min)) (forward-line (1- (string-to-number (getenv "HA_CAPF_LINE")))) (end-of-line)
+          (ha-put 'capf_result (format "%S" (completion-at-point)))
+          (ha-put 'capf_line (buffer-substring-no-properties (line-beginning-position) (line-end-position))))))
   (error (ha-put 'error (format "%S" err))))
 (ha-finish)

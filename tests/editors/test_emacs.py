@@ -49,6 +49,21 @@ def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
     assert "local" in result["route_text"]
 
 
+def test_eglot_completion_at_point_replaces_the_typed_word(tmp_path: Path) -> None:
+    """Eglot's completion-at-point at ``x = na|`` (the model continues ``me + 1``) yields ``x = name + 1``."""
+    emacs = _emacs()
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / "demo.py"
+    source.write_text("def total(a, b):\n    \nx = na\n", encoding="utf-8")
+    out = tmp_path / "result.json"
+    extra = {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)}
+    env = server_env(tmp_path, write_config(tmp_path, reply="me + 1"), {**extra, "HA_CAPF_LINE": "3"})
+    result, proc = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], env, project, out)
+    assert "error" not in result, (result, proc.stderr[-3000:])
+    assert result["capf_line"] == "x = name + 1", result
+
+
 def test_el_registers_server_programs() -> None:
     text = EL.read_text(encoding="utf-8")
     assert "eglot-server-programs" in text and "python-mode" in text
