@@ -18,6 +18,9 @@ import pytest
 import pytest_asyncio
 from pytest_lsp import LanguageClient
 
+from inference.remote import AnthropicBackend, OpenAIBackend
+from inference.settings import ProviderSettings
+from inference.types import ChatMessage, GenerationRequest
 from lsp_server.tasks.prompts import TASK_INSTRUCTIONS
 from routing.pricing import PUBLISHED_PRICES
 from routing.tasks import TaskKind
@@ -171,3 +174,50 @@ async def test_gemini_gets_the_same_stable_prefix(
     head_a, _ = _split_at_instruction(first["contents"][0]["parts"][0]["text"], TaskKind.REVIEW)
     head_b, _ = _split_at_instruction(second["contents"][0]["parts"][0]["text"], TaskKind.SECURITY)
     assert head_a == head_b and "handler_59" in head_a
+
+
+def _long_request(cache_key: str = "") -> GenerationRequest:
+    stable = "```python\n" + "x = 1\n" * 1_500 + "```\n\n"
+    messages = [ChatMessage("system", "s"), ChatMessage("user", stable + "Explain it.")]
+    return GenerationRequest.chat("r", messages, stable_chars=len(stable), cache_key=cache_key, max_tokens=20)
+
+
+async def _send(backend: AnthropicBackend | OpenAIBackend, request: GenerationRequest) -> None:
+    async for _ in backend.generate(request):
+        pass
+
+
+@pytest.mark.parametrize("setting", ["off", "5m"])
+async def test_the_prompt_cache_setting_turns_breakpoints_and_keys_off(
+    setting: str,
+    anthropic_server: AnthropicWireServer,
+    openai_server: OpenAIWireServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(KEY, "sk-test-not-a-real-key")
+    common = {"api_key_env": KEY, "prompt_cache": setting, "max_retries": 0}
+    anthropic = AnthropicBackend(
+        "anthropic",
+        ProviderSettings.model_validate(
+            {"kind": "anthropic", "base_url": anthropic_server.base_url, "models": ["claude-sonnet-4-6"], **common}
+        ),
+    )
+    openai = OpenAIBackend(
+        "openai",
+        ProviderSettings.model_validate(
+            {"kind": "openai", "base_url": openai_server.base_url, "models": ["gpt-4o"], **common}
+        ),
+    )
+    for backend in (anthropic, openai):
+        await backend.start()
+        try:
+            await _send(backend, _long_request("k1"))
+        finally:
+            await backend.close()
+    sent_anthropic = json.dumps(anthropic_server.generation_requests()[-1].body)
+    sent_openai = openai_server.generation_requests()[-1].body
+    if setting == "off":
+        assert "cache_control" not in sent_anthropic and "prompt_cache_key" not in sent_openai
+    else:
+        assert '"cache_control": {"type": "ephemeral", "ttl": "5m"}' in sent_anthropic
+        assert sent_openai["prompt_cache_key"] == "k1"
