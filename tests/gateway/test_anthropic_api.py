@@ -5,7 +5,9 @@ local model and the Anthropic wire server (Anthropic's real protocol) as the
 ``anthropic`` provider: ``messages.create`` whole and streamed (Anthropic's
 event sequence) from either, ``count_tokens``, errors in Anthropic's shape,
 requests with tools refused by name; and through the official ``openai``
-SDK: ``models.retrieve`` and the chat fields the gateway refuses.
+SDK: ``models.retrieve`` and the chat fields the gateway refuses. In process:
+``/v1/messages`` takes from the same rate-limit buckets and writes the same
+ledger rows as the other endpoints.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import openai
 import pytest
 
 from inference.backend import estimate_tokens
+from tests.gateway.conftest import MakeGateway
 from tests.gateway.harness import GatewayProcess, add_user
 from tests.lsp.harness import instant_local, server_env
 from tests.wire.anthropic_server import AnthropicWireServer
@@ -239,3 +242,19 @@ def test_chat_stop_user_and_harmless_values(gw: Served) -> None:
     gw.wire.reply("from claude")
     gw.openai().chat.completions.create(model=CLAUDE, messages=ASK, stop=["END", "\n\n"])
     assert gw.wire.generation_requests()[0].body["stop_sequences"] == ["END"]  # whitespace-only stops dropped
+
+
+async def test_messages_share_rate_limits_and_the_ledger(make_gateway: MakeGateway) -> None:
+    body = {"model": "auto", "max_tokens": 16, "messages": ASK, "metadata": {"user_id": "dev-7"}}
+    async with make_gateway("[limits]\nrequests_per_minute = 1\n") as g:
+        key = {"x-api-key": g.key("alice", team="red")}
+        served = await g.client.post("/v1/messages", json=body, headers=key)
+        assert served.status_code == 200, served.text
+        limited = await g.client.post("/v1/messages", json=body, headers=key)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert limited.json()["error"]["type"] == "rate_limit_error"
+        ledger = g.gateway.ledger
+        assert ledger is not None and ledger.flush(5.0)
+        row = ledger.get(served.headers["request-id"])
+    assert row is not None and row.request_id.startswith("dev-7.")
+    assert (row.user, row.team, row.task, row.target, row.output_tokens) == ("alice", "red", "explain", "local", 4)
