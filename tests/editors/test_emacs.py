@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,20 +26,25 @@ def _emacs() -> str:
     return emacs
 
 
-def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
+def _eglot(
+    tmp_path: Path, doc: str, reply: str = "return a + b", extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run emacs_driver.el on ``doc`` (project/demo.py) against the server with the instant engine's ``reply``."""
     emacs = _emacs()
     project = tmp_path / "project"
     project.mkdir()
     source = project / "demo.py"
-    source.write_text("def total(a, b):\n    \n", encoding="utf-8")
+    source.write_text(doc, encoding="utf-8")
     out = tmp_path / "result.json"
-    env = server_env(
-        tmp_path,
-        write_config(tmp_path),
-        {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)},
-    )
+    editor = {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)}
+    env = server_env(tmp_path, write_config(tmp_path, reply=reply), {**editor, **(extra or {})})
     result, proc = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], env, project, out)
     assert "error" not in result, (result, proc.stderr[-3000:])
+    return result
+
+
+def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
+    result = _eglot(tmp_path, "def total(a, b):\n    \n")
     assert result["mode"] == "python-mode"
     assert result["connected"] is True
     assert result["contact"] == [SERVER, "lsp"]
@@ -51,16 +57,7 @@ def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
 
 def test_eglot_completion_at_point_replaces_the_typed_word(tmp_path: Path) -> None:
     """Eglot's completion-at-point at ``x = na|`` (the model continues ``me + 1``) yields ``x = name + 1``."""
-    emacs = _emacs()
-    project = tmp_path / "project"
-    project.mkdir()
-    source = project / "demo.py"
-    source.write_text("def total(a, b):\n    \nx = na\n", encoding="utf-8")
-    out = tmp_path / "result.json"
-    extra = {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)}
-    env = server_env(tmp_path, write_config(tmp_path, reply="me + 1"), {**extra, "HA_CAPF_LINE": "3"})
-    result, proc = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], env, project, out)
-    assert "error" not in result, (result, proc.stderr[-3000:])
+    result = _eglot(tmp_path, "def total(a, b):\n    \nx = na\n", reply="me + 1", extra={"HA_CAPF_LINE": "3"})
     assert result["capf_line"] == "x = name + 1", result
 
 
