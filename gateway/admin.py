@@ -141,7 +141,7 @@ async def my_usage(request: Request) -> Response:
     await _flush(gateway)
     usage = await asyncio.to_thread(usage_of, gateway.engine, "user", principal.name, since, until)
     usage["team"] = principal.team
-    usage["budget"] = await gateway.service.budget_status(principal.name, principal.team)
+    usage["budget"] = await gateway.service.budget(principal.name, principal.team)
     return JSONResponse(usage)
 
 

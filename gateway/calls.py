@@ -12,7 +12,6 @@ secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,8 @@ from gateway.fields import get_float, get_int, get_object, get_str, get_str_list
 from gateway.state import Gateway
 from inference.backend import estimate_tokens
 from inference.types import ChatMessage, GenerationRequest, RequestKind
-from routing.policy import RouteDecision, RouteInput, RouteTarget
-from routing.redaction import secret_kinds
+from routing.policy import RouteDecision
+from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.sensitivity import SensitiveRules
 from routing.service import RoutedCall
 from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
@@ -166,75 +165,53 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     runtime = gateway.runtime
     routing = settings.routing.for_team(principal.team)
     generation = spec.generation
-    reasons = list(spec.sensitive_reasons)
-    # The first path is the document, the others its context: the same rules as the language server's,
-    # except that text already assembled cannot be withheld here, so sensitive context keeps it local.
-    if spec.paths:
-        rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
-        document, *context = (_local_path(p) for p in spec.paths)
-        for reason in rules.check(document, context, may_withhold=False).reasons:
-            if reason not in reasons:
-                reasons.append(reason)
     context_tokens = spec.context_tokens
     if context_tokens is None:
         context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0
-    route_input = RouteInput(
-        task=spec.task,
-        scope_level=spec.scope_level,
-        context_tokens=context_tokens,
-        sensitive=bool(reasons),
-        sensitive_reasons=tuple(reasons),
-        local=runtime.local_state(),
-        unhealthy=runtime.unhealthy(),
-        missing_keys=runtime.missing_keys(),
+    # The first path is the document, the others its context: the same rules as the language server's,
+    # except that text already assembled cannot be withheld here, so sensitive context keeps it local.
+    document, *context = (_local_path(p) for p in spec.paths) if spec.paths else ("",)
+    facts = RouteFacts(
+        spec.task,
+        spec.scope_level,
+        context_tokens,
+        document=document,
+        context=context,
+        reasons=spec.sensitive_reasons,
         requested_model=spec.requested_model,
     )
-    service = gateway.service
-    decision = service.decide(route_input, routing)
-    found: tuple[str, ...] = ()
-    # Only text that may leave the premises is scanned (the scan costs milliseconds).
-    may_leave = any(t.cloud for t in decision.chain())
-    if generation is not None and settings.sensitive.detect_secrets and not reasons and may_leave:
-        found = secret_kinds(*generation.texts())
-        if found and settings.sensitive.on_secret == "local_only":
-            reason = f"secrets in the context ({', '.join(found)}): kept on the premises"
-            route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
-            found = ()
-            decision = service.decide(route_input, routing)
-        elif found:
-            decision = service.decide(route_input, routing, found)
+    rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
+    route = plan_route(facts, runtime, routing, rules, may_withhold=False)
+    texts = generation.texts if generation is not None else tuple
+    route = scan_route(route, texts, runtime.providers, routing, settings.sensitive)
     request_id = _ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512
     cap = settings.gateway_server.max_output_tokens
     gen = generation or Generation(RequestKind.CHAT)
-
-    def build(target: RouteTarget) -> GenerationRequest:
-        return GenerationRequest(
-            request_id=request_id,
-            kind=gen.kind,
-            model=target.model,
-            prefix=gen.prefix,
-            suffix=gen.suffix,
-            messages=gen.messages,
-            max_tokens=min(gen.max_tokens or default_tokens, cap),
-            temperature=gen.temperature,
-            stop=gen.stop,
-        )
-
+    template = GenerationRequest(  # the executor fills in the model of each target
+        request_id=request_id,
+        kind=gen.kind,
+        prefix=gen.prefix,
+        suffix=gen.suffix,
+        messages=gen.messages,
+        max_tokens=min(gen.max_tokens or default_tokens, cap),
+        temperature=gen.temperature,
+        stop=gen.stop,
+    )
     call = RoutedCall(
         request_id=request_id,
         user=principal.name,
         team=principal.team,
         task=spec.task,
-        route_input=route_input,
+        route_input=route.route_input,
         routing=routing,
-        build=build,
+        template=template,
         prompt=gen.prompt(),
-        secrets=found,
-        decision=decision,
+        secrets=route.secrets,
+        decision=route.decision,
     )
-    return Prepared(call, decision)
+    return Prepared(call, route.decision)
 
 
 def estimate_json(decision: RouteDecision) -> dict[str, object]:

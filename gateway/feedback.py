@@ -39,5 +39,5 @@ async def feedback(request: Request) -> Response:
     entry = await asyncio.to_thread(ledger.get, request_id)
     if entry is None or entry.user != principal.name:
         raise ApiError(404, "not_found", f"no request {request_id!r} of yours")
-    await gateway.service.record_feedback(request_id, accepted, task)
+    await gateway.service.feedback(request_id, accepted, task)
     return JSONResponse({"request_id": request_id, "accepted": accepted})

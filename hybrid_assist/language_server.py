@@ -17,6 +17,7 @@ from hybrid_assist.settings import HybridSettings
 from lsp_server.assistant import Assistant
 from lsp_server.auth import AuthenticationFailed, Identity
 from routing.runtime import RoutingRuntime
+from routing.service import RoutingService
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ def build_gateway_assistant(settings: HybridSettings) -> Assistant:
     """
     from lsp_server.gateway_client import GatewayClient
     from lsp_server.gateway_mode import GatewayMode
-    from routing.service import RoutingService
 
     options = settings.gateway
     key = options.api_key()
@@ -45,14 +45,15 @@ def build_gateway_assistant(settings: HybridSettings) -> Assistant:
         return RoutingService(build_local_runtime(settings), build_usage_control(settings))
 
     gateway = GatewayMode(options, client, fallback if options.fallback_local else None)
-    return Assistant(RoutingRuntime({}, {}), None, settings.completion.cache_size, gateway=gateway)
+    return Assistant(RoutingRuntime({}, {}), gateway, settings.completion.cache_size)
 
 
 def build_assistant(settings: HybridSettings) -> Assistant:
     """The embedded pipeline, or gateway mode when ``[gateway] url`` is set."""
     if settings.gateway.url:
         return build_gateway_assistant(settings)
-    return Assistant(build_runtime(settings), build_usage_control(settings), settings.completion.cache_size)
+    runtime = build_runtime(settings)
+    return Assistant(runtime, RoutingService(runtime, build_usage_control(settings)), settings.completion.cache_size)
 
 
 class KeyVerifier:

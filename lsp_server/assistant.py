@@ -13,9 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from inference.types import GenerationRequest
 from lsp_server.analysis.completion import trim_completion
 from lsp_server.analysis.context import AssembledContext, assemble_context, head_within
 from lsp_server.analysis.documents import Document
@@ -26,22 +24,16 @@ from lsp_server.completion_cache import CachedCompletion, CompletionCache
 from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation
 from lsp_server.session import Session
 from lsp_server.tasks.prompts import build_generation_request, prompt_cache_key
-from routing.control import UsageControl
-from routing.policy import InputLimit, RouteDecision, RouteInput, RouteTarget, input_limit, too_large
-from routing.redaction import secret_kinds
+from routing.policy import InputLimit, RouteDecision, RouteInput, input_limit, too_large
+from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.runtime import RoutingRuntime
 from routing.sensitivity import WITHHELD, SensitiveRules
-from routing.service import RoutedCall, RoutingService
+from routing.service import RoutedCall, Serving
 from routing.settings import SensitiveSettings
 from routing.tasks import COMPLETION_TASKS, REPOSITORY_TASKS, TaskKind
 
-if TYPE_CHECKING:
-    from lsp_server.gateway_mode import GatewayMode
-
 logger = logging.getLogger(__name__)
 
-#: The target a prompt is measured for (its model does not change its size).
-_NO_TARGET = RouteTarget("", "", cloud=False)
 #: Tokens a chat message costs beyond its text (role and separators), rounded up.
 _MESSAGE_TOKENS = 8
 #: Tasks whose code may be cut to fit a window (the answer explains it; it replaces nothing).
@@ -60,40 +52,28 @@ class _Prepared:
 
 
 class Assistant:
-    """Runs requests of every session through one shared :class:`RoutingRuntime`."""
+    """Runs requests of every session of one process: prepared here, served by its :class:`Serving`.
 
-    def __init__(
-        self,
-        runtime: RoutingRuntime,
-        usage: UsageControl | None = None,
-        cache_size: int = 256,
-        gateway: GatewayMode | None = None,
-    ) -> None:
-        self.service = RoutingService(runtime, usage)
-        self.gateway = gateway  # gateway mode: model calls go to the team gateway, not to ``service``
+    ``runtime`` holds this process's engines (none in gateway mode): token
+    counting and the routing inputs of the decision made here. ``serving`` is
+    where model calls go — the in-process :class:`RoutingService`, or the team
+    gateway (``lsp_server.gateway_mode.GatewayMode``), which decides again.
+    """
+
+    def __init__(self, runtime: RoutingRuntime, serving: Serving, cache_size: int = 256) -> None:
+        self.runtime = runtime
+        self.serving = serving
         self.cache = CompletionCache(cache_size)
         self.accepted = 0
         self.rejected = 0
 
-    @property
-    def runtime(self) -> RoutingRuntime:
-        return self.service.runtime
-
-    @property
-    def usage(self) -> UsageControl | None:
-        return self.service.usage
-
     async def close(self) -> None:
-        """Stop the engines and flush the ledger."""
-        if self.gateway is not None:
-            await self.gateway.close()
-        await self.service.close()
+        """Stop the engines and flush the ledger (or close the gateway connection)."""
+        await self.serving.close()
 
     async def budget_status(self, user: str, team: str) -> dict[str, object] | None:
         """The user's budget this month for status displays; None when no budget applies."""
-        if self.gateway is not None:  # the gateway keeps the budgets (of the key's user)
-            return await self.gateway.budget()
-        return await self.service.budget_status(user, team)
+        return await self.serving.budget(user, team)
 
     def record_feedback(self, request_id: str, accepted: bool, task: str = "inline_completion") -> Awaitable[None]:
         """Count the editor's accept/reject of a completion now; the returned awaitable records it durably."""
@@ -101,9 +81,7 @@ class Assistant:
             self.accepted += 1
         else:
             self.rejected += 1
-        if self.gateway is not None:
-            return self.gateway.feedback(request_id, accepted, task)
-        return self.service.record_feedback(request_id, accepted, task)
+        return self.serving.feedback(request_id, accepted, task)
 
     # -- preparation (no model call) -----------------------------------
     def input_limit(self, session: Session, task: TaskKind, scope_level: str = "repository") -> InputLimit:
@@ -150,37 +128,22 @@ class Assistant:
             context, scope.files if request.task == TaskKind.MULTI_FILE_REFACTOR else (), request
         )
         by_path = {_path(uri): uri for uri in context_uris}
-        rules = sensitive_rules(settings.sensitive, session.roots)
-        check = rules.check(path, by_path)
-        reasons = check.reasons
-        route_input = RouteInput(
-            task=request.task,
-            scope_level=scope.level,
-            context_tokens=context_tokens,
-            sensitive=bool(reasons),
-            sensitive_reasons=tuple(reasons),
-            local=self.runtime.local_state(),
-            unhealthy=self.runtime.unhealthy(),
-            missing_keys=self.runtime.missing_keys(),
-        )
         routing = settings.routing.for_team(settings.team)
-        decision = self.service.decide(route_input, routing)
+        facts = RouteFacts(request.task, scope.level, context_tokens, document=path, context=list(by_path))
+        rules = sensitive_rules(settings.sensitive, session.roots)
+        route = plan_route(facts, self.runtime, routing, rules, may_withhold=True)
         # Sensitive context under ``withhold``: taken out whenever the request may leave the premises
-        # (in gateway mode the gateway decides where it goes, so always).
-        may_leave = self.gateway is not None or any(t.cloud for t in decision.chain())
-        withheld = tuple(by_path[p] for p in check.withheld) if may_leave else ()
+        # (when another process decides where it goes, always).
+        withheld = tuple(by_path[p] for p in route.withheld(self.serving.routes_remotely or route.may_leave))
         if withheld:
             context = context.withholding(set(withheld), WITHHELD)
-        secrets: tuple[str, ...] = ()
-        # Only context that may leave the premises is scanned (the scan costs milliseconds per request).
-        if settings.sensitive.detect_secrets and not reasons and any(t.cloud for t in decision.chain()):
+
+        def outgoing() -> tuple[str, ...]:
             # the instruction too: it carries other files' text (a multi-file refactor's, an existing test file)
-            secrets = secret_kinds(context.prompt_prefix(), context.suffix, focus, request.instruction)
-            if secrets and settings.sensitive.on_secret == "local_only":
-                reason = f"secrets in the context ({', '.join(secrets)}): kept on the premises"
-                route_input = dataclasses.replace(route_input, sensitive=True, sensitive_reasons=(reason,))
-            if secrets:
-                decision = self.service.decide(route_input, routing, secrets)
+            return (context.prompt_prefix(), context.suffix, focus, request.instruction)
+
+        route = scan_route(route, outgoing, self.runtime.providers, routing, settings.sensitive)
+        route_input, decision, secrets = route.route_input, route.decision, route.secrets
         if decision.primary is not None:
             # kept on the premises, the request may now have fewer (smaller) windows: fit it again, or refuse it
             final = input_limit(route_input, routing, self.runtime.providers)
@@ -198,7 +161,7 @@ class Assistant:
                     blocked=(why,),
                     refused="context_length_exceeded",
                 )
-        notes = check.notes if withheld else ()
+        notes = route.check.notes if withheld else ()
         if notes:
             decision = dataclasses.replace(decision, reasons=(*decision.reasons, *notes))
         explanation = RouteExplanation(request.task, scope, decision, withheld)
@@ -222,7 +185,6 @@ class Assistant:
             generation = build_generation_request(
                 request.task,
                 request.request_id,
-                _NO_TARGET,
                 ctx,
                 language=doc.language,
                 focus_text=text,
@@ -249,23 +211,20 @@ class Assistant:
         return self._prepare(session, doc, request).explanation
 
     async def explain_route(self, session: Session, doc: Document, request: AssistRequest) -> RouteExplanation:
-        """:meth:`explain`; in gateway mode with the gateway's decision (or this one, with a note why not)."""
+        """:meth:`explain`, with the decision of the service that serves it (in gateway mode the gateway's,
+        or this one with a note why not)."""
         prepared = self._prepare(session, doc, request)
         explanation = prepared.explanation
-        if self.gateway is None:
-            return explanation
-        remote = await self.gateway.explain(
-            request.request_id, request.task, prepared.route_input, explanation.scope, prepared.paths
-        )
+        decision = explanation.decision
+        remote = await self.serving.explain(self._call(session, doc, request, prepared))
         if isinstance(remote, str):  # the gateway could not answer: the local view, saying so
-            decision = explanation.decision
             note = f"{remote} This is the language server's own decision, not the gateway's."
             return dataclasses.replace(
                 explanation, decision=dataclasses.replace(decision, reasons=(*decision.reasons, note))
             )
-        # what the language server withheld before sending is said beside the gateway's reasons
-        remote = dataclasses.replace(remote, reasons=(*remote.reasons, *prepared.notes))
-        return dataclasses.replace(explanation, decision=remote)
+        # what the language server withheld before sending is said beside the serving side's reasons
+        notes = tuple(n for n in prepared.notes if n not in remote.reasons)
+        return dataclasses.replace(explanation, decision=dataclasses.replace(remote, reasons=(*remote.reasons, *notes)))
 
     # -- execution ---------------------------------------------------------
     async def run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:
@@ -273,20 +232,53 @@ class Assistant:
         result = await self._run(session, doc, request)
         return dataclasses.replace(result, request_id=request.request_id)
 
+    def _call(self, session: Session, doc: Document, request: AssistRequest, prepared: _Prepared) -> RoutedCall:
+        """The model call of ``request``: the generation request (no model: the executor fills it in) and its route."""
+        settings = session.settings
+        routing = settings.routing.for_team(settings.team)
+        completion = request.task in COMPLETION_TASKS
+        policy = routing.tasks.get(request.task.value)
+        max_tokens = settings.completion.max_tokens if completion else (policy.max_output_tokens if policy else 512)
+        context = prepared.context
+        template = build_generation_request(
+            request.task,
+            request.request_id,
+            context,
+            language=doc.language,
+            focus_text=prepared.focus,
+            instruction=request.instruction,
+            max_tokens=max_tokens,
+            cache_key=prompt_cache_key(settings.user, str(session.roots[0]) if session.roots else ""),
+        )
+        scope = prepared.explanation.scope
+        return RoutedCall(
+            request_id=request.request_id,
+            user=settings.user,
+            team=settings.team,
+            task=request.task,
+            route_input=prepared.route_input,
+            routing=routing,
+            template=template,
+            prompt=context.prompt_prefix() + context.suffix,
+            secrets=prepared.secrets,
+            decision=prepared.explanation.decision,
+            paths=tuple(prepared.paths),
+            scope_files=scope.files,
+            scope_symbols=tuple(s.name for s in scope.symbols),
+        )
+
     async def _run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:
         started = time.perf_counter()
-        settings = session.settings
         prepared = self._prepare(session, doc, request)
         explanation = prepared.explanation
         decision = explanation.decision
         completion = request.task in COMPLETION_TASKS
         context = prepared.context
         cache_key = ""
-        # In gateway mode the gateway picks the target: answers are cached under "gateway".
-        via_gateway = self.gateway is not None
-        if completion and (decision.primary is not None or via_gateway):
+        # The route the answer is cached under (in gateway mode the gateway picks the target: "gateway").
+        route = self.serving.route_key(decision) if completion else ""
+        if route:
             # A cache hit costs nothing, so it is served before admission and reservation.
-            route = "gateway" if via_gateway else f"{decision.target}:{decision.model}"
             cache_key = self.cache.key(context.prompt_prefix(), context.suffix, route)
             cached = self.cache.get(cache_key)
             if cached is not None:
@@ -299,45 +291,13 @@ class Assistant:
                     multiline=context.multiline,
                     from_cache=True,
                 )
-        routing = settings.routing.for_team(settings.team)
-        policy = routing.tasks.get(request.task.value)
-        max_tokens = settings.completion.max_tokens if completion else (policy.max_output_tokens if policy else 512)
-
-        def build(target: RouteTarget) -> GenerationRequest:
-            return build_generation_request(
-                request.task,
-                request.request_id,
-                target,
-                context,
-                language=doc.language,
-                focus_text=prepared.focus,
-                instruction=request.instruction,
-                max_tokens=max_tokens,
-                cache_key=prompt_cache_key(settings.user, str(session.roots[0]) if session.roots else ""),
-            )
-
-        call = RoutedCall(
-            request_id=request.request_id,
-            user=settings.user,
-            team=settings.team,
-            task=request.task,
-            route_input=prepared.route_input,
-            routing=routing,
-            build=build,
-            prompt=context.prompt_prefix() + context.suffix,
-            secrets=prepared.secrets,
-            decision=decision,
-        )
-        if self.gateway is not None:
-            served = await self.gateway.serve(call, explanation.scope, prepared.paths)
-        else:
-            served = await self.service.serve(call)
+        served = await self.serving.serve(self._call(session, doc, request, prepared))
         explanation = dataclasses.replace(explanation, decision=served.decision)
         text = served.text
         if completion and text:
             text = trim_completion(doc, request.byte_offset, text, context.multiline)
-            # Not an answer from a fallback: the next request may get the intended target back.
-            intended = not served.fell_back if via_gateway else served.target == decision.target
+            # Not an answer from a fallback or another decision: the next request may get the intended target back.
+            intended = not served.fell_back and self.serving.route_key(served.decision) == route
             if cache_key and intended:
                 self.cache.put(cache_key, CachedCompletion(text, served.target, served.model))
         return AssistResult(

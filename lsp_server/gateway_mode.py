@@ -18,10 +18,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from inference.types import GenerationRequest
-from lsp_server.analysis.scope import ScopeReport
 from lsp_server.gateway_client import (
     GatewayAuthError,
     GatewayClient,
@@ -32,46 +30,44 @@ from lsp_server.gateway_client import (
 )
 from lsp_server.settings import GatewayClientSettings
 from routing.executor import Attempt
-from routing.policy import RouteDecision, RouteInput, RouteTarget
+from routing.policy import RouteDecision, RouteInput
 from routing.service import RoutedCall, RoutingService, Served
-from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
 
-#: The target the generation request is built for: the gateway fills in the model of the target it picks.
-GATEWAY_TARGET = RouteTarget("gateway", "", cloud=False)
+#: The target name of the gateway in attempts and cache keys (the gateway fills in the model it picks).
+GATEWAY = "gateway"
 #: Longest wait for the fallback engine to load on its first use (a superseded completion stops waiting).
 FALLBACK_START_WAIT_S = 120.0
 
 
-def request_body(
-    request_id: str,
-    task: TaskKind,
-    route_input: RouteInput,
-    scope: ScopeReport,
-    paths: Sequence[str],
-    generation: GenerationRequest | None = None,
-) -> dict[str, object]:
-    """The ``/v1/assist`` body; without ``generation``, the ``/v1/route/explain`` body."""
+def request_body(call: RoutedCall, *, with_generation: bool = True) -> dict[str, object]:
+    """The ``/v1/assist`` body of ``call``; without the generation, the ``/v1/route/explain`` body."""
+    route_input = call.route_input
     body: dict[str, object] = {
-        "request_id": request_id,
-        "task": task.value,
+        "request_id": call.request_id,
+        "task": call.task.value,
         "scope": {
-            "level": scope.level,
-            "files": list(scope.files),
-            "symbols": list(dict.fromkeys(s.name for s in scope.symbols)),
+            "level": route_input.scope_level,
+            "files": list(call.scope_files),
+            "symbols": list(dict.fromkeys(call.scope_symbols)),
             "context_tokens": route_input.context_tokens,
         },
-        "paths": request_paths(paths),
+        "paths": request_paths(call.paths),
         "sensitive_reasons": list(route_input.sensitive_reasons),
     }
-    if generation is not None:
-        body["generation"] = generation_json(generation)
+    if with_generation:
+        body["generation"] = generation_json(call.template)
     return body
 
 
 class GatewayMode:
-    """The gateway connection of one language-server process, with the optional local fallback."""
+    """The gateway connection of one language-server process, with the optional local fallback.
+
+    A :class:`~routing.service.Serving`: the assistant serves through it as through a ``RoutingService``.
+    """
+
+    routes_remotely = True  # the gateway decides where each call goes
 
     def __init__(
         self,
@@ -121,18 +117,13 @@ class GatewayMode:
             f"for a new one (`hybrid-assist gateway users add`) and set it in ${self.settings.api_key_env}."
         )
 
-    async def serve(
-        self, call: RoutedCall, scope: ScopeReport, paths: Sequence[str], on_text: Callable[[str], None] | None = None
-    ) -> Served:
+    async def serve(self, call: RoutedCall, on_text: Callable[[str], None] | None = None) -> Served:
         """Serve ``call`` through the gateway, or say why not (and fall back when configured)."""
         if self.client is None:
             return _refused(call, self.key_notice())
         if time.monotonic() >= self._down_until:
             try:
-                body = request_body(
-                    call.request_id, call.task, call.route_input, scope, paths, call.build(GATEWAY_TARGET)
-                )
-                served = await self.client.assist(body, on_text)
+                served = await self.client.assist(request_body(call), on_text)
             except GatewayUnreachable as exc:
                 self._mark_down(exc)
             except GatewayAuthError as exc:
@@ -147,19 +138,17 @@ class GatewayMode:
             return _refused(call, notice)
         served = await self._serve_locally(call)
         # The gateway counts as the first, failed attempt: the answer is a fallback (and is not cached).
-        failed = Attempt(GATEWAY_TARGET.target, "", "UnavailableError", self.last_error or "unreachable")
+        failed = Attempt(GATEWAY, "", "UnavailableError", self.last_error or "unreachable")
         return dataclasses.replace(served, notices=(notice, *served.notices), attempts=(failed, *served.attempts))
 
-    async def explain(
-        self, request_id: str, task: TaskKind, route_input: RouteInput, scope: ScopeReport, paths: Sequence[str]
-    ) -> RouteDecision | str:
-        """The gateway's decision for a request, or the reason it could not give one."""
+    async def explain(self, call: RoutedCall) -> RouteDecision | str:
+        """The gateway's decision for ``call``, or the reason it could not give one."""
         if self.client is None:
             return self.key_notice()
         if time.monotonic() < self._down_until:
             return self.unreachable_notice()
         try:
-            return await self.client.explain(request_body(request_id, task, route_input, scope, paths))
+            return await self.client.explain(request_body(call, with_generation=False))
         except GatewayUnreachable as exc:
             self._mark_down(exc)
             return self.unreachable_notice()
@@ -168,13 +157,17 @@ class GatewayMode:
         except GatewayError as exc:
             return f"hybrid-assist: {exc.message}"
 
+    def route_key(self, decision: RouteDecision) -> str:
+        """The gateway picks the target: its answers are cached under "gateway" whatever was decided here."""
+        return GATEWAY
+
     async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
         """Forward the editor's accept/reject of a completion the gateway served (best effort)."""
         if self.client is not None and not await self.client.feedback(request_id, accepted, task):
             logger.debug("feedback for %s was not recorded by the gateway", request_id)
 
-    async def budget(self) -> dict[str, object] | None:
-        """This user's budget as the gateway keeps it (None when unknown or unreachable)."""
+    async def budget(self, user: str = "", team: str = "") -> dict[str, object] | None:
+        """This user's budget as the gateway keeps it (of the key's user; None when unknown or unreachable)."""
         if self.client is None or time.monotonic() < self._down_until:
             return None
         usage = await self.client.my_usage()

@@ -10,6 +10,7 @@ aborts the generation in the engine (closing the stream and calling
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -65,11 +66,17 @@ class RouteExecutor:
     async def execute(
         self,
         decision: RouteDecision,
-        build_request: Callable[[RouteTarget], GenerationRequest],
+        request: GenerationRequest,
         deadline_s: float,
         on_text: Callable[[str], None] | None = None,
+        *,
+        cloud_request: GenerationRequest | None = None,
     ) -> ExecutionResult:
         """Serve ``decision`` by its chain of targets within ``deadline_s``.
+
+        Each target gets ``request`` with its own model filled in (targets that
+        leave the premises get ``cloud_request`` instead when given: the
+        request with its secrets redacted).
 
         With ``on_text`` the answer is forwarded as it streams; once a piece
         has been forwarded a failure is raised instead of falling back (the
@@ -97,16 +104,17 @@ class RouteExecutor:
             if remaining <= 0:
                 attempts.append(Attempt(target.target, target.model, "InferenceTimeoutError", "deadline passed"))
                 break
-            request = build_request(target)
+            base = cloud_request if target.cloud and cloud_request is not None else request
+            sent = dataclasses.replace(base, model=target.model)
             try:
                 async with asyncio.timeout(remaining):  # no extra task, unlike wait_for on 3.11
-                    result = await collect(backend, request, forward if on_text is not None else None)
+                    result = await collect(backend, sent, forward if on_text is not None else None)
             except asyncio.CancelledError:
                 attempts.append(Attempt(target.target, target.model, "cancelled"))
-                await _abort_quietly(backend, request.request_id)
+                await _abort_quietly(backend, sent.request_id)
                 raise
             except TimeoutError:
-                await _abort_quietly(backend, request.request_id)
+                await _abort_quietly(backend, sent.request_id)
                 self.breakers.record_failure(target.target)
                 attempts.append(Attempt(target.target, target.model, "InferenceTimeoutError", "deadline passed"))
                 break

@@ -2,9 +2,14 @@
 
 This is the part of a request that needs no source code: the language server
 (embedded mode) and the gateway (team mode) both hand it a :class:`RoutedCall`
-— the routing inputs the analysis measured and a function that builds the
-model request for a target — and get a :class:`Served` back. Cancelling the
-awaiting task aborts the generation in the engine and still records the row.
+— the routing inputs the analysis measured and the model request, whose model
+the executor fills in for each target — and get a :class:`Served` back.
+Cancelling the awaiting task aborts the generation in the engine and still
+records the row.
+
+:class:`Serving` is what the language server's ``Assistant`` serves through:
+this service in process, or the team gateway's client
+(``lsp_server.gateway_mode.GatewayMode``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from inference.errors import InferenceError
 from inference.types import GenerationRequest, Usage
 from routing.control import Hold, Outcome, UsageControl
 from routing.executor import Attempt, ExecutionResult, NoTargetError
-from routing.policy import COMPLETIONS_NEED_LOCAL, RouteDecision, RouteInput, RouteTarget, decide
+from routing.policy import COMPLETIONS_NEED_LOCAL, RouteDecision, RouteInput
+from routing.prepare import decide_route
 from routing.pricing import actual_cost
 from routing.redaction import redact_request
 from routing.runtime import RoutingRuntime
@@ -27,7 +34,7 @@ from routing.tasks import COMPLETION_TASKS, TaskKind
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RoutedCall:
-    """One model call as the router sees it: who, what, how far, and how to build it."""
+    """One model call as the router sees it: who, what, how far, and the request (its model filled per target)."""
 
     request_id: str
     user: str
@@ -35,10 +42,13 @@ class RoutedCall:
     task: TaskKind
     route_input: RouteInput
     routing: RoutingSettings  # already resolved for the user's team
-    build: Callable[[RouteTarget], GenerationRequest]
+    template: GenerationRequest  # the model call; its ``model`` is the target's, filled in by the executor
     prompt: str = ""  # the text sent, for the ledger's digest (and the stored prompt when enabled)
     secrets: tuple[str, ...] = ()  # kinds of secret in a cloud-bound context: redacted on the way out
     decision: RouteDecision | None = None  # already decided for route_input (None: serve decides)
+    paths: tuple[str, ...] = ()  # the files whose text is in the request, the document first
+    scope_files: tuple[str, ...] = ()  # the other workspace files the scope measurement used
+    scope_symbols: tuple[str, ...] = ()  # the workspace symbols it resolved
 
     @property
     def scope_level(self) -> str:
@@ -71,8 +81,45 @@ class Served:
         return len(self.attempts) > 1
 
 
+class Serving(Protocol):
+    """Where the language server's model calls are served: :class:`RoutingService` or the team gateway's client."""
+
+    #: True when another process decides where a call goes (the gateway): the caller's decision is a preview.
+    routes_remotely: bool
+
+    async def serve(self, call: RoutedCall, on_text: Callable[[str], None] | None = None) -> Served:
+        """Admit, route, execute and record ``call``; a :class:`Served` says what became of it."""
+        ...
+
+    async def explain(self, call: RoutedCall) -> RouteDecision | str:
+        """The decision that would serve ``call``, or why none could be had."""
+        ...
+
+    def route_key(self, decision: RouteDecision) -> str:
+        """What a completion cache keys an answer of ``decision`` by ("": not cacheable)."""
+        ...
+
+    async def budget(self, user: str, team: str) -> dict[str, object] | None:
+        """The user's budget this month for status displays; None when no budget applies (or is known)."""
+        ...
+
+    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
+        """Record the editor's accept/reject of an answer."""
+        ...
+
+    async def status(self) -> dict[str, object] | None:
+        """The remote service's state for ``hybrid.status`` (None: served in process)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop what serving holds (engines, ledger, connections)."""
+        ...
+
+
 class RoutingService:
     """Routes and serves calls for every session (or every gateway client) of one process."""
+
+    routes_remotely = False
 
     def __init__(self, runtime: RoutingRuntime, usage: UsageControl | None = None) -> None:
         self.runtime = runtime
@@ -80,11 +127,16 @@ class RoutingService:
 
     def decide(self, route_input: RouteInput, routing: RoutingSettings, secrets: tuple[str, ...] = ()) -> RouteDecision:
         """The pure policy decision, with a note when secrets will be redacted on the way out."""
-        decision = decide(route_input, routing, self.runtime.providers)
-        if secrets and not route_input.sensitive and any(t.cloud for t in decision.chain()):
-            note = f"secrets in the context ({', '.join(secrets)}) are redacted before it leaves the premises"
-            decision = dataclasses.replace(decision, reasons=(*decision.reasons, note))
-        return decision
+        return decide_route(route_input, routing, self.runtime.providers, secrets)
+
+    async def explain(self, call: RoutedCall) -> RouteDecision | str:
+        return call.decision or self.decide(call.route_input, call.routing, call.secrets)
+
+    def route_key(self, decision: RouteDecision) -> str:
+        return f"{decision.target}:{decision.model}" if decision.primary is not None else ""
+
+    async def status(self) -> dict[str, object] | None:
+        return None
 
     async def serve(self, call: RoutedCall, on_text: Callable[[str], None] | None = None) -> Served:
         """Admit, reserve, execute with fallbacks, settle and record ``call``."""
@@ -126,17 +178,17 @@ class RoutingService:
                 "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome="no_target"
             )
 
-        def build(target: RouteTarget) -> GenerationRequest:
-            generation = call.build(target)
-            return redact_request(generation) if target.cloud and call.secrets else generation
-
+        # what a cloud target gets: the secrets found redacted (the executor fills in each target's model)
+        cloud_request = redact_request(call.template) if call.secrets else None
         completion = call.task in COMPLETION_TASKS
         deadline = call.routing.completion_deadline_s if completion else call.routing.deadline_s
         execution: ExecutionResult | None = None
         outcome, empty_reason = "ok", ""
         attempts: tuple[Attempt, ...] = ()
         try:
-            execution = await self.runtime.executor.execute(decision, build, deadline, on_text)
+            execution = await self.runtime.executor.execute(
+                decision, call.template, deadline, on_text, cloud_request=cloud_request
+            )
         except NoTargetError as exc:
             outcome, empty_reason, attempts = "unavailable", exc.message, exc.attempts
         except InferenceError as exc:
@@ -217,13 +269,13 @@ class RoutingService:
                 metrics.set_circuit(target.target, self.runtime.executor.breakers.state(target.target))
         return list(await self.usage.finish(hold, record))
 
-    async def budget_status(self, user: str, team: str) -> dict[str, object] | None:
+    async def budget(self, user: str, team: str) -> dict[str, object] | None:
         """The user's budget this month for status displays; None when no budget applies."""
         if self.usage is None:
             return None
         return await self.usage.budget_summary(user, team)
 
-    async def record_feedback(self, request_id: str, accepted: bool, task: str) -> None:
+    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
         if self.usage is not None:
             await self.usage.record_feedback(request_id, accepted, task)
 

@@ -107,7 +107,7 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader[HybridSe
     try:
         await index.build()
         runtime = assistant.runtime
-        if assistant.gateway is None:  # gateway mode loads no engine here
+        if not assistant.serving.routes_remotely:  # gateway mode loads no engine here
             runtime.start_local_in_background()
             if not runtime.local_state().available and not runtime.local_error:
                 print("hybrid-assist: starting the local engine...", file=sys.stderr, flush=True)

@@ -99,7 +99,7 @@ def register(server: Registrar) -> None:
             "encoding": ls.session.encoding,
             "completions": {"accepted": ls.assistant.accepted, "rejected": ls.assistant.rejected},
             "budget": budget,
-            "gateway": await ls.assistant.gateway.status() if ls.assistant.gateway is not None else None,
+            "gateway": await ls.assistant.serving.status(),  # None: served in process
         }
 
     @server.command(DOCUMENT_STATE)

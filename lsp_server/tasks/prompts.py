@@ -27,7 +27,6 @@ import hashlib
 
 from inference.types import ChatMessage, GenerationRequest
 from lsp_server.analysis.context import AssembledContext
-from routing.policy import RouteTarget
 from routing.tasks import COMPLETION_TASKS, TaskKind
 
 SYSTEM_PROMPT = (
@@ -111,7 +110,6 @@ def split_answer_format(instruction: str) -> tuple[str, str | None]:
 def build_generation_request(
     task: TaskKind,
     request_id: str,
-    target: RouteTarget,
     context: AssembledContext,
     *,
     language: str | None,
@@ -120,13 +118,13 @@ def build_generation_request(
     max_tokens: int,
     cache_key: str = "",
 ) -> GenerationRequest:
-    """The model call for ``task`` sent to ``target``; ``cache_key`` see :func:`prompt_cache_key`."""
+    """The model call for ``task``, without a model (each target's is filled in as it is sent);
+    ``cache_key`` see :func:`prompt_cache_key`."""
     if task in COMPLETION_TASKS:
         return GenerationRequest.fim(
             request_id,
             context.prompt_prefix(),
             context.suffix,
-            model=target.model,
             max_tokens=max_tokens,
             stop=() if context.multiline else ("\n",),
         )
@@ -145,7 +143,6 @@ def build_generation_request(
     return GenerationRequest.chat(
         request_id,
         messages,
-        model=target.model,
         max_tokens=max_tokens,
         stable_chars=len(prefix),
         cache_key=cache_key,

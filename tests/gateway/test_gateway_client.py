@@ -18,7 +18,6 @@ from hybrid_assist.runtime import build_local_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.settings import LocalSettings
 from inference.types import ChatMessage, GenerationRequest
-from lsp_server.analysis.scope import ScopeReport
 from lsp_server.gateway_client import (
     GatewayAuthError,
     GatewayClient,
@@ -29,7 +28,7 @@ from lsp_server.gateway_client import (
 )
 from lsp_server.gateway_mode import GatewayMode, request_body
 from lsp_server.settings import GatewayClientSettings
-from routing.policy import LocalState, RouteInput, RouteTarget
+from routing.policy import LocalState, RouteInput
 from routing.service import RoutedCall, RoutingService
 from routing.settings import RoutingSettings
 from routing.tasks import TaskKind
@@ -64,19 +63,24 @@ def sse(*events: tuple[str, object]) -> bytes:
     return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
 
 
-def scope() -> ScopeReport:
-    return ScopeReport("repository", "python", "function", "add", (0, 0, 1, 0), (), ("file:///p/b.py",), 812, ())
-
-
-def call(task: TaskKind = TaskKind.EXPLAIN, sensitive: tuple[str, ...] = ()) -> RoutedCall:
-    def build(target: RouteTarget) -> GenerationRequest:
-        messages = (ChatMessage("system", "be brief"), ChatMessage("user", "explain add"))
-        return GenerationRequest.chat("ha-1", messages, model=target.model, max_tokens=64)
-
+def call(task: TaskKind = TaskKind.EXPLAIN, sensitive: tuple[str, ...] = (), paths: tuple[str, ...] = ()) -> RoutedCall:
     route_input = RouteInput(
         task, "repository", 812, sensitive=bool(sensitive), sensitive_reasons=sensitive, local=LocalState(False)
     )
-    return RoutedCall("ha-1", "alice", "t", task, route_input, RoutingSettings(), build, prompt="explain add")
+    messages = (ChatMessage("system", "be brief"), ChatMessage("user", "explain add"))
+    template = GenerationRequest.chat("ha-1", messages, max_tokens=64)
+    return RoutedCall(
+        "ha-1",
+        "alice",
+        "t",
+        task,
+        route_input,
+        RoutingSettings(),
+        template,
+        prompt="explain add",
+        paths=paths,
+        scope_files=("file:///p/b.py",),
+    )
 
 
 def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> GatewayClient:
@@ -102,9 +106,8 @@ async def test_assist_posts_the_contract_body_and_turns_done_into_served() -> No
 
     client = client_for(handler)
     pieces: list[str] = []
-    routed = call(sensitive=("path matches **/secrets/**",))
-    generation = routed.build(RouteTarget("gateway", "", cloud=False))
-    body = request_body("ha-1", routed.task, routed.route_input, scope(), ["/p/a.py", "/p/a.py", ""], generation)
+    routed = call(sensitive=("path matches **/secrets/**",), paths=("/p/a.py", "/p/a.py", ""))
+    body = request_body(routed)
     served = await client.assist(body, pieces.append)
     await client.close()
 
@@ -207,10 +210,10 @@ async def test_unreachable_gateway_one_constant_notice_then_lazy_local_fallback(
 
     settings = GatewayClientSettings(url="http://gw.test", fallback_local=True, retry_after_s=60)
     mode = GatewayMode(settings, client_for(_unreachable), fallback)
-    routed = call(TaskKind.EXPLAIN)
+    routed = call(TaskKind.EXPLAIN, paths=("/p/a.py",))
     assert not built  # nothing local is built before it is needed
-    first = await mode.serve(routed, scope(), ["/p/a.py"])
-    second = await mode.serve(routed, scope(), ["/p/a.py"])
+    first = await mode.serve(routed)
+    second = await mode.serve(routed)
     assert len(built) == 1 and mode.fallback is built[0]
     assert first.text == "local answer" and first.target == "local"
     assert first.fell_back and [(a.target, a.outcome) for a in first.attempts] == [
@@ -226,16 +229,16 @@ async def test_unreachable_gateway_one_constant_notice_then_lazy_local_fallback(
 
 async def test_without_fallback_the_answer_is_empty_with_the_reason() -> None:
     mode = GatewayMode(GatewayClientSettings(url="http://gw.test"), client_for(_unreachable))
-    served = await mode.serve(call(), scope(), [])
+    served = await mode.serve(call())
     assert served.text == "" and "unreachable" in served.empty_reason and "fallback_local" in served.empty_reason
-    explained = await mode.explain("ha-2", TaskKind.EXPLAIN, call().route_input, scope(), [])
+    explained = await mode.explain(call())
     assert isinstance(explained, str) and "unreachable" in explained
     await mode.close()
 
 
 async def test_missing_key_says_where_to_put_it_without_calling() -> None:
     mode = GatewayMode(GatewayClientSettings(url="http://gw.test", api_key_env="MY_GW_KEY"), None)
-    served = await mode.serve(call(), scope(), [])
+    served = await mode.serve(call())
     assert "no key" in served.empty_reason and "$MY_GW_KEY" in served.empty_reason
 
 

@@ -96,10 +96,8 @@ async def test_a_cancelled_request_is_aborted_and_its_stream_closed_within_one_s
     executor = RouteExecutor({"local": engine})
     pieces: list[str] = []
 
-    def build(target: RouteTarget) -> GenerationRequest:
-        return GenerationRequest.chat("req-1", (ChatMessage("user", "hi"),), model=target.model, max_tokens=100)
-
-    task = asyncio.create_task(executor.execute(_decision(), build, 30.0, pieces.append))
+    request = GenerationRequest.chat("req-1", (ChatMessage("user", "hi"),), max_tokens=100)
+    task = asyncio.create_task(executor.execute(_decision(), request, 30.0, pieces.append))
     while len(pieces) < 3:  # the answer is streaming
         await asyncio.sleep(STEP_S / 5)
     decoded_at_cancel = engine.decoded["req-1"]

@@ -18,6 +18,7 @@ from lsp_server.analysis.paths import path_to_uri
 from lsp_server.assistant import Assistant
 from lsp_server.requests import AssistRequest
 from lsp_server.session import Session
+from routing.service import RoutingService
 from routing.tasks import TaskKind
 from tests.wire.openai_server import OpenAIWireServer
 
@@ -196,8 +197,9 @@ async def test_metrics_follow_requests_fallbacks_and_circuits(tmp_path: Path, op
     session = Session(settings=settings, roots=[tmp_path])
     for _ in range(3):
         await assistant.run(session, doc, AssistRequest(TaskKind.ARCHITECTURE, doc.uri, 10))
-    assert assistant.usage is not None and assistant.usage.metrics is not None
-    text = assistant.usage.metrics.exposition().decode()
+    usage = assistant.serving.usage if isinstance(assistant.serving, RoutingService) else None
+    assert usage is not None and usage.metrics is not None
+    text = usage.metrics.exposition().decode()
     await assistant.close()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

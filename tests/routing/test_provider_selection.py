@@ -17,7 +17,7 @@ from hybrid_assist.runtime import build_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.settings import ProviderSettings, default_providers
 from inference.types import ChatMessage, GenerationRequest
-from routing.policy import COMPLETIONS_NEED_LOCAL, LocalState, RouteInput, RouteTarget, decide, provider_order
+from routing.policy import COMPLETIONS_NEED_LOCAL, LocalState, RouteInput, decide, provider_order
 from routing.service import RoutedCall, RoutingService
 from routing.settings import RoutingSettings, default_task_policies
 from routing.tasks import TaskKind
@@ -123,9 +123,6 @@ def _served_settings(tmp_path: Path, providers: dict[str, dict[str, Any]]) -> Hy
 def _review_call(settings: HybridSettings, runtime_service: RoutingService, tokens: int = 2_000) -> RoutedCall:
     runtime = runtime_service.runtime
 
-    def build(target: RouteTarget) -> GenerationRequest:
-        return GenerationRequest.chat("sel-1", (ChatMessage("user", "review this"),), model=target.model, max_tokens=64)
-
     return RoutedCall(
         request_id="sel-1",
         user="alice",
@@ -140,7 +137,7 @@ def _review_call(settings: HybridSettings, runtime_service: RoutingService, toke
             missing_keys=runtime.missing_keys(),
         ),
         routing=settings.routing,
-        build=build,
+        template=GenerationRequest.chat("sel-1", (ChatMessage("user", "review this"),), max_tokens=64),
         prompt="review this",
     )
 

@@ -16,7 +16,7 @@ import pytest
 from hybrid_assist.runtime import build_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.types import ChatMessage, GenerationRequest
-from routing.policy import LocalState, RouteInput, RouteTarget
+from routing.policy import LocalState, RouteInput
 from routing.service import RoutedCall, RoutingService
 from routing.tasks import TaskKind
 from tests.routing.test_pipeline_usage import make_settings
@@ -29,10 +29,6 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _call(settings: HybridSettings) -> RoutedCall:
-    def build(target: RouteTarget) -> GenerationRequest:
-        messages = (ChatMessage("user", "review this"),)
-        return GenerationRequest.chat("svc-1", messages, model=target.model, max_tokens=64)
-
     return RoutedCall(
         request_id="svc-1",
         user="alice",
@@ -45,7 +41,7 @@ def _call(settings: HybridSettings) -> RoutedCall:
             local=LocalState(available=True, model="instant"),
         ),
         routing=settings.routing,
-        build=build,
+        template=GenerationRequest.chat("svc-1", (ChatMessage("user", "review this"),), max_tokens=64),
         prompt="review this",
     )
 

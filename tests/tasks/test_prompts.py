@@ -13,7 +13,6 @@ from lsp_server.tasks.prompts import (
     with_answer_format,
 )
 from lsp_server.tasks.repository import SUITE_FORMAT, task_instruction
-from routing.policy import RouteTarget
 from routing.tasks import TaskKind
 from tests.tasks import recorded
 
@@ -24,7 +23,6 @@ def prompt(task: TaskKind, instruction: str, focus: str = "CODE") -> str:
     request = build_generation_request(
         task,
         "r-1",
-        RouteTarget("local", "m", False),
         CONTEXT,
         language="python",
         focus_text=focus,
@@ -74,7 +72,6 @@ def test_the_stable_prefix_ends_where_the_instruction_starts() -> None:
     request = build_generation_request(
         TaskKind.REVIEW,
         "r-1",
-        RouteTarget("anthropic", "claude-sonnet-4-6", True),
         CONTEXT,
         language="markdown",
         focus_text="## Contents",
