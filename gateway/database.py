@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from routing.usage.database import open_engine, run_migrations
+from routing.usage.errors import LedgerError
+from routing.usage.outage import is_unavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "gateway_alembic_version"
@@ -28,6 +30,26 @@ def open_gateway_engine(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def open_gateway_engine_when_possible(url: str) -> tuple[Engine, str]:
+    """:func:`open_gateway_engine`, or, when the database is unreachable now (a restart during an outage), an
+    engine whose migrations were skipped and the reason: the gateway starts, says why at ``/readyz`` and
+    answers 503 until the database is back. Any other failure raises :class:`LedgerError`."""
+    try:
+        return open_gateway_engine(url), ""
+    except LedgerError as exc:
+        engine = open_engine(url, migrate=False)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as probe:
+            if is_unavailable(probe):
+                return engine, exc.message
+            engine.dispose()
+            raise exc from None
+        engine.dispose()
+        raise
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

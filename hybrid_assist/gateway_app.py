@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from gateway.app import ENDPOINTS, create_app
 from gateway.auth import Authenticator
-from gateway.database import open_gateway_engine
+from gateway.database import open_gateway_engine_when_possible
 from gateway.metrics import GatewayMetrics
 from gateway.state import Gateway
 from gateway.store import UserStore
@@ -29,9 +29,16 @@ from routing.usage.ratelimit import build_rate_limiter
 
 def build_gateway(settings: HybridSettings) -> Gateway:
     """Open the database (migrating it), build the engines and the usage control for ``settings``."""
-    engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
+    engine, unreachable = open_gateway_engine_when_possible(ledger_url(settings.ledger.url, settings.data_dir))
     ledger = ledger_on(engine, settings, journal=gateway_journal(settings))
-    budgets = BudgetManager.from_settings(engine, settings.budgets)
+    if unreachable:  # started during an outage: the journal waits, budgeted requests get 503 until it is back
+        ledger.health.failed(unreachable)
+        ledger.migrate_before_writing()
+    budgets = (
+        BudgetManager(engine, settings.budgets)
+        if unreachable
+        else BudgetManager.from_settings(engine, settings.budgets)
+    )
     limiter = build_rate_limiter(settings.limits, engine)
     usage_metrics = UsageMetrics()
     # The limiter stays out of UsageControl: the gateway checks it first, to answer 429 with Retry-After.

@@ -206,9 +206,13 @@ class Ledger:
             engine = open_engine(url, migrate=False)  # LedgerError again: the URL itself is wrong
         logger.error("the ledger cannot be prepared now (%s); rows are kept in memory until it can", reason)
         ledger = cls(engine, **options)
-        ledger._unmigrated = True
+        ledger.migrate_before_writing()
         ledger.health.failed(reason)
         return ledger
+
+    def migrate_before_writing(self) -> None:
+        """Bring the schema up to date before the next write (it could not be done when the ledger opened)."""
+        self._unmigrated = True
 
     # --- writing -----------------------------------------------------------------------------------------------
 

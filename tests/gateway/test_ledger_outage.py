@@ -7,7 +7,9 @@ journal), budgeted cloud requests get 503 ``usage_unavailable`` with
 ``Retry-After`` and the cause in the message, a key never seen before gets
 503 (not 401/500), ``/readyz`` is 503 with the reason and ``/metrics`` says
 so. When it is back, the journal drains and the ledger holds every answered
-request exactly once — also when the gateway was restarted during the outage.
+request exactly once — also when the gateway was restarted during the outage
+(it starts without the database, reports it at ``/readyz`` and refuses with
+503 until it is back), and with two replicas.
 """
 
 from __future__ import annotations
@@ -135,6 +137,20 @@ def ledger_ids(database: str) -> dict[str, int]:
     return counts
 
 
+def wait_alive(gateway: GatewayProcess, timeout_s: float = 60.0) -> None:
+    """``/healthz`` answers (``/readyz`` may not: the database is down)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{gateway.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert gateway.process.poll() is None, gateway.log()
+        time.sleep(0.1)
+    raise AssertionError(f"the gateway did not start:\n{gateway.log()}")
+
+
 def wait_drained(url: str, timeout_s: float = 30.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -241,11 +257,23 @@ def test_rows_journalled_before_a_gateway_restart_reach_the_ledger_once(
     journalled = {json.loads(line)["request_id"].rsplit(".", 1)[0] for line in journal}
     assert {f"down-{n}" for n in range(50)} <= journalled
 
-    own_postgres.start()
+    # The gateway starts again while the database is still down: it runs, says why, and refuses clearly.
     restarted = GatewayProcess(env, tmp_path / "gateway-2.log")
     try:
-        restarted.wait_ready()
+        wait_alive(restarted)
+        ready = httpx.get(f"{restarted.url}/readyz", timeout=5)
+        assert ready.status_code == 503 and "usage database unavailable" in ready.json()["database"]["reason"]
+        refused = httpx.post(
+            f"{restarted.url}/v1/assist",
+            json=assist_body("after-restart", cloud=False),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "usage_unavailable"
+        assert "retry-after" in refused.headers  # its key was never seen by this process
+        own_postgres.start()
         wait_drained(restarted.url)
+        answered += asyncio.run(burst(restarted.url, key, "back", 5))
+        time.sleep(0.5)
     finally:
         restarted.stop()
     rows = ledger_ids(own_postgres.url)
