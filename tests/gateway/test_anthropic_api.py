@@ -5,13 +5,16 @@ local model and the Anthropic wire server (Anthropic's real protocol) as the
 ``anthropic`` provider: ``messages.create`` whole and streamed (Anthropic's
 event sequence) from either, ``count_tokens``, errors in Anthropic's shape,
 requests with tools refused by name; and through the official ``openai``
-SDK: ``models.retrieve`` and the chat fields the gateway refuses. In process:
+SDK: ``models.retrieve`` and the chat fields the gateway refuses; LiteLLM's
+``anthropic/`` models as an outside client. In process:
 ``/v1/messages`` takes from the same rate-limit buckets and writes the same
 ledger rows as the other endpoints.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +26,7 @@ import pytest
 from inference.backend import estimate_tokens
 from tests.gateway.conftest import MakeGateway
 from tests.gateway.harness import GatewayProcess, add_user
+from tests.litellm_proxy import litellm_binary
 from tests.lsp.harness import instant_local, server_env
 from tests.wire.anthropic_server import AnthropicWireServer
 
@@ -258,3 +262,33 @@ async def test_messages_share_rate_limits_and_the_ledger(make_gateway: MakeGatew
         row = ledger.get(served.headers["request-id"])
     assert row is not None and row.request_id.startswith("dev-7.")
     assert (row.user, row.team, row.task, row.target, row.output_tokens) == ("alice", "red", "explain", "local", 4)
+
+
+_LITELLM_ANTHROPIC = """
+import sys, litellm
+base, key = sys.argv[1], sys.argv[2]
+ask = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "add two numbers"}]
+whole = litellm.completion(model="anthropic/auto", api_base=base, api_key=key, messages=ask, max_tokens=32)
+print("whole", whole.choices[0].message.content, whole.usage.completion_tokens, sep="|")
+stream = litellm.completion(
+    model="anthropic/auto", api_base=base, api_key=key, messages=ask, max_tokens=32, stream=True
+)
+print("streamed", "".join(c.choices[0].delta.content or "" for c in stream), sep="|")
+"""
+
+
+def test_litellm_anthropic_prefix_is_served_by_messages(gw: Served) -> None:
+    """LiteLLM's SDK (pinned, own venv) as an outside Anthropic client: ``anthropic/`` models, whole and streamed."""
+    python = litellm_binary().parent / "python"
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run(
+        [str(python), "-c", _LITELLM_ANTHROPIC, gw.server.url, gw.key],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = [line for line in done.stdout.splitlines() if line.startswith(("whole|", "streamed|"))]
+    assert answers == ["whole|return a + b|4", "streamed|return a + b"]
