@@ -4,7 +4,9 @@ The real server runs in a mount namespace of its own (``unshare -m``, as
 root) whose data directory is a small tmpfs: mounted read-only from the start,
 or filled up while it runs. Answers keep coming, the user is told once, the
 rows wait in memory and are in the ledger once the disk is writable again
-(remounted read-write, the filler removed — through ``nsenter``).
+(remounted read-write, the filler removed — through ``nsenter``). Without a
+namespace (not root), the same with a file-size limit (``RLIMIT_FSIZE``, set
+and lifted on the running server with ``prlimit``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +24,9 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from routing.usage.outage import UNAVAILABLE
-from tests.lsp.harness import SERVER, init_params, open_doc, server_env, write_config
+from tests.lsp.harness import SERVER, init_params, open_doc, server_env, start_stdio, write_config
 
-pytestmark = pytest.mark.skipif(
+needs_namespace = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
     reason="needs root, unshare and nsenter for a tmpfs in the server's own mount namespace",
 )
@@ -88,6 +91,7 @@ async def written_within(client: LanguageClient, data: Path, rows: int, timeout_
     return found
 
 
+@needs_namespace
 async def test_a_read_only_data_directory_never_blocks_an_answer(tmp_path: Path) -> None:
     client, root = await start_on_tmpfs(tmp_path, "size=8m,ro")
     try:
@@ -105,6 +109,7 @@ async def test_a_read_only_data_directory_never_blocks_an_answer(tmp_path: Path)
         await client.stop()
 
 
+@needs_namespace
 async def test_a_full_disk_never_blocks_an_answer_and_rows_are_written_when_space_returns(tmp_path: Path) -> None:
     client, root = await start_on_tmpfs(tmp_path, "size=2m")
     data = tmp_path / "data"
@@ -121,6 +126,43 @@ async def test_a_full_disk_never_blocks_an_answer_and_rows_are_written_when_spac
 
         assert in_namespace(client, "rm", filler).returncode == 0
         assert await written_within(client, data, REQUESTS + 1) == REQUESTS + 1
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="needs prlimit (util-linux)")
+async def test_a_file_size_limit_never_blocks_an_answer_and_rows_are_written_when_it_is_lifted(
+    tmp_path: Path,
+) -> None:
+    client = await start_stdio(server_env(tmp_path, write_config(tmp_path)))
+    root = tmp_path / "ws"
+    root.mkdir()
+    await client.initialize_session(init_params(root))
+    pid = str(client._server.pid)  # type: ignore[union-attr]
+    ledger = tmp_path / "data" / "ledger.sqlite3"
+
+    def rows() -> int:
+        with sqlite3.connect(ledger) as connection:
+            return int(connection.execute("select count(*) from ledger_requests").fetchone()[0])
+
+    async def rows_reach(count: int) -> int:
+        for _ in range(80):
+            if rows() >= count:
+                break
+            await asyncio.sleep(0.25)
+        return rows()
+
+    try:
+        await complete(client, root, 0, 1)
+        assert await rows_reach(1) == 1
+        subprocess.run(["prlimit", "--pid", pid, "--fsize=0:unlimited"], check=True)  # no file may grow
+        answers = await complete(client, root, 1, REQUESTS)
+        assert all("a + b" in answer for answer in answers), answers
+        assert len(told(client)) == 1, [m.message for m in client.messages]
+        assert rows() == 1
+        subprocess.run(["prlimit", "--pid", pid, "--fsize=unlimited:unlimited"], check=True)
+        assert await rows_reach(REQUESTS + 1) == REQUESTS + 1
     finally:
         await client.shutdown_session()
         await client.stop()
