@@ -292,3 +292,21 @@ def test_litellm_anthropic_prefix_is_served_by_messages(gw: Served) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     answers = [line for line in done.stdout.splitlines() if line.startswith(("whole|", "streamed|"))]
     assert answers == ["whole|return a + b|4", "streamed|return a + b"]
+
+
+def test_a_failed_call_is_an_api_error_before_the_stream_and_an_error_event_after(gw: Served) -> None:
+    client = gw.anthropic()
+    gw.wire.fail("server_error")
+    with pytest.raises(anthropic.InternalServerError) as failed:
+        client.messages.create(model=CLAUDE, max_tokens=32, messages=ASK)
+    assert failed.value.status_code == 503
+    assert isinstance(failed.value.body, dict) and failed.value.body["error"]["type"] == "api_error"
+    gw.wire.fail("reset", after_chunks=2)
+    gw.wire.reply("one two three four five six")
+    events: list[Any] = []
+    with pytest.raises(anthropic.APIStatusError) as broken:
+        events.extend(client.messages.create(model=CLAUDE, max_tokens=32, messages=ASK, stream=True))
+    assert _event_types(events) == ["message_start", "content_block_start", "content_block_delta"]
+    assert isinstance(broken.value.body, dict) and broken.value.body["type"] == "error"
+    error = broken.value.body["error"]
+    assert error["type"] == "api_error" and error["message"].startswith("anthropic failed after part of its answer")
