@@ -8,26 +8,34 @@ requests with tools refused by name; and through the official ``openai``
 SDK: ``models.retrieve`` and the chat fields the gateway refuses; LiteLLM's
 ``anthropic/`` models as an outside client. In process:
 ``/v1/messages`` takes from the same rate-limit buckets and writes the same
-ledger rows as the other endpoints.
+ledger rows as the other endpoints, and ``count_tokens`` counts with the
+transformers engine's tokenizer (a tiny real-format model) when it is loaded.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import openai
 import pytest
+from transformers import AutoTokenizer
 
+from hybrid_assist.config import ConfigLayer, validate_layers
+from hybrid_assist.gateway_app import build_gateway_app
+from hybrid_assist.settings import HybridSettings
 from inference.backend import estimate_tokens
+from inference.testing.tiny_models import build_tiny_model
 from tests.gateway.conftest import MakeGateway
 from tests.gateway.harness import GatewayProcess, add_user
 from tests.litellm_proxy import litellm_binary
-from tests.lsp.harness import instant_local, server_env
+from tests.lsp.harness import cloud_providers, instant_local, server_env
 from tests.wire.anthropic_server import AnthropicWireServer
 
 pytestmark = pytest.mark.slow
@@ -310,3 +318,30 @@ def test_a_failed_call_is_an_api_error_before_the_stream_and_an_error_event_afte
     assert isinstance(broken.value.body, dict) and broken.value.body["type"] == "error"
     error = broken.value.body["error"]
     assert error["type"] == "api_error" and error["message"].startswith("anthropic failed after part of its answer")
+
+
+async def test_count_tokens_uses_the_local_tokenizer_when_one_is_loaded(tmp_path: Path) -> None:
+    """In process, the transformers engine on a tiny real-format model: its tokenizer counts, and the header says so."""
+    model = build_tiny_model(tmp_path / "qwen", "qwen2.5-coder")
+    config = (
+        f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "transformers"\nmodel = "{model}"\n'
+        f'device = "cpu"\ndownload = false\n{cloud_providers()}'
+    )
+    loaded = validate_layers(HybridSettings, [ConfigLayer("test config", tomllib.loads(config))])
+    assert not loaded.problems, loaded.problems
+    app = build_gateway_app(loaded.settings)
+    gateway = app.state.gateway
+    system, question = "You explain code.", "What does   def   add(a, b): return a+b   do?"
+    body = {"model": "auto", "system": system, "messages": [{"role": "user", "content": question}]}
+    async with app.router.lifespan_context(app):
+        await gateway.runtime.wait_local(120.0)
+        assert gateway.runtime.local_state().available
+        key = gateway.store.add_user("alice", "default")[1]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            answer = await client.post("/v1/messages/count_tokens", json=body, headers={"x-api-key": key})
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(model))
+    expected = len(tokenizer(system + question, add_special_tokens=False)["input_ids"])
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-hybrid-token-count"] == "tokenizer"
+    assert answer.json() == {"input_tokens": expected} and expected != estimate_tokens(system + question)
