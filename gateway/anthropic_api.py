@@ -219,12 +219,12 @@ async def messages(request: Request) -> Response:
 
 def _failed(served: Served, headers: dict[str, str]) -> JSONResponse:
     message = served.empty_reason or "the request could not be served"
-    response = error_response(ApiError(503, "unavailable", message, headers))
-    return response
+    return error_response(ApiError(503, "unavailable", message, headers))
 
 
-def _error_event(code: str, message: str, kind: str = "api_error") -> dict[str, str]:
-    return sse_event("error", {"type": "error", "error": {"type": kind, "message": message, "code": code}})
+def _error_event(code: str, message: str) -> dict[str, str]:
+    """The event that ends a stream which failed after it began (the SDK raises it as ``APIStatusError``)."""
+    return sse_event("error", {"type": "error", "error": {"type": "api_error", "message": message, "code": code}})
 
 
 async def _events(
