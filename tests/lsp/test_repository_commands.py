@@ -335,7 +335,11 @@ async def test_architecture_and_documentation_are_written_and_shown(
     root = _repo(tmp_path / "project")
     openai_server.reply(recorded.ARCHITECTURE_ANSWER)
     gemini_server.reply(recorded.DOCUMENTATION_ANSWER)
-    client = await _start(tmp_path, root, _config(tmp_path, providers=_wire_providers(openai_server, gemini_server)))
+    # documentation that fits the local window is served locally by default (local first): this one goes to
+    # the cloud, as the table said before
+    pinned = '[routing.tasks.documentation]\nlocal_up_to = "never"\ncloud = "gemini:gemini-2.5-pro"\n'
+    providers = _wire_providers(openai_server, gemini_server) + pinned + "max_output_tokens = 4000\n"
+    client = await _start(tmp_path, root, _config(tmp_path, providers=providers))
     stop_later.append(client)
 
     result = await command(client, "hybrid.architecture")
