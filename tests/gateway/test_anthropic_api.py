@@ -345,3 +345,14 @@ async def test_count_tokens_uses_the_local_tokenizer_when_one_is_loaded(tmp_path
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-hybrid-token-count"] == "tokenizer"
     assert answer.json() == {"input_tokens": expected} and expected != estimate_tokens(system + question)
+
+
+def test_a_secret_in_a_message_never_reaches_the_cloud_provider(gw: Served) -> None:
+    """The gateway's secret scan covers /v1/messages: with the default policy the secret is redacted on the way out."""
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    gw.wire.reply("done")
+    ask = [{"role": "user", "content": [{"type": "text", "text": f'GITHUB_TOKEN = "{secret}"\nExplain this.'}]}]
+    answer = gw.anthropic().messages.create(model=CLAUDE, max_tokens=32, system=f"token {secret}", messages=ask)  # type: ignore[arg-type]
+    assert answer.content[0].type == "text" and answer.content[0].text == "done"
+    (sent,) = gw.wire.generation_requests()
+    assert secret not in str(sent.body) and "Explain this." in str(sent.body)
