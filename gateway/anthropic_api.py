@@ -70,7 +70,6 @@ MESSAGES_UNSUPPORTED: Unsupported = {
     "output_config": ("output configuration (structured output, effort) is not supported yet", ()),
     "output_format": ("structured output is not supported yet", ()),
     "top_k": ("not supported yet", ()),
-    "top_p": ("not supported yet (only 1)", (1,)),
     "mcp_servers": ("MCP servers are not supported", ([],)),
     "container": ("containers are not supported", ()),
     "context_management": ("context management is not supported", ()),
@@ -179,6 +178,7 @@ async def messages(request: Request) -> Response:
         max_tokens=max_tokens,
         temperature=get_float(body, "temperature", "temperature", maximum=1.0) or 0.0,
         stop=get_str_list(body, "stop_sequences", "stop_sequences"),
+        top_p=get_float(body, "top_p", "top_p", maximum=1.0),
     )
     stream = get_bool(body, "stream", "stream")
     task = task_header(request, TaskKind.EXPLAIN)

@@ -43,6 +43,8 @@ class Generation:
     max_tokens: int | None = None  # None: the task policy's max_output_tokens
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    top_p: float | None = None
+    seed: int | None = None
 
     def texts(self) -> tuple[str, ...]:
         return (self.prefix, self.suffix, *(m.content for m in self.messages))
@@ -198,6 +200,8 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         max_tokens=min(gen.max_tokens or default_tokens, cap),
         temperature=gen.temperature,
         stop=gen.stop,
+        top_p=gen.top_p,
+        seed=gen.seed,
     )
     call = RoutedCall(
         request_id=request_id,

@@ -77,8 +77,6 @@ async def retrieve_model(request: Request) -> Response:
 #: are accepted). Any other value is a 400 ``unsupported_field`` naming the field, never a silent drop.
 Unsupported = dict[str, tuple[str, tuple[object, ...]]]
 _SAMPLING: Unsupported = {
-    "seed": ("not supported yet (the gateway does not pass a seed to its targets)", ()),
-    "top_p": ("not supported yet (only 1)", (1,)),
     "logit_bias": ("not supported", ({},)),
     "presence_penalty": ("not supported (only 0)", (0,)),
     "frequency_penalty": ("not supported (only 0)", (0,)),
@@ -147,15 +145,28 @@ def _user(body: dict[str, Any]) -> str:
     return get_str(body, "user", "user")
 
 
-def _common(body: dict[str, Any]) -> tuple[int | None, float, tuple[str, ...]]:
+def sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """``top_p`` and ``seed`` as :class:`Generation` fields (sent to the targets that take them)."""
+    return {
+        "top_p": get_float(body, "top_p", "top_p", maximum=1.0),
+        "seed": get_int(body, "seed", "seed", minimum=-(2**63), maximum=2**63 - 1),
+    }
+
+
+def _common(body: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Generation` fields chat and completions share."""
     max_tokens = get_int(body, "max_completion_tokens", "max_completion_tokens", minimum=1)
     if max_tokens is None:
         max_tokens = get_int(body, "max_tokens", "max_tokens", minimum=1)
-    temperature = get_float(body, "temperature", "temperature", maximum=2.0) or 0.0
     n = get_int(body, "n", "n", minimum=1)
     if n is not None and n != 1:
         raise invalid("n", "only n = 1 is supported")
-    return max_tokens, temperature, get_str_list(body, "stop", "stop", one_string_ok=True)
+    return {
+        "max_tokens": max_tokens,
+        "temperature": get_float(body, "temperature", "temperature", maximum=2.0) or 0.0,
+        "stop": get_str_list(body, "stop", "stop", one_string_ok=True),
+        **sampling(body),
+    }
 
 
 async def chat_completions(request: Request) -> Response:
@@ -163,10 +174,8 @@ async def chat_completions(request: Request) -> Response:
     body = await json_body(request, gateway)
     refuse_unsupported(body, CHAT_UNSUPPORTED)
     model = resolve_model(gateway, body)
-    max_tokens, temperature, stop = _common(body)
-    messages = parse_messages(body.get("messages"), "messages")
     generation = Generation(
-        RequestKind.CHAT, messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop
+        RequestKind.CHAT, messages=parse_messages(body.get("messages"), "messages"), **_common(body)
     )
     task = task_header(request, TaskKind.EXPLAIN)
     spec = CallSpec(
@@ -180,7 +189,8 @@ async def completions(request: Request) -> Response:
     body = await json_body(request, gateway)
     refuse_unsupported(body, COMPLETIONS_UNSUPPORTED)
     model = resolve_model(gateway, body)
-    max_tokens, temperature, stop = _common(body)
+    common = _common(body)
+    common["max_tokens"] = common["max_tokens"] or 16
     prompt = body.get("prompt")
     if isinstance(prompt, list):
         if len(prompt) != 1 or not isinstance(prompt[0], str):
@@ -189,9 +199,7 @@ async def completions(request: Request) -> Response:
     if not isinstance(prompt, str):
         raise invalid("prompt", "is required and must be a string")
     suffix = get_str(body, "suffix", "suffix")
-    generation = Generation(
-        RequestKind.FIM, prefix=prompt, suffix=suffix, max_tokens=max_tokens or 16, temperature=temperature, stop=stop
-    )
+    generation = Generation(RequestKind.FIM, prefix=prompt, suffix=suffix, **common)
     task = task_header(request, TaskKind.COMPLETION)
     spec = CallSpec(
         task, scope_header(request), generation=generation, requested_model=model, client_request_id=_user(body)

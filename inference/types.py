@@ -37,6 +37,8 @@ class GenerationRequest:
     temperature: float = 0.0
     stop: Sequence[str] = ()
     timeout_s: float | None = None
+    top_p: float | None = None  # nucleus sampling; None: the target's default (not sent)
+    seed: int | None = None  # sampling seed, sent to targets that take one (not Anthropic)
     # Provider prompt caching (CHAT only): the first ``stable_chars`` characters of the first user message
     # (with every message before it) are the stable prefix that repeats across requests on the same code;
     # ``cache_key`` groups requests that share it (per repository and user), e.g. OpenAI's prompt_cache_key.

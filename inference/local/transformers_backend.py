@@ -335,6 +335,8 @@ class TransformersBackend(LocalEngine[_Loaded]):
             sampling: dict[str, Any] = {"do_sample": False}
             if request.temperature > 0:
                 sampling = {"do_sample": True, "temperature": request.temperature}
+                if request.top_p is not None:
+                    sampling["top_p"] = request.top_p
             pad = loaded.tokenizer.pad_token_id
             with torch.inference_mode():
                 loaded.model.generate(

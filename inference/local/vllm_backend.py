@@ -255,6 +255,8 @@ class VllmBackend(LocalEngine[_Engine]):
         return SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_p=1.0 if request.top_p is None else request.top_p,
+            seed=request.seed,
             stop=list(request.stop) or None,
             stop_token_ids=list(loaded.stop_ids),
             skip_special_tokens=True,

@@ -99,6 +99,8 @@ class GeminiBackend(SdkBackend[genai.Client]):
             system_instruction=system or None,
             max_output_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
             stop_sequences=list(request.stop)[:_MAX_STOP] or None,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             http_options=types.HttpOptions(timeout=_millis(timeout_s)),

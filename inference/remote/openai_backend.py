@@ -73,6 +73,8 @@ class OpenAIBackend(SdkBackend[AsyncOpenAI]):
             stream_options={"include_usage": True},
             max_completion_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_p=request.top_p if request.top_p is not None else omit,
+            seed=request.seed if request.seed is not None else omit,
             stop=stop or omit,
             prompt_cache_key=request.cache_key if request.cache_key and self.settings.prompt_cache != "off" else omit,
             timeout=timeout_s,

@@ -215,6 +215,10 @@ class OpenAICompatibleBackend(RemoteBackend):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.seed is not None:
+            body["seed"] = request.seed
         stop = list(request.stop)
         if request.kind is RequestKind.CHAT:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]

@@ -33,10 +33,11 @@ from hybrid_assist.settings import HybridSettings
 from inference.backend import estimate_tokens
 from inference.testing.tiny_models import build_tiny_model
 from tests.gateway.conftest import MakeGateway
-from tests.gateway.harness import GatewayProcess, add_user
+from tests.gateway.harness import OPENAI_KEY_ENV, GatewayProcess, add_user
 from tests.litellm_proxy import litellm_binary
 from tests.lsp.harness import cloud_providers, instant_local, server_env
 from tests.wire.anthropic_server import AnthropicWireServer
+from tests.wire.openai_server import OpenAIWireServer
 
 pytestmark = pytest.mark.slow
 
@@ -227,8 +228,7 @@ def test_openai_models_retrieve_and_a_real_created(gw: Served) -> None:
         ("logprobs", True),
         ("top_logprobs", 2),
         ("n", 2),
-        ("seed", 7),
-        ("top_p", 0.5),
+        ("presence_penalty", 0.5),
     ],
 )
 def test_chat_fields_the_gateway_cannot_honour_are_refused_by_name(gw: Served, field: str, value: Any) -> None:
@@ -356,3 +356,19 @@ def test_a_secret_in_a_message_never_reaches_the_cloud_provider(gw: Served) -> N
     assert answer.content[0].type == "text" and answer.content[0].text == "done"
     (sent,) = gw.wire.generation_requests()
     assert secret not in str(sent.body) and "Explain this." in str(sent.body)
+
+
+async def test_seed_and_top_p_reach_the_target(
+    make_gateway: MakeGateway, openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(OPENAI_KEY_ENV, "sk-test")
+    openai_server.reply("seeded")
+    chat = {"model": "gpt-4o-mini", "messages": ASK, "seed": 7, "top_p": 0.5, "max_tokens": 8}
+    async with make_gateway(openai_url=openai_server.base_url) as g:
+        headers = {"Authorization": f"Bearer {g.key('alice')}"}
+        answer = await g.client.post("/v1/chat/completions", json=chat, headers=headers)
+        assert answer.status_code == 200, answer.text
+        refused = await g.client.post("/v1/chat/completions", json={**chat, "top_p": 1.5}, headers=headers)
+    assert refused.status_code == 400 and refused.json()["error"]["message"].startswith("top_p: ")
+    (sent,) = openai_server.generation_requests()
+    assert (sent.body["seed"], sent.body["top_p"]) == (7, 0.5)
