@@ -195,7 +195,9 @@ async def messages(request: Request) -> Response:
         raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
     refuse_if_unavailable(gateway, prepared.decision)
-    shape = _Message(call.request_id, prepared.decision.model or AUTO, max_tokens, prepared.decision.input_tokens)
+    shape = _Message(
+        call.request_id, prepared.decision.model or AUTO, call.template.max_tokens, prepared.decision.input_tokens
+    )
     headers = {"X-Hybrid-Request-Id": call.request_id, "request-id": call.request_id}
     serving = ServeTask(gateway, call, forward=stream)
     try:

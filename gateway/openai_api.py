@@ -218,7 +218,7 @@ async def _answer(
         raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
     shape = _Shape(chat, call.request_id, prepared.decision.model or AUTO)
-    shape.max_tokens = spec.generation.max_tokens or 0 if spec.generation is not None else 0
+    shape.max_tokens = call.template.max_tokens  # as sent: the policy's default or the cap when they apply
     headers = {"X-Hybrid-Request-Id": call.request_id}
     if not stream:
         return await _whole(request, gateway, ServeTask(gateway, call, forward=False), shape, headers)

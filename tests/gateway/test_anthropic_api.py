@@ -372,3 +372,18 @@ async def test_seed_and_top_p_reach_the_target(
     assert refused.status_code == 400 and refused.json()["error"]["message"].startswith("top_p: ")
     (sent,) = openai_server.generation_requests()
     assert (sent.body["seed"], sent.body["top_p"]) == (7, 0.5)
+
+
+async def test_an_answer_cut_by_the_gateways_cap_says_so(make_gateway: MakeGateway) -> None:
+    """``length`` / ``max_tokens`` follow the limit actually sent (the policy's default, the gateway's cap)."""
+    async with make_gateway("[gateway_server]\nmax_output_tokens = 2\n") as g:
+        key = g.key("alice")
+        chat = await g.client.post(
+            "/v1/chat/completions", json={"model": "auto", "messages": ASK}, headers={"Authorization": f"Bearer {key}"}
+        )
+        message = await g.client.post(
+            "/v1/messages", json={"model": "auto", "max_tokens": 64, "messages": ASK}, headers={"x-api-key": key}
+        )
+    assert chat.json()["choices"][0]["finish_reason"] == "length"
+    assert chat.json()["usage"]["completion_tokens"] == 2
+    assert message.json()["stop_reason"] == "max_tokens" and message.json()["usage"]["output_tokens"] == 2
