@@ -29,7 +29,7 @@ from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.runtime import RoutingRuntime
 from routing.sensitivity import WITHHELD, SensitiveRules
 from routing.service import RoutedCall, Serving
-from routing.settings import SensitiveSettings
+from routing.settings import RoutingSettings, SensitiveSettings
 from routing.tasks import COMPLETION_TASKS, REPOSITORY_TASKS, TaskKind
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,10 @@ class Assistant:
         return self.serving.feedback(request_id, accepted, task)
 
     # -- preparation (no model call) -----------------------------------
-    def input_limit(self, session: Session, task: TaskKind, scope_level: str = "repository") -> InputLimit:
+    def input_limit(
+        self, session: Session, task: TaskKind, scope_level: str = "repository", tier: int = 0
+    ) -> InputLimit:
         """The largest prompt a target that may serve ``task`` holds now (its window less the answer)."""
-        settings = session.settings
         facts = RouteInput(
             task=task,
             scope_level=scope_level,
@@ -95,7 +96,7 @@ class Assistant:
             unhealthy=self.runtime.unhealthy(),
             missing_keys=self.runtime.missing_keys(),
         )
-        return input_limit(facts, settings.routing.for_team(settings.team), self.runtime.providers)
+        return input_limit(facts, _routing(session, task, tier), self.runtime.providers)
 
     def _prepare(self, session: Session, doc: Document, request: AssistRequest, cap: int | None = None) -> _Prepared:
         settings = session.settings
@@ -106,7 +107,7 @@ class Assistant:
         counter = local.token_counter() if local is not None else None
         completion = request.task in COMPLETION_TASKS
         # The context fits the largest window among the targets that may serve the request (less the answer).
-        limit = self.input_limit(session, request.task, scope.level).tokens
+        limit = self.input_limit(session, request.task, scope.level, request.tier).tokens
         if cap is not None:
             limit = cap if limit is None else min(limit, cap)
         budget = settings.completion.context_tokens if completion else settings.analysis.repository_max_tokens
@@ -128,7 +129,7 @@ class Assistant:
             context, scope.files if request.task == TaskKind.MULTI_FILE_REFACTOR else (), request
         )
         by_path = {_path(uri): uri for uri in context_uris}
-        routing = settings.routing.for_team(settings.team)
+        routing = _routing(session, request.task, request.tier)
         facts = RouteFacts(request.task, scope.level, context_tokens, document=path, context=list(by_path))
         rules = sensitive_rules(settings.sensitive, session.roots)
         route = plan_route(facts, self.runtime, routing, rules, may_withhold=True)
@@ -235,11 +236,12 @@ class Assistant:
     def _call(self, session: Session, doc: Document, request: AssistRequest, prepared: _Prepared) -> RoutedCall:
         """The model call of ``request``: the generation request (no model: the executor fills it in) and its route."""
         settings = session.settings
-        routing = settings.routing.for_team(settings.team)
+        routing = _routing(session, request.task, request.tier)
         completion = request.task in COMPLETION_TASKS
         policy = routing.tasks.get(request.task.value)
         max_tokens = settings.completion.max_tokens if completion else (policy.max_output_tokens if policy else 512)
         context = prepared.context
+        workspace = str(session.roots[0]) if session.roots else ""  # the session's first root: the ledger's
         template = build_generation_request(
             request.task,
             request.request_id,
@@ -248,7 +250,7 @@ class Assistant:
             focus_text=prepared.focus,
             instruction=request.instruction,
             max_tokens=max_tokens,
-            cache_key=prompt_cache_key(settings.user, str(session.roots[0]) if session.roots else ""),
+            cache_key=prompt_cache_key(settings.user, workspace),
         )
         scope = prepared.explanation.scope
         return RoutedCall(
@@ -265,6 +267,7 @@ class Assistant:
             paths=tuple(prepared.paths),
             scope_files=scope.files,
             scope_symbols=tuple(s.name for s in scope.symbols),
+            workspace=workspace,
         )
 
     async def _run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:
@@ -357,3 +360,9 @@ def _focus_text(doc: Document, unit_range: tuple[int, int, int, int], request: A
     if end <= start:
         return doc.text
     return data[start:end].decode("utf-8", "replace")
+
+
+def _routing(session: Session, task: TaskKind, tier: int) -> RoutingSettings:
+    """The session's routing settings for its team, with ``task`` escalated to its ``tier`` (cheap first)."""
+    settings = session.settings
+    return settings.routing.for_team(settings.team).escalated(task.value, tier)

@@ -80,6 +80,8 @@ class Outcome:
     attempts: tuple[Attempt, ...] = ()
     prompt: str = ""
     usage_estimated: bool = False  # the server reported no usage; the counts are the backend's estimate
+    workspace: str = ""  # the session's workspace root ("": unknown)
+    reason: str = ""  # why the request failed or was denied ("": served)
 
 
 class UsageControl:
@@ -229,6 +231,8 @@ class UsageControl:
                     prompt_sha256=hashlib.sha256(outcome.prompt.encode("utf-8", "surrogatepass")).hexdigest(),
                     prompt=outcome.prompt if self.ledger.store_prompts else None,
                     usage_estimated=outcome.usage_estimated,
+                    workspace=outcome.workspace,
+                    reason=outcome.reason,
                     unsettled=unsettled and outcome.cost_usd > 0,
                 )
             )

@@ -49,6 +49,7 @@ class RoutedCall:
     paths: tuple[str, ...] = ()  # the files whose text is in the request, the document first
     scope_files: tuple[str, ...] = ()  # the other workspace files the scope measurement used
     scope_symbols: tuple[str, ...] = ()  # the workspace symbols it resolved
+    workspace: str = ""  # the session's workspace root, for the ledger ("": unknown, e.g. a gateway call)
 
     @property
     def scope_level(self) -> str:
@@ -149,9 +150,7 @@ class RoutingService:
             may_cost = any(t.cloud or t.cost_usd > 0 for t in decision.chain())
             admission = await self.usage.admit(call.user, call.team, route_input.context_tokens, may_cost=may_cost)
             if not admission.allowed:
-                return Served(
-                    "", decision, empty_reason=admission.reason, notices=(admission.reason,), outcome="denied"
-                )
+                return await self._refuse(call, decision, "denied", admission.reason, started, [admission.reason])
             notices += admission.notices
             if admission.budget_remaining_usd is not None:
                 unlimited = decision
@@ -174,9 +173,7 @@ class RoutingService:
             reason = decision.empty_reason  # the primary target's blocking reason first
             if COMPLETIONS_NEED_LOCAL in decision.blocked:  # the editor says it once per session
                 notices.append(f"hybrid-assist: {COMPLETIONS_NEED_LOCAL} ({decision.blocked[0]})")
-            return Served(
-                "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome="no_target"
-            )
+            return await self._refuse(call, decision, "no_target", reason, started, notices)
 
         # what a cloud target gets: the secrets found redacted (the executor fills in each target's model)
         cloud_request = redact_request(call.template) if call.secrets else None
@@ -200,7 +197,7 @@ class RoutingService:
         if execution is not None:
             cost = actual_cost(execution.target, execution.usage, self.runtime.providers, call.routing)
             attempts = execution.attempts
-        notices += await self._finish(hold, call, decision, execution, outcome, started, cost)
+        notices += await self._finish(hold, call, decision, execution, outcome, started, cost, empty_reason)
         if execution is None:
             return Served(
                 "",
@@ -227,6 +224,15 @@ class RoutingService:
             notices=tuple(notices),
         )
 
+    async def _refuse(
+        self, call: RoutedCall, decision: RouteDecision, outcome: str, reason: str, started: float, notices: list[str]
+    ) -> Served:
+        """A call sent nowhere (``denied``: rate limit; ``no_target``): its ledger row (reason, cost 0), its answer."""
+        notices = [*notices, *await self._finish(None, call, decision, None, outcome, started, reason=reason)]
+        return Served(
+            "", decision, empty_reason=reason, latency_ms=_ms(started), notices=tuple(notices), outcome=outcome
+        )
+
     async def _finish(
         self,
         hold: Hold | None,
@@ -236,10 +242,12 @@ class RoutingService:
         outcome: str,
         started: float,
         cost: float = 0.0,
+        reason: str = "",
     ) -> list[str]:
         if self.usage is None:
             return []
-        served = execution.target if execution is not None else decision.primary
+        sent = execution is not None or outcome != "denied"  # a denied call went to no target
+        served = execution.target if execution is not None else (decision.primary if sent else None)
         usage = execution.usage if execution is not None else None
         record = Outcome(
             request_id=call.request_id,
@@ -259,6 +267,8 @@ class RoutingService:
             outcome=outcome,
             attempts=execution.attempts if execution is not None else (),
             prompt=call.prompt,
+            workspace=call.workspace,
+            reason=reason,
         )
         metrics = self.usage.metrics
         if metrics is not None:

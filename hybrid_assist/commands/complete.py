@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 from pathlib import Path
 
 from hybrid_assist.config import SettingsLoader
 from hybrid_assist.language_server import build_assistant
 from hybrid_assist.settings import HybridSettings
+from hybrid_assist.workspace import workspace_root
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.paths import path_to_uri
@@ -56,22 +56,6 @@ def position_problem(doc: Document, line: int, character: int) -> str | None:
     return None
 
 
-def _workspace_root(file: Path) -> Path:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(file.parent), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            return Path(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return file.parent
-
-
 async def run_complete(args: argparse.Namespace, loader: SettingsLoader[HybridSettings]) -> int:
     file: Path = args.file.resolve()
     try:
@@ -98,7 +82,7 @@ async def run_complete(args: argparse.Namespace, loader: SettingsLoader[HybridSe
     if not getattr(args, "verbose", False):
         # the engine's state is part of this command's own output (the route's reasons): not a log line too
         logging.getLogger("routing.runtime").setLevel(logging.ERROR)
-    root = (args.workspace or _workspace_root(file)).resolve()
+    root = (args.workspace or workspace_root(file.parent)).resolve()
     loaded = loader.load([root])
     settings = loaded.settings
     index = WorkspaceIndex([root], settings.analysis)

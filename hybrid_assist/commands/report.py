@@ -5,6 +5,13 @@
     hybrid-assist report --since 2025-06-01 --by team
     hybrid-assist report --since 7d --by route --format csv
     hybrid-assist report --by user --format json --chart cost.png
+    hybrid-assist report --all                      # every workspace's requests, not only this one's
+
+A report shows the requests of one workspace: by default the current one (the
+git repository around the current directory, else the directory itself);
+``--workspace PATH`` picks another, ``--all`` shows every workspace (the
+ledger is shared by every checkout of the user, and a team gateway's by the
+team). Its header says which.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hybrid_assist.settings import HybridSettings
+from hybrid_assist.workspace import workspace_root
 
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -32,6 +40,15 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", choices=["user", "team", "task", "route"], default="team", help="Group rows by.")
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table", help="Output format.")
     parser.add_argument("--chart", type=Path, default=None, metavar="FILE.png", help="Also draw a bar chart.")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="Only the requests of this workspace (default: the git root of the current directory, else it).",
+    )
+    which.add_argument("--all", action="store_true", help="The requests of every workspace.")
     parser.add_argument("--ledger", default="", help="Ledger URL (default: [ledger] url, or the data directory).")
 
 
@@ -72,8 +89,9 @@ def run_report(args: argparse.Namespace, settings: HybridSettings, *, now: datet
     except LedgerError as exc:
         print(f"hybrid-assist report: {exc.message}", file=sys.stderr)
         return 1
+    workspace = None if args.all else str((args.workspace or workspace_root(Path.cwd())).resolve())
     try:
-        report = build_report(ledger, since, until, args.by, settings.providers, settings.routing.tasks)
+        report = build_report(ledger, since, until, args.by, settings.providers, settings.routing.tasks, workspace)
     finally:
         ledger.close()
     renderers = {"table": render_table, "json": render_json, "csv": render_csv}

@@ -14,6 +14,8 @@ file: appends and drains hold an exclusive ``flock`` on it.
 The journal is bounded (``[ledger] journal_max_entries``): beyond it, rows
 are dropped and counted (:attr:`Journal.dropped`, logged) rather than filling
 the disk. A torn last line (a crash mid-append) is skipped with a warning.
+A line written before a field was added to the entry (``workspace`` and
+``reason`` came with ledger migration 0003) reads with that field's default.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ Three ways to write a :class:`LedgerEntry`:
 
 ``usage_estimated`` marks a row whose token counts the backend counted
 itself because the server reported none (migration ``0002``); the
-aggregates count such rows (:attr:`UsageAggregate.estimated`).
+aggregates count such rows (:attr:`UsageAggregate.estimated`). ``workspace``
+(the session's workspace root, '' unknown) and ``reason`` (why a request
+failed or was denied) came with migration ``0003``; the readers take a
+``workspace`` to sum one workspace's requests (None: every workspace).
 
 Recording is idempotent by ``request_id``: a second row with the same id is
 ignored. With a :class:`~routing.usage.journal.Journal` (the gateway's), a
@@ -30,13 +33,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Engine, and_, case, func, select, text
+from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from routing.usage._writer import BatchWriter
@@ -77,6 +81,8 @@ _COLUMNS = (
     "prompt_sha256",
     "prompt_text",
     "usage_estimated",
+    "workspace",
+    "reason",
 )
 #: How SQLAlchemy stores a DateTime in SQLite (always with microseconds, so that text order is time order).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -122,6 +128,8 @@ class LedgerEntry:
     prompt: str | None = None  # kept only when the ledger stores prompts
     time: datetime = field(default_factory=utcnow)
     usage_estimated: bool = False  # the token counts were estimated: the server reported none
+    workspace: str = ""  # the session's workspace root ("": unknown, e.g. a gateway call without one)
+    reason: str = ""  # why the request failed or was denied ("": served)
     unsettled: bool = False  # served while the database was down, fail-open: charge the budget once written
 
 
@@ -325,6 +333,8 @@ class Ledger:
             digest,
             entry.prompt if self.store_prompts else None,
             entry.usage_estimated,
+            entry.workspace,
+            entry.reason,
         )
 
     def _row(self, entry: LedgerEntry) -> dict[str, Any]:
@@ -391,10 +401,11 @@ class Ledger:
         until: datetime | None = None,
         *,
         user: str | None = None,
+        workspace: str | None = None,
         limit: int | None = None,
     ) -> list[LedgerEntry]:
-        """Entries in ``[since, until)``, oldest first, optionally of one user."""
-        query = select(ledger_requests).where(*_period(since, until))
+        """Entries in ``[since, until)``, oldest first, optionally of one user or one workspace."""
+        query = select(ledger_requests).where(*requests_in(since, until, workspace))
         if user is not None:
             query = query.where(ledger_requests.c.user_name == user)
         query = query.order_by(ledger_requests.c.created_at, ledger_requests.c.id).limit(limit)
@@ -413,8 +424,11 @@ class Ledger:
             ).scalar()
         return None if value is None else bool(value)
 
-    def aggregate(self, since: datetime | None, until: datetime | None, by: GroupBy) -> list[UsageAggregate]:
-        """Sums per (``by`` key, task, target, model) over ``[since, until)``, with feedback counts."""
+    def aggregate(
+        self, since: datetime | None, until: datetime | None, by: GroupBy, *, workspace: str | None = None
+    ) -> list[UsageAggregate]:
+        """Sums per (``by`` key, task, target, model) over ``[since, until)``, with feedback counts;
+        ``workspace``: only that workspace's requests (see :func:`in_workspace`)."""
         if by not in _GROUP_COLUMNS:
             raise ValueError(f"cannot group by {by!r}; expected one of: {', '.join(_GROUP_COLUMNS)}")
         key = _GROUP_COLUMNS[by]
@@ -437,7 +451,7 @@ class Ledger:
                 func.sum(case((r.usage_estimated.is_(True), 1), else_=0)).label("estimated"),
             )
             .select_from(ledger_requests.outerjoin(ledger_feedback, ledger_feedback.c.request_id == r.request_id))
-            .where(*_period(since, until))
+            .where(*requests_in(since, until, workspace))
             .group_by(key, r.task, r.target, r.model)
             .order_by(key, r.task, r.target, r.model)
         )
@@ -469,12 +483,23 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
-def _period(since: datetime | None, until: datetime | None) -> list[Any]:
-    conditions = []
+def in_workspace(workspace: str) -> ColumnElement[bool]:
+    """Rows of ``workspace`` or of a folder inside it (a session may open a sub-folder of a repository)."""
+    column = ledger_requests.c.workspace
+    root = workspace.rstrip(os.sep) or os.sep  # "/src/a/" is "/src/a"
+    inside = root if root.endswith(os.sep) else root + os.sep
+    return or_(column == root, column.startswith(inside, autoescape=True))
+
+
+def requests_in(since: datetime | None, until: datetime | None, workspace: str | None = None) -> list[Any]:
+    """The ``WHERE`` conditions of the requests in ``[since, until)`` (open ends: None) of ``workspace`` (None: all)."""
+    conditions: list[Any] = []
     if since is not None:
         conditions.append(ledger_requests.c.created_at >= _naive_utc(since))
     if until is not None:
         conditions.append(ledger_requests.c.created_at < _naive_utc(until))
+    if workspace is not None:
+        conditions.append(in_workspace(workspace))
     return [and_(*conditions)] if conditions else []
 
 
@@ -506,4 +531,6 @@ def _entry(row: Any) -> LedgerEntry:
         prompt=row["prompt_text"],
         time=row["created_at"].replace(tzinfo=UTC),
         usage_estimated=bool(row["usage_estimated"]),
+        workspace=row["workspace"],
+        reason=row["reason"],
     )

@@ -7,7 +7,7 @@ speaks floats in US dollars. Times are naive UTC ``DateTime`` columns.
 =====================  =============================================================
 table                  what a row is
 =====================  =============================================================
-ledger_requests        one finished (or failed) request: who, what, where, tokens, cost
+ledger_requests        one finished, failed or denied request: who, what, where, tokens, cost, why
 ledger_feedback        the editor's accept/reject of one request's completion
 budget_limits          a monthly budget of one user or team
 budget_periods         spent and reserved money of one user or team in one month
@@ -68,9 +68,14 @@ ledger_requests = Table(
     Column("prompt_text", Text, nullable=True),
     # the token counts were counted or estimated here: the server reported none (migration 0002)
     Column("usage_estimated", Boolean, nullable=False, server_default=false()),
+    # the session's workspace root ('' unknown, e.g. a gateway call without one) and why a request failed or
+    # was denied ('' when it was served) (migration 0003)
+    Column("workspace", Text, nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),
     Index("ix_ledger_requests_created_at", "created_at"),
     Index("ix_ledger_requests_user_created", "user_name", "created_at"),
     Index("ix_ledger_requests_team_created", "team", "created_at"),
+    Index("ix_ledger_requests_workspace_created", "workspace", "created_at"),
 )
 
 ledger_feedback = Table(

@@ -7,7 +7,10 @@ engine, an on-premises endpoint, the overflow GPU) is priced at the cloud
 model its task would have used (``[routing.tasks.*] cloud``) with its own
 token counts, cached prompt tokens at the cached price. ``estimated`` counts
 the requests whose server reported no usage (their token counts are the
-backend's own). The renderers turn a report into a table, JSON, CSV or a PNG
+backend's own). A report covers one workspace (the requests of sessions
+whose workspace root is it or a folder inside it) or, with ``workspace``
+None, every workspace; its header says which. Failed, denied and unserved
+requests count in ``failed`` (at no cost). The renderers turn a report into a table, JSON, CSV or a PNG
 chart (matplotlib, Agg).
 """
 
@@ -126,12 +129,19 @@ class UsageReport:
     rows: tuple[ReportRow, ...]
     total: ReportRow
     activity: Activity | None = None  # active developers, escalations (None: not read from a ledger)
+    workspace: str | None = None  # the workspace whose requests these are (None: every workspace)
+
+    @property
+    def scope(self) -> str:
+        """Whose requests: ``workspace PATH`` or ``all workspaces``."""
+        return "all workspaces" if self.workspace is None else f"workspace {self.workspace}"
 
     def to_json(self) -> dict[str, object]:
         return {
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "by": self.by,
+            "workspace": self.workspace,
             "rows": [row.to_json() for row in self.rows],
             "total": self.total.to_json(),
             "activity": self.activity.to_json(self.total.cost_usd) if self.activity else None,
@@ -145,10 +155,13 @@ def build_report(
     by: GroupBy,
     providers: Mapping[str, ProviderSettings],
     task_policies: Mapping[str, TaskPolicy],
+    workspace: str | None = None,
 ) -> UsageReport:
-    """Usage grouped ``by`` over ``[since, until)``, each group with its all-cloud counterfactual."""
-    report = summarize(ledger.aggregate(since, until, by), since, until, by, providers, task_policies)
-    return replace(report, activity=activity(ledger, since, until))
+    """Usage grouped ``by`` over ``[since, until)``, each group with its all-cloud counterfactual; ``workspace``:
+    only that workspace's requests (None: every workspace's)."""
+    aggregates = ledger.aggregate(since, until, by, workspace=workspace)
+    report = summarize(aggregates, since, until, by, providers, task_policies)
+    return replace(report, activity=activity(ledger, since, until, workspace), workspace=workspace)
 
 
 def summarize(
@@ -277,7 +290,14 @@ def render_table(report: UsageReport) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     period = f"{_when(report.since)} .. {_when(report.until)}"
-    lines = [f"usage {period}, by {report.by}", line(header), rule, *map(line, body), rule, line(footer)]
+    lines = [
+        f"usage {period}, by {report.by}, {report.scope}",
+        line(header),
+        rule,
+        *map(line, body),
+        rule,
+        line(footer),
+    ]
     lines.extend(summary_lines(report))
     if report.total.estimated:
         lines.append(

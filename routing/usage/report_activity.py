@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
-from routing.usage.ledger import Ledger
+from routing.usage.ledger import Ledger, requests_in
 from routing.usage.models import ledger_requests
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -54,14 +54,11 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def activity(ledger: Ledger, since: datetime | None, until: datetime | None) -> Activity:
-    """The :class:`Activity` of ``[since, until)`` (an open end: the first or last request)."""
+def activity(ledger: Ledger, since: datetime | None, until: datetime | None, workspace: str | None = None) -> Activity:
+    """The :class:`Activity` of ``[since, until)`` (an open end: the first or last request) of ``workspace``
+    (None: every workspace)."""
     r = ledger_requests.c
-    conditions = []
-    if since is not None:
-        conditions.append(r.created_at >= _naive(since))
-    if until is not None:
-        conditions.append(r.created_at < _naive(until))
+    conditions = requests_in(since, until, workspace)
     query = select(
         func.count(func.distinct(r.user_name)).label("users"),
         func.count().label("requests"),
@@ -70,7 +67,7 @@ def activity(ledger: Ledger, since: datetime | None, until: datetime | None) -> 
         func.max(r.created_at).label("last"),
     )
     if conditions:
-        query = query.where(and_(*conditions))
+        query = query.where(*conditions)
     with ledger.engine.connect() as connection:
         row = connection.execute(query).one()
     start = _naive(since) if since is not None else row.first

@@ -33,6 +33,20 @@ def test_entries_survive_the_file_round_trip() -> None:
     assert decode(encode(original)) == original
 
 
+def test_a_line_written_before_workspace_and_reason_is_still_read() -> None:
+    """A journal line of an older gateway (no ``workspace``, no ``reason``) drains as an unknown workspace."""
+    new = entry(2, workspace="/src/alpha", outcome="no_target", reason="no target is allowed")
+    assert decode(encode(new)) == new
+    old_line = (
+        '{"request_id":"r1","user":"alice","team":"red","task":"completion","target":"local","model":"",'
+        '"scope_level":"","input_tokens":3,"cached_tokens":0,"output_tokens":1,"cost_usd":0.0,"latency_ms":1.0,'
+        '"ttft_ms":null,"outcome":"ok","fallback_chain":["local"],"prompt_sha256":"","prompt":null,'
+        '"time":"2026-12-01T10:00:00+00:00","usage_estimated":false,"unsettled":false}'
+    )
+    old = decode(old_line)
+    assert (old.request_id, old.input_tokens, old.workspace, old.reason) == ("r1", 3, "", "")
+
+
 def test_the_journal_is_bounded_and_skips_a_torn_line(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.jsonl", max_entries=3)
     assert journal.append([entry(1), entry(2)]) == 2

@@ -121,3 +121,57 @@ def upgrade_a_0001_ledger_with_one_row(engine: Engine) -> None:
 
 def test_0002_adds_usage_estimated_to_an_existing_ledger(engine: Engine) -> None:
     upgrade_a_0001_ledger_with_one_row(engine)
+
+
+def upgrade_a_0002_ledger_with_one_row(engine: Engine) -> None:
+    """Migration 0003 on a ledger written under 0002: the old row reads as workspace '' (unknown), no reason; new
+    rows keep theirs, and a workspace's aggregate holds its own rows (and those of folders inside it) only."""
+    from sqlalchemy import text
+
+    from routing.usage.ledger import Ledger
+
+    downgrade(engine, "0002_usage_estimated")
+    assert not {"workspace", "reason"} & {c["name"] for c in inspect(engine).get_columns("ledger_requests")}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ledger_requests (request_id, created_at, user_name, team, task, scope_level, target,"
+                " model, input_tokens, cached_tokens, output_tokens, cost_nanousd, latency_ms, outcome,"
+                " fallback_chain, prompt_sha256, usage_estimated) VALUES ('old', '2025-06-01 00:00:00.000000',"
+                " 'ann', 'core', 'review', '', 'anthropic', 'm', 100, 0, 10, 5, 1.0, 'ok', '[]', '', false)"
+            )
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head()
+    assert_schema_matches_models(engine)
+    indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("ledger_requests")}
+    assert indexes["ix_ledger_requests_workspace_created"] == ["workspace", "created_at"]
+    ledger = Ledger(engine)
+    try:
+        old = ledger.get("old")
+        assert old is not None and (old.workspace, old.reason) == ("", "")
+        ledger.record_many(
+            [
+                replace(old, request_id="a", workspace="/src/a_b"),
+                replace(old, request_id="a-sub", workspace="/src/a_b/pkg"),
+                replace(old, request_id="other", workspace="/src/aXb"),  # '_' is not a wildcard
+                replace(old, request_id="denied", workspace="/src/a_b", outcome="denied", reason="rate limited",
+                        cost_usd=0.0),
+            ]
+        )  # fmt: skip
+        denied = ledger.get("denied")
+        assert denied is not None and (denied.workspace, denied.reason) == ("/src/a_b", "rate limited")
+        [mine] = ledger.aggregate(None, None, "user", workspace="/src/a_b")
+        assert (mine.requests, mine.failed, mine.cost_nanousd) == (3, 1, 10)
+        assert [e.request_id for e in ledger.entries(workspace="/src/a_b/")] == ["a", "a-sub", "denied"]
+        assert sum(a.requests for a in ledger.aggregate(None, None, "user")) == 5
+    finally:
+        ledger.close()  # disposes the pool only: the engine reconnects below
+    downgrade(engine, "0002_usage_estimated")  # and back: the columns and the index go, the rows stay
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM ledger_requests")).scalar_one() == 5
+    assert not {"workspace", "reason"} & {c["name"] for c in inspect(engine).get_columns("ledger_requests")}
+
+
+def test_0003_adds_workspace_and_reason_to_an_existing_ledger(engine: Engine) -> None:
+    upgrade_a_0002_ledger_with_one_row(engine)

@@ -146,3 +146,9 @@ def test_0002_adds_usage_estimated_to_an_existing_ledger(pg_engine: Engine) -> N
     from tests.usage.test_migrations import upgrade_a_0001_ledger_with_one_row
 
     upgrade_a_0001_ledger_with_one_row(pg_engine)
+
+
+def test_0003_adds_workspace_and_reason_to_an_existing_ledger(pg_engine: Engine) -> None:
+    from tests.usage.test_migrations import upgrade_a_0002_ledger_with_one_row
+
+    upgrade_a_0002_ledger_with_one_row(pg_engine)

@@ -173,7 +173,17 @@ def test_cli_reads_the_configured_ledger(tmp_path: Path, capsys: pytest.CaptureF
     chart = tmp_path / "c.png"
     code = run_report(
         cli(
-            "--since", "2025-06-01", "--until", "2025-07-01", "--by", "route", "--format", "json", "--chart", str(chart)
+            "--since",
+            "2025-06-01",
+            "--until",
+            "2025-07-01",
+            "--by",
+            "route",
+            "--format",
+            "json",
+            "--chart",
+            str(chart),
+            "--all",
         ),
         settings,
     )
@@ -183,7 +193,7 @@ def test_cli_reads_the_configured_ledger(tmp_path: Path, capsys: pytest.CaptureF
     assert chart.exists()
 
     now = datetime(2025, 6, 20, tzinfo=UTC)  # default period: the start of this month until now
-    assert run_report(cli("--format", "csv", "--by", "user"), settings, now=now) == 0
+    assert run_report(cli("--format", "csv", "--by", "user", "--all"), settings, now=now) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("user,requests") and lines[-1].startswith("total,8,")
 
