@@ -154,7 +154,7 @@ def upgrade_a_0002_ledger_with_one_row(engine: Engine) -> None:
             [
                 replace(old, request_id="a", workspace="/src/a_b"),
                 replace(old, request_id="a-sub", workspace="/src/a_b/pkg"),
-                replace(old, request_id="other", workspace="/src/aXb"),  # '_' is not a wildcard
+                replace(old, request_id="other", workspace="/src/aXb/pkg"),  # "_" is no wildcard
                 replace(old, request_id="denied", workspace="/src/a_b", outcome="denied", reason="rate limited",
                         cost_usd=0.0),
             ]
