@@ -29,6 +29,8 @@ from routing.service import RoutedCall
 from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
 
 SCOPE_LEVELS = ("single_file", "multi_file", "repository")
+#: The longest ``workspace`` a client may name (a path; the ledger keeps it with each request).
+MAX_WORKSPACE_CHARS = 4096
 _ROLES = frozenset({"system", "user", "assistant", "developer", "tool"})
 
 
@@ -65,6 +67,7 @@ class CallSpec:
     generation: Generation | None = None
     requested_model: str = ""
     client_request_id: str = ""
+    workspace: str = ""  # the client session's workspace root, for the ledger ("": not said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +92,15 @@ def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
     context_tokens = get_int(scope, "context_tokens", "scope.context_tokens", minimum=0)
     paths = get_str_list(body, "paths", "paths")
     reasons = get_str_list(body, "sensitive_reasons", "sensitive_reasons")
+    workspace = get_str(body, "workspace", "workspace")
+    if len(workspace) > MAX_WORKSPACE_CHARS:
+        raise invalid("workspace", f"is longer than {MAX_WORKSPACE_CHARS} characters")
     generation = None
     if with_generation:
         generation = parse_generation(get_object(body, "generation", "generation", required=True))
-    return CallSpec(task, level, context_tokens, paths, reasons, generation, client_request_id=request_id)
+    return CallSpec(
+        task, level, context_tokens, paths, reasons, generation, client_request_id=request_id, workspace=workspace
+    )
 
 
 def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Generation:
@@ -214,6 +222,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         prompt=gen.prompt(),
         secrets=route.secrets,
         decision=route.decision,
+        workspace=spec.workspace,
     )
     return Prepared(call, route.decision)
 

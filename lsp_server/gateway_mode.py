@@ -55,6 +55,7 @@ def request_body(call: RoutedCall, *, with_generation: bool = True) -> dict[str,
         },
         "paths": request_paths(call.paths),
         "sensitive_reasons": list(route_input.sensitive_reasons),
+        "workspace": call.workspace,
     }
     if with_generation:
         body["generation"] = generation_json(call.template)

@@ -42,7 +42,7 @@ def openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_assist_streams_route_then_deltas_then_done_and_records_the_caller(make_gateway: MakeGateway) -> None:
     async with make_gateway() as g:
         key = g.key("alice", team="red")
-        response = await g.client.post("/v1/assist", json=ASSIST, headers=bearer(key))
+        response = await g.client.post("/v1/assist", json=dict(ASSIST, workspace="/p"), headers=bearer(key))
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = parse_sse(response.text)
@@ -73,6 +73,7 @@ async def test_assist_streams_route_then_deltas_then_done_and_records_the_caller
             "local",
             "ok",
         )
+        assert (row.workspace, row.reason) == ("/p", "")
 
 
 async def test_route_explain_answers_without_calling_a_model(make_gateway: MakeGateway) -> None:
@@ -102,6 +103,8 @@ async def test_route_explain_answers_without_calling_a_model(make_gateway: MakeG
         (dict(ASSIST, generation={"kind": "chat", "messages": []}), "generation.messages"),
         (dict(ASSIST, generation={"kind": "chat", "messages": [{"role": "x", "content": ""}]}), "messages[0].role"),
         (dict(ASSIST, generation={"kind": "fim", "prefix": "", "max_tokens": "many"}), "generation.max_tokens"),
+        (dict(ASSIST, workspace=["/p"]), "workspace"),
+        (dict(ASSIST, workspace="/p" * 3000), "workspace"),
     ],
 )
 async def test_invalid_fields_are_400_naming_the_field(make_gateway: MakeGateway, body: Any, field: str) -> None:

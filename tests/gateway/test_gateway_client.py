@@ -80,6 +80,7 @@ def call(task: TaskKind = TaskKind.EXPLAIN, sensitive: tuple[str, ...] = (), pat
         prompt="explain add",
         paths=paths,
         scope_files=("file:///p/b.py",),
+        workspace="/p",
     )
 
 
@@ -116,7 +117,7 @@ async def test_assist_posts_the_contract_body_and_turns_done_into_served() -> No
     sent = json.loads(request.content)
     assert sent["task"] == "explain" and sent["paths"] == ["/p/a.py"]
     assert sent["scope"] == {"level": "repository", "files": ["file:///p/b.py"], "symbols": [], "context_tokens": 812}
-    assert sent["sensitive_reasons"] == ["path matches **/secrets/**"]
+    assert sent["sensitive_reasons"] == ["path matches **/secrets/**"] and sent["workspace"] == "/p"
     assert sent["generation"]["kind"] == "chat" and "model" not in sent["generation"]
     assert sent["generation"]["messages"][1] == {"role": "user", "content": "explain add"}
     assert pieces == ["return ", "a + b"]
