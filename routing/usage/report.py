@@ -130,6 +130,7 @@ class UsageReport:
     total: ReportRow
     activity: Activity | None = None  # active developers, escalations (None: not read from a ledger)
     workspace: str | None = None  # the workspace whose requests these are (None: every workspace)
+    elsewhere: int = 0  # requests of the period in other workspaces (not in this report)
 
     @property
     def scope(self) -> str:
@@ -142,6 +143,7 @@ class UsageReport:
             "until": self.until.isoformat() if self.until else None,
             "by": self.by,
             "workspace": self.workspace,
+            "other_workspaces_requests": self.elsewhere,
             "rows": [row.to_json() for row in self.rows],
             "total": self.total.to_json(),
             "activity": self.activity.to_json(self.total.cost_usd) if self.activity else None,
@@ -161,7 +163,9 @@ def build_report(
     only that workspace's requests (None: every workspace's)."""
     aggregates = ledger.aggregate(since, until, by, workspace=workspace)
     report = summarize(aggregates, since, until, by, providers, task_policies)
-    return replace(report, activity=activity(ledger, since, until, workspace), workspace=workspace)
+    shown = activity(ledger, since, until, workspace)
+    elsewhere = activity(ledger, since, until).requests - shown.requests if workspace is not None else 0
+    return replace(report, activity=shown, workspace=workspace, elsewhere=elsewhere)
 
 
 def summarize(
@@ -304,6 +308,8 @@ def render_table(report: UsageReport) -> str:
             f"estimated: {report.total.estimated} request(s) whose server reported no token usage; "
             "their counts are the gateway's own (tokenizer or ~3.5 characters a token)"
         )
+    if report.elsewhere:
+        lines.append(f"not shown: {report.elsewhere} request(s) of other workspaces in this period (--all shows them)")
     return "\n".join(lines)
 
 

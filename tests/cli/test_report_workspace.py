@@ -58,10 +58,12 @@ def test_a_report_shows_its_own_workspace_and_all_of_them_with_all(tmp_path: Pat
     assert totals(env, alpha / "pkg") == (str(alpha), 2, 0)
     table = report(env, alpha / "pkg").stdout
     assert f"workspace {alpha}" in table.splitlines()[0]
+    assert "not shown: 1 request(s) of other workspaces in this period (--all shows them)" in table
     assert totals(env, beta / "pkg") == (str(beta / "pkg"), 1, 0)
     assert totals(env, alpha, "--workspace", str(beta / "pkg")) == (str(beta / "pkg"), 1, 0)
     assert totals(env, alpha, "--all") == (None, 3, 0)
-    assert "all workspaces" in report(env, alpha, "--all").stdout.splitlines()[0]
+    everything = report(env, alpha, "--all").stdout
+    assert "all workspaces" in everything.splitlines()[0] and "not shown" not in everything
     # a workspace with no requests of its own shows none (not the user's other checkouts')
     assert totals(env, workspace(tmp_path / "gamma", git=True)) == (str((tmp_path / "gamma").resolve()), 0, 0)
 
