@@ -8,11 +8,19 @@ optional argument object; ``InvalidParams`` naming the problem),
 skeleton of every repository command: gather the files, pack the digest, ask
 the assistant, then hand the answer to the command's ``finish`` — or report
 an empty or malformed answer as ``{"error": ..., "route": ...}``.
+
+Cheap first: a command with a ``check`` whose answer came from a cloud tier
+of the task (``[routing.tasks.NAME] tiers``) and fails the check asks the
+task's next tier (:func:`escalate`); every call is its own ledger row (the
+escalation's request id is the first one's with ``-tierN``), and the result
+lists them under ``escalations``. Sensitive code is served on the premises,
+so it never escalates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -31,6 +39,7 @@ from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.findings import MalformedAnswerError
 from lsp_server.tasks.gathering import SCOPES, CommandFailure, Gathered, Target, digest_for, gather
 from lsp_server.tasks.repository import Digest
+from routing.policy import split_target
 from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
@@ -113,13 +122,85 @@ def route_json(result: AssistResult) -> dict[str, object]:
     }
 
 
-async def ask(ls: Host, task: TaskKind, digest: Digest, instruction: str, root: Path | None) -> AssistResult:
-    """Run ``task`` on ``digest`` through the assistant (routing, budgets, redaction, fallbacks)."""
+async def ask(
+    ls: Host, task: TaskKind, digest: Digest, instruction: str, root: Path | None, tier: int = 0, request_id: str = ""
+) -> AssistResult:
+    """Run ``task`` on ``digest`` through the assistant (routing, budgets, redaction, fallbacks).
+
+    ``tier`` > 0 asks the task's cloud tiers from that one on (cheap first: an escalation).
+    """
     base = root if root is not None else Path(tempfile.gettempdir())
     uri = path_to_uri(base / ".hybrid-assist" / f"{task.value}.md")  # a name for the prompt, never written
     doc = Document(uri, digest.text, "markdown")
-    request = AssistRequest(task, uri, 0, selection=(0, len(doc.source)), instruction=instruction)
+    request = AssistRequest(task, uri, 0, selection=(0, len(doc.source)), instruction=instruction, tier=tier)
+    if request_id:
+        request = dataclasses.replace(request, request_id=request_id)
     return await ls.assistant.run(ls.session, doc, request)
+
+
+def next_tier(ls: Host, task: TaskKind, result: AssistResult, tier: int) -> int | None:
+    """The tier to ask when ``result`` (asked of ``tier`` on) fails its check; None: no cheaper-first escalation.
+
+    Only an answer a cloud tier gave escalates (a local answer is sensitive or local by policy), in process
+    only (in gateway mode the gateway routes), and only to a tier after the one that served it.
+    """
+    settings = ls.session.settings
+    policy = settings.routing.for_team(settings.team).tasks.get(task.value)
+    order = policy.order if policy is not None else ()
+    if len(order) < 2 or ls.assistant.serving.routes_remotely or not result.cloud or not result.text.strip():
+        return None
+    provider = ls.assistant.runtime.providers.get(result.target)
+    for index in range(tier, len(order)):
+        name, model = split_target(order[index])
+        by_name = result.target == name or (provider is not None and provider.kind == name)
+        if by_name and (not model or model == result.model):
+            return index + 1 if index + 1 < len(order) else None
+    return None
+
+
+async def escalate(
+    ls: Host,
+    task: TaskKind,
+    digest: Digest,
+    instruction: str,
+    gathered: Gathered,
+    result: AssistResult,
+    check: Callable[[str], str],
+    report: Report,
+) -> tuple[AssistResult, list[dict[str, object]]]:
+    """Cheap first: while ``check`` rejects a cloud tier's answer and a tier remains, ask the next one.
+
+    Returns the answer to use and, for each rejected answer, where it came from, why and what it cost.
+    """
+    rejected: list[dict[str, object]] = []
+    tier = 0
+    first_id = result.request_id
+    while (following := next_tier(ls, task, result, tier)) is not None:
+        problem = check(result.text)
+        if not problem:
+            break
+        rejected.append({**_served(result), "problem": problem})
+        logger.info(
+            "%s: %s:%s rejected (%s); asking tier %d", task.value, result.target, result.model, problem, following
+        )
+        report(f"the answer failed its check; asking tier {following + 1}", 50)
+        again = await ask(
+            ls, task, digest, instruction, gathered.root, following, request_id=f"{first_id}-tier{following + 1}"
+        )
+        if not again.text.strip():  # the next tier gave nothing: the checked answer is still the better one
+            rejected[-1]["next"] = again.empty_reason or "empty answer"
+            break
+        result, tier = again, following
+    return result, rejected
+
+
+def _served(result: AssistResult) -> dict[str, object]:
+    return {
+        "request_id": result.request_id,
+        "target": result.target,
+        "model": result.model,
+        "cost_usd": round(result.cost_usd, 6),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +221,12 @@ async def repository_command(
     scoped: bool,
     ask_with: Callable[[Gathered], tuple[TaskKind, str]],
     finish: Callable[[Answered], Awaitable[dict[str, object]]],
+    check: Callable[[Gathered, Digest, str], str] | None = None,
 ) -> dict[str, object]:
     """Gather, digest, ask; then ``finish`` the answer, or report why there is none.
+
+    ``check(gathered, digest, answer)`` says why an answer fails ("" when it passes): a cloud tier's
+    failing answer is asked again of the next tier (:func:`escalate`).
 
     ``ask_with(gathered)`` is the task and the instruction. An unscoped command
     needs a workspace folder. ``finish`` raises :class:`Unusable` (or
@@ -159,10 +244,17 @@ async def repository_command(
     digest = await asyncio.to_thread(digest_for, ls.session.settings, counter, task, gathered, limit)
     report(f"asking the model ({digest.tokens} tokens of code)", 20)
     result = await ask(ls, task, digest, instruction, gathered.root)
+    escalations: list[dict[str, object]] = []
+    if check is not None:
+        result, escalations = await escalate(
+            ls, task, digest, instruction, gathered, result, lambda text: check(gathered, digest, text), report
+        )
     if result.notice:
         ls.tell_once(result.notice, types.MessageType.Info)
     summary: dict[str, object] = {"scope": target.scope} if scoped else {}
     summary["digest"] = {**digest.to_json(), "withheld": gathered.withheld}
+    if escalations:
+        summary["escalations"] = escalations
     try:
         if not result.text.strip():
             raise Unusable(result.empty_reason or "the model gave an empty answer")

@@ -31,6 +31,7 @@ class AssistRequest:
     instruction: str = ""  # e.g. a migration target, a diagnostic message
     request_id: str = field(default_factory=new_request_id)
     context_uris: tuple[str, ...] = ()  # other files whose text ``instruction`` carries (e.g. a test file)
+    tier: int = 0  # cheap first: the task's tier asked (0: the policy's choice; n: its nth cloud tier on)
 
 
 @dataclass(frozen=True, slots=True)

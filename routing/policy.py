@@ -10,6 +10,7 @@ reasons. It performs no I/O, so it is cheap (microseconds) and testable.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class RouteDecision:
     shed: bool = False  # a stale completion dropped instead of queued
     blocked: tuple[str, ...] = ()  # no primary: why, the primary target's reason first
     refused: str = ""  # no primary because of the request itself: "model_not_allowed" | "context_length_exceeded"
+    tiers: tuple[str, ...] = ()  # cheap first: the cloud targets asked in turn when an answer fails its check
 
     @property
     def empty_reason(self) -> str:
@@ -106,6 +108,7 @@ class RouteDecision:
             "shed": self.shed,
             **({"blocked": list(self.blocked)} if self.primary is None else {}),
             **({"refused": self.refused} if self.refused else {}),
+            **({"tiers": list(self.tiers)} if self.tiers else {}),
         }
 
 
@@ -120,7 +123,24 @@ def decide(
     settings: RoutingSettings,
     providers: Mapping[str, ProviderSettings],
 ) -> RouteDecision:
-    """Choose where ``request`` runs. Pure: same inputs, same decision."""
+    """Choose where ``request`` runs. Pure: same inputs, same decision.
+
+    A task with ``tiers`` (cheap first) names them in :attr:`RouteDecision.tiers` unless the request cannot
+    leave the premises or names its model: the caller asks the next tier when an answer fails its check.
+    """
+    decision = _decide(request, settings, providers)
+    policy = settings.tasks.get(request.task.value)
+    named = request.requested_model not in ("", "auto")
+    if policy is not None and len(policy.order) > 1 and not request.sensitive and not named:
+        return dataclasses.replace(decision, tiers=policy.order)
+    return decision
+
+
+def _decide(
+    request: RouteInput,
+    settings: RoutingSettings,
+    providers: Mapping[str, ProviderSettings],
+) -> RouteDecision:
     policy = settings.tasks.get(request.task.value) or TaskPolicy(local_up_to="single_file", cloud="")
     output_tokens = policy.max_output_tokens
     input_tokens = request.context_tokens
@@ -132,17 +152,20 @@ def decide(
     overflow = _overflow_target(providers, input_tokens, output_tokens)
     fits_local = needed <= local_window
 
-    def none(reasons: list[str], blocked: list[str], refused: str = "", **kw: bool) -> RouteDecision:
+    def none(
+        reasons: list[str], blocked: list[str], refused: str = "", local_only: bool = False, shed: bool = False
+    ) -> RouteDecision:
         ordered = tuple(dict.fromkeys(blocked))
+        why = tuple(dict.fromkeys(reasons))
         return RouteDecision(
-            None, (), input_tokens, output_tokens, tuple(dict.fromkeys(reasons)), blocked=ordered, refused=refused, **kw
+            None, (), input_tokens, output_tokens, why, local_only, shed, blocked=ordered, refused=refused
         )
 
     requested = request.requested_model if request.requested_model not in ("", "auto") else ""
     if requested:
         return _decide_named(request, settings, providers, requested, local, local_window, none)
 
-    chain_info = _cloud_chain(policy.cloud, settings, providers, request, input_tokens, output_tokens)
+    chain_info = _policy_chain(policy, settings, providers, request, input_tokens, output_tokens)
     cloud_chain = chain_info.chain
 
     if request.sensitive:
@@ -184,18 +207,21 @@ def decide(
             reasons.insert(0, f"{where}: {by}; chosen {first.target}:{first.model}")
             if chain_info.first_skipped and first.target not in chain_info.first_choice:
                 reasons.append(
-                    f"the policy's first choice {policy.cloud} was skipped: {'; '.join(chain_info.first_skipped)}"
+                    f"the policy's first choice {policy.first_cloud} was skipped: {'; '.join(chain_info.first_skipped)}"
                 )
             reasons.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
         else:
-            why = "; ".join(chain_info.first_skipped) or f"no provider named or of kind {policy.cloud!r} is configured"
+            why = (
+                "; ".join(chain_info.first_skipped)
+                or f"no provider named or of kind {policy.first_cloud!r} is configured"
+            )
             by = "too large for the local window" if reasons else "cloud by policy"
-            reasons.insert(0, f"{where}: {by} ({policy.cloud}), but it is not usable: {why}")
+            reasons.insert(0, f"{where}: {by} ({policy.first_cloud}), but it is not usable: {why}")
             reasons.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
             reasons.append(
                 "no cloud provider is usable (disabled, no API key, open circuit or over budget); serving locally"
             )
-            blocked.append(f"cloud target {policy.cloud} not usable: {why}")
+            blocked.append(f"cloud target {policy.first_cloud} not usable: {why}")
             blocked.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
             wants_local = True
 
@@ -280,7 +306,7 @@ def input_limit(
                 unhealthy=request.unhealthy,
                 missing_keys=request.missing_keys,
             )
-            cloud = _cloud_chain(policy.cloud, settings, providers, probe, 0, 0).chain
+            cloud = _policy_chain(policy, settings, providers, probe, 0, 0).chain
         if request.local.available and (wants_local or request.sensitive or not cloud):
             windows.append((LOCAL, local_window))
             overflow = providers.get(OVERFLOW)
@@ -414,6 +440,35 @@ def provider_order(settings: RoutingSettings, providers: Mapping[str, ProviderSe
     """
     order = settings.provider_order or list(providers)
     return [name for name in order if name != OVERFLOW]
+
+
+def _policy_chain(
+    policy: TaskPolicy,
+    settings: RoutingSettings,
+    providers: Mapping[str, ProviderSettings],
+    request: RouteInput,
+    input_tokens: int,
+    output_tokens: int,
+) -> _Chain:
+    """The cloud targets of ``policy``: each tier's own providers in the tiers' order, then the others.
+
+    Without tiers this is the chain of ``cloud``. The first tier's skips are the "first choice" ones.
+    """
+    infos = [_cloud_chain(spec, settings, providers, request, input_tokens, output_tokens) for spec in policy.order]
+    if len(infos) == 1:
+        return infos[0]
+    merged = _Chain(first_choice=infos[0].first_choice, first_skipped=list(infos[0].first_skipped))
+    seen: set[str] = set()
+    for info in infos[:-1]:
+        for target in info.chain:
+            if target.target in info.first_choice and target.target not in seen:
+                seen.add(target.target)
+                merged.chain.append(target)
+    merged.chain += [t for t in infos[-1].chain if t.target not in seen]
+    for info in infos:
+        merged.skipped += [r for r in info.skipped if r not in merged.skipped]
+        merged.windows += [w for w in info.windows if w not in merged.windows]
+    return merged
 
 
 def _cloud_chain(

@@ -14,6 +14,16 @@ table says. Every entry can be overridden in TOML::
     [routing.tasks.explain]
     local_up_to = "multi_file"        # scope levels served locally
     cloud = "gemini:gemini-2.5-flash" # provider[:model] when it goes to the cloud
+
+Cheap first: ``tiers`` lists cloud targets tried in this order before
+``cloud`` (which ends the list unless it is in it already). The first tier
+serves the request; when its answer fails the command's check (findings that
+do not parse or cite lines that were not shown, generated tests that do not
+parse) the next tier is asked. By default review, security and performance
+try ``gemini:gemini-2.5-flash`` first and escalate to their ``cloud`` model::
+
+    [routing.tasks.security]
+    tiers = ["gemini:gemini-2.5-flash", "openai:gpt-4o"]   # or tiers = [] for cloud alone
 """
 
 from __future__ import annotations
@@ -41,10 +51,38 @@ class TaskPolicy(BaseModel):
         'table or a kind ("openai:gpt-4o": any enabled provider of kind openai that lists or accepts gpt-4o).'
     )
     max_output_tokens: int = Field(default=512, ge=1, description="Answer length asked of the model.")
+    tiers: list[str] = Field(
+        default_factory=list,
+        description='Cheap first: cloud targets ("provider[:model]") tried in this order before cloud (which ends '
+        "the list unless it is in it); when an answer fails the command's check (findings JSON that does not "
+        "parse or cites lines not shown, generated tests that do not parse) the next tier is asked. Empty: cloud "
+        "alone.",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_are_targets(cls, tiers: list[str]) -> list[str]:
+        if any(not tier.partition(":")[0].strip() for tier in tiers):
+            raise ValueError('each tier is "provider" or "provider:model"')
+        return tiers
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The cloud targets in the order they are asked: the tiers, then ``cloud`` (once)."""
+        return tuple(dict.fromkeys([*self.tiers, self.cloud]))
+
+    @property
+    def first_cloud(self) -> str:
+        """The cloud target asked first: the first tier, else ``cloud``."""
+        return self.order[0]
 
 
-def _t(local_up_to: LocalReach, cloud: str, max_output_tokens: int) -> TaskPolicy:
-    return TaskPolicy(local_up_to=local_up_to, cloud=cloud, max_output_tokens=max_output_tokens)
+def _t(local_up_to: LocalReach, cloud: str, max_output_tokens: int, *cheaper: str) -> TaskPolicy:
+    return TaskPolicy(local_up_to=local_up_to, cloud=cloud, max_output_tokens=max_output_tokens, tiers=list(cheaper))
+
+
+#: The cheap first tier of the repository-wide findings tasks (review, security, performance).
+CHEAP_TIER = "gemini:gemini-2.5-flash"
 
 
 def default_task_policies() -> dict[str, TaskPolicy]:
@@ -59,13 +97,14 @@ def default_task_policies() -> dict[str, TaskPolicy]:
         TaskKind.REFACTOR: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
         TaskKind.TESTS: _t("single_file", "anthropic:claude-sonnet-4-6", 1500),
         TaskKind.FIX: _t("multi_file", "openai:gpt-4o", 800),
-        TaskKind.REVIEW: _t("repository", "anthropic:claude-sonnet-4-6", 1500),
+        # findings tasks: the cheap tier first, the premium model when its findings fail their check
+        TaskKind.REVIEW: _t("repository", "anthropic:claude-sonnet-4-6", 1500, CHEAP_TIER),
         TaskKind.MULTI_FILE_REFACTOR: _t("never", "anthropic:claude-sonnet-4-6", 3000),
         TaskKind.ARCHITECTURE: _t("never", "openai:gpt-4o", 2500),
         TaskKind.DOCUMENTATION: _t("repository", "gemini:gemini-2.5-pro", 4000),
-        TaskKind.SECURITY: _t("never", "openai:gpt-4o", 2500),
+        TaskKind.SECURITY: _t("never", "openai:gpt-4o", 2500, CHEAP_TIER),
         TaskKind.MIGRATION: _t("never", "anthropic:claude-sonnet-4-6", 3000),
-        TaskKind.PERFORMANCE: _t("never", "openai:gpt-4o", 2000),
+        TaskKind.PERFORMANCE: _t("never", "openai:gpt-4o", 2000, CHEAP_TIER),
         TaskKind.API_INTEGRATION: _t("never", "gemini:gemini-2.5-pro", 2000),
     }
 
@@ -130,6 +169,19 @@ class RoutingSettings(BaseModel):
             except ValidationError as exc:
                 raise ValueError(f"team {team!r}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
         return teams
+
+    def escalated(self, task: str, tier: int) -> RoutingSettings:
+        """These settings with ``task`` sent to its tiers from ``tier`` on (``tier`` 0: unchanged).
+
+        An escalation asks the cloud again: the task's local reach is 'never' (sensitive code still never
+        leaves: :func:`routing.policy.decide` keeps it on the premises whatever the table says).
+        """
+        policy = self.tasks.get(task)
+        if tier <= 0 or policy is None or tier >= len(policy.order):
+            return self
+        rest = list(policy.order[tier:])
+        changed = policy.model_copy(update={"tiers": rest, "cloud": rest[-1], "local_up_to": "never"})
+        return self.model_copy(update={"tasks": {**self.tasks, task: changed}})
 
     def for_team(self, team: str) -> RoutingSettings:
         """These settings with ``teams[team]`` merged over them (the same object when the team has none)."""

@@ -62,6 +62,7 @@ from lsp_server.long_commands import (
     with_progress,
 )
 from lsp_server.review import stored_finding
+from lsp_server.tasks.answer_checks import findings_problem, generated_tests_problem
 from lsp_server.tasks.command_results import (
     default_test_path,
     lane_files,
@@ -72,7 +73,7 @@ from lsp_server.tasks.command_results import (
 )
 from lsp_server.tasks.findings import markdown_document, parse_findings, parse_generated_files
 from lsp_server.tasks.gathering import Gathered, Target, max_output
-from lsp_server.tasks.repository import task_instruction
+from lsp_server.tasks.repository import Digest, task_instruction
 from routing.tasks import TaskKind
 
 REVIEW = "hybrid.review"
@@ -146,7 +147,14 @@ async def run_findings(
         }
 
     return await repository_command(
-        ls, command, target, report, scoped=True, ask_with=_instruction(task, target), finish=finish
+        ls,
+        command,
+        target,
+        report,
+        scoped=True,
+        ask_with=_instruction(task, target),
+        finish=finish,
+        check=lambda gathered, digest, text: findings_problem(text, digest, gathered),
     )
 
 
@@ -244,7 +252,12 @@ async def run_test_suite(ls: Host, target: Target, report: Report, *, command: s
             "route": route_json(result),
         }
 
-    return await repository_command(ls, command, target, report, scoped=False, ask_with=ask_with, finish=finish)
+    def check(gathered: Gathered, digest: Digest, text: str) -> str:
+        return generated_tests_problem(text, default_test_path(gathered))
+
+    return await repository_command(
+        ls, command, target, report, scoped=False, ask_with=ask_with, finish=finish, check=check
+    )
 
 
 def register(server: Registrar) -> None:

@@ -52,3 +52,13 @@ async def client(request: pytest.FixtureRequest, env: dict[str, str], workspace:
     yield lsp
     await lsp.shutdown_session()
     await lsp.stop()
+
+
+@pytest_asyncio.fixture
+async def stop_later() -> AsyncIterator[list[LanguageClient]]:
+    """The clients a test started (appended to this list), shut down and stopped after it."""
+    clients: list[LanguageClient] = []
+    yield clients
+    for started in clients:
+        await started.shutdown_session()
+        await started.stop()  # type: ignore[no-untyped-call]

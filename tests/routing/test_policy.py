@@ -41,7 +41,7 @@ def route(task: str, level: str = "single_file", tokens: int = 500, **kw: object
 @pytest.mark.parametrize("task", [t.value for t in TaskKind])
 def test_single_file_follows_reference_split(task: str) -> None:
     decision = route(task)
-    expected = "local" if task in LOCAL_TASKS else SETTINGS.tasks[task].cloud.split(":")[0]
+    expected = "local" if task in LOCAL_TASKS else SETTINGS.tasks[task].first_cloud.split(":")[0]
     assert decision.target == expected  # type: ignore[attr-defined]
     assert decision.reasons  # type: ignore[attr-defined]
 
@@ -56,7 +56,7 @@ def test_single_file_follows_reference_split(task: str) -> None:
         ("fix", "repository", "openai"),
         ("tests", "repository", "anthropic"),
         ("multi_file_refactor", "multi_file", "anthropic"),
-        ("security", "repository", "openai"),
+        ("security", "repository", "gemini"),  # cheap first: the first tier
     ],
 )
 def test_scope_escalates_to_cloud(task: str, level: str, target: str) -> None:
@@ -78,7 +78,7 @@ def test_local_first_tasks_stay_local_when_they_fit_and_go_to_the_cloud_when_not
     # The reference design's local tasks (the old table sent these to the cloud at these levels).
     assert route(task, level, tokens=2_000).target == "local"  # type: ignore[attr-defined]
     too_big = route(task, level, tokens=SETTINGS.local_context_tokens)
-    assert too_big.target == SETTINGS.tasks[task].cloud.split(":")[0]  # type: ignore[attr-defined]
+    assert too_big.target == SETTINGS.tasks[task].first_cloud.split(":")[0]  # type: ignore[attr-defined]
     assert any("exceeds the local window" in r for r in too_big.reasons)  # type: ignore[attr-defined]
     sensitive = route(task, level, tokens=SETTINGS.local_context_tokens, sensitive=True)
     assert sensitive.target == "local" and sensitive.local_only  # type: ignore[attr-defined]
@@ -182,3 +182,42 @@ def test_invalid_team_override_is_rejected_with_its_name() -> None:
 
     with pytest.raises(ValidationError, match="team 'payments'"):
         RoutingSettings.model_validate({"teams": {"payments": {"completion_slo_ms": -1}}})
+
+
+def test_cheap_first_tiers_order_the_chain_and_are_named_in_the_decision() -> None:
+    request = RouteInput(TaskKind.SECURITY, "repository", 5000, local=LocalState(model="qwen"))
+    decision = decide(request, SETTINGS, providers())
+    labels = [f"{t.target}:{t.model}" for t in decision.chain()]
+    assert labels[:2] == ["gemini:gemini-2.5-flash", "openai:gpt-4o"]  # the cheap tier, then the task's cloud
+    assert decision.tiers == ("gemini:gemini-2.5-flash", "openai:gpt-4o")
+    assert decision.to_json()["tiers"] == ["gemini:gemini-2.5-flash", "openai:gpt-4o"]
+    # the first tier unusable: the next tier serves, not an unrelated provider
+    no_gemini = decide(request, SETTINGS, providers(gemini={"enabled": False}))
+    assert (no_gemini.target, no_gemini.model) == ("openai", "gpt-4o")
+    # escalated to tier 1: the premium model first, even where the task would be local by policy
+    escalated = decide(request, SETTINGS.escalated("security", 1), providers())
+    assert (escalated.target, escalated.model) == ("openai", "gpt-4o")
+    review = RouteInput(TaskKind.REVIEW, "repository", 500, local=LocalState(model="qwen"))
+    assert decide(review, SETTINGS, providers()).target == "local"
+    assert decide(review, SETTINGS.escalated("review", 1), providers()).model == "claude-sonnet-4-6"
+    assert escalated.tiers == ()  # nothing left to escalate to
+    # sensitive code: on the premises, no tiers
+    sensitive = decide(
+        RouteInput(TaskKind.SECURITY, "repository", 5000, sensitive=True, local=LocalState(model="qwen")),
+        SETTINGS.escalated("security", 1),
+        providers(),
+    )
+    assert sensitive.target == "local" and sensitive.tiers == () and "tiers" not in sensitive.to_json()
+
+
+def test_tiers_are_configured_per_task_and_team() -> None:
+    explain_policy = {"local_up_to": "never", "cloud": "openai:gpt-4o", "tiers": ["gemini"]}
+    settings = RoutingSettings.model_validate(
+        {"teams": {"premium": {"tasks": {"security": {"tiers": []}}}, "docs": {"tasks": {"explain": explain_policy}}}}
+    )
+    explain = decide(RouteInput(TaskKind.EXPLAIN, "single_file", 500), settings.for_team("docs"), providers())
+    assert explain.tiers == ("gemini", "openai:gpt-4o") and explain.target == "gemini"
+    team = decide(RouteInput(TaskKind.SECURITY, "repository", 500), settings.for_team("premium"), providers())
+    assert team.tiers == () and (team.target, team.model) == ("openai", "gpt-4o")  # cloud alone, as before tiers
+    with pytest.raises(ValueError, match="tier"):
+        RoutingSettings.model_validate({"tasks": {"review": {"local_up_to": "never", "cloud": "x", "tiers": [":m"]}}})
