@@ -32,6 +32,13 @@ result most (see the sensitivity rows):
   the retry repeats the prompt with the parse error added after it, so its
   prefix is a cache read; findings are not retried (the product reports an
   unusable answer); the local engine is healthy, so nothing falls back;
+* cheap first (``[routing.tasks.*] tiers``: review, security and performance
+  try gemini-2.5-flash before their cloud model): 80 % of the cheap tier's
+  answers pass their check (findings parse and cite lines shown) (decides: the
+  "tiers pass 50 %" row); a failing answer is paid for and the same prompt is
+  sent to the next tier (routed by ``decide`` with the escalated settings; a
+  cache write there). The all-cloud assistant sends each task straight to its
+  cloud model (the "no tiers" row gives the hybrid the same);
 * caching (both sides alike): 30 % of repository commands and of chat requests
   follow the developer's previous one on the same code within the cache
   lifetime (decides; the "no caching" row sets it aside); a follow-up's prefix
@@ -93,6 +100,7 @@ RATES = {"completion": 450.0, "chat": 9.0, "repository": 2.0}
 SENSITIVE_SHARE = 0.05
 RETRY_SHARE = 0.10
 FOLLOW_SHARE = 0.30
+TIER_PASS = 0.80
 EDIT_TASKS = frozenset({"fix", "refactor", "docstring", "tests", "migration", "multi_file_refactor"})
 CHAT_MIX = (("explain", 30), ("fix", 20), ("docstring", 15), ("refactor", 15), ("tests", 10), ("naming", 10))
 REPOSITORY_MIX = (
@@ -135,6 +143,8 @@ class Variant:
     repository_factor: float = 1.0
     caching: bool = True
     local_window: int = 8_192
+    tier_pass: float = TIER_PASS  # share of the cheap tier's answers that pass their check
+    tiers: bool = True  # False: every task's tiers cleared (its cloud model alone)
 
 
 VARIANTS = (
@@ -142,6 +152,8 @@ VARIANTS = (
     Variant("agentic (repository x4)", repository_factor=4.0),
     Variant("no caching", caching=False),
     Variant("local 32k window", local_window=32_768),
+    Variant("tiers pass 50 %", tier_pass=0.50),
+    Variant("no tiers", tiers=False),
 )
 
 
@@ -187,6 +199,7 @@ class Result:
     hybrid_usd: float
     cloud_usd: float
     hybrid_saved_by_cache: float
+    escalations: int
     by_class: dict[str, tuple[float, float, int, int]]
     by_task: dict[str, tuple[float, float]]
 
@@ -199,6 +212,10 @@ class Replay:
         if not variant.caching:
             self.providers = {n: p.model_copy(update={"prompt_cache": "off"}) for n, p in self.providers.items()}
         self.settings = RoutingSettings(local_context_tokens=variant.local_window)
+        if not variant.tiers:
+            tasks = {name: p.model_copy(update={"tiers": []}) for name, p in self.settings.tasks.items()}
+            self.settings = RoutingSettings(local_context_tokens=variant.local_window, tasks=tasks)
+        self.escalations = 0
         self.local = LocalState(available=True, model="Qwen/Qwen2.5-Coder-7B", context_window=variant.local_window)
         self.by_base: dict[str, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
         self.by_site: dict[tuple[str, str], Sample] = {}
@@ -210,11 +227,11 @@ class Replay:
         completion_out = lognormal(rng, 13, 55)
         self.completion_mean = sum(min(64, max(1, round(completion_out()))) for _ in range(20_000)) / 20_000
         self.chat_out = lognormal(rng, 129, 424)
-        self.decisions: dict[tuple[str, str, int, bool], RouteTarget | None] = {}
+        self.decisions: dict[tuple[str, str, int, bool, int], RouteTarget | None] = {}
         self.by_task: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # cloud $: hybrid, all-cloud
 
-    def route(self, sample: Sample, sensitive: bool) -> RouteTarget | None:
-        key = (sample.task, sample.scope_level, sample.input_tokens, sensitive)
+    def route(self, sample: Sample, sensitive: bool, tier: int = 0) -> RouteTarget | None:
+        key = (sample.task, sample.scope_level, sample.input_tokens, sensitive, tier)
         if key not in self.decisions:
             request = RouteInput(
                 task=TaskKind(sample.task),
@@ -224,8 +241,20 @@ class Replay:
                 sensitive_reasons=("sensitive path",) if sensitive else (),
                 local=self.local,
             )
-            self.decisions[key] = decide(request, self.settings, self.providers).primary
+            settings = self.settings.escalated(sample.task, tier)
+            self.decisions[key] = decide(request, settings, self.providers).primary
         return self.decisions[key]
+
+    def escalation(self, sample: Sample, sensitive: bool, target: RouteTarget) -> RouteTarget | None:
+        """Where a failing answer of ``target`` goes next: the task's next tier (None: not a cheap tier)."""
+        order = self.settings.tasks[sample.task].order
+        if len(order) < 2 or not target.cloud:
+            return None
+        name, model = split_target(order[0])
+        by_name = target.target == name or self.providers[target.target].kind == name
+        if not by_name or model not in ("", target.model):
+            return None
+        return self.route(sample, sensitive, 1)
 
     def cloud_target(self, task: str) -> RouteTarget:
         name, model = split_target(self.settings.tasks[task].cloud)
@@ -247,6 +276,7 @@ class Replay:
     def month(self, adoption: float) -> Result:
         rng = self.rng
         self.by_task.clear()
+        self.escalations = 0
         developers = round(DEVELOPERS * adoption)
         hybrid, cloud = Side(), Side()
         classes: dict[str, tuple[Side, Side]] = {c: (Side(), Side()) for c in RATES}
@@ -298,6 +328,7 @@ class Replay:
             hybrid.cost(self.providers, self.settings),
             cloud.cost(self.providers, self.settings),
             hybrid.cached_saving(self.providers, self.settings),
+            self.escalations,
             by_class,
             {task: (h, c) for task, (h, c) in self.by_task.items()},
         )
@@ -359,12 +390,16 @@ class Replay:
                 else (self.cloud_target(previous.task) if previous is not None else None)
             )
             hit = shared and before is not None and (before.target, before.model) == (target.target, target.model)
-            for call in range(calls):
-                state = "read" if hit or call > 0 else "write"
-                usage = self.usage(target, sample, output, state)
-                side.add(target, usage)
-                part.add(target, usage)
-                cost = actual_cost(target, usage, self.providers, self.settings)
+            served = [(target, "read" if hit or call > 0 else "write") for call in range(calls)]
+            up = self.escalation(sample, sensitive, target) if side is hybrid else None
+            if up is not None and rng.random() >= self.variant.tier_pass:
+                self.escalations += 1
+                served.append((up, "write"))  # the same prompt, asked of the next tier
+            for used, state in served:
+                usage = self.usage(used, sample, output, state)
+                side.add(used, usage)
+                part.add(used, usage)
+                cost = actual_cost(used, usage, self.providers, self.settings)
                 self.by_task[sample.task][0 if side is hybrid else 1] += cost
 
 
@@ -385,7 +420,7 @@ def main() -> None:
     _print_measured(samples)
     header = (
         f"{'variant':<24} {'adopt':>5} {'devs':>4} {'local share':>11} {'cloud spend':>11} {'all-cloud':>10} "
-        f"{'spend/all':>9} {'per dev-month':>13} {'cache saved':>11} | {'ref. APIs':>9}"
+        f"{'spend/all':>9} {'per dev-month':>13} {'cache saved':>11} {'escalated':>9} | {'ref. APIs':>9}"
     )
     print()
     print(header)
@@ -401,7 +436,8 @@ def main() -> None:
                 f"{variant.name:<24} {adoption:>5.0%} {result.developers:>4} {share:>11.1%} "
                 f"{money(result.hybrid_usd):>11} {money(result.cloud_usd):>10} "
                 f"{result.hybrid_usd / result.cloud_usd:>9.1%} {result.hybrid_usd / result.developers:>13,.2f} "
-                f"{money(result.hybrid_saved_by_cache):>11} | {money(REFERENCE[adoption][0]):>9}"
+                f"{money(result.hybrid_saved_by_cache):>11} {result.escalations:>9,} "
+                f"| {money(REFERENCE[adoption][0]):>9}"
             )
     print("\nby request class, default policy at 80 % (hybrid spend / all-cloud, requests, local share):")
     default80 = next(r for r in results if r.variant == VARIANTS[0].name and r.adoption == 0.80)
