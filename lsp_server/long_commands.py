@@ -15,6 +15,12 @@ task's next tier (:func:`escalate`); every call is its own ledger row (the
 escalation's request id is the first one's with ``-tierN``), and the result
 lists them under ``escalations``. Sensitive code is served on the premises,
 so it never escalates.
+
+Answer reuse: inputs unchanged since an answer that was used and passed its
+check (:mod:`lsp_server.answer_reuse`) are answered from the stored result
+at no cost, with ``"cached": true`` in the result and its route, and
+"(cached)" in the footer; the command's ``finish`` runs as usual (findings
+published again, the document written again).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from lsp_server.analysis.documents import Document
 from lsp_server.analysis.paths import path_to_uri
+from lsp_server.answer_reuse import keep, lookup, reused_result
 from lsp_server.host import Host
 from lsp_server.progress import Report, only_the_work_was_cancelled, run_with_progress
 from lsp_server.requests import AssistRequest, AssistResult
@@ -118,6 +125,7 @@ def route_json(result: AssistResult) -> dict[str, object]:
         "prompt_tokens": result.usage.prompt_tokens,
         "completion_tokens": result.usage.completion_tokens,
         "attempts": [{"target": a.target, "outcome": a.outcome} for a in result.attempts],
+        "cached": result.from_cache,
         "footer": result.footer(),
     }
 
@@ -242,24 +250,34 @@ async def repository_command(
     counter = local.token_counter() if local is not None else None
     limit = ls.assistant.input_limit(ls.session, task).tokens  # the digest fits the window that will serve it
     digest = await asyncio.to_thread(digest_for, ls.session.settings, counter, task, gathered, limit)
-    report(f"asking the model ({digest.tokens} tokens of code)", 20)
-    result = await ask(ls, task, digest, instruction, gathered.root)
+    reuse = await asyncio.to_thread(lookup, ls, task, instruction, digest)
     escalations: list[dict[str, object]] = []
-    if check is not None:
-        result, escalations = await escalate(
-            ls, task, digest, instruction, gathered, result, lambda text: check(gathered, digest, text), report
-        )
+    if reuse.found is not None:  # unchanged inputs: the stored answer, no model call
+        report("answer reused (inputs unchanged)", 20)
+        result = reused_result(task, digest, reuse.found)
+    else:
+        report(f"asking the model ({digest.tokens} tokens of code)", 20)
+        result = await ask(ls, task, digest, instruction, gathered.root)
+        if check is not None:
+            result, escalations = await escalate(
+                ls, task, digest, instruction, gathered, result, lambda text: check(gathered, digest, text), report
+            )
     if result.notice:
         ls.tell_once(result.notice, types.MessageType.Info)
     summary: dict[str, object] = {"scope": target.scope} if scoped else {}
     summary["digest"] = {**digest.to_json(), "withheld": gathered.withheld}
     if escalations:
         summary["escalations"] = escalations
+    if result.from_cache:
+        summary["cached"] = True
     try:
         if not result.text.strip():
             raise Unusable(result.empty_reason or "the model gave an empty answer")
         try:
-            return {**summary, **await finish(Answered(gathered, digest, result))}
+            finished = await finish(Answered(gathered, digest, result))
+            if "error" not in finished and not (check is not None and check(gathered, digest, result.text)):
+                await asyncio.to_thread(keep, reuse, result)  # a used answer that passes its check
+            return {**summary, **finished}
         except MalformedAnswerError as exc:
             raise Unusable(f"unusable answer: {exc}") from None
     except Unusable as exc:

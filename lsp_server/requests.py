@@ -84,7 +84,7 @@ class AssistResult:
         where = "cloud" if self.cloud else "on-premises"
         target = self.target or self.explanation.decision.target
         model = self.model or self.explanation.decision.model
-        fallback = " (fallback)" if len(self.attempts) > 1 else ""
+        fallback = " (fallback)" if len(self.attempts) > 1 else " (cached)" if self.from_cache else ""
         return f"via {target}{fallback} · {model or 'n/a'} · {where} · ${self.cost_usd:.4f} · {self.latency_ms:.0f} ms"
 
     def to_json(self) -> dict[str, object]:

@@ -29,6 +29,9 @@ class SessionSettings(Protocol):
     def team(self) -> str: ...
 
     @property
+    def data_dir(self) -> str: ...  # where the ledger and stored answers live ("": the default)
+
+    @property
     def server(self) -> ServerSettings: ...
 
     @property

@@ -27,7 +27,11 @@ then returns ``{"cancelled": true}``. Otherwise it returns a JSON
 summary: what was sent (``digest``), what came back (counts, paths,
 ``problems``), and the route (``route``: target, model, cost, latency,
 footer), or ``error`` when the answer was empty or malformed (the previous
-findings are then left as they were).
+findings are then left as they were). Cheap first: a cloud tier's answer that
+fails its check is asked of the task's next tier (``escalations`` lists the
+rejected ones). Unchanged inputs (digest, task, instruction, model tiers) are
+answered from the stored result at no cost: ``"cached": true`` (and in
+``route``; the footer says "(cached)"), :mod:`lsp_server.answer_reuse`.
 
 Files matching ``[sensitive] path_globs`` never enter these prompts (they
 are listed under ``digest.withheld``). A confined session (``[server]

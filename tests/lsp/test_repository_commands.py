@@ -252,12 +252,13 @@ async def test_security_and_performance_merge_per_file_and_clear(
     await command(client, "hybrid.performance")
     assert _shape(client.diagnostics[db]) == [performance, security]  # kinds are merged per file
 
-    malformed = await command(client, "hybrid.securityAudit")
+    # unchanged inputs would reuse the stored answer (tests/lsp/test_answer_reuse.py): new instructions ask again
+    malformed = await command(client, "hybrid.securityAudit", {"instruction": "Look again."})
     assert malformed["error"].startswith("unusable answer: the answer has no ```json block of findings")
     assert _shape(client.diagnostics[db]) == [performance, security]  # the previous findings stand
     assert any("unusable answer" in m.message for m in client.messages)
 
-    cleared = await command(client, "hybrid.securityAudit")
+    cleared = await command(client, "hybrid.securityAudit", {"instruction": "Once more."})
     assert cleared["findings"] == 0
     assert _shape(client.diagnostics[db]) == [performance]
 
