@@ -9,7 +9,9 @@ files). The files an answer may touch keep to their lane
 of the document's language; a multi-file refactor changes only files shown to
 the model and creates only source files, the refused ones said with the edit.
 :func:`~lsp_server.tasks.checked.checked_changes` sends a malformed or
-unparsable answer back once with the reason, then refuses it. The user is
+unparsable answer back once with the reason, then refuses it — cheap first:
+a cloud tier's rejected answer is retried by the task's next tier
+(``[routing.tasks.NAME] tiers``; :func:`lsp_server.long_commands.next_tier`). The user is
 told what happened (the answer's prose, the refusal, why there is no edit)
 with the route footer.
 """
@@ -26,6 +28,7 @@ from lsp_server.analysis.languages import language_from_path
 from lsp_server.analysis.paths import path_to_uri, uri_to_path
 from lsp_server.edits import workspace_edit
 from lsp_server.host import Host
+from lsp_server.long_commands import next_tier
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.action_inputs import (
     MULTI_FILE_MAX_BYTES,
@@ -97,6 +100,7 @@ class Resolver:
         self.results: list[AssistResult] = []
         self.interpret: Callable[[ParsedAnswer], list[FileChange]] = self._region
         self.note = ""  # said with the edit (e.g. which renames were skipped)
+        self.tier = 0  # cheap first: the task's tier asked (a rejected cloud tier's answer is retried by the next)
 
     def request(self, extra: str = "") -> AssistRequest:
         instruction = "\n\n".join(p for p in (self.instruction, extra) if p)
@@ -107,9 +111,13 @@ class Resolver:
             selection=self.selection,
             instruction=instruction,
             context_uris=self.context_uris,
+            tier=self.tier,
         )
 
     async def ask(self, extra: str) -> str | None:
+        if extra and self.results:  # a retry after a rejected answer: a cloud tier's goes to the next tier
+            following = next_tier(self.ls, self.task, self.results[-1], self.tier)
+            self.tier = self.tier if following is None else following
         request = self.request(extra)
         result = await self.ls.assistant.run(self.ls.session, self.doc, request)
         self.results.append(result)

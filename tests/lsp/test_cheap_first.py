@@ -14,9 +14,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+from lsprotocol import types
+from lsprotocol.converters import get_converter
 from pytest_lsp import LanguageClient
 
-from tests.lsp.harness import command, init_params, server_env, start_stdio
+from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio
+from tests.lsp.test_code_actions import resolve
 from tests.tasks import recorded
 from tests.wire.gemini_server import GeminiWireServer
 from tests.wire.openai_server import OpenAIWireServer
@@ -134,3 +137,30 @@ async def test_code_kept_on_the_premises_never_escalates(
     assert isinstance(route, dict) and route["target"] == "local"  # the local engine's unshown finding is kept
     assert "escalations" not in result and result["problems"] == ["app/missing.py:3: not a file the review was shown"]
     assert gemini_server.generation_requests() == [] and openai_server.generation_requests() == []
+
+
+async def test_a_code_action_retries_a_rejected_cheap_answer_with_the_next_tier(
+    tmp_path: Path, openai_server: OpenAIWireServer, gemini_server: GeminiWireServer, stop_later: list[LanguageClient]
+) -> None:
+    tiers = (
+        '[routing.tasks.refactor]\nlocal_up_to = "never"\ncloud = "openai:gpt-4o"\n'
+        'tiers = ["gemini:gemini-2.5-flash"]\n'
+    )
+    config = _config(tmp_path, openai_server, gemini_server, tiers)
+    root = tmp_path / "project"
+    root.mkdir()
+    source = "def total(a, b):\n    return add(a, b)\n"
+    (root / "main.py").write_text(source, encoding="utf-8")
+    client = await start_stdio(server_env(tmp_path, config, {KEY: "sk-test-not-a-real-key"}))
+    stop_later.append(client)
+    await client.initialize_session(init_params(root))
+    uri = (root / "main.py").as_uri()
+    open_doc(client, uri, source)
+    gemini_server.reply("```python\ndef total(a, b):\n    return add(a, b\n```")  # does not parse
+    openai_server.reply("```python\ndef total(a, b):\n    return a + b\n```")
+    selection = types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=4))
+    resolved = await resolve(client, uri, selection, "refactor the selection")
+    assert resolved.edit is not None and "return a + b" in json.dumps(get_converter().unstructure(resolved.edit))
+    assert len(gemini_server.generation_requests()) == 1 and len(openai_server.generation_requests()) == 1
+    retry = json.dumps(openai_server.generation_requests()[0].body)
+    assert "does not parse (python)" in retry  # the next tier is told why the first answer was rejected
