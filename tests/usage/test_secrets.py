@@ -155,11 +155,15 @@ def test_ordinary_code_is_left_alone(name: str, text: str) -> None:
 
 
 def test_false_positives_on_this_project_are_rare() -> None:
-    """Scan the project's own source (minus this corpus) and bound the false-positive rate."""
+    """Scan the project's own source and bound the false-positive rate.
+
+    ``tests/`` is left out: its files plant real-looking secrets on purpose (every redaction test
+    does), so a finding there is a true positive, not a false one.
+    """
     skip = {Path(__file__).resolve()}
     files = [
         p
-        for package in ("hybrid_assist", "lsp_server", "inference", "routing", "tests", "bench", "deploy", "scripts")
+        for package in ("hybrid_assist", "lsp_server", "inference", "routing", "gateway", "bench", "deploy", "scripts")
         for p in (ROOT / package).rglob("*")
         if p.suffix in {".py", ".json", ".toml", ".sh", ".md", ".scm"}
         and p.is_file()
