@@ -181,7 +181,9 @@ class RoutingSettings(BaseModel):
             return self
         rest = list(policy.order[tier:])
         changed = policy.model_copy(update={"tiers": rest, "cloud": rest[-1], "local_up_to": "never"})
-        return self.model_copy(update={"tasks": {**self.tasks, task: changed}})
+        escalated = self.model_copy(update={"tasks": {**self.tasks, task: changed}})
+        escalated._team_cache = {}  # not the original's: its teams' settings are not escalated
+        return escalated
 
     def for_team(self, team: str) -> RoutingSettings:
         """These settings with ``teams[team]`` merged over them (the same object when the team has none)."""
