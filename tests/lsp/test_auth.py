@@ -199,7 +199,7 @@ async def test_two_users_sessions_are_their_own_for_budgets_and_the_ledger(tmp_p
             await client.shutdown_session()
             await client.stop()
     report = subprocess.run(
-        [*SERVER[:-1], "report", "--by", "user", "--format", "json"],
+        [*SERVER[:-1], "report", "--all", "--by", "user", "--format", "json"],
         env=env,
         capture_output=True,
         text=True,
