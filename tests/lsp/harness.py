@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,26 @@ class TcpServer:
             await asyncio.wait_for(self.process.wait(), 20)
         if self._drain is not None:
             self._drain.cancel()
+
+
+@contextlib.asynccontextmanager
+async def in_process_server(config: Path, wire: Any) -> AsyncIterator[Any]:
+    """A :class:`lsp_server.server.HybridLanguageServer` in this process, writing to ``wire`` (``write``/``close``).
+
+    ``HYBRID_ASSIST_CONFIG`` must already point at ``config`` (monkeypatch it); the server's tasks are
+    cancelled and its assistant closed on the way out.
+    """
+    from hybrid_assist.language_server import build_assistant
+    from hybrid_assist.settings import settings_loader
+    from lsp_server.server import HybridLanguageServer
+
+    assert os.environ.get("HYBRID_ASSIST_CONFIG") == str(config)
+    loader = settings_loader()
+    assistant = build_assistant(loader.load().settings)
+    server = HybridLanguageServer(assistant, loader)
+    server.protocol.set_writer(wire, include_headers=False)
+    try:
+        yield server
+    finally:
+        server.cancel_all()
+        await assistant.close()

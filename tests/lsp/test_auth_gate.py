@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hybrid_assist.language_server import build_assistant
-from hybrid_assist.settings import settings_loader
 from lsp_server.auth import AuthenticationFailed, Gate, Identity, pop_key
 from lsp_server.server import HybridLanguageServer
 from lsp_server.transport import dispatch
-from tests.lsp.harness import write_config
+from tests.lsp.harness import in_process_server, write_config
 
 GOOD = "ha_0123456789ab_good"
 
@@ -44,16 +42,11 @@ class Wire:
 
 @pytest_asyncio.fixture
 async def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[HybridLanguageServer, Wire]]:
-    monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(write_config(tmp_path)))
-    loader = settings_loader()
-    assistant = build_assistant(loader.load().settings)
-    server = HybridLanguageServer(assistant, loader)
+    config = write_config(tmp_path)
+    monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(config))
     wire = Wire()
-    server.protocol.set_writer(wire, include_headers=False)
-    try:
+    async with in_process_server(config, wire) as server:
         yield server, wire
-    finally:
-        await assistant.close()
 
 
 def initialize(root: Path, options: Any, request_id: int = 1) -> str:

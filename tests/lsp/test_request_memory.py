@@ -20,11 +20,9 @@ import pytest
 import pytest_asyncio
 
 from bench._common import python_source
-from hybrid_assist.language_server import build_assistant
-from hybrid_assist.settings import settings_loader
 from lsp_server.server import HybridLanguageServer
 from lsp_server.transport import dispatch
-from tests.lsp.harness import write_config
+from tests.lsp.harness import in_process_server, write_config
 
 
 class Wire:
@@ -44,17 +42,11 @@ class Wire:
 
 @pytest_asyncio.fixture
 async def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[HybridLanguageServer, Wire]]:
-    monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(write_config(tmp_path, reply="x")))
-    loader = settings_loader()
-    assistant = build_assistant(loader.load().settings)
-    server = HybridLanguageServer(assistant, loader)
+    config = write_config(tmp_path, reply="x")
+    monkeypatch.setenv("HYBRID_ASSIST_CONFIG", str(config))
     wire = Wire()
-    server.protocol.set_writer(wire, include_headers=False)
-    try:
+    async with in_process_server(config, wire) as server:
         yield server, wire
-    finally:
-        server.cancel_all()
-        await assistant.close()
 
 
 def send(server: HybridLanguageServer, method: str, params: Any, request_id: int | None = None) -> None:
