@@ -120,20 +120,28 @@ class Editor:
             types.HoverParams(text_document=types.TextDocumentIdentifier(uri=self.uri), position=position)
         )
 
-    async def action(self, task: str) -> None:
-        at = types.Range(start=types.Position(*ON_CALL), end=types.Position(*ON_CALL))
-        diagnostics = [types.Diagnostic(range=at, message="undefined name 'pepper'")] if task == "fix" else []
+    async def code_actions(self, at: tuple[int, int], diagnostic: str = "") -> list[types.CodeAction]:
+        """The code actions offered at ``at`` (with one diagnostic there when ``diagnostic`` is given)."""
+        where = types.Range(start=types.Position(*at), end=types.Position(*at))
+        diagnostics = [types.Diagnostic(range=where, message=diagnostic)] if diagnostic else []
         actions = await self.client.text_document_code_action_async(
             types.CodeActionParams(
                 text_document=types.TextDocumentIdentifier(uri=self.uri),
-                range=at,
+                range=where,
                 context=types.CodeActionContext(diagnostics=diagnostics),
             )
         )
-        titles = [a.title for a in actions or [] if isinstance(a, types.CodeAction)]
-        (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and ACTION_TITLES[task] in a.title]
-        assert action.edit is None, titles
+        return [a for a in actions or [] if isinstance(a, types.CodeAction)]
+
+    async def resolve(self, actions: list[types.CodeAction], title: str) -> None:
+        """Resolve the one action whose title contains ``title`` (offered lazily: no edit before resolve)."""
+        (action,) = [a for a in actions if title in a.title]
+        assert action.edit is None, [a.title for a in actions]
         await self.client.code_action_resolve_async(action)
+
+    async def action(self, task: str) -> None:
+        diagnostic = "undefined name 'pepper'" if task == "fix" else ""
+        await self.resolve(await self.code_actions(ON_CALL, diagnostic), ACTION_TITLES[task])
 
     async def repository(self) -> dict[str, Any]:
         """``hybrid.review`` of the file and of a diff touching both files, ``hybrid.architecture`` of it all."""
@@ -259,17 +267,9 @@ async def test_a_sensitive_file_two_imports_away(
     route = (await editor.explain_route("refactor", (4, 12)))["route"]
     reasons = " ".join(route["reasons"])
     assert "context from secrets/keys.py" in reasons, route
-    at = types.Range(start=types.Position(4, 12), end=types.Position(4, 12))
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=at,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await editor.code_actions((4, 12))
     for title in ("refactor the selection", "refactor across files"):
-        (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and title in a.title]
-        await editor.client.code_action_resolve_async(action)
+        await editor.resolve(actions, title)
     assert MARKER not in sent(cloud)
     if context == "keep_local":
         assert cloud.generation_requests() == [] and MARKER in sent(local)
@@ -292,16 +292,7 @@ async def test_other_files_text_in_a_multi_file_refactor_is_scanned_for_secrets(
     )
     uri = (root / "billing.py").as_uri()
     editor = await start(tmp_path, root, uri, openai_server, openai_server_b, "keep_local", clients)
-    at = types.Range(start=types.Position(4, 12), end=types.Position(4, 12))
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=at,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
-    (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and "refactor across files" in a.title]
-    await editor.client.code_action_resolve_async(action)
+    await editor.resolve(await editor.code_actions((4, 12)), "refactor across files")
     to_cloud = sent(openai_server)
     assert "File: deploy.py" in to_cloud and "DEPLOY_TOKEN=[REDACTED:token]" in to_cloud
     assert value not in to_cloud
@@ -324,16 +315,7 @@ async def test_an_existing_test_file_that_is_sensitive(
     uri = (root / "billing.py").as_uri()
     globs = 'path_globs = ["**/secrets/**", "**/tests/test_billing.py"]'
     editor = await start(tmp_path, root, uri, openai_server, openai_server_b, context, clients, globs)
-    at = types.Range(start=types.Position(1, 4), end=types.Position(1, 4))
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=at,
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
-    (action,) = [a for a in actions or [] if isinstance(a, types.CodeAction) and "generate tests" in a.title]
-    await editor.client.code_action_resolve_async(action)
+    await editor.resolve(await editor.code_actions((1, 4)), "generate tests")
     assert MARKER not in sent(openai_server)
     if context == "keep_local":
         assert openai_server.generation_requests() == [] and MARKER in sent(openai_server_b)
