@@ -16,10 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from inference.types import (
     BackendHealth,
     BackendLoad,
+    Feature,
     GenerationChunk,
     GenerationRequest,
     GenerationResult,
+    ToolCallDelta,
     Usage,
+    assemble_tool_calls,
 )
 
 
@@ -65,20 +68,32 @@ class Backend(abc.ABC):
         """The window (prompt + answer, tokens) the loaded engine serves; 0 when unknown or not loaded."""
         return 0
 
+    def features(self) -> frozenset[Feature]:
+        """The tool-calling and structured-output features this backend honours (none by default).
+
+        The router never sends a request needing a feature not listed here (``GenerationRequest.features``).
+        """
+        return frozenset()
+
 
 async def collect(
-    backend: Backend, request: GenerationRequest, on_text: Callable[[str], None] | None = None
+    backend: Backend,
+    request: GenerationRequest,
+    on_text: Callable[[str], None] | None = None,
+    on_tool_call: Callable[[ToolCallDelta], None] | None = None,
 ) -> GenerationResult:
     """Run ``request`` to the end and return the whole answer with timing.
 
     ``on_text`` is called with each piece of text as it streams in (a gateway
-    forwards them to its client); the whole answer is returned either way.
+    forwards them to its client), ``on_tool_call`` with each piece of a tool
+    call; the whole answer (tool calls assembled) is returned either way.
     The stream is always closed on the way out; a cancellation of the calling
     task ends the call at the next piece even when the stream swallowed it.
     """
     start = time.perf_counter()
     ttft_ms: float | None = None
     parts: list[str] = []
+    deltas: list[ToolCallDelta] = []
     finish = "stop"
     usage = Usage()
     stream = backend.generate(request)
@@ -96,6 +111,12 @@ async def collect(
                 parts.append(chunk.text)
                 if on_text is not None:
                     on_text(chunk.text)
+            for delta in chunk.tool_calls:
+                if ttft_ms is None:
+                    ttft_ms = (time.perf_counter() - start) * 1000.0
+                deltas.append(delta)
+                if on_tool_call is not None:
+                    on_tool_call(delta)
             if chunk.finish_reason is not None:
                 finish = chunk.finish_reason
             if chunk.usage is not None:
@@ -111,6 +132,7 @@ async def collect(
         model=request.model or backend.default_model(),
         ttft_ms=ttft_ms,
         latency_ms=(time.perf_counter() - start) * 1000.0,
+        tool_calls=assemble_tool_calls(deltas),
     )
 
 

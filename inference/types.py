@@ -1,13 +1,34 @@
 """Values that cross the inference interface: requests, stream chunks, usage, load.
 
 All are frozen dataclasses; the backends build them, callers only read them.
+
+Tool calling and structured output are provider-neutral here (each backend
+maps them to its provider's wire format and back):
+
+- a request carries :attr:`GenerationRequest.tools` (:class:`ToolSpec`: name,
+  description, JSON schema of the arguments), :attr:`~GenerationRequest.tool_choice`
+  (:class:`ToolChoice`), :attr:`~GenerationRequest.parallel_tool_calls` and
+  :attr:`~GenerationRequest.response_format` (:class:`ResponseFormat`);
+  the history carries assistant turns with :attr:`ChatMessage.tool_calls`
+  (:class:`ToolCall`: id, name, arguments as a JSON string) and ``role="tool"``
+  turns answering one call (:attr:`ChatMessage.tool_call_id`, the result in ``content``);
+- a backend streams a call back as :class:`ToolCallDelta` pieces in
+  :attr:`GenerationChunk.tool_calls` (the first piece of each ``index`` has its
+  ``id`` and ``name``, later ones only ``arguments`` fragments) and ends with
+  ``finish_reason == "tool_calls"``; :func:`inference.backend.collect`
+  assembles them into :attr:`GenerationResult.tool_calls`;
+- a backend declares what it can honour with ``Backend.features()`` (a set of
+  :class:`Feature`); :meth:`GenerationRequest.features` is what a request needs,
+  and the router skips a target lacking one (:func:`missing_fields` names the
+  request fields it cannot honour).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 class RequestKind(enum.StrEnum):
@@ -17,10 +38,81 @@ class RequestKind(enum.StrEnum):
     CHAT = "chat"  # messages -> assistant answer
 
 
+class Feature(enum.StrEnum):
+    """A structured-output capability a request may need and a backend may honour."""
+
+    TOOLS = "tools"  # tool definitions, tool calls in the answer, tool calls/results in the history
+    JSON_OBJECT = "json_object"  # response_format {"type": "json_object"}: any JSON object
+    JSON_SCHEMA = "json_schema"  # response_format {"type": "json_schema"}: JSON valid against a schema
+
+    @property
+    def field(self) -> str:
+        """The request field (OpenAI's and Anthropic's name) that asks for this feature."""
+        return "tools" if self is Feature.TOOLS else "response_format"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: ``parameters`` is the JSON schema of its arguments object."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    strict: bool | None = None  # OpenAI's strict schema adherence; None: not said
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """Whether the model may (``auto``), must not (``none``) or must (``required``) call a tool,
+    or must call the one named (``tool`` with ``name``)."""
+
+    mode: Literal["auto", "none", "required", "tool"] = "auto"
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """The answer's form: free text, any JSON object, or JSON valid against ``schema`` (named ``name``)."""
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str = ""  # json_schema: the schema's name (OpenAI requires one; ``response`` when the client gave none)
+    schema: Mapping[str, Any] | None = None
+    strict: bool | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for: ``arguments`` is the JSON text of the arguments object."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A streamed piece of tool call ``index`` (0, 1, ... in the order the calls began).
+
+    The first piece of an index carries ``id`` and ``name``; every piece may carry an ``arguments`` fragment.
+    """
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool"
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant: the calls it asked for (content may be "")
+    tool_call_id: str = ""  # tool: the call this message answers (its result is ``content``)
+
+    def texts(self) -> tuple[str, ...]:
+        """Every text of this turn (content and tool-call arguments), for secret scans and estimates."""
+        return (self.content, *(c.arguments for c in self.tool_calls))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +136,23 @@ class GenerationRequest:
     # ``cache_key`` groups requests that share it (per repository and user), e.g. OpenAI's prompt_cache_key.
     stable_chars: int = 0
     cache_key: str = ""
+    # Tool calling and structured output (CHAT only; see the module docstring).
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None  # None: not said (the provider's default, "auto" with tools)
+    parallel_tool_calls: bool | None = None  # None: not said (the provider's default)
+    response_format: ResponseFormat | None = None  # None or type "text": free text
+
+    def features(self) -> frozenset[Feature]:
+        """What a backend must honour to serve this request (tools not to be called need nothing)."""
+        needed: set[Feature] = set()
+        wants_tools = bool(self.tools) and (self.tool_choice is None or self.tool_choice.mode != "none")
+        if wants_tools or any(m.tool_calls or m.role == "tool" for m in self.messages):
+            needed.add(Feature.TOOLS)
+        if self.response_format is not None and self.response_format.type == "json_object":
+            needed.add(Feature.JSON_OBJECT)
+        if self.response_format is not None and self.response_format.type == "json_schema":
+            needed.add(Feature.JSON_SCHEMA)
+        return frozenset(needed)
 
     @staticmethod
     def fim(request_id: str, prefix: str, suffix: str, **kw: object) -> GenerationRequest:
@@ -100,12 +209,15 @@ class GenerationChunk:
     """A piece of streamed output.
 
     The last chunk of every stream has ``finish_reason`` set (``"stop"``,
-    ``"length"``, ``"abort"``) and carries the call's ``usage``.
+    ``"length"``, ``"abort"``, ``"tool_calls"`` when the answer ends asking for
+    tool calls) and carries the call's ``usage``. ``tool_calls`` are streamed
+    pieces of the calls the model asks for (see :class:`ToolCallDelta`).
     """
 
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +230,7 @@ class GenerationResult:
     model: str
     ttft_ms: float | None = None
     latency_ms: float = 0.0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +251,20 @@ class BackendHealth:
     detail: str = ""
     remedy: str = ""
     models: tuple[str, ...] = field(default_factory=tuple)
+
+
+def missing_fields(needed: Iterable[Feature], honoured: Iterable[Feature]) -> tuple[str, ...]:
+    """The request fields (``tools``, ``response_format``) asking for a feature not in ``honoured``, sorted."""
+    have = frozenset(honoured)
+    return tuple(sorted({f.field for f in needed if f not in have}))
+
+
+def assemble_tool_calls(deltas: Iterable[ToolCallDelta]) -> tuple[ToolCall, ...]:
+    """Whole :class:`ToolCall` values from streamed pieces, in index order (arguments ``{}`` when none came)."""
+    calls: dict[int, list[str]] = {}
+    for d in deltas:
+        entry = calls.setdefault(d.index, ["", "", ""])
+        entry[0] = entry[0] or d.id
+        entry[1] = entry[1] or d.name
+        entry[2] += d.arguments
+    return tuple(ToolCall(i, n, a or "{}") for _, (i, n, a) in sorted(calls.items()))
