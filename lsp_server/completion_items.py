@@ -125,9 +125,8 @@ class CompletionSupport:
     snippets: bool = False
 
     @classmethod
-    def of(cls, capabilities: types.ClientCapabilities | None) -> CompletionSupport:
-        document = capabilities.text_document if capabilities is not None else None
-        completion = document.completion if document is not None else None
+    def of(cls, completion: types.CompletionClientCapabilities | None) -> CompletionSupport:
+        """The support ``textDocument.completion`` declares (read once, by :mod:`lsp_server.client_capabilities`)."""
         if completion is None:
             return cls()
         item = completion.completion_item

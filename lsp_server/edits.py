@@ -78,14 +78,7 @@ def suite_edit(
     ls: Host, root: Path, files: tuple[GeneratedFile, ...], gathered: Gathered
 ) -> tuple[types.WorkspaceEdit | None, list[dict[str, object]], str]:
     """The WorkspaceEdit creating or replacing ``files``; None and why when the editor cannot apply it."""
-    caps = ls.client_capabilities.workspace
-    edit_caps = caps.workspace_edit if caps is not None else None
-    can_apply = caps is not None and bool(caps.apply_edit)
-    can_create = (
-        edit_caps is not None
-        and bool(edit_caps.document_changes)
-        and types.ResourceOperationKind.Create in (edit_caps.resource_operations or ())
-    )
+    client = ls.session.client
     changes: list[DocumentChange] = []
     plain: dict[str, list[types.TextEdit]] = {}
     listed: list[dict[str, object]] = []
@@ -111,10 +104,10 @@ def suite_edit(
         changes.append(_versioned(uri, version, [edit]))
         plain[uri] = [edit]
         listed.append({"path": generated.path, "uri": uri, "created": existing is None})
-    if not can_apply:
+    if not client.apply_edit:
         return None, listed, "the editor does not support workspace/applyEdit"
-    if creates and not can_create:
+    if creates and not client.can_create_files:
         return None, listed, "the editor cannot create files through workspace/applyEdit"
-    if edit_caps is not None and edit_caps.document_changes:
+    if client.document_changes:
         return types.WorkspaceEdit(document_changes=changes), listed, ""
     return types.WorkspaceEdit(changes=plain), listed, ""

@@ -34,7 +34,11 @@ class Host(Protocol):
     """One editor connection as its handlers see it."""
 
     session: Session
-    """Documents, settings, roots, index, the review findings and the hover cache of this connection."""
+    """Documents, settings, roots, index, the review findings and the hover cache of this connection.
+
+    ``session.client`` (:class:`~lsp_server.client_capabilities.ClientSupport`) is what the editor
+    declared it can do; handlers ask it, never the raw ``ClientCapabilities``.
+    """
     assistant: Assistant
     """The process-wide request pipeline (routing, engines, budgets)."""
     identity: Identity | None
@@ -45,9 +49,6 @@ class Host(Protocol):
     """The running completion per document URI (a new one supersedes it)."""
     progress_tasks: dict[str | int, asyncio.Task[Any]]
     """Work running under a ``$/progress`` token (``window/workDoneProgress/cancel`` cancels it)."""
-
-    @property
-    def client_capabilities(self) -> types.ClientCapabilities: ...
 
     @property
     def work_done_progress(self) -> Progress: ...

@@ -31,8 +31,7 @@ Report = Callable[[str, int], None]
 
 async def _begin(host: Host, title: str) -> str | None:
     """A new progress token, begun; None when the client cannot show progress or refused the token."""
-    caps = host.client_capabilities.window
-    if caps is None or not caps.work_done_progress:
+    if not host.session.client.work_done_progress:
         return None
     token = f"hybrid-{uuid.uuid4().hex[:12]}"
     try:

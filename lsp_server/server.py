@@ -145,8 +145,7 @@ class HybridLanguageServer(LanguageServer):
 
     async def show_document(self, uri: str) -> bool:
         """Open ``uri`` in the editor (``window/showDocument``); False when it cannot or refused."""
-        window = self.client_capabilities.window
-        if window is None or window.show_document is None or not window.show_document.support:
+        if not self.session.client.show_document:
             return False
         try:
             shown = await self.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))

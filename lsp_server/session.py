@@ -20,6 +20,7 @@ from hybrid_assist.config import LoadedSettings
 from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
+from lsp_server.client_capabilities import ClientSupport
 from lsp_server.confinement import Confinement, confinement_for, expand_allowed, root_refusal
 from lsp_server.review import ReviewStore
 from lsp_server.session_settings import SessionSettings
@@ -36,6 +37,8 @@ class Session:
     settings: SessionSettings
     documents: DocumentStore = field(default_factory=DocumentStore)
     encoding: PositionEncoding = "utf-16"
+    #: What the editor declared it can do, read once at ``initialize`` (:mod:`lsp_server.client_capabilities`).
+    client: ClientSupport = field(default_factory=ClientSupport)
     roots: list[Path] = field(default_factory=list)
     index: WorkspaceIndex | None = None
     problems_shown: set[str] = field(default_factory=set)  # one-time messages already shown

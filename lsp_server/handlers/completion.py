@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_server.completion_items import CompletionSupport, completion_list, typed_word
+from lsp_server.completion_items import completion_list, typed_word
 from lsp_server.host import Host, Registrar
 from lsp_server.requests import AssistRequest, AssistResult
 from routing.tasks import TaskKind
@@ -69,7 +69,7 @@ def register(server: Registrar) -> None:
             return types.CompletionList(is_incomplete=True, items=[])
         data = _route_data(result, result.request_id)
         route = f"hybrid-assist · {data['target']} · {result.model or 'n/a'}"
-        support = CompletionSupport.of(ls.client_capabilities)
+        support = ls.session.client.completion
         return completion_list(word, result.text, support, route=route, documentation=result.footer(), data=data)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())

@@ -12,6 +12,7 @@ from pygls.exceptions import JsonRpcException
 from hybrid_assist.config.loader import editor_layer
 from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.paths import uri_to_path
+from lsp_server.client_capabilities import ClientSupport
 from lsp_server.host import Host, Registrar
 from lsp_server.indexing import build_index_with_progress
 
@@ -39,6 +40,7 @@ def register(server: Registrar) -> None:
     def initialize(ls: Host, params: types.InitializeParams) -> None:
         session = ls.session
         session.encoding = ls.negotiated_encoding()
+        session.client = ClientSupport.of(params.capabilities)
         roots = _roots(params)
         for root in roots:  # before anything reads a root (its hybrid-assist.toml included)
             refused = session.root_refusal(root, ls.identity.user if ls.identity else None)
