@@ -31,6 +31,8 @@ from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
 SCOPE_LEVELS = ("single_file", "multi_file", "repository")
 #: The longest ``workspace`` a client may name (a path; the ledger keeps it with each request).
 MAX_WORKSPACE_CHARS = 4096
+#: The longest ``language`` (a tree-sitter language id) a client may name.
+MAX_LANGUAGE_CHARS = 64
 _ROLES = frozenset({"system", "user", "assistant", "developer", "tool"})
 
 
@@ -68,6 +70,7 @@ class CallSpec:
     requested_model: str = ""
     client_request_id: str = ""
     workspace: str = ""  # the client session's workspace root, for the ledger ("": not said)
+    language: str = ""  # the request's tree-sitter language id, for the ledger ("": not said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +98,22 @@ def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
     workspace = get_str(body, "workspace", "workspace")
     if len(workspace) > MAX_WORKSPACE_CHARS:
         raise invalid("workspace", f"is longer than {MAX_WORKSPACE_CHARS} characters")
+    language = get_str(body, "language", "language")
+    if len(language) > MAX_LANGUAGE_CHARS:
+        raise invalid("language", f"is longer than {MAX_LANGUAGE_CHARS} characters")
     generation = None
     if with_generation:
         generation = parse_generation(get_object(body, "generation", "generation", required=True))
     return CallSpec(
-        task, level, context_tokens, paths, reasons, generation, client_request_id=request_id, workspace=workspace
+        task,
+        level,
+        context_tokens,
+        paths,
+        reasons,
+        generation,
+        client_request_id=request_id,
+        workspace=workspace,
+        language=language,
     )
 
 
@@ -223,6 +237,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         secrets=route.secrets,
         decision=route.decision,
         workspace=spec.workspace,
+        language=spec.language,
     )
     return Prepared(call, route.decision)
 

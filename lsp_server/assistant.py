@@ -75,13 +75,19 @@ class Assistant:
         """The user's budget this month for status displays; None when no budget applies."""
         return await self.serving.budget(user, team)
 
-    def record_feedback(self, request_id: str, accepted: bool, task: str = "inline_completion") -> Awaitable[None]:
-        """Count the editor's accept/reject of a completion now; the returned awaitable records it durably."""
-        if accepted:
-            self.accepted += 1
-        else:
-            self.rejected += 1
-        return self.serving.feedback(request_id, accepted, task)
+    def record_feedback(
+        self, request_id: str, accepted: bool, task: str = "inline_completion", kind: str = "completion"
+    ) -> Awaitable[None]:
+        """Count the editor's accept/reject of a completion now; the returned awaitable records it durably.
+
+        ``kind`` says what the verdict is about (``routing.usage.ledger.FEEDBACK_KINDS``); only completions' count.
+        """
+        if kind == "completion":
+            if accepted:
+                self.accepted += 1
+            else:
+                self.rejected += 1
+        return self.serving.feedback(request_id, accepted, task, kind)
 
     # -- preparation (no model call) -----------------------------------
     def input_limit(
@@ -268,6 +274,7 @@ class Assistant:
             scope_files=scope.files,
             scope_symbols=tuple(s.name for s in scope.symbols),
             workspace=workspace,
+            language=(doc.language or "") if request.language is None else request.language,
         )
 
     async def _run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:

@@ -261,12 +261,12 @@ class GatewayClient:
             while len(self._ledger_ids) > FEEDBACK_MEMORY:
                 self._ledger_ids.popitem(last=False)
 
-    async def feedback(self, request_id: str, accepted: bool, task: str) -> bool:
+    async def feedback(self, request_id: str, accepted: bool, task: str, kind: str = "completion") -> bool:
         """``/v1/feedback`` for a request this client sent; False when unknown or not recorded (never raises)."""
         ledger_id = self._ledger_ids.get(request_id)
         if ledger_id is None:
             return False
-        body = {"request_id": ledger_id, "accepted": accepted, "task": task}
+        body = {"request_id": ledger_id, "accepted": accepted, "task": task, "kind": kind}
         try:
             response = await self._http.post("/v1/feedback", json=body, timeout=self._probe_timeout)
         except httpx.HTTPError:

@@ -56,6 +56,7 @@ def request_body(call: RoutedCall, *, with_generation: bool = True) -> dict[str,
         "paths": request_paths(call.paths),
         "sensitive_reasons": list(route_input.sensitive_reasons),
         "workspace": call.workspace,
+        "language": call.language,
     }
     if with_generation:
         body["generation"] = generation_json(call.template)
@@ -162,9 +163,9 @@ class GatewayMode:
         """The gateway picks the target: its answers are cached under "gateway" whatever was decided here."""
         return GATEWAY
 
-    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
-        """Forward the editor's accept/reject of a completion the gateway served (best effort)."""
-        if self.client is not None and not await self.client.feedback(request_id, accepted, task):
+    async def feedback(self, request_id: str, accepted: bool, task: str, kind: str = "completion") -> None:
+        """Forward the outcome of an answer the gateway served (best effort)."""
+        if self.client is not None and not await self.client.feedback(request_id, accepted, task, kind):
             logger.debug("feedback for %s was not recorded by the gateway", request_id)
 
     async def budget(self, user: str = "", team: str = "") -> dict[str, object] | None:

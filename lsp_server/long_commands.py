@@ -38,6 +38,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from lsp_server.analysis.documents import Document
+from lsp_server.analysis.languages import main_language
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.answer_reuse import keep, lookup, reused_result
 from lsp_server.host import Host
@@ -140,7 +141,15 @@ async def ask(
     base = root if root is not None else Path(tempfile.gettempdir())
     uri = path_to_uri(base / ".hybrid-assist" / f"{task.value}.md")  # a name for the prompt, never written
     doc = Document(uri, digest.text, "markdown")
-    request = AssistRequest(task, uri, 0, selection=(0, len(doc.source)), instruction=instruction, tier=tier)
+    request = AssistRequest(
+        task,
+        uri,
+        0,
+        selection=(0, len(doc.source)),
+        instruction=instruction,
+        tier=tier,
+        language=main_language(digest.included),  # for the ledger: the digest's files' main language
+    )
     if request_id:
         request = dataclasses.replace(request, request_id=request_id)
     return await ls.assistant.run(ls.session, doc, request)

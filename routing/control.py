@@ -82,6 +82,7 @@ class Outcome:
     usage_estimated: bool = False  # the server reported no usage; the counts are the backend's estimate
     workspace: str = ""  # the session's workspace root ("": unknown)
     reason: str = ""  # why the request failed or was denied ("": served)
+    language: str = ""  # the request's tree-sitter language id ("": unknown or mixed)
 
 
 class UsageControl:
@@ -233,6 +234,7 @@ class UsageControl:
                     usage_estimated=outcome.usage_estimated,
                     workspace=outcome.workspace,
                     reason=outcome.reason,
+                    language=outcome.language,
                     unsettled=unsettled and outcome.cost_usd > 0,
                 )
             )
@@ -254,13 +256,14 @@ class UsageControl:
                 self.metrics.observe_fallback(failed.target, served.target)
         return warnings
 
-    async def record_feedback(self, request_id: str, accepted: bool, task: str) -> None:
-        """The editor accepted or rejected a completion: count it and note it on the ledger row."""
-        if self.metrics is not None:
+    async def record_feedback(self, request_id: str, accepted: bool, task: str, kind: str = "completion") -> None:
+        """An answer was accepted or not (``kind``: a completion, a code action's edit, a quick fix, a check):
+        count it and note it on the ledger row."""
+        if self.metrics is not None and kind == "completion":  # the metric counts completions' verdicts
             self.metrics.observe_feedback(accepted, task)
         if self.ledger is not None and request_id:
             try:
-                await asyncio.to_thread(self.ledger.record_feedback, request_id, accepted)
+                await asyncio.to_thread(self.ledger.record_feedback, request_id, accepted, kind=kind)
             except Exception:
                 logger.exception("recording feedback for %s failed", request_id)
 

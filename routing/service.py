@@ -50,6 +50,7 @@ class RoutedCall:
     scope_files: tuple[str, ...] = ()  # the other workspace files the scope measurement used
     scope_symbols: tuple[str, ...] = ()  # the workspace symbols it resolved
     workspace: str = ""  # the session's workspace root, for the ledger ("": unknown, e.g. a gateway call)
+    language: str = ""  # the request's tree-sitter language id, for the ledger ("": unknown or mixed)
 
     @property
     def scope_level(self) -> str:
@@ -104,8 +105,8 @@ class Serving(Protocol):
         """The user's budget this month for status displays; None when no budget applies (or is known)."""
         ...
 
-    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
-        """Record the editor's accept/reject of an answer."""
+    async def feedback(self, request_id: str, accepted: bool, task: str, kind: str = "completion") -> None:
+        """Record the outcome of an answer: accepted or not, and what of (``routing.usage.ledger.FEEDBACK_KINDS``)."""
         ...
 
     async def status(self) -> dict[str, object] | None:
@@ -269,6 +270,7 @@ class RoutingService:
             prompt=call.prompt,
             workspace=call.workspace,
             reason=reason,
+            language=call.language,
         )
         metrics = self.usage.metrics
         if metrics is not None:
@@ -285,9 +287,9 @@ class RoutingService:
             return None
         return await self.usage.budget_summary(user, team)
 
-    async def feedback(self, request_id: str, accepted: bool, task: str) -> None:
+    async def feedback(self, request_id: str, accepted: bool, task: str, kind: str = "completion") -> None:
         if self.usage is not None:
-            await self.usage.record_feedback(request_id, accepted, task)
+            await self.usage.record_feedback(request_id, accepted, task, kind)
 
     async def close(self) -> None:
         """Stop the engines and flush the ledger."""

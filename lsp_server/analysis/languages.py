@@ -25,6 +25,8 @@ import functools
 import importlib.resources
 import logging
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import cast
@@ -127,6 +129,12 @@ def language_from_path(path: str | PurePath) -> str | None:
     if dot <= 0:
         return None
     return EXTENSIONS.get(name[dot:].lower())
+
+
+def main_language(paths: Iterable[str]) -> str:
+    """The language most of ``paths`` are written in (by extension; a tie: the first met), '' when none is known."""
+    counts = Counter(language for path in paths if (language := language_from_path(path)) is not None)
+    return counts.most_common(1)[0][0] if counts else ""
 
 
 def detect_language(language_id: str, path_or_uri: str = "") -> str | None:

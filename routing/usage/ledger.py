@@ -16,6 +16,9 @@ aggregates count such rows (:attr:`UsageAggregate.estimated`). ``workspace``
 (the session's workspace root, '' unknown) and ``reason`` (why a request
 failed or was denied) came with migration ``0003``; the readers take a
 ``workspace`` to sum one workspace's requests (None: every workspace).
+``language`` (the request's tree-sitter language id, '' unknown) and the
+feedback's ``kind`` (what a verdict is about: :data:`FEEDBACK_KINDS`) came
+with migration ``0004``, for routing that learns from outcomes.
 
 Recording is idempotent by ``request_id``: a second row with the same id is
 ignored. With a :class:`~routing.usage.journal.Journal` (the gateway's), a
@@ -83,9 +86,14 @@ _COLUMNS = (
     "usage_estimated",
     "workspace",
     "reason",
+    "language",
 )
 #: How SQLAlchemy stores a DateTime in SQLite (always with microseconds, so that text order is time order).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+#: What a feedback row is about: the editor accepted a completion; a resolved AI code action's edit was applied;
+#: a review finding's quick fix was applied; a checked answer passed its check (False: refused, escalated).
+FEEDBACK_KINDS = ("completion", "code_action", "quick_fix", "check")
 
 GroupBy = Literal["user", "team", "task", "route"]
 _GROUP_COLUMNS = {
@@ -130,6 +138,7 @@ class LedgerEntry:
     usage_estimated: bool = False  # the token counts were estimated: the server reported none
     workspace: str = ""  # the session's workspace root ("": unknown, e.g. a gateway call without one)
     reason: str = ""  # why the request failed or was denied ("": served)
+    language: str = ""  # the request's tree-sitter language id ("": unknown, or mixed as in a repository command)
     unsettled: bool = False  # served while the database was down, fail-open: charge the budget once written
 
 
@@ -255,9 +264,14 @@ class Ledger:
         """Entries dropped because the writer's backlog was full (the database was too slow or down)."""
         return self._writer.dropped
 
-    def record_feedback(self, request_id: str, accepted: bool, *, time: datetime | None = None) -> None:
-        """Record the editor's accept (True) or reject of a request's completion; the latest report wins."""
-        values = {"accepted": accepted, "created_at": _naive_utc(time or utcnow())}
+    def record_feedback(
+        self, request_id: str, accepted: bool, *, time: datetime | None = None, kind: str = "completion"
+    ) -> None:
+        """Record the outcome of a request's answer: accepted (True) or not, and what of (``kind``, one of
+        :data:`FEEDBACK_KINDS`); one verdict per request, the latest report wins."""
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"unknown feedback kind {kind!r}; expected one of: {', '.join(FEEDBACK_KINDS)}")
+        values = {"accepted": accepted, "created_at": _naive_utc(time or utcnow()), "kind": kind}
         for _ in range(3):
             try:
                 with write_transaction(self.engine) as connection:
@@ -335,6 +349,7 @@ class Ledger:
             entry.usage_estimated,
             entry.workspace,
             entry.reason,
+            entry.language,
         )
 
     def _row(self, entry: LedgerEntry) -> dict[str, Any]:
@@ -417,12 +432,20 @@ class Ledger:
             return int(connection.execute(select(func.count()).select_from(ledger_requests)).scalar_one())
 
     def feedback(self, request_id: str) -> bool | None:
-        """The editor's latest verdict on ``request_id`` (None: no feedback)."""
-        with self.engine.connect() as connection:
-            value = connection.execute(
-                select(ledger_feedback.c.accepted).where(ledger_feedback.c.request_id == request_id)
-            ).scalar()
+        """The latest verdict on ``request_id`` (None: no feedback)."""
+        value = self._feedback_value(request_id, "accepted")
         return None if value is None else bool(value)
+
+    def feedback_kind(self, request_id: str) -> str | None:
+        """What the latest verdict on ``request_id`` is about (:data:`FEEDBACK_KINDS`; None: no feedback)."""
+        value = self._feedback_value(request_id, "kind")
+        return None if value is None else str(value)
+
+    def _feedback_value(self, request_id: str, column: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(ledger_feedback.c[column]).where(ledger_feedback.c.request_id == request_id)
+            ).scalar()
 
     def aggregate(
         self, since: datetime | None, until: datetime | None, by: GroupBy, *, workspace: str | None = None
@@ -533,4 +556,5 @@ def _entry(row: Any) -> LedgerEntry:
         usage_estimated=bool(row["usage_estimated"]),
         workspace=row["workspace"],
         reason=row["reason"],
+        language=row["language"],
     )

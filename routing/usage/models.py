@@ -8,7 +8,7 @@ speaks floats in US dollars. Times are naive UTC ``DateTime`` columns.
 table                  what a row is
 =====================  =============================================================
 ledger_requests        one finished, failed or denied request: who, what, where, tokens, cost, why
-ledger_feedback        the editor's accept/reject of one request's completion
+ledger_feedback        the outcome of one request's answer: accepted or not, and what of (``kind``)
 budget_limits          a monthly budget of one user or team
 budget_periods         spent and reserved money of one user or team in one month
 budget_reservations    an estimate held for a call in flight, until settled or released
@@ -72,6 +72,8 @@ ledger_requests = Table(
     # was denied ('' when it was served) (migration 0003)
     Column("workspace", Text, nullable=False, server_default=""),
     Column("reason", Text, nullable=False, server_default=""),
+    # the request's tree-sitter language id ('' unknown or mixed, e.g. a repository-wide command) (migration 0004)
+    Column("language", Text, nullable=False, server_default=""),
     Index("ix_ledger_requests_created_at", "created_at"),
     Index("ix_ledger_requests_user_created", "user_name", "created_at"),
     Index("ix_ledger_requests_team_created", "team", "created_at"),
@@ -84,6 +86,8 @@ ledger_feedback = Table(
     Column("request_id", String(64), primary_key=True),
     Column("accepted", Boolean, nullable=False),
     Column("created_at", DateTime(), nullable=False),
+    # what the verdict is about: "completion", "code_action", "quick_fix" or "check" (migration 0004)
+    Column("kind", String(32), nullable=False, server_default="completion"),
 )
 
 budget_limits = Table(
