@@ -95,6 +95,52 @@ local function run()
     return
   end
 
+  if mode == "ghost" then
+    -- Insert mode at the end of $HA_LINE: <Tab> at once (no suggestion yet: the key keeps its meaning), then,
+    -- once vim.lsp.inline_completion (0.12+) shows the ghost text, <Tab> again accepts it into the buffer
+    local lnum = tonumber(os.getenv("HA_LINE"))
+    local function line() return vim.api.nvim_buf_get_lines(bufnr, lnum - 1, lnum, false)[1] end
+    local function ghost() -- the text of the inline completion's extmarks (virtual text and lines), or nil
+      local ns = vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+      local marks = ns and vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true }) or {}
+      if #marks == 0 then return nil end
+      local parts = {}
+      for _, chunk in ipairs(marks[1][4].virt_text or {}) do table.insert(parts, chunk[1]) end
+      for _, virt_line in ipairs(marks[1][4].virt_lines or {}) do
+        table.insert(parts, "\n")
+        for _, chunk in ipairs(virt_line) do table.insert(parts, chunk[1]) end
+      end
+      return table.concat(parts)
+    end
+    local caps = client.server_capabilities or client.resolved_capabilities or {}
+    results.inline_provider = caps.inlineCompletionProvider ~= nil
+    local tab = vim.fn.maparg("<Tab>", "i", false, true)
+    results.tab_mapping = type(tab) == "table" and tab.desc or nil
+    vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    local started, accepted = vim.loop.now(), false
+    local timer = vim.loop.new_timer()
+    local function leave()
+      timer:stop()
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Esc>", true, false, true), "n", false)
+    end
+    timer:start(20, 20, vim.schedule_wrap(function()
+      if accepted then return end
+      results.line_before = results.line_before or line() -- after the first <Tab>
+      local text = ghost()
+      if text then
+        accepted = true
+        results.ghost, results.ghost_line = text, line()
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Tab>", true, false, true), "m", false)
+        vim.defer_fn(function() results.line_accepted = line(); leave() end, 100)
+      elseif vim.lsp.inline_completion == nil or vim.loop.now() - started > 15000 then
+        leave()
+      end
+    end))
+    vim.fn.feedkeys(vim.api.nvim_replace_termcodes("A<Tab>", true, false, true), "x!")
+    results.line_after = line()
+    return
+  end
+
   if mode == "cancel" then
     local function aborted()
       local status = ha.request_sync(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, 10000, bufnr)

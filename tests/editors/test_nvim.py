@@ -132,6 +132,28 @@ def test_nvim_omni_completion_of_several_lines(nvim: str, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("nvim", NVIMS)
+def test_nvim_inline_completion_ghost_text_and_tab(nvim: str, tmp_path: Path) -> None:
+    """Insert mode on ``    |``: <Tab> indents while there is no suggestion; 0.12 then shows the server's answer as
+    ghost text (vim.lsp.inline_completion, enabled by the plugin) and <Tab> accepts it into the line.
+
+    0.7 has no inline completion: <Tab> stays the plain key and nothing is shown.
+    """
+    result = _run(_require(nvim), tmp_path, mode="ghost", extra_env={"HA_LINE": "2"})
+    assert result["inline_provider"] is True, result  # the server declares inlineCompletionProvider
+    indented = result["line_before"]
+    assert indented.isspace() and len(indented.expandtabs(8)) > 4, result  # the first <Tab> did its usual work
+    if not result["has_inline_api"]:
+        assert result.get("ghost") is None and result.get("tab_mapping") is None, result
+        assert result["line_after"] == indented, result
+        return
+    assert result["tab_mapping"] == "hybrid-assist: accept the inline completion", result
+    assert result["ghost"] == "return a + b", result
+    assert result["ghost_line"] == indented, result  # ghost text is not in the buffer until accepted
+    assert result["line_accepted"] == indented + "return a + b", result
+    assert result["line_after"] == indented + "return a + b", result
+
+
+@pytest.mark.parametrize("nvim", NVIMS)
 def test_nvim_cancel_aborts_engine(nvim: str, tmp_path: Path) -> None:
     result = _run(_require(nvim), tmp_path, mode="cancel", delay_ms=100, reply=SLOW_REPLY)
     assert result["sent"] is True

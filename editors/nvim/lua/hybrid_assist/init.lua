@@ -24,6 +24,9 @@ M.defaults = {
   key_file = nil,
   -- ghost text through textDocument/inlineCompletion where Neovim has it (vim.lsp.inline_completion, 0.12+)
   inline_completion = true,
+  -- Insert-mode key that accepts the ghost text (vim.lsp.inline_completion.get()); without ghost text the key
+  -- does what it did before (its earlier mapping, e.g. 0.12's snippet jump, else a plain <Tab>). false: no mapping
+  inline_accept = "<Tab>",
   -- vim.lsp.completion (0.11+): completion items from the server in the built-in completion menu
   completion = false,
   completion_autotrigger = false,
@@ -279,6 +282,60 @@ local function restore_line_breaks(bufnr)
   end)
 end
 
+local ACCEPT_DESC = "hybrid-assist: accept the inline completion"
+
+M._fallbacks = {} -- callbacks of the non-expr mappings the accept key shadows, called through <Cmd>
+
+--- What `key` did in Insert mode in `bufnr` before the accept mapping (the buffer's mapping, else the global
+--- one, else the key itself), as a function returning the keys an expr mapping returns.
+local function previous_keys(bufnr, key)
+  local prev = vim.api.nvim_buf_call(bufnr, function()
+    return vim.fn.maparg(key, "i", false, true)
+  end)
+  local raw = vim.api.nvim_replace_termcodes(key, true, false, true)
+  if type(prev) ~= "table" or vim.tbl_isempty(prev) then
+    return function() return raw end
+  end
+  -- the keys as an expr mapping hands them back; a remapping (noremap = 0) mapping's keys are fed to be mapped
+  local function keys_of(text, replace)
+    text = replace and vim.api.nvim_replace_termcodes(text or "", true, false, true) or (text or "")
+    if prev.noremap == 0 and text ~= "" then
+      vim.api.nvim_feedkeys(text, "im", false)
+      return ""
+    end
+    return text
+  end
+  if prev.callback and prev.expr == 1 then
+    return function() return keys_of(prev.callback(), prev.replace_keycodes == 1) end
+  elseif prev.callback then
+    table.insert(M._fallbacks, prev.callback)
+    local call = string.format("<Cmd>lua require('hybrid_assist')._fallbacks[%d]()<CR>", #M._fallbacks)
+    return function() return vim.api.nvim_replace_termcodes(call, true, false, true) end
+  elseif prev.expr == 1 then
+    return function() return keys_of(vim.api.nvim_eval(prev.rhs), false) end
+  end
+  return function() return keys_of(prev.rhs, true) end
+end
+
+--- Neovim 0.12+: a buffer-local Insert-mode mapping of `key` that accepts the shown inline completion
+--- (vim.lsp.inline_completion.get(), as its documentation suggests) and otherwise falls back to the key's
+--- earlier meaning.
+local function map_inline_accept(bufnr, key)
+  local existing = vim.api.nvim_buf_call(bufnr, function()
+    return vim.fn.maparg(key, "i", false, true)
+  end)
+  if type(existing) == "table" and existing.desc == ACCEPT_DESC and existing.buffer == 1 then
+    return -- mapped at an earlier attach
+  end
+  local fallback = previous_keys(bufnr, key)
+  vim.keymap.set("i", key, function()
+    if vim.lsp.inline_completion.get({ bufnr = bufnr }) then
+      return ""
+    end
+    return fallback()
+  end, { buffer = bufnr, expr = true, replace_keycodes = false, silent = true, desc = ACCEPT_DESC })
+end
+
 local function on_attach(client, bufnr)
   local opts = M.config or M.defaults
   if opts.omnifunc and vim.bo[bufnr].omnifunc == "" then -- <C-x><C-o> asks the server (0.7 does not set it)
@@ -297,6 +354,9 @@ local function on_attach(client, bufnr)
   end
   if opts.inline_completion and vim.lsp.inline_completion and vim.lsp.inline_completion.enable then
     pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
+    if opts.inline_accept then
+      map_inline_accept(bufnr, opts.inline_accept)
+    end
   end
   if opts.on_attach then
     opts.on_attach(client, bufnr)
