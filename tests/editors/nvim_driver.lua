@@ -30,6 +30,10 @@ local function run()
     return
   end
   results.root_dir = client.config.root_dir
+  -- 0.11+: started by vim.lsp.enable(); older: by the plugin's FileType autocmd
+  results.enabled_config = vim.lsp.is_enabled ~= nil and vim.lsp.is_enabled(ha.name)
+  local has_group, autocmds = pcall(vim.api.nvim_get_autocmds, { group = "hybrid_assist" })
+  results.legacy_autocmd = has_group and #autocmds > 0
   results.has_inline_api = vim.lsp.inline_completion ~= nil
   if vim.lsp.inline_completion and vim.lsp.inline_completion.is_enabled then
     results.inline_enabled = vim.lsp.inline_completion.is_enabled({ bufnr = bufnr })

@@ -78,6 +78,8 @@ def _run(
 @pytest.mark.parametrize("nvim", NVIMS)
 def test_nvim_features(nvim: str, tmp_path: Path) -> None:
     result = _run(_require(nvim), tmp_path, mode="features")
+    modern = tuple(int(part) for part in result["version"].split(".")[:2]) >= (0, 11)
+    assert result["enabled_config"] is modern and result["legacy_autocmd"] is not modern, result  # vim.lsp.enable
     assert result["filetype"] == "python"
     assert Path(result["root_dir"]).name == "project"
     assert result["completion"] == ["return a + b"], result
