@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.settings import GatewayServerSettings
-from hybrid_assist.config import SettingsLoader
+from hybrid_assist.config import ConfigLayer, SettingsLoader
+from hybrid_assist.config.loader import read_toml_layer
 from inference.settings import LocalSettings, ProviderSettings, default_providers
 from lsp_server.analysis.settings import AnalysisSettings
 from lsp_server.settings import CompletionSettings, GatewayClientSettings, ServerSettings
+from routing.learned_overlay import adopted_path, learned_only
 from routing.settings import RoutingSettings, SensitiveSettings
 from routing.usage.settings import BudgetSettings, LedgerSettings, LimitsSettings, MetricsSettings
 
@@ -65,6 +69,32 @@ class HybridSettings(BaseModel):
     gateway_server: GatewayServerSettings = Field(default_factory=GatewayServerSettings)
 
 
+def data_directory(data_dir: str) -> Path:
+    """``data_dir`` expanded, or (empty) the default data directory."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    from routing.usage.database import default_data_dir  # here: it imports SQLAlchemy, which settings need not
+
+    return default_data_dir()
+
+
+def learned_overlay(merged: Mapping[str, Any]) -> tuple[ConfigLayer | None, str | None]:
+    """The adopted learned routing overlay (``<data_dir>/routing-learned.toml``) as a layer: only its learned rules.
+
+    ``merged``: the other layers' values, for ``data_dir``.
+    """
+    data_dir = merged.get("data_dir")
+    path = adopted_path(data_directory(data_dir if isinstance(data_dir, str) else ""))
+    layer, problem = read_toml_layer(path, "learned routing overlay")
+    if layer is None:
+        return None, problem
+    values, ignored = learned_only(layer.values)
+    if ignored:
+        problem = f"learned routing overlay {path}: only learned rules are read; ignoring {', '.join(ignored)}"
+    return ConfigLayer(layer.source, values), problem
+
+
 def settings_loader(environ: Mapping[str, str] | None = None) -> SettingsLoader[HybridSettings]:
-    """The layered loader of :class:`HybridSettings` (``environ``: instead of ``os.environ``, for tests)."""
-    return SettingsLoader(HybridSettings, environ)
+    """The layered loader of :class:`HybridSettings` (``environ``: instead of ``os.environ``, for tests), with the
+    adopted learned routing overlay right above the defaults (:func:`learned_overlay`)."""
+    return SettingsLoader(HybridSettings, environ, overlay=learned_overlay)

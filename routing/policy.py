@@ -50,6 +50,7 @@ class RouteInput:
     missing_keys: frozenset[str] = frozenset()  # providers without an API key
     budget_remaining_usd: float | None = None  # None: no budget applies
     requested_model: str = ""  # a model named by the client ("" or "auto": policy decides)
+    language: str = ""  # the request's language id, for learned rules ("": unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class RouteDecision:
     blocked: tuple[str, ...] = ()  # no primary: why, the primary target's reason first
     refused: str = ""  # no primary because of the request itself: "model_not_allowed" | "context_length_exceeded"
     tiers: tuple[str, ...] = ()  # cheap first: the cloud targets asked in turn when an answer fails its check
+    explored: bool = False  # the exploration share moved it to the other side (see :func:`explore`)
 
     @property
     def empty_reason(self) -> str:
@@ -182,13 +184,15 @@ def _decide(
 
     completion = request.task in COMPLETION_TASKS
     where = f"task {request.task.value} at scope {request.scope_level}"
-    wants_local = _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1)
+    wants_local, learned = table_keeps_local(policy, request)
     reasons: list[str] = []
     blocked: list[str] = []
+    learned_note = f" (learned: {learned})" if learned else ""
+    oversized = False
     if wants_local:
-        reasons.append(f"{where}: local by policy")
+        reasons.append(f"{where}: local by policy{learned_note}")
     if wants_local and not fits_local and not completion:
-        wants_local = False
+        wants_local, oversized = False, True
         reasons.append(f"context {input_tokens}+{output_tokens} tokens exceeds the local window ({local_window})")
     if (
         not fits_local
@@ -203,7 +207,7 @@ def _decide(
     if not wants_local:
         if cloud_chain:
             first = cloud_chain[0]
-            by = "too large for the local window" if reasons else "cloud by policy"
+            by = "too large for the local window" if oversized else f"cloud by policy{learned_note}"
             reasons.insert(0, f"{where}: {by}; chosen {first.target}:{first.model}")
             if chain_info.first_skipped and first.target not in chain_info.first_choice:
                 reasons.append(
@@ -215,7 +219,7 @@ def _decide(
                 "; ".join(chain_info.first_skipped)
                 or f"no provider named or of kind {policy.first_cloud!r} is configured"
             )
-            by = "too large for the local window" if reasons else "cloud by policy"
+            by = "too large for the local window" if oversized else f"cloud by policy{learned_note}"
             reasons.insert(0, f"{where}: {by} ({policy.first_cloud}), but it is not usable: {why}")
             reasons.extend(r for r in chain_info.skipped if r not in chain_info.first_skipped)
             reasons.append(
@@ -296,7 +300,7 @@ def input_limit(
         ]
     else:
         completion = request.task in COMPLETION_TASKS
-        wants_local = _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1)
+        wants_local = table_keeps_local(policy, request)[0]
         cloud: list[RouteTarget] = []
         if not request.sensitive and not (completion and wants_local):
             probe = RouteInput(
@@ -384,6 +388,38 @@ def _decide_named(
     if info.windows and all(0 < w < needed for _, w in info.windows):
         refused = "context_length_exceeded"
     return none([*reasons, why], [f"the requested model {requested} cannot serve it: {why}"], refused=refused)
+
+
+def table_keeps_local(policy: TaskPolicy, request: RouteInput) -> tuple[bool, str]:
+    """Whether the table keeps ``request`` local: a learned rule covering it, else ``local_up_to``; and the
+    learned rule's evidence ("learned" when it has none; "" when no learned rule applies)."""
+    rule = policy.learned_route(request.scope_level, request.context_tokens, request.language)
+    if rule is not None:
+        return rule.route == "local", rule.evidence or "learned"
+    return _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1), ""
+
+
+def explore(decision: RouteDecision, request: RouteInput, *, cloud_allowed: bool = True) -> RouteDecision | None:
+    """``decision`` served by the other side (a fallback of it made primary), or None when it may not be.
+
+    Exploration never adds a target the policy did not already allow for this request: it promotes the first
+    fallback on the other side (local for a cloud primary, a cloud provider for a local one). Never for sensitive
+    code, a completion or a model the client named; ``cloud_allowed`` False (the exploration budget is spent):
+    only towards local. Pure, like :func:`decide`.
+    """
+    primary = decision.primary
+    if primary is None or request.sensitive or decision.local_only or request.task in COMPLETION_TASKS:
+        return None
+    if request.requested_model not in ("", "auto") or (not primary.cloud and not cloud_allowed):
+        return None
+    other = next((t for t in decision.fallbacks if t.cloud != primary.cloud and t.target != OVERFLOW), None)
+    if other is None:
+        return None
+    rest = tuple(t for t in decision.chain() if t is not other)
+    why = f"exploration: served by {other.target} instead of {primary.target} to keep both estimates fresh"
+    return dataclasses.replace(
+        decision, primary=other, fallbacks=rest, reasons=(*decision.reasons, why), explored=True, tiers=()
+    )
 
 
 #: What a user without a local engine needs to hear when a completion is asked for.

@@ -43,6 +43,7 @@ class RouteFacts:
     context: Sequence[str] = ()  # the paths of the other files whose text is in the request
     reasons: tuple[str, ...] = ()  # sensitivity the caller already found (the gateway: the client's)
     requested_model: str = ""
+    language: str = ""  # the request's language id, for learned rules ("": unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ def plan_route(
         unhealthy=runtime.unhealthy(),
         missing_keys=runtime.missing_keys(),
         requested_model=facts.requested_model,
+        language=facts.language,
     )
     return PreparedRoute(route_input, decide_route(route_input, routing, runtime.providers), check)
 

@@ -38,6 +38,31 @@ ScopeLevelName = Literal["single_file", "multi_file", "repository"]
 LocalReach = Literal["never", "single_file", "multi_file", "repository"]
 
 
+class LearnedRoute(BaseModel):
+    """One cell of the policy moved by ``hybrid-assist routing learn``: a scope level, a context-size bucket and a
+    language of one task, and where its requests go (sensitive code stays on the premises whatever this says)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope_level: ScopeLevelName = Field(description="The scope level of the requests this rule covers.")
+    min_context_tokens: int = Field(default=0, ge=0, description="Smallest prompt (tokens) this rule covers.")
+    max_context_tokens: int = Field(
+        default=0, ge=0, description="Prompts below this many tokens are covered (0: no upper bound)."
+    )
+    language: str = Field(default="", description='The request\'s language id ("": any language).')
+    route: Literal["local", "cloud"] = Field(description="Where these requests go: the local engine or the cloud.")
+    evidence: str = Field(default="", description="Why (the counts, rates and intervals it was learned from).")
+
+    def covers(self, scope_level: str, context_tokens: int, language: str) -> bool:
+        """Whether a request of this scope, prompt size and language falls in this rule's cell."""
+        return (
+            self.scope_level == scope_level
+            and context_tokens >= self.min_context_tokens
+            and (self.max_context_tokens == 0 or context_tokens < self.max_context_tokens)
+            and (not self.language or self.language == language)
+        )
+
+
 class TaskPolicy(BaseModel):
     """Where one task kind goes."""
 
@@ -59,6 +84,13 @@ class TaskPolicy(BaseModel):
         "alone.",
     )
 
+    learned: list[LearnedRoute] = Field(
+        default_factory=list,
+        description="Cells moved by routing that learns (hybrid-assist routing learn --apply writes them to the "
+        "learned overlay): the first rule covering a request's scope level, prompt size and language decides local "
+        "or cloud instead of local_up_to (the local window and sensitive code still rule).",
+    )
+
     @field_validator("tiers")
     @classmethod
     def _tiers_are_targets(cls, tiers: list[str]) -> list[str]:
@@ -70,6 +102,10 @@ class TaskPolicy(BaseModel):
     def order(self) -> tuple[str, ...]:
         """The cloud targets in the order they are asked: the tiers, then ``cloud`` (once)."""
         return tuple(dict.fromkeys([*self.tiers, self.cloud]))
+
+    def learned_route(self, scope_level: str, context_tokens: int, language: str) -> LearnedRoute | None:
+        """The first learned rule covering a request (None: ``local_up_to`` decides)."""
+        return next((r for r in self.learned if r.covers(scope_level, context_tokens, language)), None)
 
     @property
     def first_cloud(self) -> str:
@@ -107,6 +143,36 @@ def default_task_policies() -> dict[str, TaskPolicy]:
         TaskKind.PERFORMANCE: _t("never", "openai:gpt-4o", 2000, CHEAP_TIER),
         TaskKind.API_INTEGRATION: _t("never", "gemini:gemini-2.5-pro", 2000),
     }
+
+
+class LearningSettings(BaseModel):
+    """``[routing.learning]``: how ``hybrid-assist routing learn`` judges the ledger's outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Local is good enough when its success rate is within this much of the cloud's: a cell moves "
+        "to local when the upper end of the confidence interval of (cloud - local) is at most this; it stays "
+        "(or goes back) in the cloud when the lower end is above it.",
+    )
+    min_samples: int = Field(
+        default=30, ge=1, description="Judged requests each side (local and cloud) needs before a cell may move."
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of the Wilson score intervals.")
+    context_buckets: list[int] = Field(
+        default_factory=lambda: [1024, 4096, 16384],
+        description="Prompt-size bucket edges in tokens (ascending): [1024, 4096] makes <1024, 1024-4095, >=4096.",
+    )
+
+    @field_validator("context_buckets")
+    @classmethod
+    def _ascending(cls, edges: list[int]) -> list[int]:
+        if any(e <= 0 for e in edges) or edges != sorted(set(edges)):
+            raise ValueError("bucket edges are positive and strictly ascending")
+        return edges
 
 
 class RoutingSettings(BaseModel):
@@ -151,6 +217,23 @@ class RoutingSettings(BaseModel):
     )
     local_price_per_mtok: float = Field(
         default=0.0, ge=0, description="Notional $ per million local tokens (0: the GPUs are already paid for)."
+    )
+
+    learning: LearningSettings = Field(default_factory=LearningSettings)
+    exploration_share: float = Field(
+        default=0.02,
+        ge=0,
+        le=0.5,
+        description="Share of eligible requests served by the other side (local instead of cloud or the "
+        "reverse), so that routing learn keeps both estimates fresh; only requests whose route already lists a "
+        "target of the other side as a fallback, never sensitive code, never completions or a named model. "
+        "Their ledger rows say reason 'explore'. 0: off.",
+    )
+    exploration_budget_usd: float = Field(
+        default=5.0,
+        ge=0,
+        description="Most dollars a month that exploration may spend in the cloud (per process); once reached, "
+        "only local exploration continues.",
     )
 
     _team_cache: dict[str, RoutingSettings] = PrivateAttr(default_factory=dict)

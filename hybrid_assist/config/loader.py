@@ -1,4 +1,11 @@
-"""Layered configuration: defaults < user TOML < workspace TOML < environment < editor options.
+"""Layered configuration: defaults < overlay < user TOML < workspace TOML < environment < editor options.
+
+The overlay is a layer derived from the others, given by the application
+(``SettingsLoader(..., overlay=...)``): ``hybrid_assist.settings`` reads the
+learned routing overlay that ``hybrid-assist routing learn --apply`` adopted
+(``<data_dir>/routing-learned.toml``). It sits right above the defaults, so
+anything a person wrote in a TOML file, the environment or the editor wins
+over what was learned.
 
 Each layer is a nested dict of overrides with a name saying where it came
 from. :class:`SettingsLoader` deep-merges them onto the defaults of a root
@@ -19,7 +26,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -38,6 +45,8 @@ _MAX_FIX_ROUNDS = 50
 _SECRET_NAME = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+#: Given the other layers' values merged, the overlay layer and a problem reading it (either may be None).
+OverlaySource = Callable[[Mapping[str, Any]], tuple["ConfigLayer | None", "str | None"]]
 #: What a :class:`LoadedSettings` holds; covariant, so a reader may ask only for the sections it needs.
 SettingsT_co = TypeVar("SettingsT_co", covariant=True)
 
@@ -115,9 +124,12 @@ def editor_layer(options: Any, source: str) -> ConfigLayer | None:
 class SettingsLoader(Generic[ModelT]):
     """Builds the root settings ``model`` from the layers that apply to one session."""
 
-    def __init__(self, model: type[ModelT], environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, model: type[ModelT], environ: Mapping[str, str] | None = None, overlay: OverlaySource | None = None
+    ) -> None:
         self.model = model
         self._environ = environ
+        self._overlay = overlay
 
     def file_layers(self, workspace_roots: Iterable[Path] = ()) -> tuple[list[ConfigLayer], list[str]]:
         """User TOML then each workspace root's ``hybrid-assist.toml``, with problems reading them."""
@@ -141,6 +153,15 @@ class SettingsLoader(Generic[ModelT]):
         layers, problems = self.file_layers(workspace_roots)
         layers.append(env_layer(self._environ))
         layers.extend(editor_layers)
+        if self._overlay is not None:
+            merged: dict[str, Any] = {}
+            for layer in layers:
+                _deep_merge(merged, layer.values)
+            overlay, problem = self._overlay(merged)
+            if overlay is not None:
+                layers.insert(0, overlay)  # right above the defaults: every written layer wins over it
+            if problem:
+                problems.append(problem)
         return validate_layers(self.model, layers, problems)
 
 

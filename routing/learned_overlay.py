@@ -1,0 +1,79 @@
+"""The learned routing overlay: a TOML file of ``[[routing.tasks.NAME.learned]]`` rules.
+
+``hybrid-assist routing learn`` writes its proposals as such a file (by
+default ``<data_dir>/routing-learned.proposed.toml``); ``--apply`` (or the
+gateway's ``POST /v1/admin/routing/learn?apply=true``) adopts them by writing
+``<data_dir>/routing-learned.toml``, which the layered configuration loader
+reads as the layer right above the defaults (every file a person wrote, the
+environment and the editor's settings win over it).
+
+Only learned rules are taken from the adopted file: anything else in it is
+left out with a problem saying so, so that a learned file can move cells of
+the policy table between local and cloud and nothing more (sensitive code is
+kept on the premises by ``routing.policy.decide`` whatever the table says).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+#: The adopted overlay, read by the configuration loader.
+ADOPTED_FILE = "routing-learned.toml"
+#: Where ``routing learn`` writes its proposals unless told otherwise.
+PROPOSED_FILE = "routing-learned.proposed.toml"
+
+
+def adopted_path(data_dir: Path) -> Path:
+    return data_dir / ADOPTED_FILE
+
+
+def proposed_path(data_dir: Path) -> Path:
+    return data_dir / PROPOSED_FILE
+
+
+def learned_only(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The ``routing.tasks.NAME.learned`` lists of ``data``, and what else it held (left out)."""
+    kept: dict[str, Any] = {}
+    ignored: list[str] = []
+    for key, value in data.items():
+        if key != "routing" or not isinstance(value, Mapping):
+            ignored.append(key)
+            continue
+        for section, tasks in value.items():
+            if section != "tasks" or not isinstance(tasks, Mapping):
+                ignored.append(f"routing.{section}")
+                continue
+            for task, entry in tasks.items():
+                if not isinstance(entry, Mapping):
+                    ignored.append(f"routing.tasks.{task}")
+                    continue
+                ignored += [f"routing.tasks.{task}.{k}" for k in entry if k != "learned"]
+                if "learned" in entry:
+                    kept.setdefault("routing", {}).setdefault("tasks", {})[task] = {"learned": entry["learned"]}
+    return kept, ignored
+
+
+def render(rules: Mapping[str, list[dict[str, Any]]], header: str) -> str:
+    """The overlay's TOML text: ``header`` as comments, then each task's learned rules."""
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    body = tomli_w.dumps({"routing": {"tasks": {task: {"learned": list(r)} for task, r in rules.items() if r}}})
+    return comment + "\n" + body
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder (a reader never sees half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
