@@ -2,10 +2,12 @@
 
 Not a handler: the code-action resolver and the test-suite command use it.
 :func:`workspace_edit` turns checked :class:`~lsp_server.tasks.edits.FileChange`
-values into ``changes`` (one edit of the action's own document) or versioned
-``documentChanges`` (``CreateFile`` first for new files); :func:`suite_edit`
-creates or replaces whole generated files, as far as the editor's
-capabilities allow.
+values into ``changes`` (one edit of the action's own document, or any edit
+for a client without ``documentChanges``) or versioned ``documentChanges``
+(``CreateFile`` first for new files; a file the client cannot create is
+shown in a message instead); :func:`suite_edit` creates or replaces whole
+generated files, as far as the editor's capabilities allow. What the client
+accepts comes from :attr:`Session.client <lsp_server.session.Session.client>`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from lsprotocol import types
 
 from lsp_server.analysis.documents import Document
-from lsp_server.analysis.paths import path_to_uri
+from lsp_server.analysis.paths import path_to_uri, uri_to_path
 from lsp_server.analysis.positions import LineTable, encode_text, position_at
 from lsp_server.host import Host
 from lsp_server.tasks.edits import FileChange, Replacement
@@ -46,12 +48,36 @@ def _versioned(uri: str, version: int | None, edits: list[types.TextEdit]) -> ty
     return types.TextDocumentEdit(text_document=identifier, edits=edits)
 
 
-def workspace_edit(ls: Host, changes: tuple[FileChange, ...], uri: str) -> types.WorkspaceEdit:
-    """The editor's view of ``changes`` (positions in the session's encoding).
+def show_uncreated(ls: Host, uri: str, text: str) -> str:
+    """Tell the user the new file ``uri`` could not be created, with its intended path and ``text``; that path."""
+    path = uri_to_path(uri) if uri.startswith("file:") else None
+    roots = [r for r in ls.session.roots if path is not None and path.is_relative_to(r)]
+    where = path.relative_to(max(roots, key=lambda r: len(r.parts))).as_posix() if path and roots else uri
+    ls.show_message(
+        f"hybrid-assist: this editor cannot create files through an edit, so {where} was not created. "
+        f"Its text follows; save it as {where}:\n\n{text}",
+        types.MessageType.Info,
+    )
+    return where
 
-    Only an edit of the action's own document ``uri`` alone uses ``changes``;
-    anything else is versioned ``documentChanges`` (with ``CreateFile`` first for new files).
+
+def workspace_edit(ls: Host, changes: tuple[FileChange, ...], uri: str) -> types.WorkspaceEdit | None:
+    """The editor's view of ``changes`` (positions in the session's encoding), in a shape it accepts.
+
+    Versioned ``documentChanges`` (``CreateFile`` first for a new file) when
+    the client supports them and the edit is more than one change of the
+    action's own document ``uri``; plain ``changes`` otherwise. A new file the
+    client cannot create (no ``create`` resource operation) is left out and
+    its text shown in a message with its intended path; None when nothing is left.
     """
+    client = ls.session.client
+    if not client.can_create_files:
+        for change in changes:
+            if change.old is None:
+                show_uncreated(ls, change.uri, change.new)
+        changes = tuple(change for change in changes if change.old is not None)
+        if not changes:
+            return None
     per_file: list[tuple[FileChange, list[types.TextEdit], int | None]] = []
     for change in changes:
         open_doc = ls.document(change.uri)
@@ -61,9 +87,12 @@ def workspace_edit(ls: Host, changes: tuple[FileChange, ...], uri: str) -> types
             converter = Document(change.uri, change.old or "")
         edits = [text_edit(ls, converter, rep) for rep in change.edits()]
         per_file.append((change, edits, open_doc.version if open_doc is not None else None))
-    if len(per_file) == 1 and per_file[0][0].uri == uri and per_file[0][0].old is not None:
-        change, edits, _ = per_file[0]
-        return types.WorkspaceEdit(changes={change.uri: edits})
+    alone = len(per_file) == 1 and per_file[0][0].uri == uri and per_file[0][0].old is not None
+    if alone or not client.document_changes:
+        plain: dict[str, list[types.TextEdit]] = {}
+        for change, edits, _ in per_file:
+            plain.setdefault(change.uri, []).extend(edits)
+        return types.WorkspaceEdit(changes=plain)
     document_changes: list[DocumentChange] = []
     for change, edits, version in per_file:
         if change.old is None:
@@ -77,20 +106,29 @@ def workspace_edit(ls: Host, changes: tuple[FileChange, ...], uri: str) -> types
 def suite_edit(
     ls: Host, root: Path, files: tuple[GeneratedFile, ...], gathered: Gathered
 ) -> tuple[types.WorkspaceEdit | None, list[dict[str, object]], str]:
-    """The WorkspaceEdit creating or replacing ``files``; None and why when the editor cannot apply it."""
+    """The WorkspaceEdit creating or replacing ``files``; None and why when the editor cannot apply it.
+
+    A new file the editor cannot create (no ``workspace/applyEdit``, or no
+    ``create`` resource operation) is shown in a message with its intended
+    path instead (listed with ``"shown": true``); the others are still edited.
+    """
     client = ls.session.client
+    can_create = client.apply_edit and client.can_create_files
     changes: list[DocumentChange] = []
     plain: dict[str, list[types.TextEdit]] = {}
     listed: list[dict[str, object]] = []
-    creates = False
+    shown: list[str] = []
     for generated in files:
         path = root / generated.path
         real = os.path.realpath(path)
         uri = gathered.uri_for(real) if real in gathered.client_uris else path_to_uri(path)
         existing = gathered.read(real) if os.path.exists(real) or real in gathered.texts else None
         doc = ls.document(uri)
+        if existing is None and not can_create:
+            shown.append(show_uncreated(ls, uri, generated.content))
+            listed.append({"path": generated.path, "uri": uri, "created": False, "shown": True})
+            continue
         if existing is None:
-            creates = True
             changes.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(overwrite=False)))
             end = types.Position(line=0, character=0)
         else:
@@ -104,10 +142,11 @@ def suite_edit(
         changes.append(_versioned(uri, version, [edit]))
         plain[uri] = [edit]
         listed.append({"path": generated.path, "uri": uri, "created": existing is None})
+    said = f" (the text of {', '.join(shown)} was shown instead)" if shown else ""
     if not client.apply_edit:
-        return None, listed, "the editor does not support workspace/applyEdit"
-    if creates and not client.can_create_files:
-        return None, listed, "the editor cannot create files through workspace/applyEdit"
+        return None, listed, "the editor does not support workspace/applyEdit" + said
+    if not plain:
+        return None, listed, "the editor cannot create files through workspace/applyEdit" + said
     if client.document_changes:
         return types.WorkspaceEdit(document_changes=changes), listed, ""
     return types.WorkspaceEdit(changes=plain), listed, ""

@@ -29,6 +29,7 @@ from lsp_server.analysis.paths import path_to_uri, uri_to_path
 from lsp_server.edits import workspace_edit
 from lsp_server.host import Host
 from lsp_server.long_commands import next_tier
+from lsp_server.outcomes import watch_resolved
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.action_inputs import (
     MULTI_FILE_MAX_BYTES,
@@ -57,7 +58,7 @@ from lsp_server.tasks.edits import (
 from lsp_server.tasks.file_policy import FilePolicy, describe_refusals, languages_of
 from lsp_server.tasks.migration import HOW_TO_NAME
 from lsp_server.tasks.naming import parse_renames, plan_renames
-from lsp_server.tasks.testfiles import path_for_tests
+from lsp_server.tasks.testfiles import existing_test_file, path_for_tests
 from routing.tasks import TaskKind
 
 
@@ -156,7 +157,14 @@ class Resolver:
         root = root_of(self.doc.uri, self.ls.session.roots)
         if not self.doc.uri.startswith("file:"):
             raise NoEdit("tests can only be generated for a file on disk")
-        test_path = path_for_tests(uri_to_path(self.doc.uri), self.doc.language, root)
+        source = uri_to_path(self.doc.uri)
+        test_path = path_for_tests(source, self.doc.language, root)
+        if not self.ls.session.client.can_create_files and self.ls.document(path_to_uri(test_path)) is None:
+            existing = None if test_path.is_file() else existing_test_file(source, self.doc.language, root)
+            if existing is not None:  # the editor cannot create the usual test file: append to this one
+                usual = relative(root, path_to_uri(test_path))
+                self.note = f"Appended to {relative(root, path_to_uri(existing))}: the editor cannot create {usual}."
+                test_path = existing
         test_uri = path_to_uri(test_path)
         languages = {self.doc.language} if self.doc.language else set()
         refusal = FilePolicy.for_tests(root, languages).check_path(test_path)
@@ -250,4 +258,6 @@ async def resolve_edit(
     except (NoEdit, AnswerError) as exc:
         outcome = Outcome(refused=exc.reason) if isinstance(exc, AnswerError) else Outcome(no_edit=exc.reason)
     resolver.report(outcome, title)
-    return workspace_edit(ls, outcome.changes, doc.uri) if outcome.changes else None
+    edit = workspace_edit(ls, outcome.changes, doc.uri) if outcome.changes else None
+    watch_resolved(ls, task, doc.uri, resolver.results, outcome, edit)  # applied or not: ledger feedback
+    return edit

@@ -12,6 +12,8 @@
 | other | ``test_<name>`` beside the file |
 
 A file that is already a test file is its own test file (tests are appended).
+:func:`existing_test_file` finds a test file of a module that already exists
+elsewhere (for an editor that cannot create files: the tests are appended there).
 
 :func:`is_test_file` is the other direction, used to keep a generated test
 suite in its lane (:mod:`lsp_server.tasks.file_policy`): a path is a test file
@@ -117,3 +119,36 @@ def path_for_tests(path: Path, language: str | None, root: Path | None) -> Path:
     if language == "php":
         return path.with_name(f"{stem}Test.php")
     return path.with_name(f"test_{path.name}")
+
+
+def existing_test_file(path: Path, language: str | None, root: Path | None) -> Path | None:
+    """An existing test file of the source file ``path`` (absolute), or None.
+
+    Looks for the test names of every convention above (``test_<stem>``,
+    ``<stem>_test``, ``<stem>.test``, ``<Stem>Test``, ...) that are test files
+    of ``language``, beside the file, in its ``tests``/``__tests__`` folder
+    and in the workspace ``root``'s ``tests``/``test``/``spec`` folders, the
+    usual path (:func:`path_for_tests`) first.
+    """
+    if _is_test_file(path):
+        return path if path.is_file() else None
+    stem, suffix = path.stem, path.suffix
+    upper = stem[:1].upper() + stem[1:]
+    names = [
+        f"test_{stem}{suffix}",
+        f"{stem}_test{suffix}",
+        f"{stem}.test{suffix}",
+        f"{stem}.spec{suffix}",
+        f"{stem}_spec{suffix}",
+        f"{upper}Test{suffix}",
+        f"{upper}Tests{suffix}",
+    ]
+    base = root or path.parent
+    folders = [path.parent, path.parent / "tests", path.parent / "__tests__"]
+    folders += [base / "tests", base / "test", base / "spec"]
+    candidates = [path_for_tests(path, language, root)]
+    candidates += [folder / name for folder in dict.fromkeys(folders) for name in names]
+    for candidate in candidates:
+        if candidate != path and is_test_file(candidate, language) and candidate.is_file():
+            return candidate
+    return None

@@ -396,7 +396,7 @@ async def test_generated_test_suite_is_applied_by_the_editor(tmp_path: Path, sto
     client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.TEST_SUITE_ANSWER))
     stop_later.append(client)
     result = await command(client, "hybrid.generateTestSuite", {"uri": _uri(root, "app/util.py")})
-    assert result["applied"] is True and result["failure_reason"] == ""
+    assert result["applied"] is True and result["failure_reason"] == "", result
     assert result["digest"]["included"] == ["app/util.py"]
     first, second = _uri(root, "tests/test_util.py"), _uri(root, "tests/test_db.py")
     assert [f["uri"] for f in result["files"]] == [first, second]
@@ -428,14 +428,22 @@ async def test_generated_test_suite_is_applied_by_the_editor(tmp_path: Path, sto
 async def test_test_suite_for_an_editor_that_cannot_create_files(
     tmp_path: Path, stop_later: list[LanguageClient]
 ) -> None:
-    _, client = await _started(
-        tmp_path, stop_later, _config(tmp_path, reply=recorded.TEST_SUITE_ANSWER), profile="neovim"
-    )
+    root = _repo(tmp_path / "project")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_db.py").write_text("old = 1\n", encoding="utf-8")  # an existing file is replaced
+    client = await _start(tmp_path, root, _config(tmp_path, reply=recorded.TEST_SUITE_ANSWER), "neovim")
+    stop_later.append(client)
+    # Neovim 0.11 declares neither documentChanges nor (so) CreateFile: the new file's text is shown with
+    # its path, the existing test file is still replaced, through plain ``changes``
     result = await command(client, "hybrid.generateTestSuite")
-    assert result["applied"] is False
-    assert result["failure_reason"] == "the editor cannot create files through workspace/applyEdit"
-    assert client.applied_edits == []  # type: ignore[attr-defined]
-    assert [f["path"] for f in result["files"]] == ["tests/test_util.py", "tests/test_db.py"]
+    assert result["applied"] is True and result["failure_reason"] == "", result
+    files = result["files"]
+    assert [f["path"] for f in files] == ["tests/test_util.py", "tests/test_db.py"]
+    assert [(f["created"], f.get("shown", False)) for f in files] == [(False, True), (False, False)]
+    (applied,) = client.applied_edits  # type: ignore[attr-defined]
+    assert applied.edit.document_changes is None and list(applied.edit.changes) == [files[1]["uri"]]
+    shown = [m.message for m in client.messages if "tests/test_util.py was not created" in m.message]
+    assert len(shown) == 1 and "from app.util import parse_port" in shown[0]
 
 
 async def test_an_unnamed_test_file_goes_where_the_language_puts_tests(

@@ -9,7 +9,7 @@ from lsp_server.tasks.checked import checked_changes
 from lsp_server.tasks.edits import AnswerError, FileChange, NoEdit
 from lsp_server.tasks.hover_cache import CachedExplanation, ExplanationCache, explanation_key
 from lsp_server.tasks.migration import migration_targets
-from lsp_server.tasks.testfiles import path_for_tests
+from lsp_server.tasks.testfiles import existing_test_file, path_for_tests
 
 
 def test_test_file_locations(tmp_path: Path) -> None:
@@ -27,6 +27,19 @@ def test_test_file_locations(tmp_path: Path) -> None:
     assert path_for_tests(java, "java", tmp_path) == tmp_path / "src" / "test" / "java" / "x" / "CalcTest.java"
     assert path_for_tests(tmp_path / "a.rb", "ruby", tmp_path) == tmp_path / "test" / "a_test.rb"
     assert path_for_tests(tmp_path / "a.txt", None, tmp_path) == tmp_path / "test_a.txt"
+
+
+def test_an_existing_test_file_of_the_module_is_found(tmp_path: Path) -> None:
+    src = tmp_path / "pkg" / "calc.py"
+    src.parent.mkdir()
+    assert existing_test_file(src, "python", tmp_path) is None
+    (tmp_path / "pkg" / "calc_test.py").write_text("", encoding="utf-8")  # not the usual name, but a test file
+    assert existing_test_file(src, "python", tmp_path) == tmp_path / "pkg" / "calc_test.py"
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_calc.py").write_text("", encoding="utf-8")  # the usual one comes first
+    assert existing_test_file(src, "python", tmp_path) == tmp_path / "tests" / "test_calc.py"
+    (tmp_path / "calc.test.ts").write_text("", encoding="utf-8")  # not a Python test file
+    assert existing_test_file(tmp_path / "other.py", "python", tmp_path) is None
 
 
 def test_migration_targets_from_marker_comments() -> None:
