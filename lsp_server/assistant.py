@@ -21,9 +21,10 @@ from lsp_server.analysis.paths import uri_to_path
 from lsp_server.analysis.scope import measure_scope
 from lsp_server.analysis.tokens import TokenCounter, counter_or_estimate
 from lsp_server.completion_cache import CachedCompletion, CompletionCache
-from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation
+from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation, new_request_id
 from lsp_server.session import Session
 from lsp_server.tasks.prompts import build_generation_request, prompt_cache_key
+from routing.control import Outcome
 from routing.policy import InputLimit, RouteDecision, RouteInput, input_limit, too_large
 from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.runtime import RoutingRuntime
@@ -31,6 +32,7 @@ from routing.sensitivity import WITHHELD, SensitiveRules
 from routing.service import RoutedCall, Serving
 from routing.settings import RoutingSettings, SensitiveSettings
 from routing.tasks import COMPLETION_TASKS, REPOSITORY_TASKS, TaskKind
+from routing.usage.ledger import REUSED
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,28 @@ class Assistant:
             else:
                 self.rejected += 1
         return self.serving.feedback(request_id, accepted, task, kind)
+
+    async def record_reused(self, session: Session, result: AssistResult, input_tokens: int, language: str) -> None:
+        """The ledger row of an answer reused without a model call: outcome ``reused``, cost 0, and the tokens a
+        new call would have sent (``input_tokens``) and received, which the report prices as the saving."""
+        settings = session.settings
+        outcome = Outcome(
+            request_id=result.request_id or new_request_id("reuse"),
+            user=settings.user,
+            team=settings.team,
+            task=result.explanation.task.value,
+            scope_level=result.explanation.scope.level,
+            target=result.target,
+            model=result.model,
+            prompt_tokens=input_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            latency_ms=result.latency_ms,
+            outcome=REUSED,
+            workspace=str(session.roots[0]) if session.roots else "",
+            reason="answer reused: inputs unchanged",
+            language=language,
+        )
+        await self.serving.record(outcome)
 
     # -- preparation (no model call) -----------------------------------
     def input_limit(

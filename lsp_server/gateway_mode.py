@@ -29,6 +29,7 @@ from lsp_server.gateway_client import (
     request_paths,
 )
 from lsp_server.settings import GatewayClientSettings
+from routing.control import Outcome
 from routing.executor import Attempt
 from routing.policy import RouteDecision, RouteInput
 from routing.service import RoutedCall, RoutingService, Served
@@ -167,6 +168,9 @@ class GatewayMode:
         """Forward the outcome of an answer the gateway served (best effort)."""
         if self.client is not None and not await self.client.feedback(request_id, accepted, task, kind):
             logger.debug("feedback for %s was not recorded by the gateway", request_id)
+
+    async def record(self, outcome: Outcome) -> None:
+        """Nothing: the gateway keeps the ledger, and an answer reused here made no call to it."""
 
     async def budget(self, user: str = "", team: str = "") -> dict[str, object] | None:
         """This user's budget as the gateway keeps it (of the key's user; None when unknown or unreachable)."""

@@ -265,6 +265,7 @@ async def repository_command(
         report("answer reused (inputs unchanged)", 20)
         result = reused_result(task, digest, reuse.found)
     else:
+        await ls.assistant.record_reused(ls.session, result, digest.tokens, main_language(digest.included))
         report(f"asking the model ({digest.tokens} tokens of code)", 20)
         result = await ask(ls, task, digest, instruction, gathered.root)
         if check is not None:

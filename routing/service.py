@@ -111,6 +111,10 @@ class Serving(Protocol):
 
     async def status(self) -> dict[str, object] | None:
         """The remote service's state for ``hybrid.status`` (None: served in process)."""
+    async def record(self, outcome: Outcome) -> None:
+        """Record an answer given without a model call (a reused answer: outcome ``reused``, cost 0)."""
+        ...
+
         ...
 
     async def close(self) -> None:
@@ -300,3 +304,7 @@ class RoutingService:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
+    async def record(self, outcome: Outcome) -> None:
+        if self.usage is not None:
+            await self.usage.finish(None, outcome)
+

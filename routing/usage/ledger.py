@@ -94,6 +94,9 @@ _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 #: What a feedback row is about: the editor accepted a completion; a resolved AI code action's edit was applied;
 #: a review finding's quick fix was applied; a checked answer passed its check (False: refused, escalated).
 FEEDBACK_KINDS = ("completion", "code_action", "quick_fix", "check")
+REUSED = "reused"
+"""The outcome of a row whose answer was reused without a model call (cost 0; its tokens are what a call
+would have sent and received, priced by the report as the saving)."""
 
 GroupBy = Literal["user", "team", "task", "route"]
 _GROUP_COLUMNS = {
@@ -156,9 +159,16 @@ class UsageAggregate:
     cached_tokens: int
     output_tokens: int
     cost_nanousd: int
-    accepted: int
+    accepted: int  # the user's verdicts (completions, code actions, quick fixes), not the checks'
     rejected: int
     estimated: int = 0  # requests whose token counts were estimated
+    reused: int = 0  # answers reused without a model call (their tokens are in the reused_* sums, not above)
+    reused_input_tokens: int = 0
+    reused_output_tokens: int = 0
+    check_failed: int = 0  # answers that failed their check (a cheap tier's, escalated)
+    check_failed_nanousd: int = 0  # what those cost
+    check_failed_input_tokens: int = 0
+    check_failed_output_tokens: int = 0
 
     @property
     def cost_usd(self) -> float:
@@ -457,6 +467,9 @@ class Ledger:
         key = _GROUP_COLUMNS[by]
         r = ledger_requests.c
         accepted = ledger_feedback.c.accepted
+        verdict = ledger_feedback.c.kind != "check"  # the user's, not a check's
+        check_failed = and_(ledger_feedback.c.kind == "check", accepted.is_(False))
+        reused = r.outcome == REUSED
         query = (
             select(
                 key.label("key"),
@@ -464,14 +477,21 @@ class Ledger:
                 r.target,
                 r.model,
                 func.count().label("requests"),
-                func.sum(case((r.outcome != "ok", 1), else_=0)).label("failed"),
-                func.sum(r.input_tokens).label("input_tokens"),
+                func.sum(case((and_(r.outcome != "ok", ~reused), 1), else_=0)).label("failed"),
+                func.sum(case((reused, 0), else_=r.input_tokens)).label("input_tokens"),
                 func.sum(r.cached_tokens).label("cached_tokens"),
-                func.sum(r.output_tokens).label("output_tokens"),
+                func.sum(case((reused, 0), else_=r.output_tokens)).label("output_tokens"),
                 func.sum(r.cost_nanousd).label("cost"),
-                func.sum(case((accepted.is_(True), 1), else_=0)).label("accepted"),
-                func.sum(case((accepted.is_(False), 1), else_=0)).label("rejected"),
+                func.sum(case((and_(verdict, accepted.is_(True)), 1), else_=0)).label("accepted"),
+                func.sum(case((and_(verdict, accepted.is_(False)), 1), else_=0)).label("rejected"),
                 func.sum(case((r.usage_estimated.is_(True), 1), else_=0)).label("estimated"),
+                func.sum(case((reused, 1), else_=0)).label("reused"),
+                func.sum(case((reused, r.input_tokens), else_=0)).label("reused_input"),
+                func.sum(case((reused, r.output_tokens), else_=0)).label("reused_output"),
+                func.sum(case((check_failed, 1), else_=0)).label("check_failed"),
+                func.sum(case((check_failed, r.cost_nanousd), else_=0)).label("check_failed_cost"),
+                func.sum(case((check_failed, r.input_tokens), else_=0)).label("check_failed_input"),
+                func.sum(case((check_failed, r.output_tokens), else_=0)).label("check_failed_output"),
             )
             .select_from(ledger_requests.outerjoin(ledger_feedback, ledger_feedback.c.request_id == r.request_id))
             .where(*requests_in(since, until, workspace))
@@ -494,6 +514,13 @@ class Ledger:
                     accepted=int(row.accepted or 0),
                     rejected=int(row.rejected or 0),
                     estimated=int(row.estimated or 0),
+                    reused=int(row.reused or 0),
+                    reused_input_tokens=int(row.reused_input or 0),
+                    reused_output_tokens=int(row.reused_output or 0),
+                    check_failed=int(row.check_failed or 0),
+                    check_failed_nanousd=int(row.check_failed_cost or 0),
+                    check_failed_input_tokens=int(row.check_failed_input or 0),
+                    check_failed_output_tokens=int(row.check_failed_output or 0),
                 )
                 for row in connection.execute(query)
             ]

@@ -51,6 +51,10 @@ class ReportRow:
     estimated: int = 0  # requests whose token counts were estimated (the server reported no usage)
     local_saved_nanousd: int = 0  # all-cloud cost of the requests served on the premises, less what they cost
     cache_saved_nanousd: int = 0  # cloud prompt tokens read from the provider's cache: full input price less cached
+    reused: int = 0  # answers reused without a model call
+    reuse_saved_nanousd: int = 0  # what asking their model again would have cost
+    tier_saved_nanousd: int = 0  # cheap-first tiers: the task's premium model's price less what the tiers cost
+    check_failed: int = 0  # answers that failed their check (asked again of the next tier)
 
     @property
     def cost_usd(self) -> float:
@@ -67,6 +71,14 @@ class ReportRow:
     @property
     def cache_saved_usd(self) -> float:
         return to_usd(self.cache_saved_nanousd)
+
+    @property
+    def reuse_saved_usd(self) -> float:
+        return to_usd(self.reuse_saved_nanousd)
+
+    @property
+    def tier_saved_usd(self) -> float:
+        return to_usd(self.tier_saved_nanousd)
 
     @property
     def local_share(self) -> float | None:
@@ -96,6 +108,8 @@ class ReportRow:
             all_cloud_usd=self.all_cloud_usd,
             local_saved_usd=self.local_saved_usd,
             cache_saved_usd=self.cache_saved_usd,
+            reuse_saved_usd=self.reuse_saved_usd,
+            tier_saved_usd=self.tier_saved_usd,
             local_share=self.local_share,
             cost_fraction=self.cost_fraction,
             acceptance_rate=self.acceptance_rate,
@@ -118,6 +132,10 @@ _SUMMED = (
     "estimated",
     "local_saved_nanousd",
     "cache_saved_nanousd",
+    "reused",
+    "reuse_saved_nanousd",
+    "tier_saved_nanousd",
+    "check_failed",
 )
 
 
@@ -212,6 +230,44 @@ def all_cloud_cost(
     return to_nanos(price.cost(aggregate.input_tokens, aggregate.cached_tokens, aggregate.output_tokens))
 
 
+def _price_nanos(
+    target: str, model: str, providers: Mapping[str, ProviderSettings], tokens: tuple[int, int, int]
+) -> int:
+    """``tokens`` (input, cached, output) at ``target``'s price for ``model`` (0: unpriced, or on the premises)."""
+    provider = providers.get(target)
+    if provider is None or not is_cloud(target, providers):
+        return 0
+    price = provider.price(provider.model_or_default(model))
+    return to_nanos(price.cost(*tokens)) if price is not None else 0
+
+
+def tier_saving(
+    aggregate: UsageAggregate,
+    providers: Mapping[str, ProviderSettings],
+    task_policies: Mapping[str, TaskPolicy],
+) -> int:
+    """Cheap first: nano-dollars saved by a cheaper tier's answers against the task's premium model.
+
+    The tokens of the answers that passed, at the premium (``cloud``) model's price, less what every answer of the
+    group cost, the ones that failed their check (and were asked again) included. 0 outside tiered tasks, on the
+    premises, and for the premium model's own answers.
+    """
+    policy = task_policies.get(aggregate.task)
+    if policy is None or len(policy.order) < 2 or not is_cloud(aggregate.target, providers):
+        return 0
+    name, model = split_target(policy.cloud)
+    premium = providers.get(name)
+    if premium is None or (aggregate.target == name and premium.model_or_default(model) == aggregate.model):
+        return 0
+    passed = (
+        aggregate.input_tokens - aggregate.check_failed_input_tokens,
+        aggregate.cached_tokens,
+        aggregate.output_tokens - aggregate.check_failed_output_tokens,
+    )
+    premium_cost = _price_nanos(name, model, providers, passed)
+    return premium_cost - aggregate.cost_nanousd if premium_cost else 0
+
+
 def _row(
     aggregate: UsageAggregate,
     providers: Mapping[str, ProviderSettings],
@@ -241,6 +297,15 @@ def _row(
         estimated=aggregate.estimated,
         local_saved_nanousd=max(0, all_cloud - aggregate.cost_nanousd) if on_premises else 0,
         cache_saved_nanousd=cache_saved,
+        reused=aggregate.reused,
+        reuse_saved_nanousd=_price_nanos(
+            aggregate.target,
+            aggregate.model,
+            providers,
+            (aggregate.reused_input_tokens, 0, aggregate.reused_output_tokens),
+        ),
+        tier_saved_nanousd=tier_saving(aggregate, providers, task_policies),
+        check_failed=aggregate.check_failed,
     )
 
 
@@ -321,14 +386,18 @@ def summary_lines(report: UsageReport) -> list[str]:
     lines = [
         f"spent ${total.cost_usd:,.2f} beside ${total.all_cloud_usd:,.2f} all in the cloud{fraction}; "
         f"saved by local serving ${total.local_saved_usd:,.2f}, by provider prompt caching "
-        f"${total.cache_saved_usd:,.2f} (cache reads at the cached price)"
+        f"${total.cache_saved_usd:,.2f} (cache reads at the cached price), by answer reuse "
+        f"${total.reuse_saved_usd:,.2f} ({total.reused} answer(s) reused), by cheap-first tiers "
+        f"${total.tier_saved_usd:,.2f} (against each task's premium model; {total.check_failed} answer(s) "
+        "failed their check and were asked again)"
     ]
     activity = report.activity
     if activity is not None:
         per_month = activity.per_developer_month(total.cost_usd)
         lines.append(
             f"escalation rate {_percent(activity.escalation_rate)} % ({activity.escalated} of {activity.requests} "
-            f"requests served by a second target); {activity.active_users} active developer(s) over "
+            f"requests served by a second target: {activity.tier_escalated} asked of the next tier after a "
+            f"failed check, the rest fallbacks); {activity.active_users} active developer(s) over "
             f"{activity.days:.1f} days: "
             + (f"${per_month:,.2f} per active developer-month" if per_month is not None else "no cost per month yet")
             + f" (hosted assistants list {SEAT_PRICES} per seat-month)"
@@ -359,6 +428,8 @@ def render_csv(report: UsageReport) -> str:
         "all_cloud_usd",
         "local_saved_usd",
         "cache_saved_usd",
+        "reuse_saved_usd",
+        "tier_saved_usd",
         "local_share",
         "cost_fraction",
         "acceptance_rate",

@@ -2,9 +2,11 @@
 
 :func:`activity` reads the ledger's request rows over ``[since, until)``:
 the users with at least one request (the *active developers*), the requests,
-and the requests whose ``fallback_chain`` names more than one target (the
-first target failed or its answer was escalated, and another one served it:
-the *escalation rate*). With the period's length it gives the cost per
+and the requests that needed a second target (the *escalation rate*): those
+whose ``fallback_chain`` names more than one target (the first target failed
+and another one served it) and the cheap-first escalations, the calls whose
+request id ends in ``-tierN`` (a cheaper tier's answer failed its check and
+the next tier was asked). With the period's length it gives the cost per
 active developer-month that ``hybrid-assist report`` prints beside the
 per-seat prices of hosted assistants.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 
 from routing.usage.ledger import Ledger, requests_in
 from routing.usage.models import ledger_requests
@@ -26,8 +28,9 @@ DAYS_PER_MONTH = 365.25 / 12
 class Activity:
     active_users: int
     requests: int
-    escalated: int  # requests whose fallback chain names more than one target
+    escalated: int  # requests served by a second target: fallbacks and tier escalations
     days: float  # length of the period
+    tier_escalated: int = 0  # of which: a next tier asked after a failed check (request id ``...-tierN``)
 
     @property
     def escalation_rate(self) -> float | None:
@@ -44,6 +47,7 @@ class Activity:
             "active_users": self.active_users,
             "requests": self.requests,
             "escalated": self.escalated,
+            "tier_escalated": self.tier_escalated,
             "escalation_rate": self.escalation_rate,
             "days": round(self.days, 3),
             "cost_per_developer_month_usd": self.per_developer_month(cost_usd),
@@ -59,10 +63,12 @@ def activity(ledger: Ledger, since: datetime | None, until: datetime | None, wor
     (None: every workspace)."""
     r = ledger_requests.c
     conditions = requests_in(since, until, workspace)
+    tier = r.request_id.like("%-tier%")
     query = select(
         func.count(func.distinct(r.user_name)).label("users"),
         func.count().label("requests"),
-        func.sum(case((r.fallback_chain.like("%,%"), 1), else_=0)).label("escalated"),
+        func.sum(case((or_(r.fallback_chain.like("%,%"), tier), 1), else_=0)).label("escalated"),
+        func.sum(case((tier, 1), else_=0)).label("tier_escalated"),
         func.min(r.created_at).label("first"),
         func.max(r.created_at).label("last"),
     )
@@ -73,4 +79,10 @@ def activity(ledger: Ledger, since: datetime | None, until: datetime | None, wor
     start = _naive(since) if since is not None else row.first
     end = _naive(until) if until is not None else row.last
     days = (end - start).total_seconds() / 86_400 if start is not None and end is not None else 0.0
-    return Activity(int(row.users or 0), int(row.requests or 0), int(row.escalated or 0), max(0.0, days))
+    return Activity(
+        int(row.users or 0),
+        int(row.requests or 0),
+        int(row.escalated or 0),
+        max(0.0, days),
+        int(row.tier_escalated or 0),
+    )

@@ -9,6 +9,8 @@ asks the model again. The store is bounded and under the data directory.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 from pytest_lsp import LanguageClient
@@ -58,6 +60,10 @@ async def test_an_unchanged_audit_is_answered_from_the_stored_result(
     assert "(cached)" in again["route"]["footer"]
     assert again["findings"] == 1 and len(client.diagnostics[db]) == 1  # published again
     assert again["digest"] == first["digest"]
+    # the ledger has the reuse: no cost, the digest's tokens (what a call would have sent), for the report's saving
+    rows = _security_rows(tmp_path, 2)
+    assert [(r[0], r[1], r[2]) for r in rows] == [("ok", "openai", "gpt-4o"), ("reused", "openai", "gpt-4o")]
+    assert rows[1][3] == 0 and rows[1][4] == first["digest"]["tokens"] > 0 and rows[1][5] == "python"
 
     # another instruction, then a changed included file: asked again
     other = await command(client, "hybrid.securityAudit", {"scope": "repository", "instruction": "Only SQL."})
@@ -67,6 +73,22 @@ async def test_an_unchanged_audit_is_answered_from_the_stored_result(
     assert "cached" not in changed and len(openai_server.generation_requests()) == 3
     stored = list((tmp_path / "data" / "answers").glob("*.json"))
     assert len(stored) == 3 and all(json.loads(p.read_text())["model"] == "gpt-4o" for p in stored)
+
+
+def _security_rows(tmp: Path, count: int) -> list[tuple[object, ...]]:
+    """(outcome, target, model, cost, input tokens, language) of the ledger's security rows, once ``count`` are."""
+    rows: list[tuple[object, ...]] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(rows) < count:
+        path = tmp / "data" / "ledger.sqlite3"
+        if path.exists():
+            with sqlite3.connect(path) as db:
+                rows = db.execute(
+                    "SELECT outcome, target, model, cost_nanousd, input_tokens, language FROM ledger_requests "
+                    "WHERE task = 'security' ORDER BY id"
+                ).fetchall()
+        time.sleep(0.1)
+    return rows
 
 
 def test_the_store_is_bounded_and_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:

@@ -251,3 +251,39 @@ def test_savings_escalations_and_cost_per_active_developer_month(sqlite_url: str
     assert "$0.02 per active developer-month" in table
     data = json.loads(render_json(by_task))
     assert data["activity"]["escalated"] == 1 and data["total"]["cache_saved_usd"] == pytest.approx(0.0125)
+
+
+def test_saved_by_answer_reuse_and_cheap_first_tiers(sqlite_url: str) -> None:
+    # security asks gemini-2.5-flash first and claude-sonnet-4-5 (its premium model) when the answer fails its check
+    tasks = {**TASKS, "security": TaskPolicy(local_up_to="never", cloud="anthropic:claude-sonnet-4-5")}
+    tasks["security"] = tasks["security"].model_copy(update={"tiers": ["gemini:gemini-2.5-flash"]})
+
+    def call(rid: str, target: str, model: str, cost: float, **kw: str) -> LedgerEntry:
+        tokens = (10_000, 0, 1000)  # at gemini-2.5-flash $0.0055, at claude-sonnet-4-5 $0.045
+        return LedgerEntry(rid, "erin", "sec", "security", target, model, "repository", *tokens, cost, time=at(9), **kw)
+
+    entries = [
+        call("s1", "gemini", "gemini-2.5-flash", 0.0055),  # passed its check
+        call("s2", "gemini", "gemini-2.5-flash", 0.0055),  # failed it: asked again of the next tier
+        call("s2-tier2", "anthropic", "claude-sonnet-4-5", 0.045),
+        call("u1", "anthropic", "claude-sonnet-4-5", 0.0, outcome="reused"),  # s2-tier2's answer, reused
+    ]
+    with Ledger.open(sqlite_url.replace(".sqlite3", "-tiers.sqlite3")) as ledger:
+        ledger.record_many(entries)
+        ledger.record_feedback("s1", True, kind="check")
+        ledger.record_feedback("s2", False, kind="check")
+        result = build_report(ledger, JUNE, JULY, "task", PROVIDERS, tasks)  # type: ignore[arg-type]
+    total = result.total
+    assert (total.requests, total.failed, total.reused, total.check_failed) == (4, 0, 1, 1)
+    assert (total.accepted, total.rejected) == (0, 0)  # a check's verdict is not the user's
+    assert total.input_tokens == 30_000 and total.cost_nanousd == 56_000_000  # the reused answer sent nothing
+    # s1's tokens at claude-sonnet-4-5 ($0.045) less what both gemini answers cost ($0.011)
+    assert total.tier_saved_nanousd == 34_000_000
+    assert total.reuse_saved_nanousd == 45_000_000  # asking claude-sonnet-4-5 again
+    activity = result.activity
+    assert activity is not None and (activity.escalated, activity.tier_escalated) == (1, 1)
+    table = render_table(result)
+    assert "by answer reuse $0.04 (1 answer(s) reused), by cheap-first tiers $0.03" in table
+    assert "1 answer(s) failed their check" in table and "1 asked of the next tier after a failed check" in table
+    data = json.loads(render_json(result))["total"]
+    assert data["reuse_saved_usd"] == pytest.approx(0.045) and data["tier_saved_usd"] == pytest.approx(0.034)
