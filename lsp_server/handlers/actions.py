@@ -11,6 +11,11 @@ then refused with a message and no edit (:mod:`lsp_server.tasks.checked`).
 Edits are only ever returned as a ``WorkspaceEdit`` for the editor to apply
 (:mod:`lsp_server.edits`). Migration targets come from marker comments or
 the action's data (:mod:`lsp_server.tasks.migration`).
+
+An editor that does not resolve edits lazily (no ``resolveSupport`` for
+``edit`` with ``dataSupport``, e.g. Eglot before 1.14) gets each AI action as
+the ``hybrid.runAction`` command instead, which computes the same edit and
+applies it with ``workspace/applyEdit`` (:mod:`lsp_server.run_action`).
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from typing import Any
 from lsprotocol import types
 
 from lsp_server.analysis.documents import Document
+from lsp_server.client_capabilities import ClientSupport
 from lsp_server.edits import range_json
 from lsp_server.host import Host, Registrar
+from lsp_server.outcomes import watch_fixes
 from lsp_server.resolver import resolve_edit
 from lsp_server.review import review_fix_actions
+from lsp_server.run_action import RUN_ACTION, as_command, run_action
 from lsp_server.tasks.migration import migration_targets
 from routing.tasks import TaskKind
 
@@ -46,9 +54,30 @@ ACTIONS: dict[TaskKind, tuple[str, str]] = {
 CODE_ACTION_KINDS = sorted({kind for _, kind in ACTIONS.values() if kind} | {types.CodeActionKind.QuickFix})
 
 
-def list_actions(doc: Document, rng: types.Range, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    """The unresolved actions offered for ``rng`` (no model call, no edit yet)."""
-    actions: list[types.CodeAction] = []
+def list_actions(
+    doc: Document, rng: types.Range, diagnostics: list[types.Diagnostic], client: ClientSupport | None = None
+) -> list[types.CodeAction | types.Command]:
+    """The AI actions offered for ``rng`` (no model call, no edit yet), in the form ``client`` can run.
+
+    A client that resolves edits lazily (:attr:`ClientSupport.lazy_code_actions`) gets each action with
+    its ``data``, computed on ``codeAction/resolve``; any other gets it as the ``hybrid.runAction``
+    command (:mod:`lsp_server.run_action`), inside a ``CodeAction`` when it takes literals.
+    """
+    lazy = client is None or client.lazy_code_actions
+    literals = client is None or client.code_action_literals
+    actions: list[types.CodeAction | types.Command] = []
+
+    def offer(title: str, kind: str, data: dict[str, Any], diagnostic: types.Diagnostic | None = None) -> None:
+        if not literals:
+            actions.append(as_command(data, title))
+            return
+        action = types.CodeAction(title=title, kind=kind or None, diagnostics=[diagnostic] if diagnostic else None)
+        if lazy:
+            action.data = data
+        else:
+            action.command = as_command(data, title)
+        actions.append(action)
+
     for task, (title, kind) in ACTIONS.items():
         base: dict[str, Any] = {"uri": doc.uri, "task": task.value, "range": range_json(rng)}
         if task == TaskKind.FIX:
@@ -56,27 +85,26 @@ def list_actions(doc: Document, rng: types.Range, diagnostics: list[types.Diagno
                 continue
             first = diagnostics[0]
             data = {**base, "diagnostic": first.message, "diagnostic_line": first.range.start.line}
-            fix_title = f"AI: fix “{first.message[:60]}”"
-            actions.append(types.CodeAction(title=fix_title, kind=kind, diagnostics=[first], data=data))
-            continue
-        if task == TaskKind.MIGRATION:
+            offer(f"AI: fix “{first.message[:60]}”", kind, data, first)
+        elif task == TaskKind.MIGRATION:
             for target in migration_targets(doc.text):
-                actions.append(
-                    types.CodeAction(title=f"AI: migrate to {target}", kind=kind, data={**base, "target": target})
-                )
-            continue
-        actions.append(types.CodeAction(title=title, kind=kind or None, data=base))
+                offer(f"AI: migrate to {target}", kind, {**base, "target": target})
+        else:
+            offer(title, kind, base)
     return actions
 
 
-def code_actions(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_actions(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
     """The review quick fixes for the range first, then the AI actions (none for an unknown document)."""
     session = ls.session
-    fixes = review_fix_actions(session.review, session.documents, session.encoding, params)
+    fixes: list[types.CodeAction | types.Command] = list(
+        review_fix_actions(session.review, session.documents, session.encoding, params)
+    )
+    watch_fixes(ls, params.text_document.uri, fixes)  # applied or not: the review's ledger feedback
     doc = ls.document(params.text_document.uri)
     if doc is None:
         return fixes
-    return fixes + list_actions(doc, params.range, list(params.context.diagnostics or []))
+    return fixes + list_actions(doc, params.range, list(params.context.diagnostics or []), session.client)
 
 
 async def resolve_action(ls: Host, action: types.CodeAction) -> types.CodeAction:
@@ -103,9 +131,13 @@ def register(server: Registrar) -> None:
     options = types.CodeActionOptions(resolve_provider=True, code_action_kinds=CODE_ACTION_KINDS)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
-    def code_action(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(ls: Host, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         return code_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: Host, action: types.CodeAction) -> types.CodeAction:
         return await resolve_action(ls, action)
+
+    @server.command(RUN_ACTION)
+    async def run(ls: Host, *args: Any) -> dict[str, object]:
+        return await run_action(ls, args)

@@ -74,9 +74,29 @@ def server_env(tmp: Path, config: Path, extra: Mapping[str, str] | None = None) 
     return env
 
 
+def read_code_actions_by_shape(client: LanguageClient) -> None:
+    """Make ``client`` read a ``CodeAction`` that carries a ``Command`` as a ``CodeAction``.
+
+    lsprotocol's hook for ``Command | CodeAction`` takes any object with a
+    ``command`` key for a ``Command`` (so ``CodeAction{command: Command}``
+    became a ``Command`` whose ``command`` is a dict's repr); a ``Command``'s
+    ``command`` is a string, a ``CodeAction``'s an object.
+    """
+    converter = client.protocol._converter
+
+    def structure(obj: Any, _: object) -> types.Command | types.CodeAction:
+        shape: type[types.Command | types.CodeAction] = (
+            types.Command if isinstance(obj.get("command"), str) else types.CodeAction
+        )
+        return converter.structure(obj, shape)
+
+    converter.register_structure_hook(types.Command | types.CodeAction, structure)  # type: ignore[arg-type]
+
+
 async def start_stdio(env: Mapping[str, str]) -> LanguageClient:
     client = await ClientServerConfig(server_command=SERVER, server_env=dict(env)).start()
     assert isinstance(client, LanguageClient)
+    read_code_actions_by_shape(client)
     return client
 
 
@@ -126,6 +146,21 @@ async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
     return await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=name, arguments=list(arguments))
     )
+
+
+def progress_value(report: object) -> Any:
+    """A ``$/progress`` report as pytest-lsp kept it: its begin/report/end value."""
+    return getattr(report, "value", report)
+
+
+async def progress_token(client: LanguageClient, title: str, seconds: float = 8.0) -> str | int:
+    """The first progress token whose ``begin`` has ``title``, waiting up to ``seconds`` for it."""
+    for _ in range(int(seconds / 0.02)):
+        for token, reports in list(client.progress_reports.items()):
+            if reports and getattr(progress_value(reports[0]), "title", None) == title:
+                return token
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no progress titled {title!r}")
 
 
 async def document_state(client: LanguageClient, uri: str) -> dict[str, Any]:
