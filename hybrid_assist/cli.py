@@ -1,5 +1,5 @@
 """The ``hybrid-assist`` command: ``lsp``, ``connect``, ``complete``, ``doctor``, ``config``, ``models``, ``gateway``,
-``report``, ``version``.
+``report``, ``routing``, ``version``.
 
 Every subcommand logs to stderr; ``lsp`` in stdio mode keeps stdout for
 JSON-RPC alone.
@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="Cost and usage from the ledger, beside the all-cloud counterfactual.")
     add_report_arguments(report)
 
+    from hybrid_assist.commands.routing import add_routing_arguments
+
+    routing = sub.add_parser("routing", help="Learn routing policy changes from the ledger's outcomes.")
+    add_routing_arguments(routing)
+
     from hybrid_assist.commands.gateway import add_gateway_arguments
 
     gateway = sub.add_parser("gateway", help="Run the team gateway, and manage its users, keys and budgets.")
@@ -190,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hybrid_assist.commands.report import run_report
 
         return run_report(args, loaded.settings)
+    if args.command == "routing":
+        from hybrid_assist.commands.routing import run_routing
+
+        return run_routing(args, loaded.settings)
     if args.command == "gateway":
         from hybrid_assist.commands.gateway import run_gateway
 

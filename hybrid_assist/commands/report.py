@@ -21,9 +21,13 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hybrid_assist.settings import HybridSettings
 from hybrid_assist.workspace import workspace_root
+
+if TYPE_CHECKING:
+    from routing.usage.ledger import Ledger
 
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -64,11 +68,25 @@ def parse_when(value: str, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run_report(args: argparse.Namespace, settings: HybridSettings, *, now: datetime | None = None) -> int:
-    # Imported here: the parser (add_report_arguments) is built for every command and must stay cheap.
+def open_ledger(url: str, settings: HybridSettings, command: str) -> Ledger | None:
+    """The ledger at ``url`` (default: the configured one); None, said on stderr, when there is none or it fails."""
     from routing.usage.database import ledger_url
     from routing.usage.errors import LedgerError
     from routing.usage.ledger import Ledger
+
+    url = url or ledger_url(settings.ledger.url, settings.data_dir)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).expanduser().exists():
+        print(f"hybrid-assist {command}: no ledger yet at {url.removeprefix('sqlite:///')}", file=sys.stderr)
+        return None
+    try:
+        return Ledger.open(url)
+    except LedgerError as exc:
+        print(f"hybrid-assist {command}: {exc.message}", file=sys.stderr)
+        return None
+
+
+def run_report(args: argparse.Namespace, settings: HybridSettings, *, now: datetime | None = None) -> int:
+    # Imported here: the parser (add_report_arguments) is built for every command and must stay cheap.
     from routing.usage.report import build_report, render_chart, render_csv, render_json, render_table
 
     now = now or datetime.now(UTC)
@@ -80,14 +98,8 @@ def run_report(args: argparse.Namespace, settings: HybridSettings, *, now: datet
     except ValueError as exc:
         print(f"hybrid-assist report: {exc}", file=sys.stderr)
         return 2
-    url = args.ledger or ledger_url(settings.ledger.url, settings.data_dir)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).expanduser().exists():
-        print(f"hybrid-assist report: no ledger yet at {url.removeprefix('sqlite:///')}", file=sys.stderr)
-        return 1
-    try:
-        ledger = Ledger.open(url)
-    except LedgerError as exc:
-        print(f"hybrid-assist report: {exc.message}", file=sys.stderr)
+    ledger = open_ledger(args.ledger, settings, "report")
+    if ledger is None:
         return 1
     workspace = None if args.all else str((args.workspace or workspace_root(Path.cwd())).resolve())
     try:
