@@ -159,7 +159,7 @@ class Assistant:
             context, scope.files if request.task == TaskKind.MULTI_FILE_REFACTOR else (), request
         )
         by_path = {_path(uri): uri for uri in context_uris}
-        routing = _routing(session, request.task, request.tier)
+        routing = _routing(session, request.task, request.tier, request.escalation)
         facts = RouteFacts(request.task, scope.level, context_tokens, document=path, context=list(by_path))
         rules = sensitive_rules(settings.sensitive, session.roots)
         route = plan_route(facts, self.runtime, routing, rules, may_withhold=True)
@@ -266,7 +266,7 @@ class Assistant:
     def _call(self, session: Session, doc: Document, request: AssistRequest, prepared: _Prepared) -> RoutedCall:
         """The model call of ``request``: the generation request (no model: the executor fills it in) and its route."""
         settings = session.settings
-        routing = _routing(session, request.task, request.tier)
+        routing = _routing(session, request.task, request.tier, request.escalation)
         completion = request.task in COMPLETION_TASKS
         policy = routing.tasks.get(request.task.value)
         max_tokens = settings.completion.max_tokens if completion else (policy.max_output_tokens if policy else 512)
@@ -393,7 +393,8 @@ def _focus_text(doc: Document, unit_range: tuple[int, int, int, int], request: A
     return data[start:end].decode("utf-8", "replace")
 
 
-def _routing(session: Session, task: TaskKind, tier: int) -> RoutingSettings:
-    """The session's routing settings for its team, with ``task`` escalated to its ``tier`` (cheap first)."""
+def _routing(session: Session, task: TaskKind, tier: int, escalation: bool = False) -> RoutingSettings:
+    """The session's routing settings for its team, with ``task`` escalated to its ``tier`` (cheap first; an
+    ``escalation`` asks the cloud tiers even from tier 0: a local answer failed its check)."""
     settings = session.settings
-    return settings.routing.for_team(settings.team).escalated(task.value, tier)
+    return settings.routing.for_team(settings.team).escalated(task.value, tier, to_cloud=escalation)

@@ -13,8 +13,10 @@ Cheap first: a command with a ``check`` whose answer came from a cloud tier
 of the task (``[routing.tasks.NAME] tiers``) and fails the check asks the
 task's next tier (:func:`escalate`); every call is its own ledger row (the
 escalation's request id is the first one's with ``-tierN``), and the result
-lists them under ``escalations``. Sensitive code is served on the premises,
-so it never escalates.
+lists them under ``escalations``. Local first: an answer the local engine gave
+(the policy keeps the task local) that fails its check asks the task's cloud
+tiers from the first. Sensitive code is served on the premises, so it never
+escalates.
 
 Answer reuse: inputs unchanged since an answer that was used and passed its
 check (:mod:`lsp_server.answer_reuse`) are answered from the stored result
@@ -132,11 +134,18 @@ def route_json(result: AssistResult) -> dict[str, object]:
 
 
 async def ask(
-    ls: Host, task: TaskKind, digest: Digest, instruction: str, root: Path | None, tier: int = 0, request_id: str = ""
+    ls: Host,
+    task: TaskKind,
+    digest: Digest,
+    instruction: str,
+    root: Path | None,
+    tier: int | None = None,
+    request_id: str = "",
 ) -> AssistResult:
     """Run ``task`` on ``digest`` through the assistant (routing, budgets, redaction, fallbacks).
 
-    ``tier`` > 0 asks the task's cloud tiers from that one on (cheap first: an escalation).
+    ``tier`` (an escalation) asks the task's cloud tiers from that one on: a cheaper tier's or the local
+    engine's answer failed its check.
     """
     base = root if root is not None else Path(tempfile.gettempdir())
     uri = path_to_uri(base / ".hybrid-assist" / f"{task.value}.md")  # a name for the prompt, never written
@@ -147,7 +156,8 @@ async def ask(
         0,
         selection=(0, len(doc.source)),
         instruction=instruction,
-        tier=tier,
+        tier=tier or 0,
+        escalation=tier is not None,
         language=main_language(digest.included),  # for the ledger: the digest's files' main language
     )
     if request_id:
@@ -156,15 +166,21 @@ async def ask(
 
 
 def next_tier(ls: Host, task: TaskKind, result: AssistResult, tier: int) -> int | None:
-    """The tier to ask when ``result`` (asked of ``tier`` on) fails its check; None: no cheaper-first escalation.
+    """The tier to ask when ``result`` (asked of ``tier`` on) fails its check; None: no escalation.
 
-    Only an answer a cloud tier gave escalates (a local answer is sensitive or local by policy), in process
-    only (in gateway mode the gateway routes), and only to a tier after the one that served it.
+    In process only (in gateway mode the gateway routes). A cloud tier's answer escalates to a tier after the one
+    that served it; the first answer, given on the premises because the policy keeps the task local, to the
+    first cloud tier — never one kept local because the code is sensitive.
     """
     settings = ls.session.settings
     policy = settings.routing.for_team(settings.team).tasks.get(task.value)
     order = policy.order if policy is not None else ()
-    if len(order) < 2 or ls.assistant.serving.routes_remotely or not result.cloud or not result.text.strip():
+    if not order or ls.assistant.serving.routes_remotely or not result.text.strip():
+        return None
+    if not result.cloud:
+        first = tier == 0 and not result.explanation.decision.local_only and not result.from_cache
+        return 0 if first else None
+    if len(order) < 2:
         return None
     provider = ls.assistant.runtime.providers.get(result.target)
     for index in range(tier, len(order)):
@@ -185,14 +201,16 @@ async def escalate(
     check: Callable[[str], str],
     report: Report,
 ) -> tuple[AssistResult, list[dict[str, object]]]:
-    """Cheap first: while ``check`` rejects a cloud tier's answer and a tier remains, ask the next one.
+    """While ``check`` rejects an answer and a tier remains (:func:`next_tier`), ask the next one (each once).
 
     Returns the answer to use and, for each rejected answer, where it came from, why and what it cost.
     """
     rejected: list[dict[str, object]] = []
     tier = 0
     first_id = result.request_id
-    while (following := next_tier(ls, task, result, tier)) is not None:
+    asked: set[int] = set()
+    while (following := next_tier(ls, task, result, tier)) is not None and following not in asked:
+        asked.add(following)
         problem = check(result.text)
         if not problem:
             break

@@ -32,6 +32,7 @@ class AssistRequest:
     request_id: str = field(default_factory=new_request_id)
     context_uris: tuple[str, ...] = ()  # other files whose text ``instruction`` carries (e.g. a test file)
     tier: int = 0  # cheap first: the task's tier asked (0: the policy's choice; n: its nth cloud tier on)
+    escalation: bool = False  # asked again after an answer failed its check: the cloud tiers only, from ``tier`` on
     language: str | None = None  # the language the ledger records (None: the document's; "": unknown or mixed)
 
 

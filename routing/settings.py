@@ -253,17 +253,19 @@ class RoutingSettings(BaseModel):
                 raise ValueError(f"team {team!r}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from None
         return teams
 
-    def escalated(self, task: str, tier: int) -> RoutingSettings:
-        """These settings with ``task`` sent to its tiers from ``tier`` on (``tier`` 0: unchanged).
+    def escalated(self, task: str, tier: int, *, to_cloud: bool = False) -> RoutingSettings:
+        """These settings with ``task`` sent to its tiers from ``tier`` on (``tier`` 0: unchanged, unless
+        ``to_cloud``: a local answer failed its check and the cloud tiers are asked from the first).
 
-        An escalation asks the cloud again: the task's local reach is 'never' (sensitive code still never
-        leaves: :func:`routing.policy.decide` keeps it on the premises whatever the table says).
+        An escalation asks the cloud again: the task's local reach is 'never' and its learned rules are set aside
+        (sensitive code still never leaves: :func:`routing.policy.decide` keeps it on the premises whatever the
+        table says).
         """
         policy = self.tasks.get(task)
-        if tier <= 0 or policy is None or tier >= len(policy.order):
+        if policy is None or tier >= len(policy.order) or (tier <= 0 and not to_cloud):
             return self
-        rest = list(policy.order[tier:])
-        changed = policy.model_copy(update={"tiers": rest, "cloud": rest[-1], "local_up_to": "never"})
+        rest = list(policy.order[max(0, tier) :])
+        changed = policy.model_copy(update={"tiers": rest, "cloud": rest[-1], "local_up_to": "never", "learned": []})
         escalated = self.model_copy(update={"tasks": {**self.tasks, task: changed}})
         escalated._team_cache = {}  # not the original's: its teams' settings are not escalated
         return escalated

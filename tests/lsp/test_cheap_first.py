@@ -3,8 +3,9 @@
 ``[routing.tasks.security] tiers`` defaults to ``gemini:gemini-2.5-flash``
 before ``openai:gpt-4o``. Flash answering findings that parse and cite shown
 lines is one call; findings citing a file that was not shown fail the check
-and the next tier is asked, both calls in the ledger; code kept on the
-premises (a secret under ``on_secret = "local_only"``) is never escalated.
+and the next tier is asked, both calls in the ledger; a local-first answer
+that fails the check asks the first cloud tier; code kept on the premises (a
+secret under ``on_secret = "local_only"``) is never escalated.
 """
 
 from __future__ import annotations
@@ -126,6 +127,22 @@ async def test_invalid_cheap_findings_escalate_to_the_next_tier_and_both_are_in_
     rows = _ledger(tmp_path, 2)
     assert [(t, m) for _, t, m in rows] == [("gemini", "gemini-2.5-flash"), ("openai", "gpt-4o")]
     assert rows[1][0] == f"{rows[0][0]}-tier2" == f"{rejected['request_id']}-tier2"
+
+
+async def test_a_local_answer_that_fails_its_check_asks_the_first_cloud_tier(
+    tmp_path: Path, openai_server: OpenAIWireServer, gemini_server: GeminiWireServer, stop_later: list[LanguageClient]
+) -> None:
+    local_first = '[routing.tasks.security]\nlocal_up_to = "repository"\n'  # the local engine answers UNSHOWN
+    gemini_server.reply(recorded.SECURITY_ANSWER)
+    _, result = await _audit(tmp_path, _config(tmp_path, openai_server, gemini_server, local_first), stop_later)
+    assert result["findings"] == 1 and result["problems"] == []
+    route = result["route"]
+    assert isinstance(route, dict) and (route["target"], route["model"]) == ("gemini", "gemini-2.5-flash")
+    escalations = result["escalations"]
+    assert isinstance(escalations, list) and [e["target"] for e in escalations] == ["local"]
+    assert len(gemini_server.generation_requests()) == 1 and openai_server.generation_requests() == []
+    rows = _ledger(tmp_path, 2)
+    assert [t for _, t, _ in rows] == ["local", "gemini"] and rows[1][0] == f"{rows[0][0]}-tier1"
 
 
 async def test_code_kept_on_the_premises_never_escalates(

@@ -201,6 +201,12 @@ def test_cheap_first_tiers_order_the_chain_and_are_named_in_the_decision() -> No
     assert decide(review, SETTINGS, providers()).target == "local"
     assert decide(review, SETTINGS.escalated("review", 1), providers()).model == "claude-sonnet-4-6"
     assert escalated.tiers == ()  # nothing left to escalate to
+    # a local answer that failed its check: the cloud tiers from the first (tier 0 alone changes nothing)
+    assert SETTINGS.escalated("review", 0) is SETTINGS
+    from_local = decide(review, SETTINGS.escalated("review", 0, to_cloud=True), providers())
+    assert from_local.target != "local" and [f"{t.target}:{t.model}" for t in from_local.chain()][0] == (
+        SETTINGS.tasks["review"].first_cloud
+    )
     # sensitive code: on the premises, no tiers
     sensitive = decide(
         RouteInput(TaskKind.SECURITY, "repository", 5000, sensitive=True, local=LocalState(model="qwen")),
