@@ -44,6 +44,7 @@ from lsp_server.analysis.languages import main_language
 from lsp_server.analysis.paths import path_to_uri
 from lsp_server.answer_reuse import keep, lookup, reused_result
 from lsp_server.host import Host
+from lsp_server.outcomes import record_checks
 from lsp_server.progress import Report, only_the_work_was_cancelled, run_with_progress
 from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.findings import MalformedAnswerError
@@ -296,6 +297,8 @@ async def repository_command(
     summary["digest"] = {**digest.to_json(), "withheld": gathered.withheld}
     if escalations:
         summary["escalations"] = escalations
+    if check is not None:  # each checked answer's verdict, as ledger feedback
+        record_checks(ls, task, escalations, result, check(gathered, digest, result.text))
     if result.from_cache:
         summary["cached"] = True
     try:

@@ -22,6 +22,7 @@ from lsp_server.analysis.index import WorkspaceIndex
 from lsp_server.analysis.positions import PositionEncoding
 from lsp_server.client_capabilities import ClientSupport
 from lsp_server.confinement import Confinement, confinement_for, expand_allowed, root_refusal
+from lsp_server.outcomes import OutcomeWatch
 from lsp_server.review import ReviewStore
 from lsp_server.session_settings import SessionSettings
 from lsp_server.tasks.hover_cache import ExplanationCache
@@ -47,6 +48,8 @@ class Session:
     review: ReviewStore = field(default_factory=ReviewStore)
     #: Hover explanations by node text and route (:mod:`lsp_server.handlers.hover`).
     explanations: ExplanationCache = field(default_factory=lambda: ExplanationCache(HOVER_CACHE_SIZE))
+    #: Edits given to the editor, watched until they show up in their documents (:mod:`lsp_server.outcomes`).
+    outcomes: OutcomeWatch = field(default_factory=OutcomeWatch)
     #: The transport is a network one (``--tcp``/``--ws``, set by the accept loop): the session is confined.
     network: bool = False
     allowed_roots: tuple[str, ...] = field(default=(), init=False)

@@ -34,7 +34,8 @@ def register(server: Registrar) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: Host, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        ls.session.documents.open(item.uri, item.text, item.language_id, item.version)
+        doc = ls.session.documents.open(item.uri, item.text, item.language_id, item.version)
+        ls.session.outcomes.seen(doc)  # a file an edit created, opened with it
         asyncio.get_running_loop().call_later(WARM_DELAY_S, _warm, ls, item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -56,6 +57,7 @@ def register(server: Registrar) -> None:
                 )
             else:
                 doc.replace_all(change.text, version)
+        ls.session.outcomes.seen(doc)  # an edit given to the editor, applied?
         ls.schedule_index_refresh(doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -65,6 +67,7 @@ def register(server: Registrar) -> None:
         if task is not None:
             task.cancel()
         ls.session.documents.close(uri)
+        ls.session.outcomes.closed(uri)
         index = ls.session.index
         if index is not None and uri.startswith("file:"):
             index.update_file(uri_to_path(uri))  # back to the saved content on disk

@@ -133,6 +133,7 @@ async def run_findings(
         ]
         scope = None if target.scope == "repository" else [gathered.uri_for(p) for p in gathered.focus]
         store = ls.session.review
+        ls.session.outcomes.note_findings(result.request_id, task.value, stored)  # whose quick fixes they are
         for uri in store.replace(kind, scope, stored):  # an empty list clears a file
             ls.publish_diagnostics(uri, store.diagnostics(uri))
         per_file: dict[str, int] = {}
