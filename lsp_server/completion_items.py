@@ -171,7 +171,7 @@ def completion_list(
     support: CompletionSupport,
     *,
     route: str,
-    documentation: str,
+    documentation: str | types.MarkupContent,
     data: dict[str, Any],
 ) -> types.CompletionList:
     """The one-item list that inserts ``word.prefix + continuation`` over the typed word.

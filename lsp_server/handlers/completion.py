@@ -2,7 +2,9 @@
 
 A new request for a document cancels the previous one (superseded, and so
 aborted in the engine); each waits ``[completion] debounce_ms`` first so a
-burst of keystrokes costs one model call.
+burst of keystrokes costs one model call. An item's documentation is the
+suggestion as a Markdown code block with the route footer for a client that
+reads Markdown, the footer alone (plain text) for any other.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from lsprotocol import types
 
 from lsp_server.completion_items import completion_list, typed_word
 from lsp_server.host import Host, Registrar
+from lsp_server.markup import fenced, with_footer
 from lsp_server.requests import AssistRequest, AssistResult
 from routing.tasks import TaskKind
 
@@ -69,8 +72,13 @@ def register(server: Registrar) -> None:
             return types.CompletionList(is_incomplete=True, items=[])
         data = _route_data(result, result.request_id)
         route = f"hybrid-assist · {data['target']} · {result.model or 'n/a'}"
-        support = ls.session.client.completion
-        return completion_list(word, result.text, support, route=route, documentation=result.footer(), data=data)
+        client = ls.session.client
+        documentation: str | types.MarkupContent = result.footer()
+        if client.completion_markdown:  # the suggestion highlighted, with the route under it
+            code = fenced(word.prefix + result.text, doc.language if doc is not None else None)
+            documentation = with_footer(code, result.footer(), client.completion_documentation_formats)
+        support = client.completion
+        return completion_list(word, result.text, support, route=route, documentation=documentation, data=data)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: Host, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:

@@ -5,7 +5,8 @@ finds around the cursor, the same code the assistant sends to the model.
 Before any model call the route is decided (``Assistant.explain``); the pair
 of the node's text and the route keys a small LRU
 (:mod:`lsp_server.tasks.hover_cache`, one per session: ``Session.explanations``), so hovering unchanged code again
-answers from the cache, and its footer says so.
+answers from the cache, and its footer says so. The contents are Markdown for
+a client that lists it, plain text otherwise (:mod:`lsp_server.markup`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lsprotocol import types
 
 from lsp_server.analysis.documents import Document
 from lsp_server.host import Host, Registrar
+from lsp_server.markup import with_footer
 from lsp_server.requests import AssistRequest, RouteExplanation
 from lsp_server.tasks.hover_cache import CachedExplanation, explanation_key
 from routing.tasks import TaskKind
@@ -51,7 +53,5 @@ def register(server: Registrar) -> None:
                 cache.put(key, CachedExplanation(text, footer))
             else:
                 text = f"_hybrid-assist: no explanation ({result.empty_reason or 'empty answer'})_"
-        body = text
-        if ls.session.settings.server.route_footer:
-            body += f"\n\n---\n<sub>{footer}</sub>"
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=body))
+        shown_footer = footer if ls.session.settings.server.route_footer else ""
+        return types.Hover(contents=with_footer(text, shown_footer, ls.session.client.hover_formats))
