@@ -29,6 +29,17 @@ from tests.tasks import recorded
 SOURCE = "def total(a, b):\n    return a + b\n"
 DOCSTRING = '    """Return the sum of a and b."""\n'
 ANSWER = f"```python\ndef total(a, b):\n{DOCSTRING}    return a + b\n```\n"
+#: The recorded review without its finding in a file that does not exist: every finding cites a line shown.
+CITED_REVIEW = recorded.REVIEW_ANSWER.replace(
+    """,
+  {
+    "file": "app/missing.py",
+    "line": 3,
+    "severity": "info",
+    "message": "A file the model invented."
+  }""",
+    "",
+)
 REVIEW_LOCALLY = '\n[routing.tasks.review]\nlocal_up_to = "repository"\ncloud = "openai"\nmax_output_tokens = 1500\n'
 
 
@@ -143,6 +154,20 @@ async def resolve_docstring(editor: Editor, uri: str) -> tuple[str, dict[str, An
     return row.request_id, edit
 
 
+def review_project(tmp_path: Path) -> str:
+    """The sample repository of the review tests; the URI of its ``app/db.py``."""
+    root = tmp_path / "project"
+    (root / "app").mkdir()
+    (root / "app" / "db.py").write_text(recorded.DB_PY, encoding="utf-8")
+    (root / "app" / "util.py").write_text(recorded.UTIL_PY, encoding="utf-8")
+    return (root / "app" / "db.py").resolve().as_uri()
+
+
+async def used_review(editor: Editor) -> LedgerEntry:
+    """The row of the review answer the command used: the last one asked (a failed check asks again)."""
+    return [r for r in await rows(editor, "review") if r.outcome == "ok"][-1]
+
+
 def apply(text: str, edit: dict[str, Any]) -> str:
     lines = text.splitlines(keepends=True)
 
@@ -206,16 +231,12 @@ async def test_an_applied_review_quick_fix_is_the_reviews_accepted_quick_fix(
     editor_for: Callable[..., Any], tmp_path: Path
 ) -> None:
     editor = await editor_for(recorded.REVIEW_ANSWER, REVIEW_LOCALLY)
-    root = tmp_path / "project"
-    (root / "app").mkdir()
-    (root / "app" / "db.py").write_text(recorded.DB_PY, encoding="utf-8")
-    (root / "app" / "util.py").write_text(recorded.UTIL_PY, encoding="utf-8")
-    db = (root / "app" / "db.py").resolve().as_uri()
+    db = review_project(tmp_path)
     editor.open(db, recorded.DB_PY)
     params = {"command": "hybrid.review", "arguments": [{"scope": "repository"}]}
     result = await editor.request("workspace/executeCommand", params)
     assert result["fixes"] == 1, result
-    [review] = await rows(editor, "review")
+    review = await used_review(editor)
     [published] = [
         n["params"]
         for n in editor.wire.notifications
@@ -254,3 +275,28 @@ async def test_a_completion_on_a_python_file_records_its_language(
     )
     [row] = await rows(editor, "completion")
     assert row.language == "python"
+
+
+async def test_an_edit_answer_that_does_not_parse_is_a_failed_check(
+    editor_for: Callable[..., Any], tmp_path: Path
+) -> None:
+    editor = await editor_for("```python\ndef total(a, b:\n    return a + b\n```\n")
+    uri = (tmp_path / "project" / "demo.py").as_uri()
+    editor.open(uri, SOURCE)
+    at = {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}}
+    action = {"title": "AI: add or refresh the docstring", "data": {"uri": uri, "task": "docstring", "range": at}}
+    resolved = await editor.request("codeAction/resolve", action)
+    assert "edit" not in resolved  # refused
+    first, *_ = await rows(editor, "docstring")
+    assert await verdict(editor, first.request_id) == (False, "check")
+
+
+@pytest.mark.parametrize(("answer", "passed"), [(recorded.REVIEW_ANSWER, False), (CITED_REVIEW, True)])
+async def test_a_review_answer_records_whether_it_passed_its_check(
+    editor_for: Callable[..., Any], tmp_path: Path, answer: str, passed: bool
+) -> None:
+    editor = await editor_for(answer, REVIEW_LOCALLY)
+    review_project(tmp_path)
+    await editor.request("workspace/executeCommand", {"command": "hybrid.review", "arguments": [{}]})
+    review = await used_review(editor)
+    assert await verdict(editor, review.request_id) == (passed, "check")
