@@ -134,7 +134,9 @@ local function run()
       if text then
         accepted = true
         results.ghost, results.ghost_line = text, line()
-        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Tab>", true, false, true), "m", false)
+        -- $HA_TYPED: typed on before <Tab>, faster than the suggestion is refreshed
+        local keys = (os.getenv("HA_TYPED") or "") .. "<Tab>"
+        vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "m", false)
         vim.defer_fn(function() results.line_accepted = line(); leave() end, 100)
       elseif vim.lsp.inline_completion == nil or vim.loop.now() - started > 15000 then
         leave()
@@ -142,6 +144,12 @@ local function run()
     end))
     vim.fn.feedkeys(vim.api.nvim_replace_termcodes("A<Tab>", true, false, true), "x!")
     results.line_after = line()
+    -- the item's command (hybrid.completionAccepted) ran after the text went in: the server counted it
+    vim.wait(results.ghost and 5000 or 0, function()
+      local status = ha.request_sync(client, "workspace/executeCommand", { command = "hybrid.status", arguments = {} }, 5000, bufnr)
+      results.accepted = status and status.completions and status.completions.accepted or nil
+      return (results.accepted or 0) >= 1
+    end, 50)
     return
   end
 

@@ -157,6 +157,18 @@ def test_nvim_inline_completion_ghost_text_and_tab(nvim: str, tmp_path: Path) ->
     assert result["ghost_line"] == indented, result  # ghost text is not in the buffer until accepted
     assert result["line_accepted"] == indented + "return a + b", result
     assert result["line_after"] == indented + "return a + b", result
+    assert result["accepted"] == 1, result  # the item's command told the server
+
+
+def test_nvim_inline_accept_after_typing_the_start_of_the_suggestion(tmp_path: Path) -> None:
+    """Typing ``ret`` over the ghost text ``return a + b`` then <Tab> before it is refreshed gives the suggestion once.
+
+    Neovim 0.12 shows ``urn a + b`` after ``ret``; its own accept would insert the stale item at the position it
+    was asked for and keep ``ret`` after it (``return a + bret``).
+    """
+    result = _run(_require(PYINSTALLER_NVIM), tmp_path, mode="ghost", extra_env={"HA_LINE": "2", "HA_TYPED": "ret"})
+    assert result["ghost"] == "return a + b", result
+    assert result["line_after"] == result["line_before"] + "return a + b", result
 
 
 def test_nvim_inline_accept_key_keeps_the_users_own_tab_mapping(tmp_path: Path) -> None:

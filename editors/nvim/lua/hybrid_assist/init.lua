@@ -317,6 +317,43 @@ local function previous_keys(bufnr, key)
   return function() return keys_of(prev.rhs, true) end
 end
 
+--- The (row, col) pair of a vim.Pos (0-based), or nil when it has another shape.
+local function pos_of(pos)
+  if type(pos) == "table" and type(pos.row) == "number" and type(pos.col) == "number" then
+    return pos.row, pos.col
+  end
+  return nil
+end
+
+--- Accepts an inline completion `item` (vim.lsp.inline_completion.Item) as Neovim 0.12 does, except when the
+--- user typed on after the suggestion arrived and before it was refreshed: Neovim's ghost text then leaves out
+--- the typed start of the suggestion, and the typed text is replaced with the suggestion instead of being kept
+--- after it (`r` + accept gives `return a + b`, not `return a + br`).
+local function accept_inline(bufnr, item)
+  local text, range = item.insert_text, item.range
+  local win = vim.fn.bufwinid(bufnr)
+  local srow, scol = pos_of(range and range.start)
+  local erow, ecol = pos_of(range and range.end_)
+  if type(text) == "table" then
+    vim.snippet.expand(text.value)
+  elseif srow == nil or erow == nil or win == -1 then
+    vim.api.nvim_paste(text, false, -1)
+  else
+    local row, col = unpack(vim.api.nvim_win_get_cursor(win))
+    local line = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, false)[1] or ""
+    if row - 1 == erow and srow == erow and col > ecol and vim.startswith(text, line:sub(scol + 1, col)) then
+      ecol = col
+    end
+    local lines = vim.split(text, "\n", { plain = true })
+    vim.api.nvim_buf_set_text(bufnr, srow, scol, erow, ecol, lines)
+    vim.api.nvim_win_set_cursor(win, { srow + #lines, (#lines == 1 and scol or 0) + #lines[#lines] })
+  end
+  local client = item.command and vim.lsp.get_client_by_id(item.client_id)
+  if client then -- the command runs after the text is in (the server counts the acceptance)
+    client:exec_cmd(item.command, { bufnr = bufnr })
+  end
+end
+
 --- Neovim 0.12+: a buffer-local Insert-mode mapping of `key` that accepts the shown inline completion
 --- (vim.lsp.inline_completion.get(), as its documentation suggests) and otherwise falls back to the key's
 --- earlier meaning.
@@ -329,7 +366,7 @@ local function map_inline_accept(bufnr, key)
   end
   local fallback = previous_keys(bufnr, key)
   vim.keymap.set("i", key, function()
-    if vim.lsp.inline_completion.get({ bufnr = bufnr }) then
+    if vim.lsp.inline_completion.get({ bufnr = bufnr, on_accept = function(item) accept_inline(bufnr, item) end }) then
       return ""
     end
     return fallback()
