@@ -3,7 +3,8 @@
 - FIM requests are rendered with the model's :class:`~inference.fim.FimFormat`
   (detected from the tokenizer's special tokens); a model without FIM
   tokens gets the prefix alone, as a plain left-to-right completion.
-- CHAT requests go through the tokenizer's chat template when it has one,
+- CHAT requests go through the tokenizer's chat template when it has one
+  (with the request's tools and tool turns, :mod:`inference.local._tools`),
   else a plain ``role: content`` layout ending in ``assistant:``.
 - Stop token ids: the model's end-of-text tokens, the FIM family's stop
   tokens and the usual end-of-turn tokens, where the vocabulary has them.
@@ -18,6 +19,7 @@ from typing import Any
 
 from inference.errors import BadRequestError, ContextTooLongError
 from inference.fim import FimFormat, detect_fim_format
+from inference.local._tools import template_messages
 from inference.types import GenerationRequest, RequestKind
 
 __all__ = [
@@ -69,12 +71,12 @@ def render_prompt(request: GenerationRequest, tokenizer: Any, fim: FimFormat | N
         return PromptPlan(fim.render(request.prefix, request.suffix), True)
     if not request.messages:
         raise BadRequestError("a chat request needs at least one message")
+    messages, extra = template_messages(request, tokenizer)
     if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **extra)
         # The template already holds any BOS token; do not add a second one.
         return PromptPlan(str(text), False)
-    lines = [f"{m.role}: {m.content}\n" for m in request.messages]
+    lines = [f"{m['role']}: {m['content']}\n" for m in messages]
     return PromptPlan("".join(lines) + "assistant:", True)
 
 

@@ -12,6 +12,13 @@ the stream both call ``engine.abort``, which frees the request's KV blocks.
 vLLM starts processes with ``spawn``: programs that start this backend must
 guard their entry point with ``if __name__ == "__main__"``. On a CPU the KV
 cache size must be given (``[local] kv_cache_memory_bytes``, else 1 GiB).
+Tool calls and ``response_format`` are honoured by vLLM's structured
+output (guided decoding by JSON schema: ``SamplingParams.structured_outputs``,
+xgrammar or llguidance): the answer is constrained to the form
+:mod:`inference.local._tools` describes and, for tools, parsed back into
+:class:`~inference.types.ToolCallDelta` pieces at its end (a tool-form answer
+is not streamed as text).
+
 Importing this module is cheap: vLLM loads in ``start()``.
 """
 
@@ -28,21 +35,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.errors import InferenceError, UnavailableError
+from inference.errors import BadRequestError, InferenceError, UnavailableError
 from inference.local._engine import LoadedModel, LocalEngine, tokenizer_stops
+from inference.local._tools import GuidedPlan, guided_plan, parse_answer
 from inference.models import has_gpu, resolve_model_path
 from inference.settings import LocalSettings
 from inference.types import (
     BackendHealth,
     BackendLoad,
+    Feature,
     GenerationChunk,
     GenerationRequest,
+    ToolCallDelta,
     Usage,
 )
 
 __all__ = ["VllmBackend"]
 
 logger = logging.getLogger(__name__)
+
+#: (library, vLLM backend) that decode JSON schemas with compact output, preferred first: llguidance takes
+#: the widest range of JSON schema; one is enough for tools and response_format.
+_GUIDED_LIBRARIES = (("llguidance", "guidance"), ("xgrammar", "xgrammar"))
 
 #: KV cache on a CPU when neither the setting nor VLLM_CPU_KVCACHE_SPACE gives one.
 _DEFAULT_CPU_KV_CACHE_BYTES = 1 << 30
@@ -101,11 +115,23 @@ class VllmBackend(LocalEngine[_Engine]):
     def __init__(self, name: str, settings: LocalSettings) -> None:
         super().__init__(name, settings)
         self._active: set[str] = set()
+        self._features: frozenset[Feature] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     def default_model(self) -> str:
         return self._settings.resolved_model(has_gpu())
+
+    @staticmethod
+    def guided_backend() -> str:
+        """vLLM's structured-output backend this engine decodes JSON schemas with; "" when none is installed."""
+        return next((backend for lib, backend in _GUIDED_LIBRARIES if importlib.util.find_spec(lib) is not None), "")
+
+    def features(self) -> frozenset[Feature]:
+        """Tools and both JSON forms, by guided decoding, when a structured-output library is installed."""
+        if self._features is None:
+            self._features = frozenset(Feature) if self.guided_backend() else frozenset()
+        return self._features
 
     @property
     def engine(self) -> Any:
@@ -130,6 +156,13 @@ class VllmBackend(LocalEngine[_Engine]):
             "max_num_seqs": s.max_concurrency,
             "disable_log_stats": True,
         }
+        guided = self.guided_backend()
+        if guided:
+            from vllm.config import StructuredOutputsConfig
+
+            # Compact JSON only: no free whitespace, in which a weak model can wander until max_tokens.
+            compact: dict[str, Any] = {"backend": guided, "disable_any_whitespace": True}
+            kwargs["structured_outputs_config"] = StructuredOutputsConfig(**compact)
         kv_bytes = s.kv_cache_memory_bytes
         on_gpu = has_gpu() and s.device != "cpu"
         if not on_gpu:
@@ -248,11 +281,18 @@ class VllmBackend(LocalEngine[_Engine]):
         (engine_input,) = renderer.render_cmpl([parsed], renderer.default_cmpl_tok_params)
         return engine_input
 
-    def _sampling_params(self, loaded: _Engine, request: GenerationRequest) -> Any:
+    def _sampling_params(self, loaded: _Engine, request: GenerationRequest, plan: GuidedPlan | None = None) -> Any:
         from vllm import SamplingParams
-        from vllm.sampling_params import RequestOutputKind
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
+        guided = None
+        if plan is not None:
+            constraint: dict[str, Any] = (
+                {"json": dict(plan.schema)} if plan.schema is not None else {"json_object": True}
+            )
+            guided = StructuredOutputsParams(**constraint)
         return SamplingParams(
+            structured_outputs=guided,
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=1.0 if request.top_p is None else request.top_p,
@@ -266,11 +306,15 @@ class VllmBackend(LocalEngine[_Engine]):
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         prepared = await self._prepare(request)
         loaded, token_ids, started, deadline = prepared.loaded, prepared.token_ids, prepared.started, prepared.deadline
-        stream = loaded.engine.generate(
-            self._engine_input(loaded, token_ids),
-            self._sampling_params(loaded, request),
-            request.request_id,
-        )
+        plan = guided_plan(request)
+        held: list[str] | None = (
+            [] if plan is not None and plan.tools else None
+        )  # a tool-form answer, parsed at its end
+        try:
+            params = self._sampling_params(loaded, request, plan)
+        except Exception as exc:  # vLLM's validation of the schema
+            raise BadRequestError(f"the local engine cannot use this schema: {exc}", provider=self.name) from exc
+        stream = loaded.engine.generate(self._engine_input(loaded, token_ids), params, request.request_id)
         self._active.add(request.request_id)
         completion = 0
         cached = 0
@@ -289,10 +333,21 @@ class VllmBackend(LocalEngine[_Engine]):
                         if first:
                             first = False
                             self._stats.record_ttft((time.perf_counter() - started) * 1000.0)
-                        yield GenerationChunk(piece.text)
+                        if held is not None:
+                            held.append(piece.text)
+                        else:
+                            yield GenerationChunk(piece.text)
                 if out.finished:
                     finish = (piece.finish_reason if piece is not None else None) or "stop"
                     cached = int(getattr(out, "num_cached_tokens", 0) or 0)
+            if held is not None:
+                text, calls = parse_answer("".join(held), request.request_id)
+                if text:
+                    yield GenerationChunk(text)
+                if calls and finish == "stop":
+                    finish = "tool_calls"
+                    deltas = tuple(ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(calls))
+                    yield GenerationChunk("", tool_calls=deltas)
             usage = Usage(prompt_tokens=len(token_ids), cached_tokens=cached, completion_tokens=completion)
             yield GenerationChunk("", finish or "abort", usage)
         except UnavailableError:
@@ -313,4 +368,7 @@ class VllmBackend(LocalEngine[_Engine]):
         except InferenceError:
             raise
         except Exception as exc:
+            if type(exc).__name__ == "VLLMValidationError" or isinstance(exc, ValueError):
+                # The request is at fault (a schema vLLM cannot decode by): another target would refuse it too.
+                raise BadRequestError(f"the local engine refused the request: {exc}", provider=self.name) from exc
             raise UnavailableError(f"vLLM failed: {exc}", provider=self.name) from exc

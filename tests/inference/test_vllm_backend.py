@@ -9,6 +9,7 @@ aborted one), abort on closing the stream, timeouts and the context check.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import tempfile
@@ -23,7 +24,15 @@ from inference.backend import collect
 from inference.errors import ContextTooLongError, InferenceTimeoutError, ModelNotAvailableError
 from inference.local.vllm_backend import VllmBackend
 from inference.settings import LocalSettings
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest
+from inference.types import (
+    ChatMessage,
+    Feature,
+    GenerationChunk,
+    GenerationRequest,
+    ResponseFormat,
+    ToolChoice,
+    ToolSpec,
+)
 
 from .conftest import TinyModelFactory
 
@@ -203,6 +212,49 @@ async def test_chat_through_the_template(engine: VllmBackend, tiny_model: TinyMo
     )
     assert result.usage.prompt_tokens == len(tokenizer(templated, add_special_tokens=False).input_ids)
     assert result.usage.completion_tokens == 6
+
+
+#: A schema a random model must still finish within a few dozen tokens (bounded strings, an enum).
+COLOUR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 6}, "colour": {"enum": ["red", "green"]}},
+    "required": ["name", "colour"],
+    "additionalProperties": False,
+}
+PAINT = ToolSpec("paint", "Paint a thing", COLOUR_SCHEMA)
+
+
+async def test_response_format_json_schema_is_guided(engine: VllmBackend) -> None:
+    """Guided decoding: even random weights answer JSON valid against the schema."""
+    import jsonschema
+
+    form = ResponseFormat("json_schema", "colour", COLOUR_SCHEMA)
+    ask = [ChatMessage("user", "Name a colour")]
+    result = await collect(engine, GenerationRequest.chat("guided", ask, max_tokens=120, response_format=form))
+    jsonschema.validate(json.loads(result.text), COLOUR_SCHEMA)
+    assert result.finish_reason == "stop" and not result.tool_calls
+    assert engine.features() == frozenset(Feature)
+
+
+async def test_required_tool_choice_streams_a_tool_call(engine: VllmBackend) -> None:
+    """tool_choice required: the answer is one call of the tool with schema-valid arguments, not text."""
+    import jsonschema
+
+    other = ToolSpec("erase", "Erase", {"type": "object", "properties": {}, "additionalProperties": False})
+    request = GenerationRequest.chat(
+        "tools",
+        [ChatMessage("user", "Paint the fence")],
+        max_tokens=160,
+        tools=(PAINT, other),
+        tool_choice=ToolChoice("tool", "paint"),
+    )
+    chunks = [c async for c in engine.generate(request)]
+    assert all(not c.text for c in chunks)
+    assert chunks[-1].finish_reason == "tool_calls"
+    result = await collect(engine, dataclasses.replace(request, request_id="tools-again"))
+    (call,) = result.tool_calls
+    assert call.name == "paint" and call.id.startswith("call_")
+    jsonschema.validate(json.loads(call.arguments), COLOUR_SCHEMA)
 
 
 async def test_health_and_token_counter(engine: VllmBackend, tiny_model: TinyModelFactory) -> None:
