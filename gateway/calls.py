@@ -203,6 +203,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         context=context,
         reasons=spec.sensitive_reasons,
         requested_model=spec.requested_model,
+        language=spec.language,  # for learned per-language rules
     )
     rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
     route = plan_route(facts, runtime, routing, rules, may_withhold=False)

@@ -160,7 +160,14 @@ class Assistant:
         )
         by_path = {_path(uri): uri for uri in context_uris}
         routing = _routing(session, request.task, request.tier, request.escalation)
-        facts = RouteFacts(request.task, scope.level, context_tokens, document=path, context=list(by_path))
+        facts = RouteFacts(
+            request.task,
+            scope.level,
+            context_tokens,
+            document=path,
+            context=list(by_path),
+            language=_language(doc, request),
+        )
         rules = sensitive_rules(settings.sensitive, session.roots)
         route = plan_route(facts, self.runtime, routing, rules, may_withhold=True)
         # Sensitive context under ``withhold``: taken out whenever the request may leave the premises
@@ -298,7 +305,7 @@ class Assistant:
             scope_files=scope.files,
             scope_symbols=tuple(s.name for s in scope.symbols),
             workspace=workspace,
-            language=(doc.language or "") if request.language is None else request.language,
+            language=_language(doc, request),
         )
 
     async def _run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:
@@ -374,6 +381,11 @@ def _ms(started: float) -> float:
 
 def _join(notices: list[str]) -> str:
     return " ".join(dict.fromkeys(n for n in notices if n))
+
+
+def _language(doc: Document, request: AssistRequest) -> str:
+    """The language of ``request`` for the ledger and learned rules (the document's unless the request says)."""
+    return (doc.language or "") if request.language is None else request.language
 
 
 def _focus_text(doc: Document, unit_range: tuple[int, int, int, int], request: AssistRequest) -> str:

@@ -83,6 +83,7 @@ class Outcome:
     workspace: str = ""  # the session's workspace root ("": unknown)
     reason: str = ""  # why the request failed or was denied ("": served)
     language: str = ""  # the request's tree-sitter language id ("": unknown or mixed)
+    sensitive: bool = False  # kept on the premises because the code is sensitive
 
 
 class UsageControl:
@@ -235,6 +236,7 @@ class UsageControl:
                     workspace=outcome.workspace,
                     reason=outcome.reason,
                     language=outcome.language,
+                    sensitive=outcome.sensitive,
                     unsettled=unsettled and outcome.cost_usd > 0,
                 )
             )

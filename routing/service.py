@@ -275,6 +275,7 @@ class RoutingService:
             workspace=call.workspace,
             reason=reason,
             language=call.language,
+            sensitive=decision.local_only,
         )
         metrics = self.usage.metrics
         if metrics is not None:

@@ -18,7 +18,9 @@ failed or was denied) came with migration ``0003``; the readers take a
 ``workspace`` to sum one workspace's requests (None: every workspace).
 ``language`` (the request's tree-sitter language id, '' unknown) and the
 feedback's ``kind`` (what a verdict is about: :data:`FEEDBACK_KINDS`) came
-with migration ``0004``, for routing that learns from outcomes.
+with migration ``0004``, ``sensitive`` (kept on the premises because the
+code is sensitive: the learner leaves such rows out) with ``0005``, for
+routing that learns from outcomes.
 
 Recording is idempotent by ``request_id``: a second row with the same id is
 ignored. With a :class:`~routing.usage.journal.Journal` (the gateway's), a
@@ -87,6 +89,7 @@ _COLUMNS = (
     "workspace",
     "reason",
     "language",
+    "sensitive",
 )
 #: How SQLAlchemy stores a DateTime in SQLite (always with microseconds, so that text order is time order).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
@@ -142,6 +145,7 @@ class LedgerEntry:
     workspace: str = ""  # the session's workspace root ("": unknown, e.g. a gateway call without one)
     reason: str = ""  # why the request failed or was denied ("": served)
     language: str = ""  # the request's tree-sitter language id ("": unknown, or mixed as in a repository command)
+    sensitive: bool = False  # kept on the premises because the code is sensitive (no choice of target)
     unsettled: bool = False  # served while the database was down, fail-open: charge the budget once written
 
 
@@ -360,6 +364,7 @@ class Ledger:
             entry.workspace,
             entry.reason,
             entry.language,
+            entry.sensitive,
         )
 
     def _row(self, entry: LedgerEntry) -> dict[str, Any]:
@@ -584,4 +589,5 @@ def _entry(row: Any) -> LedgerEntry:
         workspace=row["workspace"],
         reason=row["reason"],
         language=row["language"],
+        sensitive=bool(row["sensitive"]),
     )

@@ -74,6 +74,8 @@ ledger_requests = Table(
     Column("reason", Text, nullable=False, server_default=""),
     # the request's tree-sitter language id ('' unknown or mixed, e.g. a repository-wide command) (migration 0004)
     Column("language", Text, nullable=False, server_default=""),
+    # kept on the premises because the code is sensitive (the decision was local only) (migration 0005)
+    Column("sensitive", Boolean, nullable=False, server_default=false()),
     Index("ix_ledger_requests_created_at", "created_at"),
     Index("ix_ledger_requests_user_created", "user_name", "created_at"),
     Index("ix_ledger_requests_team_created", "team", "created_at"),

@@ -264,17 +264,19 @@ async def test_an_applied_review_quick_fix_is_the_reviews_accepted_quick_fix(
     )
 
 
-async def test_a_completion_on_a_python_file_records_its_language(
+async def test_a_completion_records_its_language_and_whether_it_was_sensitive(
     editor_for: Callable[..., Any], tmp_path: Path
 ) -> None:
     editor = await editor_for("x")
-    uri = (tmp_path / "project" / "demo.py").as_uri()
-    editor.open(uri, SOURCE)
-    await editor.request(
-        "textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 16}}
-    )
-    [row] = await rows(editor, "completion")
-    assert row.language == "python"
+    (tmp_path / "project" / "secrets").mkdir()
+    plain = (tmp_path / "project" / "demo.py").as_uri()
+    secret = (tmp_path / "project" / "secrets" / "keys.py").as_uri()  # [sensitive] path_globs: **/secrets/**
+    for uri in (plain, secret):
+        editor.open(uri, SOURCE)
+        position = {"line": 1, "character": 16}
+        await editor.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": position})
+    served = await rows(editor, "completion", 2)
+    assert [(row.language, row.sensitive) for row in served] == [("python", False), ("python", True)]
 
 
 async def test_an_edit_answer_that_does_not_parse_is_a_failed_check(

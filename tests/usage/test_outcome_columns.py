@@ -68,3 +68,13 @@ def test_rows_from_before_0004_read_as_unknown_language_and_completion_feedback(
         old = ledger.get("old")
         assert old is not None and old.language == ""
         assert (ledger.feedback("old"), ledger.feedback_kind("old")) == (True, "completion")
+
+
+def test_sensitive_is_written_and_read_back(sqlite_url: str) -> None:
+    with Ledger.open(sqlite_url) as ledger:
+        ledger.record(
+            LedgerEntry(request_id="s", user="ann", team="core", task="completion", target="local", sensitive=True)
+        )
+        ledger.submit(LedgerEntry(request_id="p", user="ann", team="core", task="completion", target="local"))
+        assert ledger.flush(5.0)
+        assert {e.request_id: e.sensitive for e in ledger.entries()} == {"s": True, "p": False}
