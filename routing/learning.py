@@ -25,10 +25,12 @@ or the interval straddles the margin. Each :class:`Proposal` carries its
 evidence and the expected monthly saving (the cell's cloud cost per request
 in the window times its requests, scaled to 30 days).
 
-Sensitive code: the ledger does not say which requests were sensitive, and it
-need not: a proposal only writes a learned rule into the policy table, and
-:func:`routing.policy.decide` keeps sensitive code on the premises before it
-looks at the table, learned rules included. Nothing learned can send it out.
+Sensitive code: rows the ledger marks ``sensitive`` (kept on the premises
+because the code is sensitive: there was no choice of target) are left out of
+the estimates and counted apart. And a proposal only writes a learned rule
+into the policy table, while :func:`routing.policy.decide` keeps sensitive
+code on the premises before it looks at the table, learned rules included:
+nothing learned can send it out.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from inference.settings import ProviderSettings
+from routing.exploration import EXPLORE_REASON
 from routing.policy import LOCAL, OVERFLOW, RouteInput, table_keeps_local
 from routing.settings import LearningSettings, RoutingSettings
 from routing.tasks import TaskKind
@@ -57,8 +60,6 @@ Action = Literal["to_local", "to_cloud", "keep", "too_few", "no_fit"]
 #: Outcomes of calls that were not a target's answer at all: they say nothing of its quality.
 NOT_JUDGED = frozenset({"cancelled", "denied", "no_target", "budget_exceeded", "rate_limited"})
 _TIER = re.compile(r"^(?P<base>.+)-tier(?P<n>\d+)$")
-#: The ledger reason of a request the exploration share sent to the other side.
-EXPLORE_REASON = "explore"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Row:
     reason: str = ""
     accepted: bool | None = None  # the feedback verdict (None: none)
     kind: str = ""  # what the verdict is about
+    sensitive: bool = False  # kept on the premises because the code is sensitive: no choice, no evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,7 @@ def read_rows(ledger: Ledger, since: datetime | None, until: datetime | None) ->
             r.reason,
             f.accepted,
             f.kind,
+            r.sensitive,
         )
         .select_from(ledger_requests.outerjoin(ledger_feedback, f.request_id == r.request_id))
         .where(*requests_in(since, until))
@@ -217,6 +220,7 @@ def read_rows(ledger: Ledger, since: datetime | None, until: datetime | None) ->
             reason=row["reason"] or "",
             accepted=None if row["accepted"] is None else bool(row["accepted"]),
             kind=row["kind"] or "",
+            sensitive=bool(row["sensitive"]),
         )
         for row in rows
     ]
@@ -252,6 +256,7 @@ class CellEvidence:
     requests: int = 0
     unjudged: int = 0
     explored: int = 0
+    sensitive: int = 0  # left out: sensitive code had no choice of target
     cloud_requests: int = 0
     cloud_cost_usd: float = 0.0
     sides: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
@@ -268,6 +273,9 @@ def gather(rows: Sequence[Row], edges: Sequence[int], providers: Mapping[str, Pr
             continue
         cell = Cell(row.task, row.scope_level, bucket_of(row.input_tokens, edges), row.language)
         evidence = cells.setdefault(cell, CellEvidence(cell))
+        if row.sensitive:
+            evidence.sensitive += 1
+            continue
         evidence.requests += 1
         evidence.explored += int(row.reason == EXPLORE_REASON)
         if side == "cloud":
@@ -298,6 +306,7 @@ class Proposal:
     requests: int
     unjudged: int
     explored: int
+    sensitive: int  # sensitive requests of the cell, left out of the estimates
     cloud_cost_usd: float  # in the window
     monthly_saving_usd: float  # negative: moving to the cloud costs this much more
     targets: dict[str, Rate]
@@ -323,6 +332,7 @@ class Proposal:
             "requests": self.requests,
             "unjudged": self.unjudged,
             "explored": self.explored,
+            "sensitive_left_out": self.sensitive,
             "cloud_cost_usd": round(self.cloud_cost_usd, 6),
             "monthly_saving_usd": round(self.monthly_saving_usd, 2),
             "targets": {name: rate.to_json() for name, rate in sorted(self.targets.items())},
@@ -387,6 +397,7 @@ def propose(evidence: Sequence[CellEvidence], routing: RoutingSettings, window_d
                 requests=cell_evidence.requests,
                 unjudged=cell_evidence.unjudged,
                 explored=cell_evidence.explored,
+                sensitive=cell_evidence.sensitive,
                 cloud_cost_usd=cell_evidence.cloud_cost_usd,
                 monthly_saving_usd=saving,
                 targets={name: _rate(t, options) for name, t in cell_evidence.targets.items()},

@@ -399,18 +399,18 @@ def table_keeps_local(policy: TaskPolicy, request: RouteInput) -> tuple[bool, st
     return _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1), ""
 
 
-def explore(decision: RouteDecision, request: RouteInput, *, cloud_allowed: bool = True) -> RouteDecision | None:
+def explore(decision: RouteDecision, request: RouteInput) -> RouteDecision | None:
     """``decision`` served by the other side (a fallback of it made primary), or None when it may not be.
 
     Exploration never adds a target the policy did not already allow for this request: it promotes the first
     fallback on the other side (local for a cloud primary, a cloud provider for a local one). Never for sensitive
-    code, a completion or a model the client named; ``cloud_allowed`` False (the exploration budget is spent):
-    only towards local. Pure, like :func:`decide`.
+    code, a completion or a model the client named. Pure, like :func:`decide`; ``routing.exploration`` says
+    which requests explore.
     """
     primary = decision.primary
     if primary is None or request.sensitive or decision.local_only or request.task in COMPLETION_TASKS:
         return None
-    if request.requested_model not in ("", "auto") or (not primary.cloud and not cloud_allowed):
+    if request.requested_model not in ("", "auto"):
         return None
     other = next((t for t in decision.fallbacks if t.cloud != primary.cloud and t.target != OVERFLOW), None)
     if other is None:

@@ -23,6 +23,7 @@ from inference.errors import InferenceError
 from inference.types import GenerationRequest, Usage
 from routing.control import Hold, Outcome, UsageControl
 from routing.executor import Attempt, ExecutionResult, NoTargetError
+from routing.exploration import EXPLORE_REASON, Exploration
 from routing.policy import COMPLETIONS_NEED_LOCAL, RouteDecision, RouteInput
 from routing.prepare import decide_route
 from routing.pricing import actual_cost
@@ -130,6 +131,9 @@ class RoutingService:
     def __init__(self, runtime: RoutingRuntime, usage: UsageControl | None = None) -> None:
         self.runtime = runtime
         self.usage = usage
+        # the exploration share serves only where a ledger records what it learns
+        ledger = usage.ledger if usage is not None else None
+        self.exploration = Exploration(ledger) if ledger is not None else None
 
     def decide(self, route_input: RouteInput, routing: RoutingSettings, secrets: tuple[str, ...] = ()) -> RouteDecision:
         """The pure policy decision, with a note when secrets will be redacted on the way out."""
@@ -166,6 +170,8 @@ class RoutingService:
                         f"hybrid-assist: the remaining budget (${admission.budget_remaining_usd:.4f}) does not cover "
                         f"{unlimited.target} (~${unlimited.cost_usd:.4f}); served by {decision.target} instead"
                     )
+        if self.exploration is not None:
+            decision = await self.exploration.choose(route_input, decision, call.routing)
         hold: Hold | None = None
         if self.usage is not None and decision.primary is not None and decision.primary.cloud:
             hold = await self.usage.hold(call.user, call.team, decision.cost_usd)
@@ -273,10 +279,12 @@ class RoutingService:
             attempts=execution.attempts if execution is not None else (),
             prompt=call.prompt,
             workspace=call.workspace,
-            reason=reason,
+            reason=reason or (EXPLORE_REASON if decision.explored else ""),
             language=call.language,
             sensitive=decision.local_only,
         )
+        if decision.explored and served is not None and served.cloud and self.exploration is not None:
+            self.exploration.spent(cost)
         metrics = self.usage.metrics
         if metrics is not None:
             local = self.runtime.local

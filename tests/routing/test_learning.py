@@ -6,6 +6,7 @@ Each ledger is a real SQLite ledger written through ``Ledger.record_many`` with 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,6 +188,20 @@ def test_local_clearly_worse_sends_a_local_cell_back_to_the_cloud_and_errors_and
     )  # the escalated answers had no verdict: not judged
     assert (change.current, change.action) == ("local", "to_cloud")
     assert change.monthly_saving_usd < 0
+
+
+def test_sensitive_rows_are_left_out_of_the_estimates(tmp_path: Path) -> None:
+    # the only failing local answers were on sensitive code (no choice of target): local is within the margin
+    sensitive_rows, sensitive_verdicts = entries("refactor", "multi_file", 1500, "local", 0, 100, prefix="s")
+    ledger = ledger_with(
+        tmp_path,
+        ([dataclasses.replace(r, sensitive=True) for r in sensitive_rows], sensitive_verdicts),
+        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l"),
+        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
+    )
+    [change] = run(ledger).changes
+    assert (change.local.trials, change.sensitive, change.requests) == (200, 100, 400)
+    assert change.to_json()["sensitive_left_out"] == 100
 
 
 def test_the_overlay_round_trips_through_the_config_loader_and_changes_the_decision(tmp_path: Path) -> None:

@@ -1,0 +1,99 @@
+"""The exploration share: a few eligible requests served by the other side, so both sides' estimates stay fresh.
+
+Routing that learns (:mod:`routing.learning`) compares the local engine's
+success rate with the cloud's per cell; once the policy sends a cell one way,
+the other side would get no more samples. ``[routing] exploration_share``
+(default 2 %) sends every ``round(1 / share)``-th *eligible* request of a task
+(counted per process, so it is deterministic: no random draw) to the other
+side — :func:`routing.policy.explore` promotes the decision's first fallback
+of the other side, so it never adds a target the policy did not already allow.
+Eligible: not sensitive code, not a completion, no model named by the client,
+and a fallback of the other side in the decision's chain. Exploring towards
+the cloud stops for the month once ``[routing] exploration_budget_usd`` is
+spent (the month's explored cloud cost is read from the ledger once, then
+counted here); towards local it costs nothing and goes on. The ledger row of
+an explored request says reason ``explore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from routing.policy import RouteDecision, RouteInput, explore
+from routing.settings import RoutingSettings
+from routing.usage.ledger import Ledger, requests_in
+from routing.usage.models import ledger_requests, to_usd
+
+#: The ledger reason of an explored request (``routing.learning`` counts them).
+EXPLORE_REASON = "explore"
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def explored_cost(ledger: Ledger, since: datetime) -> float:
+    """Dollars the explored requests since ``since`` cost (their ledger rows' cost)."""
+    query = (
+        select(func.coalesce(func.sum(ledger_requests.c.cost_nanousd), 0))
+        .where(*requests_in(since, None))
+        .where(ledger_requests.c.reason == EXPLORE_REASON)
+    )
+    with ledger.engine.connect() as connection:
+        return to_usd(int(connection.execute(query).scalar_one()))
+
+
+class Exploration:
+    """Which requests explore, and the month's cloud spend on them (one per :class:`RoutingService`)."""
+
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        self.ledger = ledger
+        self._eligible: Counter[str] = Counter()
+        self._month: datetime | None = None
+        self._spent_usd = 0.0
+        self._lock = threading.Lock()
+
+    async def choose(
+        self, request: RouteInput, decision: RouteDecision, routing: RoutingSettings, now: datetime | None = None
+    ) -> RouteDecision:
+        """``decision``, or the explored one when this eligible request is the task's turn (see the module)."""
+        share = routing.exploration_share
+        candidate = explore(decision, request) if share > 0 else None
+        if candidate is None or candidate.primary is None:
+            return decision
+        period = max(1, round(1 / share))
+        with self._lock:
+            self._eligible[request.task.value] += 1
+            turn = self._eligible[request.task.value] % period == 0
+        if not turn:
+            return decision
+        if candidate.primary.cloud:
+            budget = routing.exploration_budget_usd
+            spent = await self.spent_usd(now or datetime.now(UTC))
+            if budget <= 0 or spent + candidate.cost_usd > budget:
+                return decision
+        return candidate
+
+    async def spent_usd(self, now: datetime) -> float:
+        """The month's explored cloud cost: read from the ledger at the month's first use, then counted."""
+        month = month_start(now)
+        if self._month != month:
+            spent = 0.0
+            if self.ledger is not None:
+                try:
+                    spent = await asyncio.to_thread(explored_cost, self.ledger, month)
+                except Exception:  # the ledger is down: count from zero; the budget still caps what this process adds
+                    spent = 0.0
+            with self._lock:
+                self._month, self._spent_usd = month, spent
+        return self._spent_usd
+
+    def spent(self, cost_usd: float) -> None:
+        """An explored request cost this much."""
+        with self._lock:
+            self._spent_usd += cost_usd
