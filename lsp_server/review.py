@@ -12,21 +12,28 @@ A finding with a replacement carries a fix: :meth:`ReviewStore.quick_fixes`
 turns it into a quick-fix code action for the editor's ``codeAction``
 request, provided the lines it replaces still read as they did when the
 finding was published (otherwise the fix is stale and is not offered).
+
+Findings follow the edits of their open document (:meth:`ReviewStore.follow`,
+called on ``didChange``, which republishes what changed): lines inserted or
+deleted above a finding move it, its fix too; a finding whose lines were
+edited is dropped (it no longer describes them) until the next run.
 Not a handler: :mod:`lsp_server.handlers.repository` publishes findings,
 :mod:`lsp_server.handlers.actions` offers their fixes.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsprotocol import types
 
 from lsp_server.analysis.documents import DocumentStore
 from lsp_server.analysis.paths import normalize_uri
-from lsp_server.analysis.positions import LineTable, PositionEncoding, encode_text, position_at
+from lsp_server.analysis.positions import LineTable, PositionEncoding, bytes_to_column, encode_text, position_at
 from lsp_server.tasks.findings import LocatedFinding
 
 SOURCE = "hybrid-review"
@@ -88,6 +95,90 @@ class ReviewStore:
     def diagnostics(self, uri: str) -> list[types.Diagnostic]:
         """What to publish for ``uri`` (empty: clear the file's findings)."""
         return [f.diagnostic for f in self.for_uri(uri)]
+
+    def follow(self, uri: str, change: TextChange, encoding: PositionEncoding) -> bool:
+        """Move ``uri``'s findings past one edit of its text; True when any moved or was dropped.
+
+        A finding below the edited range moves with the lines inserted or
+        deleted above it, its fix with it; one whose lines were edited is
+        dropped, its fix with it; one above the edit stays.
+        """
+        key = normalize_uri(uri)
+        changed = False
+        for by_uri in self.by_kind.values():
+            findings = by_uri.get(key)
+            if not findings:
+                continue
+            kept = [moved for f in findings if (moved := _followed(f, change, encoding)) is not None]
+            changed = changed or kept != findings
+            if kept:
+                by_uri[key] = kept
+            else:
+                del by_uri[key]
+        return changed
+
+    def follow_text(self, uri: str, old: str, new: str, encoding: PositionEncoding) -> bool:
+        """:meth:`follow` for a whole-document replacement: the line-level difference of ``old`` and ``new``."""
+        if not self.for_uri(uri) or old == new:
+            return False
+        old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+        opcodes = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()
+        changed = False
+        for tag, i1, i2, j1, j2 in reversed(opcodes):  # the last first: earlier positions stay valid
+            if tag != "equal":
+                start = types.Position(line=i1, character=0)
+                change = TextChange(start, types.Position(line=i2, character=0), "".join(new_lines[j1:j2]))
+                changed = self.follow(uri, change, encoding) or changed
+        return changed
+
+
+@dataclass(frozen=True, slots=True)
+class TextChange:
+    """One edit of a document's text: ``[start, end)`` (positions before the edit) replaced by ``text``."""
+
+    start: types.Position
+    end: types.Position
+    text: str
+
+
+def _key(p: types.Position) -> tuple[int, int]:
+    return (p.line, p.character)
+
+
+def _units(text: str, encoding: PositionEncoding) -> int:
+    return bytes_to_column(encode_text(text), encoding)
+
+
+def _shifted(p: types.Position, change: TextChange, encoding: PositionEncoding) -> types.Position:
+    """Where ``p`` (at or after the change's end) is after ``change``."""
+    lines = change.text.split("\n")
+    line = change.start.line + len(lines) - 1
+    if p.line != change.end.line:
+        return types.Position(line=p.line + line - change.end.line, character=p.character)
+    tail = _units(lines[-1], encoding) + (change.start.character if len(lines) == 1 else 0)
+    return types.Position(line=line, character=tail + p.character - change.end.character)
+
+
+def _followed(finding: StoredFinding, change: TextChange, encoding: PositionEncoding) -> StoredFinding | None:
+    """``finding`` after ``change``: the same, moved, or None (its lines were edited)."""
+    rng, fix = finding.diagnostic.range, finding.fix
+    start, end = _key(change.start), _key(change.end)
+    # before: the edit ends above the finding, or at its start with whole lines (inserted or deleted)
+    before = end < _key(rng.start) or (end == _key(rng.start) and (not change.text or change.text.endswith("\n")))
+    if before:
+
+        def move(r: types.Range) -> types.Range:
+            return types.Range(start=_shifted(r.start, change, encoding), end=_shifted(r.end, change, encoding))
+
+        moved_fix = None if fix is None else types.TextEdit(range=move(fix.range), new_text=fix.new_text)
+        diagnostic = copy.copy(finding.diagnostic)
+        diagnostic.range = move(rng)
+        return replace(finding, diagnostic=diagnostic, fix=moved_fix)
+    if start == end == _key(rng.end) and change.text.startswith(("\n", "\r\n")):
+        return finding  # new lines after its last line (Enter at its end): its fix still reads the same
+    if start <= _key(rng.end):
+        return None  # the finding's lines were edited: it no longer describes them
+    return finding  # (a fix whose replaced text changed anyway is not offered: review_fix_actions checks it)
 
 
 def _line_span(data: bytes, lines: LineTable, line: int) -> tuple[int, int]:

@@ -1,4 +1,10 @@
-"""Text document sync: open, incremental change (in the negotiated encoding), close, save."""
+"""Text document sync: open, incremental change (in the negotiated encoding), close, save.
+
+A change also moves the document's ``hybrid-review`` findings with its lines
+(:meth:`lsp_server.review.ReviewStore.follow`) and republishes them when any
+moved or was dropped. ``textDocumentSync.save`` is announced as ``SaveOptions``
+(``includeText`` false: the saved text is the open document's, which the server has).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from lsprotocol import types
 from lsp_server.analysis.paths import uri_to_path
 from lsp_server.analysis.scope import measure_scope
 from lsp_server.host import Host, Registrar
+from lsp_server.review import TextChange
 from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
@@ -45,9 +52,12 @@ def register(server: Registrar) -> None:
             logger.warning("didChange for a document that is not open: %s", params.text_document.uri)
             return
         version = params.text_document.version
+        review, moved = ls.session.review, False
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start, end = change.range.start, change.range.end
+                edit = TextChange(start, end, change.text)
+                moved = review.follow(doc.uri, edit, ls.session.encoding) or moved
                 doc.apply_change(
                     (start.line, start.character),
                     (end.line, end.character),
@@ -56,7 +66,10 @@ def register(server: Registrar) -> None:
                     version,
                 )
             else:
+                moved = review.follow_text(doc.uri, doc.text, change.text, ls.session.encoding) or moved
                 doc.replace_all(change.text, version)
+        if moved:  # the hybrid-review findings moved with the lines, or went with them
+            ls.publish_diagnostics(doc.uri, review.diagnostics(doc.uri))
         ls.session.outcomes.seen(doc)  # an edit given to the editor, applied?
         ls.schedule_index_refresh(doc.uri)
 
@@ -72,7 +85,7 @@ def register(server: Registrar) -> None:
         if index is not None and uri.startswith("file:"):
             index.update_file(uri_to_path(uri))  # back to the saved content on disk
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.TextDocumentSaveRegistrationOptions(include_text=True))
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: Host, params: types.DidSaveTextDocumentParams) -> None:
         index = ls.session.index
         uri = params.text_document.uri

@@ -27,7 +27,7 @@ from lsp_server.analysis.paths import path_to_uri
 from lsp_server.review import SOURCE, review_fix_actions, stored_finding
 from lsp_server.server import HybridLanguageServer
 from lsp_server.tasks.findings import Finding, LocatedFinding
-from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio
+from tests.lsp.harness import change_doc, command, init_params, open_doc, server_env, start_stdio
 from tests.tasks import recorded
 from tests.wire.gemini_server import GeminiWireServer
 from tests.wire.openai_server import OpenAIWireServer
@@ -595,24 +595,62 @@ async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytes
         await assistant.close()
 
 
-async def test_review_fix_is_offered_by_the_code_action_request(
+async def _reviewed_db(
     tmp_path: Path, stop_later: list[LanguageClient]
-) -> None:
-    """End to end: a fix in the review answer becomes the first action of ``textDocument/codeAction``."""
+) -> tuple[LanguageClient, str, types.Diagnostic]:
+    """A client with app/db.py open after a repository review: the client, db.py's URI, its one finding."""
     root, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
     db = _uri(root, "app/db.py")
     open_doc(client, db, recorded.DB_PY)
     await command(client, "hybrid.review", {"scope": "repository"})
     [diagnostic] = client.diagnostics[db]
-    assert diagnostic.source == SOURCE and diagnostic.message == INJECTION
+    return client, db, diagnostic
+
+
+async def _actions_for(
+    client: LanguageClient, uri: str, diagnostic: types.Diagnostic
+) -> list[types.CodeAction | types.Command]:
     result = await client.text_document_code_action_async(
         types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=db),
+            text_document=types.TextDocumentIdentifier(uri=uri),
             range=diagnostic.range,
             context=types.CodeActionContext(diagnostics=[diagnostic]),
         )
     )
     assert result is not None
+    return list(result)
+
+
+async def test_a_review_diagnostic_below_an_inserted_line_moves_down_by_one_line(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    """End to end: didChange moves the published finding and its quick fix; editing its line drops it."""
+    client, db, before = await _reviewed_db(tmp_path, stop_later)
+    assert (before.range.start.line, before.range.end.line) == (5, 6)
+    published = asyncio.ensure_future(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS))
+    change_doc(client, db, 2, (1, 0), (1, 0), "import os\n")  # above the finding
+    await asyncio.wait_for(published, 10)
+    [after] = client.diagnostics[db]
+    assert (after.range.start.line, after.range.end.line) == (6, 7)
+    assert (after.message, after.range.end.character, after.data) == (before.message, 41, before.data)
+    result = await _actions_for(client, db, after)
+    fix = next(a for a in result if isinstance(a, types.CodeAction) and a.title.startswith("Apply suggested"))
+    assert fix.edit is not None and fix.edit.changes is not None
+    moved = types.Range(start=types.Position(line=6, character=0), end=types.Position(line=8, character=0))
+    assert list(fix.edit.changes[db]) == [types.TextEdit(range=moved, new_text=FIX)]
+    published = asyncio.ensure_future(client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS))
+    change_doc(client, db, 3, (6, 4), (6, 9), "sql")  # the finding's own line is edited: it is dropped
+    await asyncio.wait_for(published, 10)
+    assert list(client.diagnostics[db]) == []
+
+
+async def test_review_fix_is_offered_by_the_code_action_request(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    """End to end: a fix in the review answer becomes the first action of ``textDocument/codeAction``."""
+    client, db, diagnostic = await _reviewed_db(tmp_path, stop_later)
+    assert diagnostic.source == SOURCE and diagnostic.message == INJECTION
+    result = await _actions_for(client, db, diagnostic)
     fix, *others = [a for a in result if isinstance(a, types.CodeAction)]
     assert fix.title == f"Apply suggested fix: {INJECTION}"
     assert fix.kind == types.CodeActionKind.QuickFix and fix.is_preferred is True
