@@ -137,6 +137,10 @@ class StreamedResponse:
         if pending:
             yield pending.decode("utf-8", "replace")
 
+    def close(self) -> None:
+        """Close the connection now (a read waiting on it fails): how another task aborts this response."""
+        self._response.close()
+
     async def drain(self, timeout_s: float = DRAIN_S) -> None:
         """Read what is left (the closing chunk after the last event), so that the connection is reused.
 

@@ -32,6 +32,16 @@ it gets traffic again; a failed attempt fails over to another healthy URL at
 once. Aborting closes the HTTP stream, which is how vLLM's server aborts the
 generation and frees the GPU slot.
 
+Each call runs in its caller's task (:meth:`OpenAICompatibleBackend.generate`
+iterates the HTTP stream itself): the other remote backends run every
+attempt in a task of its own that hands its chunks over through a queue,
+and as the gateway's proxy path (issue 21.6) that task, the queue and their
+wake-ups were a tenth of the backend's CPU per call and two extra turns of the
+event loop before the answer. The contract is the same: retries and
+fail-over before the first text, one deadline, cancelling the caller or
+closing the generator closes the HTTP stream, and :meth:`abort` closes the
+connection at once and ends the stream with an ``abort`` chunk.
+
 Why :class:`~inference.remote._http.HttpClient` (aiohttp) rather than the
 ``openai`` SDK: ``/health`` lives outside the API the SDK knows; vLLM's extra
 request fields (``suffix``, ``skip_special_tokens``) go in as plain JSON; one
@@ -46,12 +56,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from inference.errors import BadRequestError, InferenceError, InferenceTimeoutError, UnavailableError
 from inference.fim import FIM_FORMATS, FimFormat, detect_fim_format
-from inference.remote._base import RemoteBackend
+from inference.remote._base import _SDK_TIMEOUT_MARGIN_S, RemoteBackend
 from inference.remote._endpoints import Endpoint, EndpointPool, split_base_urls
 from inference.remote._errors_http import (
     COMMON_CONTEXT_MARKERS,
@@ -62,13 +73,23 @@ from inference.remote._errors_http import (
 from inference.remote._http import Answer, HttpClient, StreamedResponse, TransportError, TransportTimeout
 from inference.remote._retry import RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import BackendHealth, GenerationChunk, GenerationRequest, RequestKind, Usage
+from inference.types import BackendHealth, BackendLoad, GenerationChunk, GenerationRequest, RequestKind, Usage
 
 logger = logging.getLogger(__name__)
 
 _CONTEXT_MARKERS = (*COMMON_CONTEXT_MARKERS, "prompt is too long", "too many tokens")
 #: Stop strings a server takes per request: OpenAI's limit, and vLLM's (``VLLM_MAX_STOP_STRINGS``, 400 beyond).
 MAX_STOP_STRINGS = 4
+
+
+@dataclass(eq=False, slots=True)
+class _Call:
+    """One call in flight (internal, mutable)."""
+
+    request: GenerationRequest
+    emitted: list[str] = field(default_factory=list)
+    response: StreamedResponse | None = None  # the attempt's HTTP response while it is read (abort closes it)
+    aborted: bool = False
 
 
 class OpenAICompatibleBackend(RemoteBackend):
@@ -102,6 +123,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         self._fim_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._window = 0  # the served model's max_model_len (vLLM's GET /v1/models); 0: not known yet
         self._window_task: asyncio.Task[None] | None = None
+        self._calls: dict[str, _Call] = {}
 
     @classmethod
     def from_local_settings(cls, name: str, local: LocalSettings, **kwargs: Any) -> OpenAICompatibleBackend:
@@ -140,7 +162,95 @@ class OpenAICompatibleBackend(RemoteBackend):
         if self._missing_key() is None and self._window_task is None:
             self._window_task = asyncio.get_running_loop().create_task(self._learn_window(self._pool.endpoints))
 
+    def load(self) -> BackendLoad:
+        return BackendLoad(queued=0, running=len(self._calls), recent_ttft_ms=self._ttft.median())
+
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationChunk, None]:
+        """The call in the caller's task: attempts until one finishes, within one deadline (module docstring)."""
+        self._ensure_client()
+        call = _Call(request)
+        if self._calls.setdefault(request.request_id, call) is not call:
+            raise BadRequestError(
+                f"{self.name}: request id {request.request_id!r} is already running", provider=self.name
+            )
+        try:
+            model = await self._resolve_model(request)
+        except BaseException:
+            del self._calls[request.request_id]
+            raise
+        loop = asyncio.get_running_loop()
+        timeout_s = request.timeout_s or self.settings.timeout_s
+        deadline = (started := loop.time()) + timeout_s
+        logger.debug("%s: request %s to model %s", self.name, request.request_id, model)
+        retries = 0
+        try:
+            while True:
+                streamed = False
+                stream = self._stream(request, model, max(0.0, deadline - loop.time()) + _SDK_TIMEOUT_MARGIN_S)
+                async with contextlib.aclosing(stream):
+                    try:
+                        while True:
+                            async with asyncio.timeout_at(deadline):
+                                chunk = await anext(stream, None)
+                            if call.aborted:
+                                break
+                            if chunk is None:
+                                raise UnavailableError(
+                                    f"{self.name}: the stream ended before the answer was complete", provider=self.name
+                                )
+                            if chunk.text:
+                                if not call.emitted:
+                                    self._ttft.add((loop.time() - started) * 1000.0)
+                                streamed = True
+                                call.emitted.append(chunk.text)
+                            yield chunk
+                            if chunk.finish_reason is not None or call.aborted:
+                                break
+                    except TimeoutError:
+                        raise InferenceTimeoutError(
+                            f"{self.name}: no complete answer within {timeout_s:g} s", provider=self.name
+                        ) from None
+                    except Exception as exc:
+                        if not call.aborted:  # else the failure is the closed connection: the abort chunk follows
+                            retries = await self._retry_or_raise(exc, streamed, retries, deadline - loop.time())
+                            continue
+                if call.aborted:
+                    yield GenerationChunk(
+                        "", finish_reason="abort", usage=self._estimate_usage(request, "".join(call.emitted))
+                    )
+                return
+        finally:
+            if self._calls.get(request.request_id) is call:
+                del self._calls[request.request_id]
+
+    async def _retry_or_raise(self, exc: Exception, streamed: bool, retries: int, remaining_s: float) -> int:
+        """Raise ``exc`` (as an :mod:`inference.errors` error) unless it is retried; else wait, and count the retry."""
+        error = self.as_inference_error(exc)
+        if error is None:
+            raise exc
+        delay = None if streamed else self._retry_delay(error, retries, remaining_s)
+        if delay is None:
+            raise error
+        logger.info(
+            "%s: %s (%s); retry %d in %.3f s", self.name, type(error).__name__, error.status, retries + 1, delay
+        )
+        await asyncio.sleep(delay)
+        return retries + 1
+
+    async def abort(self, request_id: str) -> None:
+        """Close the call's connection now (the server stops generating); its stream ends with an ``abort`` chunk."""
+        call = self._calls.get(request_id)
+        if call is None or call.aborted:
+            return
+        call.aborted = True
+        if call.response is not None:
+            call.response.close()
+            await asyncio.sleep(0)  # the transport closes its socket on the loop's next turn: let it, before returning
+        logger.debug("%s: aborted request %s", self.name, request_id)
+
     async def close(self) -> None:
+        for request_id in list(self._calls):
+            await self.abort(request_id)
         task, self._window_task = self._window_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -238,7 +348,9 @@ class OpenAICompatibleBackend(RemoteBackend):
             body["stop"] = stop
         return path, body
 
-    async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
+    async def _stream(
+        self, request: GenerationRequest, model: str, timeout_s: float
+    ) -> AsyncGenerator[GenerationChunk, None]:
         endpoint = await self._pool.acquire()
         finish: str | None = None
         usage: Usage | None = None
@@ -248,6 +360,8 @@ class OpenAICompatibleBackend(RemoteBackend):
             path, body = self._body(request, model, fim)
             url = f"{endpoint.api_base}{path}"
             async with self._client().stream("POST", url, json_body=body, timeout_s=timeout_s) as response:
+                if (call := self._calls.get(request.request_id)) is not None:
+                    call.response = response
                 if response.status != 200:
                     whole = Answer(response.status, response.headers, await response.read())
                     if whole.status >= 500:
@@ -270,7 +384,8 @@ class OpenAICompatibleBackend(RemoteBackend):
                         if choice.get("finish_reason"):
                             finish = str(choice["finish_reason"])
         except TransportError as exc:
-            if not exc.slow:
+            call = self._calls.get(request.request_id)
+            if not exc.slow and (call is None or not call.aborted):  # an abort's closed connection is not the server's
                 self._pool.mark_unhealthy(endpoint, exc.kind)
             raise
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 import pytest
 
@@ -13,7 +13,7 @@ from inference.errors import BadRequestError, ContextTooLongError, UnavailableEr
 from inference.fim import fim_format_for_model_name
 from inference.remote import OpenAICompatibleBackend, RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import ChatMessage, GenerationRequest
+from inference.types import ChatMessage, GenerationChunk, GenerationRequest
 from tests.wire.openai_server import OpenAIWireServer
 
 QWEN = "Qwen/Qwen2.5-Coder-1.5B"
@@ -48,6 +48,9 @@ def make_backend(
 
 def fim(request_id: str = "f1", **kw: object) -> GenerationRequest:
     return GenerationRequest.fim(request_id, "def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n", **kw)
+
+
+AnyStream = AsyncGenerator[GenerationChunk, None]
 
 
 def gen_count(server: OpenAIWireServer) -> int:
@@ -293,16 +296,38 @@ async def test_health_counts_servers(openai_server: OpenAIWireServer, openai_ser
     await backend.close()
 
 
-async def test_abort_closes_the_http_stream(openai_server: OpenAIWireServer) -> None:
-    openai_server.slow_tokens = 0.1
-    openai_server.reply(" ".join(f"v{i}" for i in range(40)))
-    backend = make_backend(openai_server.base_url)
+async def streaming(server: OpenAIWireServer, token_every_s: float) -> tuple[OpenAICompatibleBackend, AnyStream]:
+    """A backend whose FIM request ``ab`` has streamed its first token; the next come every ``token_every_s``."""
+    server.slow_tokens = token_every_s
+    server.reply(" ".join(f"v{i}" for i in range(40)))
+    backend = make_backend(server.base_url)
     stream = backend.generate(fim("ab"))
     assert (await anext(stream)).text
+    assert backend.load().running == 1
+    return backend, stream
+
+
+async def test_abort_closes_the_http_stream(openai_server: OpenAIWireServer) -> None:
+    backend, stream = await streaming(openai_server, 0.1)
     await backend.abort("ab")
     assert [c async for c in stream][-1].finish_reason == "abort"
     assert openai_server.wait_until(lambda: openai_server.generation_requests()[0].disconnected)
     assert backend.endpoints[0].outstanding == 0
+
+
+async def test_abort_from_another_task_ends_a_waiting_read(openai_server: OpenAIWireServer) -> None:
+    """The call runs in its caller's task; an abort from elsewhere closes the connection under its pending read."""
+    backend, stream = await streaming(openai_server, 0.5)
+    reading = asyncio.ensure_future(anext(stream))  # waits on the server's next token, 0.5 s away
+    await asyncio.sleep(0.05)
+    await backend.abort("ab")
+    last = await asyncio.wait_for(reading, 0.3)
+    assert last.finish_reason == "abort" and last.usage is not None and last.usage.estimated
+    assert [c async for c in stream] == []
+    assert openai_server.wait_until(lambda: openai_server.generation_requests()[0].disconnected)
+    assert backend.endpoints[0].healthy and backend.endpoints[0].outstanding == 0  # an abort is not a server fault
+    assert backend.load().running == 0
+    await backend.close()
 
 
 async def test_errors_map_like_the_cloud_backends(openai_server: OpenAIWireServer) -> None:
