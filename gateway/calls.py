@@ -19,9 +19,10 @@ from urllib.parse import unquote, urlparse
 
 from gateway.auth import Principal
 from gateway.fields import get_float, get_int, get_object, get_str, get_str_list, invalid
+from gateway.openai_tools import parse_tool_calls
 from gateway.state import Gateway
 from inference.backend import estimate_tokens
-from inference.types import ChatMessage, GenerationRequest, RequestKind
+from inference.types import ChatMessage, GenerationRequest, RequestKind, ResponseFormat, ToolChoice, ToolSpec
 from routing.policy import RouteDecision
 from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.sensitivity import SensitiveRules
@@ -49,9 +50,14 @@ class Generation:
     stop: tuple[str, ...] = ()
     top_p: float | None = None
     seed: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
     def texts(self) -> tuple[str, ...]:
-        return (self.prefix, self.suffix, *(m.content for m in self.messages))
+        """Everything of the prompt that leaves the premises and may hold a secret (tool calls and results too)."""
+        return (self.prefix, self.suffix, *(t for m in self.messages for t in m.texts()))
 
     def prompt(self) -> str:
         return "".join(self.texts())
@@ -143,7 +149,10 @@ def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Gener
 
 
 def parse_messages(value: Any, field: str) -> tuple[ChatMessage, ...]:
-    """Chat messages; ``content`` may be a string or OpenAI's list of ``{"type": "text", "text"}`` parts."""
+    """Chat messages; ``content`` may be a string or OpenAI's list of ``{"type": "text", "text"}`` parts.
+
+    An assistant turn may carry ``tool_calls``, a ``tool`` turn answers the call named by ``tool_call_id``.
+    """
     if value is None:
         raise invalid(field, "is required")
     if not isinstance(value, list) or not value:
@@ -167,7 +176,9 @@ def parse_messages(value: Any, field: str) -> tuple[ChatMessage, ...]:
             content = ""
         elif not isinstance(content, str):
             raise invalid(f"{field}[{i}].content", "must be a string or a list of text parts")
-        messages.append(ChatMessage("system" if role == "developer" else role, content))
+        tool_calls = parse_tool_calls(item, f"{field}[{i}]") if role == "assistant" else ()
+        call_id = get_str(item, "tool_call_id", f"{field}[{i}].tool_call_id", required=role == "tool")
+        messages.append(ChatMessage("system" if role == "developer" else role, content, tool_calls, call_id))
     return tuple(messages)
 
 
@@ -192,23 +203,6 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     context_tokens = spec.context_tokens
     if context_tokens is None:
         context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0
-    # The first path is the document, the others its context: the same rules as the language server's,
-    # except that text already assembled cannot be withheld here, so sensitive context keeps it local.
-    document, *context = (_local_path(p) for p in spec.paths) if spec.paths else ("",)
-    facts = RouteFacts(
-        spec.task,
-        spec.scope_level,
-        context_tokens,
-        document=document,
-        context=context,
-        reasons=spec.sensitive_reasons,
-        requested_model=spec.requested_model,
-        language=spec.language,  # for learned per-language rules
-    )
-    rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
-    route = plan_route(facts, runtime, routing, rules, may_withhold=False)
-    texts = generation.texts if generation is not None else tuple
-    route = scan_route(route, texts, runtime.providers, routing, settings.sensitive)
     request_id = _ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512
@@ -225,7 +219,29 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         stop=gen.stop,
         top_p=gen.top_p,
         seed=gen.seed,
+        tools=gen.tools,
+        tool_choice=gen.tool_choice,
+        parallel_tool_calls=gen.parallel_tool_calls,
+        response_format=gen.response_format,
     )
+    # The first path is the document, the others its context: the same rules as the language server's,
+    # except that text already assembled cannot be withheld here, so sensitive context keeps it local.
+    document, *context = (_local_path(p) for p in spec.paths) if spec.paths else ("",)
+    facts = RouteFacts(
+        spec.task,
+        spec.scope_level,
+        context_tokens,
+        document=document,
+        context=context,
+        reasons=spec.sensitive_reasons,
+        requested_model=spec.requested_model,
+        language=spec.language,  # for learned per-language rules
+        features=template.features(),  # a target that cannot honour tools or response_format is skipped
+    )
+    rules = SensitiveRules(tuple(settings.sensitive.path_globs), context=settings.sensitive.context)
+    route = plan_route(facts, runtime, routing, rules, may_withhold=False)
+    texts = generation.texts if generation is not None else tuple
+    route = scan_route(route, texts, runtime.providers, routing, settings.sensitive)
     call = RoutedCall(
         request_id=request_id,
         user=principal.name,

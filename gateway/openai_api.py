@@ -30,10 +30,19 @@ from gateway.calls import SCOPE_LEVELS, CallSpec, Generation, parse_messages, pr
 from gateway.errors import ApiError, error_body
 from gateway.fields import get_bool, get_float, get_int, get_object, get_str, get_str_list, invalid
 from gateway.http import caller, json_body, sse_event
+from gateway.openai_tools import (
+    delta_json,
+    parse_parallel,
+    parse_response_format,
+    parse_tool_choice,
+    parse_tools,
+    tool_calls_json,
+)
 from gateway.state import Gateway
 from gateway.streaming import ClientGone, ServeTask, sse_response, unless_disconnected
-from inference.types import RequestKind
+from inference.types import RequestKind, ToolCallDelta
 from routing.policy import RouteDecision
+from routing.prepare import UNSUPPORTED_FIELD
 from routing.service import Served
 from routing.tasks import TaskKind, parse_task
 
@@ -82,11 +91,8 @@ _SAMPLING: Unsupported = {
     "frequency_penalty": ("not supported (only 0)", (0,)),
 }
 CHAT_UNSUPPORTED: Unsupported = {
-    "tools": ("tool calling is not supported yet", ([],)),
-    "tool_choice": ("tool calling is not supported yet", ("none",)),
-    "functions": ("function calling is not supported yet", ([],)),
-    "function_call": ("function calling is not supported yet", ("none",)),
-    "response_format": ("structured output is not supported yet (only {'type': 'text'})", ({"type": "text"},)),
+    "functions": ("the deprecated function calling is not supported: use tools", ([],)),
+    "function_call": ("the deprecated function calling is not supported: use tool_choice", ("none",)),
     "logprobs": ("log probabilities are not supported (only false)", (False,)),
     "top_logprobs": ("log probabilities are not supported", ()),
     "audio": ("audio output is not supported", ()),
@@ -174,8 +180,15 @@ async def chat_completions(request: Request) -> Response:
     body = await json_body(request, gateway)
     refuse_unsupported(body, CHAT_UNSUPPORTED)
     model = resolve_model(gateway, body)
+    tools = parse_tools(body)
     generation = Generation(
-        RequestKind.CHAT, messages=parse_messages(body.get("messages"), "messages"), **_common(body)
+        RequestKind.CHAT,
+        messages=parse_messages(body.get("messages"), "messages"),
+        tools=tools,
+        tool_choice=parse_tool_choice(body, tools),
+        parallel_tool_calls=parse_parallel(body),
+        response_format=parse_response_format(body),
+        **_common(body),
     )
     task = task_header(request, TaskKind.EXPLAIN)
     spec = CallSpec(
@@ -214,6 +227,8 @@ async def _answer(
     include_usage = get_bool(get_object(body, "stream_options", "stream_options"), "include_usage", "stream_options")
     prepared = prepare(gateway, principal, spec)
     call = prepared.call
+    if prepared.decision.refused == UNSUPPORTED_FIELD:  # tools / response_format no target may honour
+        raise ApiError(400, UNSUPPORTED_FIELD, prepared.decision.empty_reason)
     if spec.requested_model and prepared.decision.primary is None:
         raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
@@ -224,7 +239,7 @@ async def _answer(
         return await _whole(request, gateway, ServeTask(gateway, call, forward=False), shape, headers)
     serving = ServeTask(gateway, call)
     try:
-        first = await unless_disconnected(request, serving.next_piece())
+        first = await unless_disconnected(request, serving.next_item())
         if first is None:  # finished before any text: a whole answer (or an error) either way
             served = await serving.result()
             if served.outcome not in DONE_OUTCOMES:
@@ -254,12 +269,12 @@ async def _whole(
 
 
 async def _chunks(
-    gateway: Gateway, serving: ServeTask, shape: _Shape, first: str | None, include_usage: bool
+    gateway: Gateway, serving: ServeTask, shape: _Shape, first: str | ToolCallDelta | None, include_usage: bool
 ) -> AsyncIterator[dict[str, str]]:
     gateway.metrics.open_streams.inc()
     try:
         yield sse_event(None, shape.chunk(first or "", role=True))
-        while (piece := await serving.next_piece()) is not None:
+        while (piece := await serving.next_item()) is not None:
             yield sse_event(None, shape.chunk(piece))
         try:
             served = await serving.result()
@@ -312,7 +327,9 @@ class _Shape:
         self.max_tokens = 0
 
     def finish_reason(self, served: Served) -> str:
-        """``length`` when the answer used every token it was allowed, else ``stop``."""
+        """``tool_calls`` when the answer asks for calls, ``length`` when it used every token allowed, else ``stop``."""
+        if served.tool_calls:
+            return "tool_calls"
         return "length" if 0 < self.max_tokens <= served.usage.completion_tokens else "stop"
 
     def _usage(self, served: Served) -> dict[str, object]:
@@ -338,7 +355,11 @@ class _Shape:
     def whole(self, served: Served) -> dict[str, object]:
         choice: dict[str, object] = {"index": 0, "finish_reason": self.finish_reason(served), "logprobs": None}
         if self.chat:
-            choice["message"] = {"role": "assistant", "content": served.text}
+            message: dict[str, object] = {"role": "assistant", "content": served.text}
+            if served.tool_calls:
+                message["content"] = served.text or None
+                message["tool_calls"] = tool_calls_json(served.tool_calls)
+            choice["message"] = message
         else:
             choice["text"] = served.text
         return {
@@ -352,12 +373,23 @@ class _Shape:
         }
 
     def chunk(
-        self, text: str, *, role: bool = False, finish: str | None = None, served: Served | None = None
+        self,
+        piece: str | ToolCallDelta,
+        *,
+        role: bool = False,
+        finish: str | None = None,
+        served: Served | None = None,
     ) -> dict[str, object]:
+        """One streamed chunk: a piece of text or of a tool call (``role``: the first chunk, which names it)."""
         choice: dict[str, object] = {"index": 0, "finish_reason": finish, "logprobs": None}
+        text = piece if isinstance(piece, str) else ""
         if self.chat:
-            delta: dict[str, str] = {"role": "assistant"} if role else {}
-            if text or role:
+            delta: dict[str, object] = {"role": "assistant"} if role else {}
+            if isinstance(piece, ToolCallDelta):
+                if role:
+                    delta["content"] = None
+                delta["tool_calls"] = [delta_json(piece)]
+            elif text or role:
                 delta["content"] = text
             choice["delta"] = delta
         else:

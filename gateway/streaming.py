@@ -19,6 +19,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 
 from gateway.state import Gateway
+from inference.types import ToolCallDelta
 from routing.service import RoutedCall, Served
 
 T = TypeVar("T")
@@ -42,19 +43,26 @@ class ServeTask:
     @staticmethod
     async def _run(gateway: Gateway, call: RoutedCall, queue: asyncio.Queue[object]) -> Served:
         try:
-            return await gateway.service.serve(call, on_text=queue.put_nowait)
+            return await gateway.service.serve(call, on_text=queue.put_nowait, on_tool_call=queue.put_nowait)
         finally:
             queue.put_nowait(_END)
 
-    async def next_piece(self) -> str | None:
-        """The next piece of streamed text, or None when the call has ended."""
-        assert self._queue is not None, "next_piece needs forward=True"
+    async def next_item(self) -> str | ToolCallDelta | None:
+        """The next piece of streamed text or of a tool call, or None when the call has ended."""
+        assert self._queue is not None, "next_item needs forward=True"
         item = await self._queue.get()
         if item is _END:
             self._queue.put_nowait(_END)  # later calls see the end too
             return None
-        assert isinstance(item, str)
+        assert isinstance(item, (str, ToolCallDelta))
         return item
+
+    async def next_piece(self) -> str | None:
+        """The next piece of streamed text, or None when the call has ended (tool-call pieces are skipped)."""
+        while (item := await self.next_item()) is not None:
+            if isinstance(item, str):
+                return item
+        return None
 
     async def result(self) -> Served:
         """What the call came to (re-raises an unexpected error of the service)."""

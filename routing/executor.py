@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from inference.backend import Backend, collect
 from inference.errors import AuthenticationError, InferenceError, RetryableError, UnavailableError
-from inference.types import GenerationRequest, Usage
+from inference.types import GenerationRequest, ToolCall, ToolCallDelta, Usage
 from routing.circuit import CircuitBreakers
 from routing.policy import RouteDecision, RouteTarget
 
@@ -42,6 +42,7 @@ class ExecutionResult:
     ttft_ms: float | None
     latency_ms: float
     attempts: tuple[Attempt, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def fell_back(self) -> bool:
@@ -71,6 +72,7 @@ class RouteExecutor:
         on_text: Callable[[str], None] | None = None,
         *,
         cloud_request: GenerationRequest | None = None,
+        on_tool_call: Callable[[ToolCallDelta], None] | None = None,
     ) -> ExecutionResult:
         """Serve ``decision`` by its chain of targets within ``deadline_s``.
 
@@ -78,8 +80,8 @@ class RouteExecutor:
         leave the premises get ``cloud_request`` instead when given: the
         request with its secrets redacted).
 
-        With ``on_text`` the answer is forwarded as it streams; once a piece
-        has been forwarded a failure is raised instead of falling back (the
+        With ``on_text`` the answer is forwarded as it streams (tool-call pieces
+        through ``on_tool_call``); once a piece has been forwarded a failure is raised instead of falling back (the
         client already holds part of one target's answer).
         """
         attempts: list[Attempt] = []
@@ -91,6 +93,12 @@ class RouteExecutor:
             forwarded = True
             assert on_text is not None
             on_text(text)
+
+        def forward_call(delta: ToolCallDelta) -> None:
+            nonlocal forwarded
+            forwarded = True
+            assert on_tool_call is not None
+            on_tool_call(delta)
 
         for target in decision.chain():
             backend = self.backends.get(target.target)
@@ -108,7 +116,12 @@ class RouteExecutor:
             sent = dataclasses.replace(base, model=target.model)
             try:
                 async with asyncio.timeout(remaining):  # no extra task, unlike wait_for on 3.11
-                    result = await collect(backend, sent, forward if on_text is not None else None)
+                    result = await collect(
+                        backend,
+                        sent,
+                        forward if on_text is not None else None,
+                        forward_call if on_tool_call is not None else None,
+                    )
             except asyncio.CancelledError:
                 attempts.append(Attempt(target.target, target.model, "cancelled"))
                 await _abort_quietly(backend, sent.request_id)
@@ -140,6 +153,7 @@ class RouteExecutor:
                 ttft_ms=result.ttft_ms,
                 latency_ms=result.latency_ms,
                 attempts=tuple(attempts),
+                tool_calls=result.tool_calls,
             )
         reasons = "; ".join(f"{a.target}: {a.outcome} {a.detail}".strip() for a in attempts)
         raise NoTargetError(f"no target could serve the request ({reasons or 'none allowed'})", tuple(attempts))

@@ -50,6 +50,7 @@ class RouteInput:
     missing_keys: frozenset[str] = frozenset()  # providers without an API key
     budget_remaining_usd: float | None = None  # None: no budget applies
     requested_model: str = ""  # a model named by the client ("" or "auto": policy decides)
+    unable: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (target, request fields it cannot honour): skipped
     language: str = ""  # the request's language id, for learned rules ("": unknown)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from inference.settings import ProviderSettings
+from inference.types import Feature, missing_fields
 from routing.policy import RouteDecision, RouteInput, decide
 from routing.redaction import secret_kinds
 from routing.runtime import RoutingRuntime
@@ -43,6 +44,7 @@ class RouteFacts:
     context: Sequence[str] = ()  # the paths of the other files whose text is in the request
     reasons: tuple[str, ...] = ()  # sensitivity the caller already found (the gateway: the client's)
     requested_model: str = ""
+    features: frozenset[Feature] = frozenset()  # tools / structured output the request needs (targets must honour)
     language: str = ""  # the request's language id, for learned rules ("": unknown)
 
 
@@ -71,12 +73,59 @@ def decide_route(
     providers: Mapping[str, ProviderSettings],
     secrets: tuple[str, ...] = (),
 ) -> RouteDecision:
-    """The pure policy decision, with a note when secrets will be redacted on the way out."""
-    decision = decide(route_input, routing, providers)
+    """The pure policy decision, with a note when secrets will be redacted on the way out.
+
+    Targets that cannot honour the request's tools or structured output (``RouteInput.unable``) are skipped with
+    a reason; when none is left the decision is refused ``unsupported_field``, its reason naming the field first.
+    """
+    decision = _honoured(decide(route_input, routing, providers), route_input.unable)
     if secrets and not route_input.sensitive and any(t.cloud for t in decision.chain()):
         note = f"secrets in the context ({', '.join(secrets)}) are redacted before it leaves the premises"
         decision = dataclasses.replace(decision, reasons=(*decision.reasons, note))
     return decision
+
+
+#: ``RouteDecision.refused`` when no target that may serve a request can honour its tools or response_format.
+UNSUPPORTED_FIELD = "unsupported_field"
+
+
+def _honoured(decision: RouteDecision, unable: tuple[tuple[str, tuple[str, ...]], ...]) -> RouteDecision:
+    """``decision`` without the targets that cannot honour the request's features, each skip given as a reason."""
+    if not unable or decision.primary is None:
+        return decision
+    lacking = dict(unable)
+    chain = decision.chain()
+    kept = [t for t in chain if t.target not in lacking]
+    if len(kept) == len(chain):
+        return decision
+    skips = tuple(
+        f"{t.target}:{t.model} skipped: cannot honour {', '.join(lacking[t.target])}"
+        for t in chain
+        if t.target in lacking
+    )
+    if kept:
+        return dataclasses.replace(
+            decision, primary=kept[0], fallbacks=tuple(kept[1:]), reasons=(*decision.reasons, *skips)
+        )
+    fields = sorted({f for t in chain for f in lacking.get(t.target, ())})
+    why = f"{', '.join(fields)}: no target that may serve this request can honour it ({'; '.join(skips)})"
+    return dataclasses.replace(
+        decision,
+        primary=None,
+        fallbacks=(),
+        reasons=(*decision.reasons, *skips, why),
+        blocked=(why,),
+        refused=UNSUPPORTED_FIELD,
+        tiers=(),
+    )
+
+
+def unable_targets(runtime: RoutingRuntime, features: frozenset[Feature]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each backend of ``runtime`` lacking one of ``features``, with the request fields it cannot honour."""
+    if not features:
+        return ()
+    found = ((name, missing_fields(features, backend.features())) for name, backend in runtime.backends.items())
+    return tuple((name, fields) for name, fields in found if fields)
 
 
 def plan_route(
@@ -101,6 +150,7 @@ def plan_route(
         unhealthy=runtime.unhealthy(),
         missing_keys=runtime.missing_keys(),
         requested_model=facts.requested_model,
+        unable=unable_targets(runtime, facts.features),
         language=facts.language,
     )
     return PreparedRoute(route_input, decide_route(route_input, routing, runtime.providers), check)

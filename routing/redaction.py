@@ -23,7 +23,11 @@ def secret_kinds(*texts: str) -> tuple[str, ...]:
 
 
 def redact_request(request: GenerationRequest) -> GenerationRequest:
-    """``request`` with every secret in its prompt replaced by ``[REDACTED:kind]``."""
+    """``request`` with every secret in its prompt replaced by ``[REDACTED:kind]``.
+
+    Tool results (``tool`` messages) and the arguments of tool calls in the history are redacted like any text;
+    each message keeps its tool calls and the id of the call it answers.
+    """
     messages: list[ChatMessage] = []
     stable = request.stable_chars
     first_user = True
@@ -31,10 +35,11 @@ def redact_request(request: GenerationRequest) -> GenerationRequest:
         if m.role == "user" and first_user and stable:
             # the stable prefix and the rest apart, so the prefix stays the same whatever the instruction says
             head, tail = redact(m.content[:stable])[0], redact(m.content[stable:])[0]
-            messages.append(ChatMessage(m.role, head + tail))
+            messages.append(dataclasses.replace(m, content=head + tail))
             stable = len(head)
         else:
-            messages.append(ChatMessage(m.role, redact(m.content)[0]))
+            calls = tuple(dataclasses.replace(c, arguments=redact(c.arguments)[0]) for c in m.tool_calls)
+            messages.append(dataclasses.replace(m, content=redact(m.content)[0], tool_calls=calls))
         first_user = first_user and m.role != "user"
     return dataclasses.replace(
         request,

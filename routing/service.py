@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from inference.errors import InferenceError
-from inference.types import GenerationRequest, Usage
+from inference.types import GenerationRequest, ToolCall, ToolCallDelta, Usage
 from routing.control import Hold, Outcome, UsageControl
 from routing.executor import Attempt, ExecutionResult, NoTargetError
 from routing.exploration import EXPLORE_REASON, Exploration
@@ -78,6 +78,8 @@ class Served:
     empty_reason: str = ""
     notices: tuple[str, ...] = ()
     outcome: str = "ok"
+    tool_calls: tuple[ToolCall, ...] = ()  # the tool calls the answer asks for (see inference.types)
+    finish_reason: str = ""  # the backend's ("stop", "length", "tool_calls"...); "" when nothing answered
 
     @property
     def fell_back(self) -> bool:
@@ -195,7 +197,7 @@ class RoutingService:
         attempts: tuple[Attempt, ...] = ()
         try:
             execution = await self.runtime.executor.execute(
-                decision, call.template, deadline, on_text, cloud_request=cloud_request
+                decision, call.template, deadline, on_text, cloud_request=cloud_request, on_tool_call=on_tool_call
             )
         except NoTargetError as exc:
             outcome, empty_reason, attempts = "unavailable", exc.message, exc.attempts
@@ -304,6 +306,10 @@ class RoutingService:
         if self.usage is not None:
             await self.usage.record_feedback(request_id, accepted, task, kind)
 
+    async def record(self, outcome: Outcome) -> None:
+        if self.usage is not None:
+            await self.usage.finish(None, outcome)
+
     async def close(self) -> None:
         """Stop the engines and flush the ledger."""
         await self.runtime.close()
@@ -313,7 +319,3 @@ class RoutingService:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
-    async def record(self, outcome: Outcome) -> None:
-        if self.usage is not None:
-            await self.usage.finish(None, outcome)
-

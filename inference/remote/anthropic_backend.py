@@ -16,7 +16,16 @@ alternating turns); whitespace-only stop sequences are dropped (the API
 rejects them); the Messages API of SDK 2.x takes no ``temperature``, so
 ``request.temperature`` is not sent; ``input_tokens`` excludes cached tokens, so the prompt is
 ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens`` with
-``cache_read_input_tokens`` as the cached part; ``stop_reason == "refusal"``
+``cache_read_input_tokens`` as the cached part; tools are Anthropic tools
+(``input_schema``), ``tool_choice`` ``required`` is ``any``, a named one
+``tool``, ``parallel_tool_calls = false`` is ``disable_parallel_tool_use``;
+an assistant turn's tool calls are ``tool_use`` blocks and tool results
+``tool_result`` blocks of the next user turn; a streamed ``tool_use`` block
+(``content_block_start``, ``input_json_delta`` pieces) becomes tool-call
+pieces, ``stop_reason == "tool_use"`` the finish reason ``tool_calls``;
+``response_format`` is the SDK's structured output (``output_config.format``,
+a JSON schema; ``json_object`` is the schema ``{"type": "object"}``);
+``stop_reason == "refusal"``
 is a content filter; an error event inside a 200 stream is classified by its
 ``error.type``; and a connection dropped mid-stream surfaces as a bare
 ``httpx2`` transport error.
@@ -33,7 +42,14 @@ import anthropic
 import httpx2
 import pydantic
 from anthropic import AsyncAnthropic, omit
-from anthropic.types import MessageParam, TextBlockParam
+from anthropic.types import (
+    ContentBlockParam,
+    MessageParam,
+    OutputConfigParam,
+    TextBlockParam,
+    ToolChoiceParam,
+    ToolParam,
+)
 
 from inference.errors import (
     ContentFilteredError,
@@ -49,14 +65,23 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._fim_chat import fim_chat_messages
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest, RequestKind, Usage
+from inference.types import (
+    ChatMessage,
+    Feature,
+    GenerationChunk,
+    GenerationRequest,
+    RequestKind,
+    ToolCallDelta,
+    ToolSpec,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
-    "tool_use": "stop",
+    "tool_use": "tool_calls",
     "pause_turn": "stop",
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
@@ -75,6 +100,9 @@ _ERROR_TYPE_STATUS = {
 }
 
 
+_FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
+
+
 class AnthropicBackend(SdkBackend[AsyncAnthropic]):
     """Anthropic Messages API; see the module docstring."""
 
@@ -82,6 +110,9 @@ class AnthropicBackend(SdkBackend[AsyncAnthropic]):
 
     def _new_client(self, api_key: str | None) -> AsyncAnthropic:
         return AsyncAnthropic(**self._sdk_options(api_key))
+
+    def features(self) -> frozenset[Feature]:
+        return _FEATURES
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
         source = (
@@ -97,16 +128,32 @@ class AnthropicBackend(SdkBackend[AsyncAnthropic]):
             messages=messages,
             system=system or omit,
             stop_sequences=stop or omit,
+            tools=[_tool(t) for t in request.tools] or omit,
+            tool_choice=_tool_choice(request) or omit,
+            output_config=_output_config(request) or omit,
             stream=True,
             timeout=timeout_s,
         )
         counts = _UsageCounts()
         stop_reason: str | None = None
         parts: list[str] = []
+        calls = _ToolBlocks()
         try:
             async for event in stream:
                 if event.type == "message_start":
                     counts.update(event.message.usage)
+                elif event.type == "content_block_start" and event.content_block.type == "tool_use":
+                    block = event.content_block
+                    yield GenerationChunk("", tool_calls=(calls.start(event.index, block.id, block.name),))
+                elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+                    piece = calls.arguments(event.index, event.delta.partial_json)
+                    if piece is not None:
+                        parts.append(piece.arguments)
+                        yield GenerationChunk("", tool_calls=(piece,))
+                elif event.type == "content_block_stop":
+                    empty = calls.stop(event.index)
+                    if empty is not None:
+                        yield GenerationChunk("", tool_calls=(empty,))
                 elif event.type == "content_block_delta" and event.delta.type == "text_delta":
                     if event.delta.text:
                         parts.append(event.delta.text)
@@ -151,6 +198,61 @@ class AnthropicBackend(SdkBackend[AsyncAnthropic]):
         if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError)):
             return UnavailableError(f"{self.name}: malformed stream event ({exc})", provider=self.name)
         return None
+
+
+class _ToolBlocks:
+    """The streamed ``tool_use`` blocks of one answer: content-block index -> tool-call index."""
+
+    def __init__(self) -> None:
+        self.index: dict[int, int] = {}
+        self.has_arguments: set[int] = set()
+
+    def start(self, block: int, call_id: str, name: str) -> ToolCallDelta:
+        self.index[block] = len(self.index)
+        return ToolCallDelta(self.index[block], call_id, name)
+
+    def arguments(self, block: int, fragment: str) -> ToolCallDelta | None:
+        if block not in self.index or not fragment:
+            return None
+        self.has_arguments.add(block)
+        return ToolCallDelta(self.index[block], arguments=fragment)
+
+    def stop(self, block: int) -> ToolCallDelta | None:
+        """A tool call that got no argument piece gets ``{}`` (its input was empty)."""
+        if block not in self.index or block in self.has_arguments:
+            return None
+        return ToolCallDelta(self.index[block], arguments="{}")
+
+
+def _tool(tool: ToolSpec) -> ToolParam:
+    param = ToolParam(name=tool.name, input_schema=dict(tool.parameters))
+    if tool.description:
+        param["description"] = tool.description
+    return param
+
+
+def _tool_choice(request: GenerationRequest) -> ToolChoiceParam | None:
+    """``tool_choice`` and ``parallel_tool_calls`` (only with tools: Anthropic rejects a choice without them)."""
+    choice = request.tool_choice
+    if not request.tools or (choice is None and request.parallel_tool_calls is not False):
+        return None
+    mode = choice.mode if choice is not None else "auto"
+    serial = request.parallel_tool_calls is False
+    if mode == "none":
+        return {"type": "none"}
+    if mode == "tool":
+        return {"type": "tool", "name": choice.name if choice is not None else "", "disable_parallel_tool_use": serial}
+    if mode == "required":
+        return {"type": "any", "disable_parallel_tool_use": serial}
+    return {"type": "auto", "disable_parallel_tool_use": serial}
+
+
+def _output_config(request: GenerationRequest) -> OutputConfigParam | None:
+    form = request.response_format
+    if form is None or form.type == "text":
+        return None
+    schema: dict[str, object] = dict(form.schema) if form.type == "json_schema" and form.schema else {"type": "object"}
+    return {"format": {"type": "json_schema", "schema": schema}}
 
 
 class _UsageCounts:
@@ -212,24 +314,52 @@ def _cache_breakpoint(messages: list[MessageParam], stable_chars: int, system_ch
 
 
 def _split_system(messages: Sequence[ChatMessage]) -> tuple[str, list[MessageParam]]:
-    """The system prompt, and the other turns with consecutive same-role turns merged."""
+    """The system prompt, and the other turns with consecutive same-role turns merged.
+
+    A turn of text only is one string (texts joined by a blank line); tool calls and results make it a list of
+    blocks (``tool_use`` after the assistant's text, ``tool_result`` blocks in the following user turn).
+    """
     system = "\n\n".join(m.content for m in messages if m.role == "system")
-    turns: list[tuple[str, str]] = []
+    turns: list[tuple[str, list[ContentBlockParam]]] = []
     for message in messages:
         if message.role == "system":
             continue
         role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message)
         if turns and turns[-1][0] == role:
-            turns[-1] = (role, f"{turns[-1][1]}\n\n{message.content}")
+            turns[-1][1].extend(blocks)
         else:
-            turns.append((role, message.content))
+            turns.append((role, blocks))
     params: list[MessageParam] = []
-    for role, content in turns:
+    for role, blocks in turns:
+        texts = [b["text"] for b in blocks if b["type"] == "text"]
+        content: str | list[ContentBlockParam] = "\n\n".join(texts) if len(texts) == len(blocks) else blocks
         if role == "assistant":
             params.append({"role": "assistant", "content": content})
         else:
             params.append({"role": "user", "content": content})
     return system, params
+
+
+def _blocks(message: ChatMessage) -> list[ContentBlockParam]:
+    """One message's content blocks (an empty text is left out unless it is all there is)."""
+    if message.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}]
+    blocks: list[ContentBlockParam] = []
+    if message.content or not message.tool_calls:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _arguments(call.arguments)})
+    return blocks
+
+
+def _arguments(text: str) -> dict[str, object]:
+    """A tool call's arguments as the object Anthropic takes (text that is no JSON object is kept under ``input``)."""
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return {"input": text}
+    return value if isinstance(value, dict) else {"input": value}
 
 
 def _error_fields(body: object, fallback: str) -> tuple[str | None, str]:

@@ -16,6 +16,17 @@ Gemini writes a rate limit's delay in a ``google.rpc.RetryInfo`` error detail
 ``cached_content_token_count``; thinking tokens are billed as output, so they
 count as completion tokens. A ``SAFETY``-like finish reason, or a blocked
 prompt, is a content filter.
+
+Tools are function declarations (``parameters_json_schema``), ``tool_choice``
+the function-calling mode (``AUTO``, ``NONE``, ``ANY``, ``ANY`` with one allowed
+name); an assistant turn's calls are ``functionCall`` parts and tool results
+``functionResponse`` parts (``{"result": text}``, named by the call they
+answer) of a user turn; ``response_format`` is ``response_mime_type
+application/json`` with ``response_json_schema``. A streamed ``functionCall``
+part arrives whole: it becomes one tool-call piece (an id is made up when
+Gemini sends none, and left out again on the way back), and the answer then
+finishes with ``tool_calls``. Gemini has no switch for parallel calls:
+``parallel_tool_calls`` is not sent.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -46,7 +58,16 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._fim_chat import fim_chat_messages
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest, RequestKind, Usage
+from inference.types import (
+    ChatMessage,
+    Feature,
+    GenerationChunk,
+    GenerationRequest,
+    RequestKind,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +81,10 @@ _FILTERED = frozenset(
 _CONTEXT_MARKERS = (*COMMON_CONTEXT_MARKERS, "input token count", "exceeds the maximum number of tokens")
 _BAD_KEY_MARKERS = ("API_KEY_INVALID", "API key not valid", "API key expired")
 _DELAY = re.compile(r"^\s*([0-9]*\.?[0-9]+)s\s*$")
+_FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
+#: Prefix of the tool-call ids made up here for calls Gemini sent without one (not sent back to Gemini).
+MADE_UP_ID = "call_gemini_"
+_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
 
 
 class GeminiBackend(SdkBackend[genai.Client]):
@@ -68,6 +93,9 @@ class GeminiBackend(SdkBackend[genai.Client]):
     default_endpoint = "https://generativelanguage.googleapis.com"
     _http: httpx.AsyncClient | None = None
     _http_sync: httpx.Client | None = None
+
+    def features(self) -> frozenset[Feature]:
+        return _FEATURES
 
     def _new_client(self, api_key: str | None) -> genai.Client:
         common = self._sdk_options(api_key)
@@ -104,11 +132,14 @@ class GeminiBackend(SdkBackend[genai.Client]):
             stop_sequences=list(request.stop)[:_MAX_STOP] or None,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             http_options=types.HttpOptions(timeout=_millis(timeout_s)),
+            **_tool_config(request),
+            **_response_config(request),
         )
         stream = await self._sdk().aio.models.generate_content_stream(model=model, contents=contents, config=config)
         finish: str | None = None
         metadata: types.GenerateContentResponseUsageMetadata | None = None
         parts: list[str] = []
+        calls = 0
         try:
             async for response in stream:
                 feedback = response.prompt_feedback
@@ -126,6 +157,12 @@ class GeminiBackend(SdkBackend[genai.Client]):
                 if text:
                     parts.append(text)
                     yield GenerationChunk(text)
+                for call in _function_calls(candidate):
+                    arguments = json.dumps(call.args or {}, separators=(",", ":"))
+                    call_id = call.id or f"{MADE_UP_ID}{secrets.token_hex(6)}"
+                    parts.append(arguments)
+                    yield GenerationChunk("", tool_calls=(ToolCallDelta(calls, call_id, call.name or "", arguments),))
+                    calls += 1
                 if candidate.finish_reason is not None:
                     finish = _name(candidate.finish_reason)
         finally:
@@ -136,7 +173,8 @@ class GeminiBackend(SdkBackend[genai.Client]):
         if finish is None:
             raise UnavailableError(f"{self.name}: the stream ended without a finish reason", provider=self.name)
         usage = _usage(metadata) if metadata is not None else self._estimate_usage(request, "".join(parts))
-        yield GenerationChunk("", finish_reason=_FINISH.get(finish, "stop"), usage=usage)
+        reason = "tool_calls" if calls and finish == "STOP" else _FINISH.get(finish, "stop")
+        yield GenerationChunk("", finish_reason=reason, usage=usage)
 
     async def _probe(self, model: str, timeout_s: float) -> None:
         config = types.GetModelConfig(http_options=types.HttpOptions(timeout=_millis(timeout_s)))
@@ -174,14 +212,86 @@ class GeminiBackend(SdkBackend[genai.Client]):
 
 
 def _contents(messages: Sequence[ChatMessage]) -> tuple[str, list[types.Content]]:
-    """The system instruction, and the turns with Gemini's roles (``user``/``model``)."""
+    """The system instruction, and the turns with Gemini's roles (``user``/``model``).
+
+    Tool calls are ``functionCall`` parts of the model's turn; consecutive tool results one user turn of
+    ``functionResponse`` parts, each named by the call it answers.
+    """
     system = "\n\n".join(m.content for m in messages if m.role == "system")
-    contents = [
-        types.Content(role="model" if m.role == "assistant" else "user", parts=[types.Part(text=m.content)])
-        for m in messages
-        if m.role != "system"
-    ]
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    contents: list[types.Content] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            part = types.Part(function_response=_function_response(m, names.get(m.tool_call_id, "")))
+            last = contents[-1] if contents else None
+            if last is not None and last.parts and all(p.function_response for p in last.parts):
+                last.parts.append(part)
+            else:
+                contents.append(types.Content(role="user", parts=[part]))
+            continue
+        parts = [types.Part(text=m.content)] if m.content or not m.tool_calls else []
+        parts += [types.Part(function_call=_function_call(c)) for c in m.tool_calls]
+        contents.append(types.Content(role="model" if m.role == "assistant" else "user", parts=parts))
     return system, contents
+
+
+def _sent_id(call_id: str) -> str | None:
+    """The id Gemini gave a call (None for one made up here)."""
+    return None if not call_id or call_id.startswith(MADE_UP_ID) else call_id
+
+
+def _function_call(call: ToolCall) -> types.FunctionCall:
+    try:
+        args = json.loads(call.arguments) if call.arguments.strip() else {}
+    except ValueError:
+        args = {"input": call.arguments}
+    return types.FunctionCall(
+        id=_sent_id(call.id), name=call.name, args=args if isinstance(args, dict) else {"input": args}
+    )
+
+
+def _function_response(message: ChatMessage, name: str) -> types.FunctionResponse:
+    return types.FunctionResponse(id=_sent_id(message.tool_call_id), name=name, response={"result": message.content})
+
+
+def _tool_config(request: GenerationRequest) -> dict[str, Any]:
+    """``tools`` and ``tool_config`` of the request's config (empty without tools)."""
+    if not request.tools:
+        return {}
+    declarations = [
+        types.FunctionDeclaration(
+            name=t.name, description=t.description or None, parameters_json_schema=dict(t.parameters)
+        )
+        for t in request.tools
+    ]
+    config: dict[str, Any] = {"tools": [types.Tool(function_declarations=declarations)]}
+    choice = request.tool_choice
+    if choice is not None:
+        calling = types.FunctionCallingConfig(
+            mode=types.FunctionCallingConfigMode(_MODES[choice.mode]),
+            allowed_function_names=[choice.name] if choice.mode == "tool" else None,
+        )
+        config["tool_config"] = types.ToolConfig(function_calling_config=calling)
+    return config
+
+
+def _response_config(request: GenerationRequest) -> dict[str, Any]:
+    """JSON output: ``response_mime_type`` and, for a schema, ``response_json_schema``."""
+    form = request.response_format
+    if form is None or form.type == "text":
+        return {}
+    config: dict[str, Any] = {"response_mime_type": "application/json"}
+    if form.type == "json_schema" and form.schema:
+        config["response_json_schema"] = dict(form.schema)
+    return config
+
+
+def _function_calls(candidate: types.Candidate) -> list[types.FunctionCall]:
+    if candidate.content is None or not candidate.content.parts:
+        return []
+    return [part.function_call for part in candidate.content.parts if part.function_call is not None]
 
 
 def _text(candidate: types.Candidate) -> str:

@@ -28,10 +28,17 @@ from openai import AsyncOpenAI, omit
 from openai.types import CompletionUsage
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
+    ChatCompletionToolChoiceOptionParam,
+    ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
 )
+from openai.types.chat.completion_create_params import ResponseFormat as ResponseFormatParam
+from openai.types.shared_params import FunctionDefinition, ResponseFormatJSONSchema
+from openai.types.shared_params.response_format_json_schema import JSONSchema
 
 from inference.errors import (
     ContentFilteredError,
@@ -47,13 +54,25 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._fim_chat import fim_chat_messages
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest, RequestKind, Usage
+from inference.types import (
+    ChatMessage,
+    Feature,
+    GenerationChunk,
+    GenerationRequest,
+    RequestKind,
+    ResponseFormat,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
 #: OpenAI accepts at most this many stop sequences.
 _MAX_STOP = 4
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop", "function_call": "stop"}
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "stop"}
+_FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
 
 
 class OpenAIBackend(SdkBackend[AsyncOpenAI]):
@@ -63,6 +82,9 @@ class OpenAIBackend(SdkBackend[AsyncOpenAI]):
 
     def _new_client(self, api_key: str | None) -> AsyncOpenAI:
         return AsyncOpenAI(**self._sdk_options(api_key))
+
+    def features(self) -> frozenset[Feature]:
+        return _FEATURES
 
     async def _stream(self, request: GenerationRequest, model: str, timeout_s: float) -> AsyncIterator[GenerationChunk]:
         stop = list(request.stop)[:_MAX_STOP]
@@ -77,6 +99,12 @@ class OpenAIBackend(SdkBackend[AsyncOpenAI]):
             seed=request.seed if request.seed is not None else omit,
             stop=stop or omit,
             prompt_cache_key=request.cache_key if request.cache_key and self.settings.prompt_cache != "off" else omit,
+            tools=[_tool(t) for t in request.tools] or omit,
+            tool_choice=_tool_choice(request.tool_choice) if request.tools and request.tool_choice else omit,
+            parallel_tool_calls=(
+                request.parallel_tool_calls if request.tools and request.parallel_tool_calls is not None else omit
+            ),
+            response_format=_response_format(request.response_format) or omit,
             timeout=timeout_s,
         )
         finish: str | None = None
@@ -92,6 +120,10 @@ class OpenAIBackend(SdkBackend[AsyncOpenAI]):
                     if choice.delta is not None and choice.delta.content:
                         parts.append(choice.delta.content)
                         yield GenerationChunk(choice.delta.content)
+                    if choice.delta is not None and choice.delta.tool_calls:
+                        deltas = tuple(_delta(call) for call in choice.delta.tool_calls)
+                        parts += [d.arguments for d in deltas]
+                        yield GenerationChunk("", tool_calls=deltas)
                     if choice.finish_reason is not None:
                         finish = choice.finish_reason
         finally:
@@ -145,9 +177,58 @@ def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
 def _message(message: ChatMessage) -> ChatCompletionMessageParam:
     if message.role == "system":
         return ChatCompletionSystemMessageParam(role="system", content=message.content)
+    if message.role == "assistant" and message.tool_calls:
+        calls = [
+            ChatCompletionMessageFunctionToolCallParam(
+                id=c.id, type="function", function={"name": c.name, "arguments": c.arguments}
+            )
+            for c in message.tool_calls
+        ]
+        return ChatCompletionAssistantMessageParam(role="assistant", content=message.content or None, tool_calls=calls)
     if message.role == "assistant":
         return ChatCompletionAssistantMessageParam(role="assistant", content=message.content)
+    if message.role == "tool":
+        return ChatCompletionToolMessageParam(role="tool", tool_call_id=message.tool_call_id, content=message.content)
     return ChatCompletionUserMessageParam(role="user", content=message.content)
+
+
+def _tool(tool: ToolSpec) -> ChatCompletionFunctionToolParam:
+    function = FunctionDefinition(name=tool.name, parameters=dict(tool.parameters))
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return ChatCompletionFunctionToolParam(type="function", function=function)
+
+
+def _tool_choice(choice: ToolChoice) -> ChatCompletionToolChoiceOptionParam:
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def _response_format(form: ResponseFormat | None) -> ResponseFormatParam | None:
+    if form is None or form.type == "text":
+        return None
+    if form.type == "json_object":
+        return {"type": "json_object"}
+    spec = JSONSchema(name=form.name or "response", schema=dict(form.schema or {"type": "object"}))
+    if form.strict is not None:
+        spec["strict"] = form.strict
+    if form.description:
+        spec["description"] = form.description
+    return ResponseFormatJSONSchema(type="json_schema", json_schema=spec)
+
+
+def _delta(call: Any) -> ToolCallDelta:
+    """A ``ChoiceDeltaToolCall`` as a neutral piece (built without validation: any field may be None)."""
+    function = call.function
+    return ToolCallDelta(
+        index=call.index or 0,
+        id=call.id or "",
+        name=(function.name if function is not None else None) or "",
+        arguments=(function.arguments if function is not None else None) or "",
+    )
 
 
 def _usage(usage: CompletionUsage) -> Usage:

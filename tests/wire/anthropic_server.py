@@ -6,6 +6,9 @@ per piece, ``content_block_stop``, ``message_delta``, ``message_stop``; or
 whole when ``stream`` is false), ``GET /v1/models`` and ``GET /v1/models/{id}``.
 ``message_start`` carries ``input_tokens`` (the uncached part),
 ``cache_read_input_tokens`` and ``cache_creation_input_tokens``
+(scripted tool calls, :attr:`Reply.tool_calls`, follow the text as ``tool_use``
+blocks: ``content_block_start`` with id and name, ``input_json_delta``
+fragments, ``content_block_stop``; ``stop_reason`` is then ``tool_use``)
 (:attr:`Reply.cache_write_tokens`); ``message_delta`` carries ``output_tokens`` and
 the ``stop_reason`` (:attr:`Reply.usage_in` moves the input figures to
 ``message_delta``, to both, or to neither) (``end_turn``, ``max_tokens``, ``refusal``). Errors carry
@@ -116,12 +119,30 @@ class AnthropicWireServer(WireServer):
             )
             for piece in reply.stream_pieces()
         ]
+        events.append(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+        for number, call in enumerate(reply.tool_calls):
+            index = number + 1
+            block = {"type": "tool_use", "id": call.call_id(number), "name": call.name, "input": {}}
+            events.append(
+                sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start")
+            )
+            events += [
+                sse(
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": p},
+                    },
+                    "content_block_delta",
+                )
+                for p in call.argument_pieces()
+            ]
+            events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
         events += [
-            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
             sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": _STOP_REASONS[reply.finish_reason], "stop_sequence": None},
+                    "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
                     "usage": _delta_usage(reply),
                 },
                 "message_delta",
@@ -197,13 +218,22 @@ def _delta_usage(reply: Reply) -> dict[str, int]:
     return {**_input_usage(reply), "output_tokens": reply.output_tokens()}
 
 
+def _stop_reason(reply: Reply) -> str:
+    return "tool_use" if reply.tool_calls else _STOP_REASONS[reply.finish_reason]
+
+
 def _whole(reply: Reply, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text or not reply.tool_calls else []
+    content += [
+        {"type": "tool_use", "id": call.call_id(i), "name": call.name, "input": call.arguments}
+        for i, call in enumerate(reply.tool_calls)
+    ]
     whole = _message(
         reply,
         model,
-        content=[{"type": "text", "text": reply.text}],
+        content=content,
         output_tokens=reply.output_tokens(),
-        stop_reason=_STOP_REASONS[reply.finish_reason],
+        stop_reason=_stop_reason(reply),
     )
     if reply.usage_in == "none":
         whole["usage"] = {"input_tokens": 0, "output_tokens": 0}

@@ -27,6 +27,11 @@ Scripting:
   (streams ``after_chunks`` pieces, then drops the connection) and
   ``malformed`` (streams ``after_chunks`` pieces, then an event that is not
   JSON).
+- :attr:`Reply.tool_calls` (:class:`ScriptedCall`: name, arguments, id)
+  makes the answer ask for tool calls in the provider's own form (OpenAI
+  ``tool_calls`` deltas and ``finish_reason: "tool_calls"``; Anthropic
+  ``tool_use`` blocks with ``input_json_delta`` pieces and ``stop_reason:
+  "tool_use"``; Gemini ``functionCall`` parts), after the text if there is any.
 - :attr:`WireServer.healthy` = False makes the health/model-listing routes
   answer 503 (generation routes are unaffected; use :meth:`fail` for those).
 - :meth:`WireServer.stop` / :meth:`WireServer.start` take the server down and
@@ -106,6 +111,27 @@ def split_pieces(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ScriptedCall:
+    """A tool call a scripted answer asks for; ``id`` empty: the server makes one up (Gemini sends none)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments, separators=(",", ":"))
+
+    def call_id(self, index: int) -> str:
+        return self.id or f"call_{index}_{self.name}"
+
+    def argument_pieces(self) -> list[str]:
+        """The arguments' JSON in two pieces (streamed as separate fragments, as the providers do)."""
+        text = self.arguments_json()
+        half = len(text) // 2
+        return [text[:half], text[half:]] if half else [text]
+
+
+@dataclass(frozen=True)
 class Reply:
     """One scripted answer.
 
@@ -132,6 +158,7 @@ class Reply:
     pieces: Sequence[str] | None = None  # explicit split of ``text``
     usage_in: Literal["start", "delta", "both", "none"] = "start"
     ignore_stream: bool = False
+    tool_calls: Sequence[ScriptedCall] = ()
 
     def stream_pieces(self) -> list[str]:
         return list(self.pieces) if self.pieces is not None else split_pieces(self.text)

@@ -6,7 +6,10 @@ Routes: ``POST /v1beta/models/{model}:streamGenerateContent?alt=sse``
 ``GET /v1beta/models/{model}``. Each streamed chunk carries
 ``candidates[0].content.parts[0].text`` and ``usageMetadata``; the last one
 adds ``finishReason`` (``STOP``, ``MAX_TOKENS``, ``SAFETY``),
-``candidatesTokenCount`` and ``cachedContentTokenCount``. Errors carry
+``candidatesTokenCount`` and ``cachedContentTokenCount``. Scripted tool
+calls (:attr:`Reply.tool_calls`) come as ``functionCall`` parts (``name``,
+``args``; with ``id`` only when the script gives one, as Gemini often sends
+none) in the last chunk, whose ``finishReason`` stays ``STOP``. Errors carry
 Google's ``{"error": {"code", "message", "status", "details"}}``; a rate limit
 puts the delay in a ``google.rpc.RetryInfo`` detail (``"retryDelay": "0.05s"``),
 as Gemini does, and a bad key is answered the way Gemini answers it: 400
@@ -123,7 +126,14 @@ def _event(data: dict[str, Any]) -> bytes:
 
 def _chunk(reply: Reply, model: str, text: str, *, last: bool) -> dict[str, Any]:
     usage: dict[str, Any] = {"promptTokenCount": reply.prompt_tokens}
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    parts: list[dict[str, Any]] = [{"text": text}] if text or not (last and reply.tool_calls) else []
+    if last:
+        for call in reply.tool_calls:
+            function: dict[str, Any] = {"name": call.name, "args": call.arguments}
+            if call.id:
+                function["id"] = call.id
+            parts.append({"functionCall": function})
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     if last:
         output = reply.output_tokens()
         usage["candidatesTokenCount"] = output

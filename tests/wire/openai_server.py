@@ -6,7 +6,10 @@ server-sent events, or whole when ``stream`` is false), ``GET /v1/models``,
 format: a role chunk, one chunk per piece, a chunk with ``finish_reason``,
 then (with ``stream_options.include_usage``) a chunk with empty ``choices``
 and the ``usage`` (``prompt_tokens_details.cached_tokens``), then
-``data: [DONE]``. :attr:`Reply.usage_in` ``none`` leaves the usage out;
+``data: [DONE]``. Scripted tool calls (:attr:`Reply.tool_calls`) stream as
+``delta.tool_calls`` (``index``, ``id``, ``type``, ``function.name`` first, then
+``function.arguments`` fragments) and end with ``finish_reason: "tool_calls"``;
+a whole answer carries ``message.tool_calls``. :attr:`Reply.usage_in` ``none`` leaves the usage out;
 :attr:`Reply.ignore_stream` answers one JSON body to a streamed request.
 Errors carry OpenAI's ``{"error": {...}}`` body; a rate limit sends
 ``retry-after``. The SDK takes :attr:`OpenAIWireServer.base_url`
@@ -130,7 +133,14 @@ class OpenAIWireServer(WireServer):
         head = _Chunk(model, chat)
         events = [head.event(text="", role="assistant")] if chat else []
         events += [head.event(text=piece) for piece in reply.stream_pieces()]
-        events.append(head.event(text="", finish_reason=reply.finish_reason))
+        for index, call in enumerate(reply.tool_calls if chat else ()):
+            first = {"index": index, "id": call.call_id(index), "type": "function"}
+            events.append(head.event(text="", tool_call={**first, "function": {"name": call.name, "arguments": ""}}))
+            events += [
+                head.event(text="", tool_call={"index": index, "function": {"arguments": piece}})
+                for piece in call.argument_pieces()
+            ]
+        events.append(head.event(text="", finish_reason=_finish(reply, chat)))
         if include_usage and reply.usage_in != "none":
             events.append(head.usage_event(_usage(reply)))
         events.append(b"data: [DONE]\n\n")
@@ -171,11 +181,20 @@ class _Chunk:
             "choices": choices,
         }
 
-    def event(self, *, text: str, role: str | None = None, finish_reason: str | None = None) -> bytes:
+    def event(
+        self,
+        *,
+        text: str,
+        role: str | None = None,
+        finish_reason: str | None = None,
+        tool_call: dict[str, Any] | None = None,
+    ) -> bytes:
         if self.chat:
             delta: dict[str, Any] = {"role": role} if role else {}
             if text or role:
                 delta["content"] = text
+            if tool_call is not None:
+                delta["tool_calls"] = [tool_call]
             choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None}
         else:
             choice = {"index": 0, "text": text, "logprobs": None}
@@ -198,12 +217,27 @@ def _usage(reply: Reply) -> dict[str, Any]:
     }
 
 
+def _finish(reply: Reply, chat: bool) -> str:
+    return "tool_calls" if chat and reply.tool_calls else reply.finish_reason
+
+
 def _whole(reply: Reply, model: str, *, chat: bool) -> dict[str, Any]:
     if chat:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            message["content"] = reply.text or None
+            message["tool_calls"] = [
+                {
+                    "id": call.call_id(i),
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_json()},
+                }
+                for i, call in enumerate(reply.tool_calls)
+            ]
         choice: dict[str, Any] = {
             "index": 0,
-            "message": {"role": "assistant", "content": reply.text},
-            "finish_reason": reply.finish_reason,
+            "message": message,
+            "finish_reason": _finish(reply, chat),
             "logprobs": None,
         }
     else:

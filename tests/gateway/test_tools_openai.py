@@ -1,0 +1,303 @@
+"""Tool calling and structured output on ``/v1/chat/completions``, with the official ``openai`` SDK.
+
+One real gateway process (``hybrid-assist gateway serve``) whose cloud
+providers are the wire servers speaking OpenAI's, Anthropic's and Gemini's
+own protocols: a two-turn tool loop (the model asks for a call, the client
+sends the result, the model answers) streamed and whole through each, mapped
+to each provider's native tools (checked in what the stand-in received);
+``response_format`` json_schema through each provider's structured output; a
+secret in a tool result (and in a tool call's arguments) never reaches a
+cloud stand-in. In process (the SDK over the ASGI app): a request with
+``tools`` or ``response_format`` that no target can honour is a 400 naming the
+field, never a silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import pydantic
+import pytest
+
+from hybrid_assist.config import ConfigLayer, validate_layers
+from hybrid_assist.gateway_app import build_gateway_app
+from hybrid_assist.settings import HybridSettings
+from tests.gateway.harness import GatewayProcess, add_user
+from tests.lsp.harness import instant_local, server_env
+from tests.wire.anthropic_server import AnthropicWireServer
+from tests.wire.base import ScriptedCall, WireServer
+from tests.wire.gemini_server import GeminiWireServer
+from tests.wire.openai_server import OpenAIWireServer
+
+pytestmark = pytest.mark.slow
+
+KEY_ENV = "TOOLS_TEST_CLOUD_KEY"
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+QUESTION: Any = {"role": "user", "content": "What is the weather in Paris?"}
+#: A secret a tool might return (an AWS key pair as a tool reading an .env would show it).
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Q2vT3kA"
+SECRET_RESULT = f"sunny, 21 C\nAWS_ACCESS_KEY_ID=AKIAZ7Q3XK5V2N4M6P8R\nAWS_SECRET_ACCESS_KEY={SECRET}\n"
+#: provider -> the model a client names to be served by it.
+MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}
+
+
+class Clouds:
+    def __init__(self) -> None:
+        self.servers: dict[str, WireServer] = {
+            "openai": OpenAIWireServer(),
+            "anthropic": AnthropicWireServer(),
+            "gemini": GeminiWireServer(),
+        }
+
+    def config(self) -> str:
+        return "".join(
+            f'[providers.{name}]\nkind = "{name}"\nbase_url = "{server.base_url}"\napi_key_env = "{KEY_ENV}"\n'
+            f'models = ["{MODELS[name]}"]\nmax_retries = 0\n'
+            for name, server in self.servers.items()
+        )
+
+
+@pytest.fixture(scope="module")
+def clouds() -> Iterator[Clouds]:
+    found = Clouds()
+    for server in found.servers.values():
+        server.start()
+    try:
+        yield found
+    finally:
+        for server in found.servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, clouds: Clouds) -> Iterator[openai.OpenAI]:
+    tmp = tmp_path_factory.mktemp("tools-gateway")
+    config = tmp / "gateway.toml"
+    config.write_text(f'data_dir = "{tmp / "data"}"\n\n[local]\n{instant_local("local text")}\n{clouds.config()}')
+    env = server_env(tmp, config, {KEY_ENV: "sk-test"})
+    key = add_user(env, "agent")
+    server = GatewayProcess(env, tmp / "gateway.log")
+    try:
+        server.wait_ready()
+        yield openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=30)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh(clouds: Clouds) -> Clouds:
+    for server in clouds.servers.values():
+        server.clear()
+    return clouds
+
+
+def _ask(client: openai.OpenAI, stream: bool, **kwargs: Any) -> tuple[Any, str]:
+    """The answer's message and finish reason, streamed (the SDK's stream helper assembles it) or whole."""
+    if not stream:
+        answer = client.chat.completions.create(**kwargs)
+        return answer.choices[0].message, str(answer.choices[0].finish_reason)
+    with client.chat.completions.stream(**kwargs) as events:
+        final = events.get_final_completion()
+    return final.choices[0].message, str(final.choices[0].finish_reason)
+
+
+def _sent(server: WireServer) -> list[dict[str, Any]]:
+    return [r.body for r in server.generation_requests()]
+
+
+def _call_id(provider: str) -> str:
+    return "" if provider == "gemini" else "toolu_01" if provider == "anthropic" else "call_01"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_a_two_turn_tool_loop_through_each_cloud(
+    gateway: openai.OpenAI, fresh: Clouds, provider: str, stream: bool
+) -> None:
+    server = fresh.servers[provider]
+    server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Paris"}, _call_id(provider))])
+    server.reply("It is sunny in Paris.")
+    model = MODELS[provider]
+    message, finish = _ask(gateway, stream, model=model, messages=[QUESTION], tools=[WEATHER])
+    assert finish == "tool_calls"
+    assert message.tool_calls is not None and len(message.tool_calls) == 1
+    call = message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert call.id and (call.id == _call_id(provider) or provider == "gemini")
+
+    history = [
+        QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]},
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
+    ]
+    message, finish = _ask(gateway, stream, model=model, messages=history, tools=[WEATHER])
+    assert (message.content, finish) == ("It is sunny in Paris.", "stop")
+    assert not message.tool_calls
+
+    first, second = _sent(server)
+    if provider == "openai":  # passed through as OpenAI's own tools
+        assert first["tools"] == [WEATHER]
+        assert second["messages"][1]["tool_calls"][0]["function"] == {
+            "name": "get_weather",
+            "arguments": '{"city":"Paris"}',
+        }
+        assert second["messages"][2] == {"role": "tool", "tool_call_id": "call_01", "content": "sunny, 21 C"}
+    elif provider == "anthropic":  # Anthropic tools, tool_use and tool_result blocks
+        assert first["tools"] == [
+            {
+                "name": "get_weather",
+                "input_schema": WEATHER["function"]["parameters"],
+                "description": "The weather in a city.",
+            }
+        ]
+        assert second["messages"][1]["content"] == [
+            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}}
+        ]
+        assert second["messages"][2] == {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "sunny, 21 C"}],
+        }
+    else:  # Gemini function declarations, functionCall and functionResponse parts (no made-up id sent back)
+        declaration = first["tools"][0]["functionDeclarations"][0]
+        assert declaration["name"] == "get_weather"
+        sent_schema = declaration.get("parametersJsonSchema", declaration.get("parameters_json_schema"))
+        assert sent_schema == WEATHER["function"]["parameters"]  # the SDK writes the field name either way
+        assert second["contents"][1] == {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}],
+        }
+        assert second["contents"][2] == {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "get_weather", "response": {"result": "sunny, 21 C"}}}],
+        }
+
+
+def test_tool_choice_and_parallel_calls_are_mapped(gateway: openai.OpenAI, fresh: Clouds) -> None:
+    for provider, server in fresh.servers.items():
+        server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Oslo"}, _call_id(provider))])
+        named = {"type": "function", "function": {"name": "get_weather"}}
+        message, finish = _ask(
+            gateway,
+            False,
+            model=MODELS[provider],
+            messages=[QUESTION],
+            tools=[WEATHER],
+            tool_choice=named,
+            parallel_tool_calls=False,
+        )
+        assert finish == "tool_calls" and message.tool_calls[0].function.name == "get_weather"
+    assert _sent(fresh.servers["openai"])[0]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert _sent(fresh.servers["openai"])[0]["parallel_tool_calls"] is False
+    assert _sent(fresh.servers["anthropic"])[0]["tool_choice"] == {
+        "type": "tool",
+        "name": "get_weather",
+        "disable_parallel_tool_use": True,
+    }
+    assert _sent(fresh.servers["gemini"])[0]["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
+    }
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    celsius: int
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_response_format_json_schema_through_each_cloud(gateway: openai.OpenAI, fresh: Clouds, provider: str) -> None:
+    server = fresh.servers[provider]
+    server.reply('{"city": "Paris", "celsius": 21}')
+    parsed = gateway.chat.completions.parse(model=MODELS[provider], messages=[QUESTION], response_format=Weather)
+    assert parsed.choices[0].message.parsed == Weather(city="Paris", celsius=21)
+    body = _sent(server)[0]
+    schema = Weather.model_json_schema()
+    if provider == "openai":
+        assert body["response_format"]["type"] == "json_schema"
+        assert body["response_format"]["json_schema"]["name"] == "Weather"
+        assert body["response_format"]["json_schema"]["strict"] is True
+        assert body["response_format"]["json_schema"]["schema"]["properties"] == schema["properties"]
+    elif provider == "anthropic":
+        assert body["output_config"]["format"]["type"] == "json_schema"
+        assert body["output_config"]["format"]["schema"]["properties"] == schema["properties"]
+    else:
+        assert body["generationConfig"]["responseMimeType"] == "application/json"
+        assert body["generationConfig"]["responseJsonSchema"]["properties"] == schema["properties"]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_a_secret_in_a_tool_result_never_reaches_a_cloud_stand_in(
+    gateway: openai.OpenAI, fresh: Clouds, provider: str
+) -> None:
+    server = fresh.servers[provider]
+    server.reply("Done.")
+    leaked_call = {
+        "id": "call_07",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": f"AWS_SECRET_ACCESS_KEY={SECRET}"})},
+    }
+    history: Any = [
+        QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [leaked_call]},
+        {"role": "tool", "tool_call_id": "call_07", "content": SECRET_RESULT},
+    ]
+    answer = gateway.chat.completions.create(model=MODELS[provider], messages=history, tools=[WEATHER])
+    assert answer.choices[0].message.content == "Done."
+    (request,) = server.generation_requests()
+    raw = json.dumps(request.body)
+    assert SECRET not in raw
+    assert "[REDACTED" in raw
+    assert "sunny, 21 C" in raw  # the rest of the result went
+
+
+@pytest.fixture
+def unable_gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A gateway whose only target is a local OpenAI-compatible server (a vLLM server: no tools declared)."""
+    with OpenAIWireServer() as local:
+        config = (
+            f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "openai-compatible"\n'
+            f'base_url = "{local.base_url}"\nmodel = "test-model"\n'
+            "[providers.openai]\nenabled = false\n[providers.anthropic]\nenabled = false\n"
+            "[providers.gemini]\nenabled = false\n"
+        )
+        yield config, tmp_path
+
+
+async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(
+    unable_gateway: tuple[str, Path],
+) -> None:
+    config, _ = unable_gateway
+    loaded = validate_layers(HybridSettings, [ConfigLayer("test", tomllib.loads(config))])
+    assert not loaded.problems, loaded.problems
+    app = build_gateway_app(loaded.settings)
+    gateway = app.state.gateway
+    async with app.router.lifespan_context(app):
+        await gateway.runtime.wait_local(10.0)
+        key = gateway.store.add_user("agent", "default")[1]
+        transport = httpx2.ASGITransport(app=app)  # the SDK's own HTTP client, over the app in process
+        async with httpx2.AsyncClient(transport=transport, base_url="http://gateway/v1") as http:
+            client = openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
+            with pytest.raises(openai.BadRequestError) as refused:
+                await client.chat.completions.create(model="auto", messages=[QUESTION], tools=[WEATHER])
+            error = refused.value.body
+            assert isinstance(error, dict) and error["code"] == "unsupported_field"
+            assert error["message"].startswith("tools: ")
+            assert "local:test-model skipped: cannot honour tools" in error["message"]
+            with pytest.raises(openai.BadRequestError) as refused:
+                await client.chat.completions.parse(model="auto", messages=[QUESTION], response_format=Weather)
+            assert refused.value.body["message"].startswith("response_format: ")  # type: ignore[index]
+            plain = await client.chat.completions.create(model="auto", messages=[QUESTION])  # still served
+            assert plain.choices[0].message.content
