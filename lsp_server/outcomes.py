@@ -21,8 +21,9 @@ file the edit creates), never the change events themselves, so it holds
 whether the editor sends the whole document or increments, in one event or
 several: an edit is seen when every text it inserts (what it writes beyond
 what its range held, trimmed of surrounding whitespace) occurs in the
-document more often than when the edit was made — or, for an edit that only
-deletes, when the deleted text occurs less often. A request accepted once in
+document more often than when the edit was made (as many more times as the
+edit writes it) — or, for an edit that only deletes, when the deleted text
+occurs less often. An edit that changes only whitespace is not watched. A request accepted once in
 a session is never marked not accepted later by another of its watches.
 
 :class:`OutcomeWatch` is the per-session state (:attr:`Session.outcomes`);
@@ -32,11 +33,12 @@ the functions below it are the handlers' hooks (each takes a ``Host``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -55,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 #: How long an offered edit may take to show up in its document (seconds).
 WINDOW_S = 120.0
+#: How many review findings' requests, and accepted requests, a session remembers.
+REMEMBERED = 4096
 CODE_ACTION = "code_action"
 QUICK_FIX = "quick_fix"
 CHECK = "check"
@@ -91,7 +95,7 @@ class OutcomeWatch:
 
     window_s: float = WINDOW_S
     _watches: dict[str, _Watch] = field(default_factory=dict)  # key -> watch
-    _accepted: set[str] = field(default_factory=set)  # request ids applied in this session
+    _accepted: dict[str, None] = field(default_factory=dict)  # request ids applied in this session (oldest first)
     _finding_requests: dict[str, tuple[str, str]] = field(default_factory=dict)  # finding id -> (request id, task)
 
     def expect(
@@ -145,6 +149,7 @@ class OutcomeWatch:
         for finding in findings:
             if finding.fix is not None:
                 self._finding_requests[finding.id] = (request_id, task)
+        _forget_oldest(self._finding_requests)
 
     def finding_request(self, finding_id: str) -> tuple[str, str] | None:
         """The request (and its task) whose answer published the finding ``finding_id``."""
@@ -157,7 +162,8 @@ class OutcomeWatch:
         if watch.timer is not None:
             watch.timer.cancel()
         if applied:
-            self._accepted.add(watch.request_id)
+            self._accepted[watch.request_id] = None
+            _forget_oldest(self._accepted)
         elif watch.request_id in self._accepted:
             return  # applied through another watch (another quick fix of the same review): keep that
         try:
@@ -166,11 +172,19 @@ class OutcomeWatch:
             logger.exception("recording the outcome of %s failed", watch.request_id)
 
 
+def _forget_oldest(remembered: dict[str, Any]) -> None:
+    """Keep a long session's memory bounded: the oldest entries beyond :data:`REMEMBERED` go."""
+    for key in list(itertools.islice(remembered, max(0, len(remembered) - REMEMBERED))):
+        del remembered[key]
+
+
 def _needles(pairs: Sequence[tuple[str, str]], source: bytes) -> list[_Needle]:
     """What applying ``pairs`` (replaced text, new text) changes the count of in ``source``."""
     inserted: Counter[bytes] = Counter()
     deleted: Counter[bytes] = Counter()
     for old, new in pairs:
+        if "".join(old.split()) == "".join(new.split()):
+            continue  # only whitespace changes: nothing to count (an editor may reformat it anyway)
         added, removed = _difference(old, new)
         if added.strip():
             inserted[added.strip().encode("utf-8")] += 1
