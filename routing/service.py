@@ -150,8 +150,14 @@ class RoutingService:
     async def status(self) -> dict[str, object] | None:
         return None
 
-    async def serve(self, call: RoutedCall, on_text: Callable[[str], None] | None = None) -> Served:
-        """Admit, reserve, execute with fallbacks, settle and record ``call``."""
+    async def serve(
+        self,
+        call: RoutedCall,
+        on_text: Callable[[str], None] | None = None,
+        *,
+        on_tool_call: Callable[[ToolCallDelta], None] | None = None,
+    ) -> Served:
+        """Admit, reserve, execute with fallbacks, settle and record ``call`` (``on_tool_call``: streamed calls)."""
         started = time.perf_counter()
         notices: list[str] = []
         route_input = call.route_input
@@ -235,6 +241,8 @@ class RoutingService:
             ttft_ms=execution.ttft_ms,
             attempts=execution.attempts,
             notices=tuple(notices),
+            tool_calls=execution.tool_calls,
+            finish_reason=execution.finish_reason,
         )
 
     async def _refuse(
