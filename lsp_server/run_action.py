@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from lsp_server.host import Host
 from lsp_server.long_commands import Report, with_progress
@@ -80,7 +80,10 @@ async def _deliver(ls: Host, task: TaskKind, title: str, edit: types.WorkspaceEd
         said = f"hybrid-assist: {title}: {NO_APPLY_EDIT}, so here is the answer to apply by hand:"
         ls.show_message(f"{said}\n\n{answer_text(edit)}", types.MessageType.Info)
         return {"task": task.value, "edit": True, "applied": False, "shown": True, "failure_reason": NO_APPLY_EDIT}
-    response = await ls.apply_edit(edit, title)
+    try:
+        response = await ls.apply_edit(edit, title)
+    except JsonRpcException as exc:  # the editor answered with an error (Eglot: "User cancelled server edit")
+        response = types.ApplyWorkspaceEditResult(applied=False, failure_reason=exc.message or str(exc))
     if response.applied:
         return {"task": task.value, "edit": True, "applied": True}
     reason = response.failure_reason or "the editor did not apply the edit"

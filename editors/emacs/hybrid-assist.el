@@ -14,6 +14,14 @@
 ;;                                    arrive as diagnostics)
 ;;   M-x hybrid-assist-status         local engine, providers, acceptance counts
 ;;
+;; AI code actions (M-x eglot-code-actions): Eglot 1.16 and later resolve
+;; them lazily.  Older Eglot (Emacs 28 with GNU ELPA's or Debian's Eglot 1.9,
+;; Emacs 29's built-in 1.12) never sends codeAction/resolve, so the server
+;; offers each one as the command hybrid.runAction, computes the edit and
+;; applies it with workspace/applyEdit; this file runs that command without
+;; blocking Emacs while the model answers and applies its edit without the
+;; usual server-edit prompt (`hybrid-assist-confirm-action-edits').
+;;
 ;; Usage:
 ;;   (require 'hybrid-assist)          ; or (load "/path/to/editors/emacs/hybrid-assist.el")
 ;;   (add-hook 'python-mode-hook #'eglot-ensure)
@@ -65,6 +73,18 @@ nil: start `hybrid-assist-command' on stdio."
   "File whose first line is your key, read when `hybrid-assist-key-env' is unset."
   :type '(choice (const nil) file))
 
+(defcustom hybrid-assist-confirm-action-edits nil
+  "Non-nil: ask before applying the edit of an AI code action run as a command.
+Eglot before 1.16 runs AI code actions as the server's hybrid.runAction,
+whose edit comes back as a server-initiated edit, which Eglot confirms
+according to `eglot-confirm-server-initiated-edits'; nil applies the edit of
+the action you chose without asking."
+  :type 'boolean)
+
+(defcustom hybrid-assist-action-timeout 600
+  "Seconds to wait for an AI code action run as a command (hybrid.runAction)."
+  :type 'integer)
+
 (defclass hybrid-assist-server (eglot-lsp-server) ()
   :documentation "The hybrid-assist language server: sends the user's key at initialize.")
 
@@ -101,6 +121,50 @@ nil: start `hybrid-assist-command' on stdio."
   "Run the server's workspace/executeCommand COMMAND with ARGUMENTS; return its result."
   (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
                    (list :command command :arguments (apply #'vector arguments))))
+
+(defvar hybrid-assist--running-actions nil
+  "Titles of the AI code actions running as hybrid.runAction.")
+
+(defvar hybrid-assist-last-action-result nil
+  "What the last hybrid.runAction answered (a plist: :task :edit :applied, and
+:failure_reason, :shown or :cancelled), or (:error MESSAGE).")
+
+(cl-defmethod eglot-execute-command ((server hybrid-assist-server) (_command (eql hybrid.runAction)) arguments)
+  "Run an AI code action (Eglot before 1.16) without blocking Emacs.
+ARGUMENTS is the one object {uri, range, task, title, ...} of the action.  The
+server computes the edit and applies it with workspace/applyEdit; what it
+could not do it says in the echo area."
+  (let* ((argument (if (vectorp arguments) (aref arguments 0) (car arguments)))
+         (title (or (plist-get argument :title) "AI action")))
+    (push title hybrid-assist--running-actions)
+    (setq hybrid-assist-last-action-result nil)
+    (message "hybrid-assist: %s..." title)
+    (cl-flet ((done (result)
+                (setq hybrid-assist--running-actions (delete title hybrid-assist--running-actions))
+                (setq hybrid-assist-last-action-result result)
+                (when (plist-get result :cancelled)
+                  (message "hybrid-assist: %s: cancelled" title))))
+      (jsonrpc-async-request
+       server :workspace/executeCommand
+       (list :command "hybrid.runAction" :arguments (vector argument))
+       :success-fn #'done
+       :error-fn (lambda (error)
+                   (done (list :error (plist-get error :message)))
+                   (message "hybrid-assist: %s failed: %s" title (plist-get error :message)))
+       :timeout-fn (lambda ()
+                     (done (list :error "timed out"))
+                     (message "hybrid-assist: %s: no answer within %ss" title hybrid-assist-action-timeout))
+       :timeout hybrid-assist-action-timeout))))
+
+(cl-defmethod eglot-handle-request ((_server hybrid-assist-server) (_method (eql workspace/applyEdit))
+                                    &key label &allow-other-keys)
+  "Apply the edit of an AI code action the user chose without asking again.
+See `hybrid-assist-confirm-action-edits'; other server edits are confirmed
+as usual."
+  (if (and (not hybrid-assist-confirm-action-edits) (member label hybrid-assist--running-actions))
+      (let ((eglot-confirm-server-initiated-edits nil))
+        (cl-call-next-method))
+    (cl-call-next-method)))
 
 (defun hybrid-assist--format-route (result)
   "A human-readable description of an explainRoute RESULT (a plist)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -37,7 +38,8 @@ def _eglot(
     source.write_text(doc, encoding="utf-8")
     out = tmp_path / "result.json"
     editor = {"HA_OUT": str(out), "HA_FILE": str(source), "HA_EL": str(EL), "HA_SERVER": SERVER, "HOME": str(tmp_path)}
-    env = server_env(tmp_path, write_config(tmp_path, reply=reply), {**editor, **(extra or {})})
+    local = f'backend = "instant"\ninstant_reply = {json.dumps(reply)}\n'  # a TOML basic string: newlines too
+    env = server_env(tmp_path, write_config(tmp_path, local=local), {**editor, **(extra or {})})
     result, proc = run_editor("emacs", [emacs, "--batch", "-l", str(DRIVER)], env, project, out)
     assert "error" not in result, (result, proc.stderr[-3000:])
     return result
@@ -49,6 +51,9 @@ def test_eglot_hover_completion_and_route(tmp_path: Path) -> None:
     assert result["connected"] is True
     assert result["contact"] == [SERVER, "lsp"]
     assert "return a + b" in result["hover"] and "via local" in result["hover"], result
+    # without markdown-mode Eglot asks for plain text: no fences, rules or HTML in the hover
+    assert result["hover_formats"] == ["plaintext"] and result["hover_kind"] == "plaintext", result
+    assert not any(mark in result["hover"] for mark in ("```", "\n---", "<sub>", "</sub>", "**")), result
     assert result["completion"] == ["return a + b"], result
     assert result["target"] == "local", result
     assert result["review_target"] == "local", result  # hybrid.review ran on the instant engine
@@ -59,6 +64,16 @@ def test_eglot_completion_at_point_replaces_the_typed_word(tmp_path: Path) -> No
     """Eglot's completion-at-point at ``x = na|`` (the model continues ``me + 1``) yields ``x = name + 1``."""
     result = _eglot(tmp_path, "def total(a, b):\n    \nx = na\n", reply="me + 1", extra={"HA_CAPF_LINE": "3"})
     assert result["capf_line"] == "x = name + 1", result
+
+
+def test_eglot_docstring_action_changes_the_buffer(tmp_path: Path) -> None:
+    """Eglot 1.9 never resolves code actions: the docstring action runs as hybrid.runAction and edits the buffer."""
+    answer = '```python\ndef total(a, b):\n    """Return the sum of a and b."""\n    return a + b\n```\n'
+    result = _eglot(tmp_path, "def total(a, b):\n    return a + b\n", reply=answer, extra={"HA_ACTION_LINE": "2"})
+    assert result["action_command"] == "hybrid.runAction" and result["action_data"] is None, result  # no data
+    assert result["action_result"] == {"task": "docstring", "edit": True, "applied": True}, result
+    assert result["action_changed"] is True
+    assert result["text_after"] == 'def total(a, b):\n    """Return the sum of a and b."""\n    return a + b\n', result
 
 
 def test_el_registers_server_programs() -> None:

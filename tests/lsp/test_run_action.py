@@ -41,11 +41,14 @@ async def _editor(
     stop_later: list[LanguageClient],
     profile: str = "emacs",
     *,
-    apply: types.ApplyWorkspaceEditResult | None = None,
+    apply: types.ApplyWorkspaceEditResult | list[types.ApplyWorkspaceEditResult | Exception] | None = None,
     reply: str = ANSWER,
     delay_ms: float = 0.0,
 ) -> tuple[LanguageClient, str, list[types.ApplyWorkspaceEditParams]]:
-    """A client of ``profile`` with ``demo.py`` open; ``apply``: its answer to applyEdit (None: no applyEdit)."""
+    """A client of ``profile`` with ``demo.py`` open; ``apply``: its answer to applyEdit (None: no applyEdit).
+
+    A list of answers is given in turn (the last one from then on); an exception is answered as an error.
+    """
     root = tmp_path / "project"
     root.mkdir()
     (root / "demo.py").write_text(SOURCE, encoding="utf-8")
@@ -57,7 +60,11 @@ async def _editor(
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         applied.append(params)
-        return apply or types.ApplyWorkspaceEditResult(applied=False, failure_reason="not declared")
+        answers = apply if isinstance(apply, list) else [apply or types.ApplyWorkspaceEditResult(applied=False)]
+        answer = answers[min(len(applied), len(answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     params = init_params(root, profile)
     if apply is None:
@@ -133,13 +140,18 @@ async def test_an_editor_without_apply_edit_is_shown_the_answer(
 
 
 async def test_a_declined_edit_is_told(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
+    """The editor answers applied=false, then (as Eglot does when the user says no) with an error."""
     declined = types.ApplyWorkspaceEditResult(applied=False, failure_reason="the buffer is read-only")
-    client, uri, applied = await _editor(tmp_path, stop_later, apply=declined)
+    client, uri, applied = await _editor(
+        tmp_path, stop_later, apply=[declined, RuntimeError("User cancelled server edit")]
+    )
     cmd = await _docstring_command(client, uri)
     result = await command(client, cmd.command, *(cmd.arguments or ()))
     assert result == {"task": "docstring", "edit": True, "applied": False, "failure_reason": "the buffer is read-only"}
     assert len(applied) == 1
     assert any("not applied: the buffer is read-only" in m.message for m in client.messages)
+    result = await command(client, cmd.command, *(cmd.arguments or ()))
+    assert result["applied"] is False and "User cancelled server edit" in result["failure_reason"], result
 
 
 async def test_cancelling_the_progress_stops_the_action(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
