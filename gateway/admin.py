@@ -5,12 +5,15 @@
 - ``POST /v1/admin/keys/rotate`` ``{"user"}`` (answers the new key once)
 - ``POST /v1/admin/budgets`` ``{"user" | "team", "monthly_usd", "soft_fraction"}``
 - ``GET /v1/admin/usage?user=NAME|team=NAME&since=&until=`` (without a name: every user, grouped)
+- ``POST /v1/admin/routing/learn?since=30d&until=&apply=true`` — routing that learns (``routing.learning``): the
+  proposed policy changes with their evidence and the overlay's TOML; ``apply=true`` adopts it (this replica's
+  running policy at once, and the overlay file the loader reads at the next start)
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from starlette.requests import Request
@@ -22,6 +25,8 @@ from gateway.http import caller, json_body
 from gateway.state import Gateway
 from gateway.store import StoreError, UnknownUser, UserExists, check_name
 from gateway.usage import month_start, parse_time, usage_of
+from routing.learning import learn, overlay_text
+from routing.periods import parse_when
 from routing.usage.budgets import BudgetManager
 
 
@@ -128,6 +133,36 @@ async def admin_usage(request: Request) -> Response:
             ],
         }
     )
+
+
+async def learn_routing(request: Request) -> Response:
+    """The policy changes the ledger's outcomes support; ``apply=true`` adopts them (admins only)."""
+    gateway, _ = await caller(request, admin=True)
+    params = request.query_params
+    now = datetime.now(UTC)
+    try:
+        since = parse_when(params.get("since") or "30d", now)
+        until = parse_when(params["until"], now) if params.get("until") else now
+    except ValueError as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
+    if since >= until:
+        raise invalid("since", "must be before until")
+    apply = (params.get("apply") or "false").lower()
+    if apply not in ("true", "false", "1", "0"):
+        raise invalid("apply", "is true or false")
+    ledger = gateway.ledger
+    if ledger is None:
+        raise ApiError(503, "not_ready", "the ledger is unavailable")
+    await _flush(gateway)
+    settings = gateway.settings
+    learned = await asyncio.to_thread(learn, ledger, settings.routing, settings.providers, since, until)
+    text = overlay_text(learned)
+    applied: str | None = None
+    if apply in ("true", "1"):
+        if gateway.adopt_learned is None:
+            raise ApiError(503, "not_ready", "this gateway cannot adopt a learned overlay")
+        applied = await asyncio.to_thread(gateway.adopt_learned, text)
+    return JSONResponse({**learned.to_json(), "overlay": text, "applied": applied})
 
 
 async def my_usage(request: Request) -> Response:

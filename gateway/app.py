@@ -91,6 +91,7 @@ ROUTES = [
     Route("/v1/admin/keys/rotate", admin.rotate_key, methods=["POST"]),
     Route("/v1/admin/budgets", admin.set_budget, methods=["POST"]),
     Route("/v1/admin/usage", admin.admin_usage, methods=["GET"]),
+    Route("/v1/admin/routing/learn", admin.learn_routing, methods=["POST"]),
 ]
 ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
 #: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (the router keeps them for 405s).

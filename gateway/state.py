@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,9 @@ class Gateway:
     metrics: GatewayMetrics
     engine: Engine
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Adopts a learned routing overlay (its TOML text): writes it where the loader reads it and puts its rules
+    #: into :attr:`settings`; returns the path written. Set by the composition root (None: cannot adopt).
+    adopt_learned: Callable[[str], str] | None = None
 
     @property
     def ledger(self) -> Ledger | None:

@@ -8,6 +8,9 @@ shared with the language server; nothing here loads ``lsp_server``.
 
 from __future__ import annotations
 
+import functools
+import tomllib
+
 from starlette.applications import Starlette
 
 from gateway.app import ENDPOINTS, create_app
@@ -17,9 +20,11 @@ from gateway.metrics import GatewayMetrics
 from gateway.state import Gateway
 from gateway.store import UserStore
 from hybrid_assist.runtime import build_runtime, ledger_on
-from hybrid_assist.settings import HybridSettings
+from hybrid_assist.settings import HybridSettings, data_directory
 from routing.control import UsageControl
+from routing.learned_overlay import adopted_path, learned_only, write_atomically
 from routing.service import RoutingService
+from routing.settings import RoutingSettings
 from routing.usage.budgets import BudgetManager
 from routing.usage.database import ledger_url
 from routing.usage.journal import Journal, open_journal
@@ -46,7 +51,7 @@ def build_gateway(settings: HybridSettings) -> Gateway:
     usage = UsageControl(ledger, budgets, None, usage_metrics, fail_open=fail_open)
     runtime = build_runtime(settings)
     store = UserStore(engine)
-    return Gateway(
+    gateway = Gateway(
         settings=settings,
         runtime=runtime,
         service=RoutingService(runtime, usage),
@@ -58,6 +63,25 @@ def build_gateway(settings: HybridSettings) -> Gateway:
         metrics=GatewayMetrics(usage_metrics.registry, ENDPOINTS),
         engine=engine,
     )
+    gateway.adopt_learned = functools.partial(adopt_learned, gateway, settings.data_dir)
+    return gateway
+
+
+def adopt_learned(gateway: Gateway, data_dir: str, text: str) -> str:
+    """Write ``text`` as the adopted learned overlay (read by the loader at the next start) and put its learned
+    rules into the gateway's running settings now; returns the path written."""
+    path = adopted_path(data_directory(data_dir))
+    write_atomically(path, text)
+    values, _ = learned_only(tomllib.loads(text))
+    learned = values.get("routing", {}).get("tasks", {})
+    current = gateway.settings
+    assert isinstance(current, HybridSettings)
+    routing = current.routing.model_dump()
+    for name, entry in learned.items():
+        if name in routing["tasks"]:
+            routing["tasks"][name]["learned"] = entry["learned"]
+    gateway.settings = current.model_copy(update={"routing": RoutingSettings.model_validate(routing)})
+    return str(path)
 
 
 def gateway_journal(settings: HybridSettings) -> Journal:

@@ -17,20 +17,19 @@ team). Its header says which.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hybrid_assist.settings import HybridSettings
 from hybrid_assist.workspace import workspace_root
+from routing.periods import parse_when
+
+__all__ = ["add_report_arguments", "open_ledger", "parse_when", "run_report"]
 
 if TYPE_CHECKING:
     from routing.usage.ledger import Ledger
-
-_RELATIVE = re.compile(r"^(\d+)([dhm])$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,18 +53,6 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     which.add_argument("--all", action="store_true", help="The requests of every workspace.")
     parser.add_argument("--ledger", default="", help="Ledger URL (default: [ledger] url, or the data directory).")
-
-
-def parse_when(value: str, now: datetime) -> datetime:
-    """``YYYY-MM-DD``, an ISO date-time (naive = UTC) or ``<n>d|h|m`` before ``now``."""
-    relative = _RELATIVE.match(value.strip())
-    if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"cannot read {value!r} as a time: use YYYY-MM-DD, an ISO date-time, or e.g. 7d") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def open_ledger(url: str, settings: HybridSettings, command: str) -> Ledger | None:

@@ -22,8 +22,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hybrid_assist.commands.report import open_ledger, parse_when
+from hybrid_assist.commands.report import open_ledger
 from hybrid_assist.settings import HybridSettings, data_directory
+from routing.periods import parse_when
 
 
 def add_routing_arguments(parser: argparse.ArgumentParser) -> None:
