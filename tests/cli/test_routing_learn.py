@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from routing.usage.database import ledger_url
-from routing.usage.ledger import Ledger, LedgerEntry
+from routing.usage.ledger import Ledger
 from tests.lsp.harness import server_env, write_config
+from tests.routing.synthetic_ledger import record_refactor_cell
 
 CLI = [sys.executable, "-m", "hybrid_assist.cli"]
 
@@ -22,29 +23,8 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def record_cell(data: Path) -> None:
-    """refactor at multi_file, 1024-4095 tokens, python: local 196/200 applied, cloud 197/200 at $0.02 each."""
-    now = datetime.now(UTC)
-    rows = [
-        LedgerEntry(
-            request_id=f"{target}-{i}",
-            user="u",
-            team="t",
-            task="refactor",
-            target=target,
-            scope_level="multi_file",
-            input_tokens=1500,
-            cost_usd=0.02 if target == "anthropic" else 0.0,
-            time=now - timedelta(days=2, minutes=i),
-            language="python",
-        )
-        for target in ("local", "anthropic")
-        for i in range(200)
-    ]
     with Ledger.open(ledger_url("", str(data))) as ledger:
-        ledger.record_many(rows)
-        for target, good in (("local", 196), ("anthropic", 197)):
-            for i in range(200):
-                ledger.record_feedback(f"{target}-{i}", i < good, kind="code_action")
+        record_refactor_cell(ledger, datetime.now(UTC))
 
 
 def test_routing_learn_prints_writes_and_applies_the_overlay(tmp_path: Path) -> None:

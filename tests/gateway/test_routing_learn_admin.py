@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from routing.usage.ledger import LedgerEntry
 from tests.gateway.conftest import MakeGateway
 from tests.gateway.harness import OPENAI_KEY_ENV
 from tests.gateway.test_api import bearer
+from tests.routing.synthetic_ledger import record_refactor_cell
 from tests.wire.openai_server import OpenAIWireServer
 
 EXPLAIN: dict[str, Any] = {
@@ -24,27 +24,6 @@ EXPLAIN: dict[str, Any] = {
 }
 
 
-def _cell() -> list[LedgerEntry]:
-    """refactor, multi_file, 1500 tokens, python: local and anthropic, 200 rows each (verdicts added after)."""
-    now = datetime.now(UTC)
-    return [
-        LedgerEntry(
-            request_id=f"{target}-{i}",
-            user="u",
-            team="default",
-            task="refactor",
-            target=target,
-            scope_level="multi_file",
-            input_tokens=1500,
-            cost_usd=0.02 if target == "anthropic" else 0.0,
-            time=now - timedelta(days=1, minutes=i),
-            language="python",
-        )
-        for target in ("local", "anthropic")
-        for i in range(200)
-    ]
-
-
 async def test_only_admins_learn_and_apply_changes_the_running_policy(
     make_gateway: MakeGateway, openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,10 +31,7 @@ async def test_only_admins_learn_and_apply_changes_the_running_policy(
     async with make_gateway(openai_url=openai_server.base_url) as g:
         ledger = g.gateway.ledger
         assert ledger is not None
-        ledger.record_many(_cell())
-        for target, good in (("local", 196), ("anthropic", 197)):
-            for i in range(200):
-                ledger.record_feedback(f"{target}-{i}", i < good, kind="code_action")
+        record_refactor_cell(ledger, datetime.now(UTC))
         user, admin = bearer(g.key("alice")), bearer(g.key("root", admin=True))
 
         refused = await g.client.post("/v1/admin/routing/learn?apply=true", headers=user)
