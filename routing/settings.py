@@ -24,6 +24,12 @@ try ``gemini:gemini-2.5-flash`` first and escalate to their ``cloud`` model::
 
     [routing.tasks.security]
     tiers = ["gemini:gemini-2.5-flash", "openai:gpt-4o"]   # or tiers = [] for cloud alone
+
+Routing that learns (``hybrid-assist routing learn``, :mod:`routing.learning`)
+writes ``learned`` rules: cells (scope level, prompt-size bucket, language) of
+a task moved to local or cloud by the outcomes the ledger recorded, judged by
+``[routing.learning]``; ``exploration_share`` keeps both sides' estimates
+fresh (:mod:`routing.exploration`).
 """
 
 from __future__ import annotations
