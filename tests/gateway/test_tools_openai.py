@@ -14,9 +14,10 @@ field, never a silent drop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -263,23 +264,9 @@ def test_a_secret_in_a_tool_result_never_reaches_a_cloud_stand_in(
     assert "sunny, 21 C" in raw  # the rest of the result went
 
 
-@pytest.fixture
-def unable_gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A gateway whose only target is a local OpenAI-compatible server (a vLLM server: no tools declared)."""
-    with OpenAIWireServer() as local:
-        config = (
-            f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "openai-compatible"\n'
-            f'base_url = "{local.base_url}"\nmodel = "test-model"\n'
-            "[providers.openai]\nenabled = false\n[providers.anthropic]\nenabled = false\n"
-            "[providers.gemini]\nenabled = false\n"
-        )
-        yield config, tmp_path
-
-
-async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(
-    unable_gateway: tuple[str, Path],
-) -> None:
-    config, _ = unable_gateway
+@contextlib.asynccontextmanager
+async def in_process(config: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The gateway app of ``config`` in process, and the official SDK talking to it (its own HTTP client, ASGI)."""
     loaded = validate_layers(HybridSettings, [ConfigLayer("test", tomllib.loads(config))])
     assert not loaded.problems, loaded.problems
     app = build_gateway_app(loaded.settings)
@@ -287,9 +274,28 @@ async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(
     async with app.router.lifespan_context(app):
         await gateway.runtime.wait_local(10.0)
         key = gateway.store.add_user("agent", "default")[1]
-        transport = httpx2.ASGITransport(app=app)  # the SDK's own HTTP client, over the app in process
+        transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://gateway/v1") as http:
-            client = openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
+            yield openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
+
+
+def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "") -> str:
+    """The local engine a vLLM server (OpenAI-compatible: it declares no tools), OpenAI at ``openai_url`` or off."""
+    cloud = (
+        f'[providers.openai]\nbase_url = "{openai_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = 0\n'
+        if openai_url
+        else "[providers.openai]\nenabled = false\n"
+    )
+    return (
+        f'data_dir = "{tmp / "data"}"\n[local]\nbackend = "openai-compatible"\n'
+        f'base_url = "{local.base_url}"\nmodel = "test-model"\n'
+        f"{cloud}[providers.anthropic]\nenabled = false\n[providers.gemini]\nenabled = false\n"
+    )
+
+
+async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(tmp_path: Path) -> None:
+    with OpenAIWireServer() as local:
+        async with in_process(vllm_server_config(tmp_path, local)) as client:
             with pytest.raises(openai.BadRequestError) as refused:
                 await client.chat.completions.create(model="auto", messages=[QUESTION], tools=[WEATHER])
             error = refused.value.body
@@ -301,3 +307,22 @@ async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(
             assert refused.value.body["message"].startswith("response_format: ")  # type: ignore[index]
             plain = await client.chat.completions.create(model="auto", messages=[QUESTION])  # still served
             assert plain.choices[0].message.content
+        assert not [r for r in local.generation_requests() if "tools" in r.body]  # nothing silently dropped
+
+
+async def test_a_target_that_cannot_honour_tools_is_skipped_with_its_reason(
+    tmp_path: Path, openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    openai_server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Rome"}, "call_r")])
+    with OpenAIWireServer() as local:
+        async with in_process(vllm_server_config(tmp_path, local, openai_server.base_url)) as client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="auto", messages=[QUESTION], tools=[WEATHER]
+            )
+            answer = raw.parse()
+            assert answer.choices[0].finish_reason == "tool_calls"
+            hybrid = json.loads(raw.text)["hybrid"]
+            assert hybrid["target"] == "openai"
+            assert "local:test-model skipped: cannot honour tools" in hybrid["route"]["reasons"]
+        assert not local.generation_requests()
