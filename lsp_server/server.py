@@ -11,6 +11,7 @@ router. Features live in :mod:`lsp_server.handlers`, registered by
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable
 from importlib.metadata import PackageNotFoundError, version
@@ -57,6 +58,14 @@ def as_position_encoding(value: object) -> PositionEncoding:
     if text == "utf-32":
         return "utf-32"
     return "utf-16"
+
+
+def _without_data(diagnostic: types.Diagnostic) -> types.Diagnostic:
+    if diagnostic.data is None:
+        return diagnostic
+    bare = copy.copy(diagnostic)
+    bare.data = None
+    return bare
 
 
 class HybridLanguageServer(LanguageServer):
@@ -138,6 +147,9 @@ class HybridLanguageServer(LanguageServer):
             self.show_message(message, kind)
 
     def publish_diagnostics(self, uri: str, diagnostics: list[types.Diagnostic]) -> None:
+        """Publish ``diagnostics`` for ``uri`` (without their ``data`` to a client that does not keep it)."""
+        if not self.session.client.diagnostic_data:
+            diagnostics = [_without_data(d) for d in diagnostics]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
 
     async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> types.ApplyWorkspaceEditResult:

@@ -596,10 +596,11 @@ async def test_review_fix_becomes_a_quick_fix(tmp_path: Path, monkeypatch: pytes
 
 
 async def _reviewed_db(
-    tmp_path: Path, stop_later: list[LanguageClient]
+    tmp_path: Path, stop_later: list[LanguageClient], profile: str = "visual-studio-code"
 ) -> tuple[LanguageClient, str, types.Diagnostic]:
     """A client with app/db.py open after a repository review: the client, db.py's URI, its one finding."""
-    root, client = await _started(tmp_path, stop_later, _config(tmp_path, reply=recorded.REVIEW_ANSWER))
+    config = _config(tmp_path, reply=recorded.REVIEW_ANSWER)
+    root, client = await _started(tmp_path, stop_later, config, profile=profile)
     db = _uri(root, "app/db.py")
     open_doc(client, db, recorded.DB_PY)
     await command(client, "hybrid.review", {"scope": "repository"})
@@ -642,6 +643,18 @@ async def test_a_review_diagnostic_below_an_inserted_line_moves_down_by_one_line
     change_doc(client, db, 3, (6, 4), (6, 9), "sql")  # the finding's own line is edited: it is dropped
     await asyncio.wait_for(published, 10)
     assert list(client.diagnostics[db]) == []
+
+
+async def test_a_client_without_diagnostic_data_gets_none_and_still_its_quick_fix(
+    tmp_path: Path, stop_later: list[LanguageClient]
+) -> None:
+    """Emacs 29.1 declares no publishDiagnostics.dataSupport: no data is sent; the fix is found by message and line."""
+    client, db, diagnostic = await _reviewed_db(tmp_path, stop_later, "emacs@v29.1")
+    assert diagnostic.message == INJECTION and diagnostic.data is None
+    result = await _actions_for(client, db, diagnostic)
+    fix = next(a for a in result if isinstance(a, types.CodeAction) and a.title.startswith("Apply suggested"))
+    assert fix.edit is not None and fix.edit.changes is not None
+    assert [e.new_text for e in fix.edit.changes[db]] == [FIX]
 
 
 async def test_review_fix_is_offered_by_the_code_action_request(
