@@ -8,13 +8,19 @@ serves (honoured or refused as on ``/v1/chat/completions``), and the answer
 may come from any target. The caller's key comes in ``x-api-key`` (what the
 Anthropic SDK sends) or ``Authorization: Bearer``.
 
-Text only for now: ``tools``, ``tool_choice``, ``thinking`` and content
-blocks other than ``text`` (``tool_use``, ``tool_result``, ``image``, ...)
-are refused with a 400 naming the field. Every error has Anthropic's shape,
+Tool use (:mod:`gateway.anthropic_tools`): ``tools``, ``tool_choice``, and
+``tool_use`` / ``tool_result`` blocks in the history are mapped to the
+neutral types; a target that cannot honour them is skipped by the router,
+and when none can the answer is a 400 naming ``tools``. An answer asking for
+calls has ``tool_use`` blocks (after any text) and ``stop_reason``
+``tool_use``. ``thinking`` and other content blocks (``image``, ...) are
+refused with a 400 naming the field. Every error has Anthropic's shape,
 ``{"type": "error", "error": {"type", "message"}}`` (plus the gateway's
-``code``). A stream is Anthropic's event sequence: ``message_start``,
-``content_block_start``, ``content_block_delta`` (``text_delta``) per piece,
-``content_block_stop``, ``message_delta`` (``stop_reason`` and the whole
+``code``). A stream is Anthropic's event sequence: ``message_start``; per
+content block ``content_block_start`` (``text``, or ``tool_use`` with its id
+and name), ``content_block_delta`` per piece (``text_delta``, or
+``input_json_delta`` with the arguments' ``partial_json`` fragments),
+``content_block_stop``; ``message_delta`` (``stop_reason`` and the whole
 ``usage``), ``message_stop``; a failure after the stream began ends it with
 an ``error`` event. ``docs/GATEWAY_API.md`` lists every field.
 """
@@ -28,6 +34,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.anthropic_tools import parse_messages, parse_tool_choice, parse_tools, tool_use_block, tools_text
 from gateway.assist import DONE_OUTCOMES, attempts_json
 from gateway.auth import Principal
 from gateway.calls import CallSpec, Generation, prepare
@@ -47,7 +54,9 @@ from gateway.outage import as_api_error, refuse_if_unavailable
 from gateway.state import Gateway
 from gateway.streaming import ClientGone, ServeTask, sse_response, unless_disconnected
 from inference.backend import estimate_tokens
-from inference.types import ChatMessage, RequestKind
+from inference.types import ChatMessage, RequestKind, ToolCallDelta
+from routing.policy import RouteDecision
+from routing.prepare import UNSUPPORTED_FIELD
 from routing.service import Served
 from routing.tasks import TaskKind
 
@@ -64,8 +73,6 @@ _ERROR_TYPES = {
 }
 #: Top-level fields the gateway cannot honour yet (a 400 naming the field); see :func:`refuse_unsupported`.
 MESSAGES_UNSUPPORTED: Unsupported = {
-    "tools": ("tool use is not supported yet", ([],)),
-    "tool_choice": ("tool use is not supported yet", ({"type": "none"},)),
     "thinking": ("extended thinking is not supported yet", ({"type": "disabled"},)),
     "output_config": ("output configuration (structured output, effort) is not supported yet", ()),
     "output_format": ("structured output is not supported yet", ()),
@@ -115,41 +122,9 @@ async def _caller(request: Request) -> tuple[Gateway, Principal]:
     return gateway, await gateway.auth.authenticate(authorization)
 
 
-def _text_blocks(value: Any, field: str) -> str:
-    """A string, or a list of ``text`` blocks (joined by blank lines); any other block is refused by name."""
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise invalid(field, "must be a string or a list of content blocks")
-    texts = []
-    for i, block in enumerate(value):
-        if not isinstance(block, dict):
-            raise invalid(f"{field}[{i}]", "must be a content block object")
-        kind = block.get("type")
-        if kind != "text":
-            raise ApiError(400, "unsupported_field", f"{field}[{i}].type: {kind!r} blocks are not supported yet")
-        texts.append(get_str(block, "text", f"{field}[{i}].text", required=True))
-    return "\n\n".join(texts)
-
-
 def parse_messages_body(body: dict[str, Any]) -> tuple[ChatMessage, ...]:
-    """``system`` and ``messages`` as chat messages (text only); 400 naming the first bad field."""
-    result: list[ChatMessage] = []
-    if body.get("system") is not None:
-        result.append(ChatMessage("system", _text_blocks(body["system"], "system")))
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid("messages", "is required: a non-empty list of {role, content} objects")
-    for i, item in enumerate(messages):
-        if not isinstance(item, dict):
-            raise invalid(f"messages[{i}]", "must be an object with role and content")
-        role = get_str(item, "role", f"messages[{i}].role", required=True)
-        if role not in _ROLES:
-            raise invalid(f"messages[{i}].role", "must be 'user' or 'assistant'")
-        if item.get("content") is None:
-            raise invalid(f"messages[{i}].content", "is required")
-        result.append(ChatMessage(role, _text_blocks(item["content"], f"messages[{i}].content")))
-    return tuple(result)
+    """``system`` and ``messages`` as chat messages (text, tool calls, tool results); 400 naming the first bad field."""
+    return parse_messages(body)
 
 
 def _metadata_user(body: dict[str, Any]) -> str:
@@ -172,9 +147,14 @@ async def messages(request: Request) -> Response:
     max_tokens = get_int(body, "max_tokens", "max_tokens", minimum=1)
     if max_tokens is None:
         raise invalid("max_tokens", "is required")
+    tools = parse_tools(body)
+    tool_choice, parallel = parse_tool_choice(body, tools)
     generation = Generation(
         RequestKind.CHAT,
         messages=parse_messages_body(body),
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
         max_tokens=max_tokens,
         temperature=get_float(body, "temperature", "temperature", maximum=1.0) or 0.0,
         stop=get_str_list(body, "stop_sequences", "stop_sequences"),
@@ -191,6 +171,8 @@ async def messages(request: Request) -> Response:
     )
     prepared = prepare(gateway, principal, spec)
     call = prepared.call
+    if prepared.decision.primary is None and prepared.decision.refused == UNSUPPORTED_FIELD:
+        raise _unsupported(prepared.decision)
     if spec.requested_model and prepared.decision.primary is None:
         raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
@@ -206,7 +188,7 @@ async def messages(request: Request) -> Response:
             if served.outcome not in DONE_OUTCOMES:
                 return _failed(served, headers)
             return JSONResponse(shape.whole(served), headers=headers)
-        first = await unless_disconnected(request, serving.next_piece())
+        first = await unless_disconnected(request, serving.next_item())
         if first is None and (served := await serving.result()).outcome not in DONE_OUTCOMES:
             return _failed(served, headers)
     except ClientGone:
@@ -219,6 +201,12 @@ async def messages(request: Request) -> Response:
     return sse_response(_events(gateway, serving, shape, first), headers)
 
 
+def _unsupported(decision: RouteDecision) -> ApiError:
+    """No target may serve the request and honour its tools: a 400 naming the field."""
+    reason = decision.blocked[0] if decision.blocked else decision.empty_reason
+    return ApiError(400, "unsupported_field", reason)
+
+
 def _failed(served: Served, headers: dict[str, str]) -> JSONResponse:
     message = served.empty_reason or "the request could not be served"
     return error_response(ApiError(503, "unavailable", message, headers))
@@ -229,20 +217,59 @@ def _error_event(code: str, message: str) -> dict[str, str]:
     return sse_event("error", {"type": "error", "error": {"type": "api_error", "message": message, "code": code}})
 
 
+class _Blocks:
+    """The content blocks of a stream as they open and close: text runs and one block per tool call."""
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.open: str | int | None = None  # "text", a tool call's index, or None
+
+    def _start(self, block: dict[str, object], key: str | int) -> list[dict[str, str]]:
+        events = self.stop()
+        self.index += 1
+        self.open = key
+        start = {"type": "content_block_start", "index": self.index, "content_block": block}
+        return [*events, sse_event("content_block_start", start)]
+
+    def _delta(self, delta: dict[str, str]) -> dict[str, str]:
+        return sse_event("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def stop(self) -> list[dict[str, str]]:
+        if self.open is None:
+            return []
+        self.open = None
+        return [sse_event("content_block_stop", {"type": "content_block_stop", "index": self.index})]
+
+    def text(self, piece: str) -> list[dict[str, str]]:
+        events = [] if self.open == "text" else self._start({"type": "text", "text": ""}, "text")
+        return [*events, self._delta({"type": "text_delta", "text": piece})] if piece else events
+
+    def tool(self, delta: ToolCallDelta) -> list[dict[str, str]]:
+        events: list[dict[str, str]] = []
+        if self.open != delta.index:
+            block: dict[str, object] = {"type": "tool_use", "id": delta.id, "name": delta.name, "input": {}}
+            events = self._start(block, delta.index)
+        if delta.arguments:
+            events.append(self._delta({"type": "input_json_delta", "partial_json": delta.arguments}))
+        return events
+
+    def end(self) -> list[dict[str, str]]:
+        """Close the open block (an answer with no content at all gets one empty text block)."""
+        return self.text("") + self.stop() if self.index < 0 else self.stop()
+
+
 async def _events(
-    gateway: Gateway, serving: ServeTask, shape: _Message, first: str | None
+    gateway: Gateway, serving: ServeTask, shape: _Message, first: str | ToolCallDelta | None
 ) -> AsyncIterator[dict[str, str]]:
     gateway.metrics.open_streams.inc()
+    blocks = _Blocks()
     try:
         yield sse_event("message_start", {"type": "message_start", "message": shape.start()})
-        block = {"type": "text", "text": ""}
-        yield sse_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
-        piece = first
-        while piece is not None:
-            if piece:
-                delta = {"type": "text_delta", "text": piece}
-                yield sse_event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
-            piece = await serving.next_piece()
+        item = first
+        while item is not None:
+            for event in blocks.tool(item) if isinstance(item, ToolCallDelta) else blocks.text(item):
+                yield event
+            item = await serving.next_item()
         try:
             served = await serving.result()
         except Exception as exc:
@@ -254,7 +281,8 @@ async def _events(
         if served.outcome not in DONE_OUTCOMES:
             yield _error_event("unavailable", served.empty_reason or "the request could not be served")
             return
-        yield sse_event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        for event in blocks.end():
+            yield event
         yield sse_event("message_delta", shape.delta(served))
         yield sse_event("message_stop", {"type": "message_stop"})
     finally:
@@ -274,7 +302,10 @@ class _Message:
         self.estimated_input = estimated_input
 
     def stop_reason(self, served: Served) -> str:
-        """``max_tokens`` when the answer used every token it was allowed, else ``end_turn``."""
+        """``tool_use`` when the answer asks for calls, ``max_tokens`` when it used every token it was allowed,
+        else ``end_turn``."""
+        if served.tool_calls:
+            return "tool_use"
         return "max_tokens" if served.usage.completion_tokens >= self.max_tokens else "end_turn"
 
     @staticmethod
@@ -300,7 +331,7 @@ class _Message:
             "route": served.decision.to_json(),
         }
 
-    def _message(self, model: str, content: list[dict[str, str]]) -> dict[str, object]:
+    def _message(self, model: str, content: list[dict[str, Any]]) -> dict[str, object]:
         return {"id": self.id, "type": "message", "role": "assistant", "model": model, "content": content}
 
     def start(self) -> dict[str, object]:
@@ -321,9 +352,15 @@ class _Message:
             "hybrid": self.hybrid(served),
         }
 
+    @staticmethod
+    def content(served: Served) -> list[dict[str, Any]]:
+        """The answer's text block (left out when empty and there are calls), then a ``tool_use`` block per call."""
+        text = [{"type": "text", "text": served.text}] if served.text or not served.tool_calls else []
+        return [*text, *(tool_use_block(c) for c in served.tool_calls)]
+
     def whole(self, served: Served) -> dict[str, object]:
         return {
-            **self._message(served.model or self.model, [{"type": "text", "text": served.text}]),
+            **self._message(served.model or self.model, self.content(served)),
             "stop_reason": self.stop_reason(served),
             "stop_sequence": None,
             "usage": self.usage(served),
@@ -332,16 +369,17 @@ class _Message:
 
 
 #: Fields count_tokens cannot count yet.
-_COUNT_UNSUPPORTED: Unsupported = {k: MESSAGES_UNSUPPORTED[k] for k in ("tools", "tool_choice", "thinking")}
+_COUNT_UNSUPPORTED: Unsupported = {k: MESSAGES_UNSUPPORTED[k] for k in ("thinking",)}
 
 
 @_anthropic_errors
 async def count_tokens(request: Request) -> Response:
-    """``POST /v1/messages/count_tokens``: ``{"input_tokens"}`` of ``system`` and ``messages``.
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens"}`` of ``system``, ``messages`` and ``tools``.
 
     Counted by the local model's tokenizer when the local engine has one loaded
     (``X-Hybrid-Token-Count: tokenizer``), else estimated from the characters
-    (``estimate``); the text is counted, not the chat template around it.
+    (``estimate``); the text is counted (the tools as their JSON definitions, tool calls' arguments and
+    results as text), not the chat template around it.
     """
     gateway, _ = await _caller(request)
     body = await json_body(request, gateway)
@@ -349,7 +387,9 @@ async def count_tokens(request: Request) -> Response:
     if body.get("model") is None:
         raise invalid("model", "is required ('auto' lets the gateway choose)")
     resolve_model(gateway, body)
-    text = "".join(m.content for m in parse_messages_body(body))
+    tools = parse_tools(body)
+    parse_tool_choice(body, tools)
+    text = "".join(t for m in parse_messages_body(body) for t in m.texts()) + tools_text(tools)
     local = gateway.runtime.local
     counter = local.token_counter() if local is not None else None
     if counter is None or counter is estimate_tokens:

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -138,3 +140,36 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+
+
+ANTHROPIC_KEY_ENV = "GATEWAY_TEST_ANTHROPIC_KEY"
+
+
+@contextmanager
+def anthropic_gateway(
+    tmp: Path, wire_url: str, model: str, reply: str = "return a + b"
+) -> Iterator[tuple[GatewayProcess, str]]:
+    """A gateway process: the instant engine answering ``reply`` locally, Anthropic at ``wire_url`` serving ``model``
+    (no other cloud); yields it ready and alice's key (team red)."""
+    config = tmp / "gateway.toml"
+    config.write_text(
+        f'data_dir = "{tmp / "data"}"\n[local]\n{instant_local(reply)}\n'
+        f'[providers.anthropic]\nkind = "anthropic"\nbase_url = "{wire_url}"\napi_key_env = "{ANTHROPIC_KEY_ENV}"\n'
+        f'models = ["{model}"]\ndefault_model = "{model}"\nmax_retries = 0\n'
+        "[providers.openai]\nenabled = false\n[providers.gemini]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    with gateway_process(server_env(tmp, config, {ANTHROPIC_KEY_ENV: "sk-ant-test"}), tmp) as started:
+        yield started
+
+
+@contextmanager
+def gateway_process(env: dict[str, str], tmp: Path, team: str = "red") -> Iterator[tuple[GatewayProcess, str]]:
+    """A gateway process on ``env`` (log under ``tmp``), ready, and the key of user alice of ``team``."""
+    key = add_user(env, "alice", team=team)
+    server = GatewayProcess(env, tmp / "gateway.log")
+    try:
+        server.wait_ready()
+        yield server, key
+    finally:
+        server.stop()

@@ -4,8 +4,9 @@ One ``hybrid-assist gateway serve`` process with the instant engine as the
 local model and the Anthropic wire server (Anthropic's real protocol) as the
 ``anthropic`` provider: ``messages.create`` whole and streamed (Anthropic's
 event sequence) from either, ``count_tokens``, errors in Anthropic's shape,
-requests with tools refused by name; and through the official ``openai``
-SDK: ``models.retrieve`` and the chat fields the gateway refuses; LiteLLM's
+server tools and other blocks refused by name (tool use itself is tested in
+``test_tools_anthropic.py``); and through the official ``openai`` SDK:
+``models.retrieve`` and the chat fields the gateway refuses; LiteLLM's
 ``anthropic/`` models as an outside client. In process:
 ``/v1/messages`` takes from the same rate-limit buckets and writes the same
 ledger rows as the other endpoints, and ``count_tokens`` counts with the
@@ -33,15 +34,14 @@ from hybrid_assist.settings import HybridSettings
 from inference.backend import estimate_tokens
 from inference.testing.tiny_models import build_tiny_model
 from tests.gateway.conftest import MakeGateway
-from tests.gateway.harness import OPENAI_KEY_ENV, GatewayProcess, add_user
+from tests.gateway.harness import OPENAI_KEY_ENV, GatewayProcess, anthropic_gateway
 from tests.litellm_proxy import litellm_binary
-from tests.lsp.harness import cloud_providers, instant_local, server_env
+from tests.lsp.harness import cloud_providers
 from tests.wire.anthropic_server import AnthropicWireServer
 from tests.wire.openai_server import OpenAIWireServer
 
 pytestmark = pytest.mark.slow
 
-KEY_ENV = "GATEWAY_TEST_ANTHROPIC_KEY"
 CLAUDE = "claude-sonnet-4-6"
 ASK: Any = [{"role": "user", "content": "add two numbers"}]  # typed loosely: the SDKs take TypedDicts
 STREAM_EVENTS = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta"]
@@ -63,24 +63,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("anthropic-gateway")
     with AnthropicWireServer() as wire:
-        config = tmp / "gateway.toml"
-        config.write_text(
-            f'data_dir = "{tmp / "data"}"\n[local]\n{instant_local()}\n'
-            f'[providers.anthropic]\nkind = "anthropic"\nbase_url = "{wire.base_url}"\napi_key_env = "{KEY_ENV}"\n'
-            f'models = ["{CLAUDE}"]\ndefault_model = "{CLAUDE}"\nmax_retries = 0\n'
-            "[providers.openai]\nenabled = false\n[providers.gemini]\nenabled = false\n",
-            encoding="utf-8",
-        )
-        env = server_env(tmp, config, {KEY_ENV: "sk-ant-test"})
-        key = add_user(env, "alice", team="red")
-        server = GatewayProcess(env, tmp / "gateway.log")
-        try:
-            server.wait_ready()
+        tmp = tmp_path_factory.mktemp("anthropic-gateway")
+        with anthropic_gateway(tmp, wire.base_url, CLAUDE) as (server, key):
             yield Served(server, key, wire)
-        finally:
-            server.stop()
 
 
 @pytest.fixture
@@ -186,23 +172,23 @@ def test_errors_have_anthropics_shape(gw: Served) -> None:
     assert httpx.post(f"{gw.server.url}/v1/messages", json={}).json()["error"]["type"] == "authentication_error"
 
 
-def test_tools_and_tool_blocks_are_refused_by_name(gw: Served) -> None:
+def test_server_tools_and_other_blocks_are_refused_by_name(gw: Served) -> None:
     client = gw.anthropic()
-    tool: Any = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object", "properties": {}}}
+    search: Any = {"type": "web_search_20250305", "name": "web_search"}
     with pytest.raises(anthropic.BadRequestError) as refused:
-        client.messages.create(model=CLAUDE, max_tokens=64, messages=ASK, tools=[tool])
-    assert refused.value.message.startswith("400 tools: tool use is not supported yet")
-    history: Any = [
-        *ASK,
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "get_weather", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]},
-    ]
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=ASK, tools=[search])
+    assert "tools[0].type: server tools ('web_search_20250305') are not supported" in refused.value.message
+    image: Any = [{"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "http://x/y.png"}}]}]
     with pytest.raises(anthropic.BadRequestError) as blocks:
-        client.messages.create(model=CLAUDE, max_tokens=64, messages=history)
-    assert "messages[1].content[0].type: 'tool_use' blocks are not supported yet" in blocks.value.message
-    with pytest.raises(anthropic.BadRequestError) as counting:
-        client.messages.count_tokens(model=CLAUDE, messages=ASK, tools=[tool])
-    assert "tools" in counting.value.message
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=image)
+    assert "messages[0].content[0].type: 'image' blocks are not supported yet" in blocks.value.message
+    misplaced: Any = [{"role": "user", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]}]
+    with pytest.raises(anthropic.BadRequestError) as wrong_turn:
+        client.messages.create(model=CLAUDE, max_tokens=64, messages=misplaced)
+    assert "messages[0].content[0].type: 'tool_use' blocks belong in assistant turns" in wrong_turn.value.message
+    with pytest.raises(anthropic.BadRequestError) as thinking:
+        client.messages.count_tokens(model=CLAUDE, messages=ASK, thinking={"type": "enabled", "budget_tokens": 1024})
+    assert "thinking" in thinking.value.message
     assert gw.wire.generation_requests() == []
 
 
@@ -221,10 +207,7 @@ def test_openai_models_retrieve_and_a_real_created(gw: Served) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]),
-        ("tool_choice", "auto"),
         ("functions", [{"name": "f", "parameters": {}}]),
-        ("response_format", {"type": "json_object"}),
         ("logprobs", True),
         ("top_logprobs", 2),
         ("n", 2),
