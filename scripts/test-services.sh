@@ -21,3 +21,6 @@ fi
 # (tests/routing/test_usage_through_litellm.py) and the gateway benchmarks put it in front of the wire servers.
 # About 1 minute the first time (a 750 MB venv), nothing once it is there.
 bash "$(dirname "$0")/litellm-venv.sh" >/dev/null
+# langchain-openai, pinned, in a venv of its own (bench/.venv-clients): the outside agent clients of the gateway's
+# tool-calling tests (tests/gateway/test_tools_clients.py). About 30 s the first time.
+bash "$(dirname "$0")/clients-venv.sh" >/dev/null
