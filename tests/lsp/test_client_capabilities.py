@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
+import lsp_server
 from lsp_server.client_capabilities import ClientSupport
 
 
@@ -47,3 +51,17 @@ def test_plaintext_only_hover() -> None:
     )
     support = ClientSupport.of(capabilities)
     assert support.hover_formats == ("plaintext",) and not support.hover_markdown
+
+
+def test_no_handler_reads_the_raw_capabilities() -> None:
+    """Only the module that builds ClientSupport, the initialize handler that calls it and the protocol's
+    encoding negotiation touch lsprotocol's capability tree; everything else asks ``session.client``."""
+    package = Path(lsp_server.__file__).parent
+    allowed = {"client_capabilities.py", "handlers/workspace.py", "protocol.py"}
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("capabilities", "client_capabilities"):
+                readers.append(f"{relative}:{node.lineno}")
+    assert {r.split(":")[0] for r in readers} <= allowed, readers
