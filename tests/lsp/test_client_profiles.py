@@ -8,8 +8,9 @@ Each session initializes, opens a file, completes, hovers, lists the code
 actions and carries the docstring action through to an edit by the route the
 profile allows — ``codeAction/resolve`` when it declares resolve (with
 ``data``), else the ``hybrid.runAction`` command, whose edit arrives by
-``workspace/applyEdit`` — and generates tests for a module with an existing
-test file and for one without. :class:`~tests.lsp.client_profile_checks.CapabilityChecker`
+``workspace/applyEdit`` — generates tests for a module with an existing
+test file and for one without, and runs ``hybrid.generateTestSuite`` (under
+progress where declared). :class:`~tests.lsp.client_profile_checks.CapabilityChecker`
 sees every message the server sends and fails on any use of a capability
 the profile did not declare.
 """
@@ -50,7 +51,8 @@ PROFILES = [*_profiles(), f"emacs@v29.1{PLAINTEXT}"]  # Eglot without markdown-m
 MAIN = '"""Sample module."""\nfrom helpers import add\n\n\ndef total(a, b):\n    return add(a, b)\n'
 HELPERS = "def add(a, b):\n    return a + b\n"
 DOCSTRING = '    """Return the sum of a and b."""\n'
-ANSWER = f"The sum, documented:\n\n```python\ndef total(a, b):\n{DOCSTRING}    return add(a, b)\n```\n"
+CODE = f"def total(a, b):\n{DOCSTRING}    return add(a, b)\n"
+ANSWER = f"The sum, documented:\n\nFile: test_total.py\n```python\n{CODE}```\n"
 AT = types.Range(start=types.Position(line=5, character=4), end=types.Position(line=5, character=4))
 
 
@@ -219,4 +221,14 @@ async def test_the_profile_gets_every_feature_in_a_shape_it_declared(session: Se
     requests = {m.get("method") for m in checker.seen if "id" in m and "method" in m}
     assert ("codeAction/resolve" in checker.answered) == session.lazy
     assert ("workspace/applyEdit" in requests) != session.lazy
+
+    # the whole test suite command (under progress where declared): created, or shown with its path
+    suite = await command(client, "hybrid.generateTestSuite")
+    [listed] = suite["files"]
+    if session.creates_files:
+        assert suite["applied"] is True and listed["created"] is True
+        assert _created(session.applied[-1]) == [(root / "test_total.py").as_uri()]
+    else:
+        assert suite["applied"] is False and listed["shown"] is True
+        assert DOCSTRING in session.shown("so test_total.py was not created")[-1]
     checker.assert_clean()
