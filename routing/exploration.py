@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from routing.policy import RouteDecision, RouteInput, explore
+from routing.policy import RouteDecision, RouteInput, exploration_target, explore
 from routing.settings import RoutingSettings
 from routing.usage.ledger import Ledger, requests_in
 from routing.usage.models import ledger_requests, to_usd
@@ -63,8 +63,8 @@ class Exploration:
     ) -> RouteDecision:
         """``decision``, or the explored one when this eligible request is the task's turn (see the module)."""
         share = routing.exploration_share
-        candidate = explore(decision, request) if share > 0 else None
-        if candidate is None or candidate.primary is None:
+        other = exploration_target(decision, request) if share > 0 else None
+        if other is None:
             return decision
         period = max(1, round(1 / share))
         with self._lock:
@@ -72,12 +72,12 @@ class Exploration:
             turn = self._eligible[request.task.value] % period == 0
         if not turn:
             return decision
-        if candidate.primary.cloud:
+        if other.cloud:
             budget = routing.exploration_budget_usd
             spent = await self.spent_usd(now or datetime.now(UTC))
-            if budget <= 0 or spent + candidate.cost_usd > budget:
+            if budget <= 0 or spent + other.cost_usd > budget:
                 return decision
-        return candidate
+        return explore(decision, other)
 
     async def spent_usd(self, now: datetime) -> float:
         """The month's explored cloud cost: read from the ledger at the month's first use, then counted."""

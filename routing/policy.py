@@ -400,24 +400,23 @@ def table_keeps_local(policy: TaskPolicy, request: RouteInput) -> tuple[bool, st
     return _REACH_RANK[policy.local_up_to] >= _LEVEL_RANK.get(request.scope_level, 1), ""
 
 
-def explore(decision: RouteDecision, request: RouteInput) -> RouteDecision | None:
-    """``decision`` served by the other side (a fallback of it made primary), or None when it may not be.
-
-    Exploration never adds a target the policy did not already allow for this request: it promotes the first
-    fallback on the other side (local for a cloud primary, a cloud provider for a local one). Never for sensitive
-    code, a completion or a model the client named. Pure, like :func:`decide`; ``routing.exploration`` says
-    which requests explore.
-    """
+def exploration_target(decision: RouteDecision, request: RouteInput) -> RouteTarget | None:
+    """The target exploring ``decision`` would serve it with: its first fallback on the other side (local for a
+    cloud primary, a cloud provider for a local one); None when it may not explore. Never for sensitive code, a
+    completion or a model the client named, so exploration never adds a target the policy did not already allow."""
     primary = decision.primary
     if primary is None or request.sensitive or decision.local_only or request.task in COMPLETION_TASKS:
         return None
     if request.requested_model not in ("", "auto"):
         return None
-    other = next((t for t in decision.fallbacks if t.cloud != primary.cloud and t.target != OVERFLOW), None)
-    if other is None:
-        return None
+    return next((t for t in decision.fallbacks if t.cloud != primary.cloud and t.target != OVERFLOW), None)
+
+
+def explore(decision: RouteDecision, other: RouteTarget) -> RouteDecision:
+    """``decision`` served by ``other`` (its :func:`exploration_target`), the rest of its chain after it. Pure, like
+    :func:`decide`; ``routing.exploration`` says which requests explore."""
     rest = tuple(t for t in decision.chain() if t is not other)
-    why = f"exploration: served by {other.target} instead of {primary.target} to keep both estimates fresh"
+    why = f"exploration: served by {other.target} instead of {decision.target} to keep both estimates fresh"
     return dataclasses.replace(
         decision, primary=other, fallbacks=rest, reasons=(*decision.reasons, why), explored=True, tiers=()
     )
