@@ -89,7 +89,8 @@ the action you chose without asking."
   :documentation "The hybrid-assist language server: sends the user's key at initialize.")
 
 (defun hybrid-assist-read-key ()
-  "Your key: $`hybrid-assist-key-env', else the first line of `hybrid-assist-key-file'; nil if neither."
+  "Your key for a shared server, or nil.
+$`hybrid-assist-key-env', else the first line of `hybrid-assist-key-file'."
   (let ((value (and hybrid-assist-key-env (getenv hybrid-assist-key-env))))
     (cond ((and value (not (string-empty-p (string-trim value)))) (string-trim value))
           ((and hybrid-assist-key-file (file-readable-p (expand-file-name hybrid-assist-key-file)))
@@ -104,7 +105,8 @@ the action you chose without asking."
     (if key (list :hybridAssist (list :key key)) eglot--{})))
 
 (defun hybrid-assist--contact (&optional _interactive)
-  "The Eglot contact: `hybrid-assist-server-address' (TCP) or `hybrid-assist-command' (stdio)."
+  "The Eglot contact.
+`hybrid-assist-server-address' (TCP) or `hybrid-assist-command' (stdio)."
   (cons 'hybrid-assist-server
         (copy-sequence (or hybrid-assist-server-address hybrid-assist-command))))
 
@@ -118,7 +120,8 @@ the action you chose without asking."
 (hybrid-assist-register)
 
 (defun hybrid-assist--command (command &rest arguments)
-  "Run the server's workspace/executeCommand COMMAND with ARGUMENTS; return its result."
+  "Run the server's workspace/executeCommand COMMAND with ARGUMENTS.
+Return its result."
   (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
                    (list :command command :arguments (apply #'vector arguments))))
 

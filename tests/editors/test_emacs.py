@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,16 @@ def test_eglot_docstring_action_changes_the_buffer(tmp_path: Path) -> None:
     assert result["action_result"] == {"task": "docstring", "edit": True, "applied": True}, result
     assert result["action_changed"] is True
     assert result["text_after"] == 'def total(a, b):\n    """Return the sum of a and b."""\n    return a + b\n', result
+
+
+def test_el_byte_compiles_without_warnings(tmp_path: Path) -> None:
+    """hybrid-assist.el compiles against the installed Eglot with every warning an error."""
+    copy = tmp_path / EL.name
+    shutil.copy(EL, copy)
+    setup = "(progn (package-initialize) (setq byte-compile-error-on-warn t))"
+    argv = [_emacs(), "--batch", "--eval", setup, "-f", "batch-byte-compile", str(copy)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0 and copy.with_suffix(".elc").exists(), proc.stderr[-3000:]
 
 
 def test_el_registers_server_programs() -> None:
