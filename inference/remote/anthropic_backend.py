@@ -23,8 +23,10 @@ an assistant turn's tool calls are ``tool_use`` blocks and tool results
 ``tool_result`` blocks of the next user turn; a streamed ``tool_use`` block
 (``content_block_start``, ``input_json_delta`` pieces) becomes tool-call
 pieces, ``stop_reason == "tool_use"`` the finish reason ``tool_calls``;
-``response_format`` is the SDK's structured output (``output_config.format``,
-a JSON schema; ``json_object`` is the schema ``{"type": "object"}``);
+``response_format`` ``json_schema`` is the SDK's structured output
+(``output_config.format``; objects that leave ``additionalProperties`` open
+get ``false``, which the API requires); ``json_object`` is not honoured (the
+API has no "any JSON object": the router skips Anthropic for it);
 ``stop_reason == "refusal"``
 is a content filter; an error event inside a 200 stream is classified by its
 ``error.type``; and a connection dropped mid-stream surfaces as a bare
@@ -100,7 +102,10 @@ _ERROR_TYPE_STATUS = {
 }
 
 
-_FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
+_FEATURES = frozenset({Feature.TOOLS, Feature.JSON_SCHEMA})  # no json_object: the API takes no open object
+#: Where a JSON schema nests schemas (objects inside are closed too).
+_NESTED = ("items", "anyOf", "allOf", "oneOf", "prefixItems")
+_NESTED_MAPS = ("properties", "$defs", "definitions")
 
 
 class AnthropicBackend(SdkBackend[AsyncAnthropic]):
@@ -249,10 +254,26 @@ def _tool_choice(request: GenerationRequest) -> ToolChoiceParam | None:
 
 def _output_config(request: GenerationRequest) -> OutputConfigParam | None:
     form = request.response_format
-    if form is None or form.type == "text":
+    if form is None or form.type != "json_schema":
         return None
-    schema: dict[str, object] = dict(form.schema) if form.type == "json_schema" and form.schema else {"type": "object"}
+    schema = _closed(dict(form.schema or {"type": "object", "properties": {}}))
+    assert isinstance(schema, dict)
     return {"format": {"type": "json_schema", "schema": schema}}
+
+
+def _closed(schema: object) -> object:
+    """``schema`` with ``additionalProperties: false`` on every object schema that does not say (recursively)."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {k: _closed(v) if k in _NESTED else v for k, v in schema.items()}
+    for key in _NESTED_MAPS:
+        if isinstance(schema.get(key), dict):
+            closed[key] = {name: _closed(sub) for name, sub in schema[key].items()}
+    if (schema.get("type") == "object" or "properties" in schema) and "additionalProperties" not in schema:
+        closed["additionalProperties"] = False
+    return closed
 
 
 class _UsageCounts:

@@ -239,6 +239,34 @@ def test_response_format_json_schema_through_each_cloud(gateway: openai.OpenAI, 
         assert body["generationConfig"]["responseJsonSchema"]["properties"] == schema["properties"]
 
 
+def test_json_object_and_open_schemas_per_cloud(gateway: openai.OpenAI, fresh: Clouds) -> None:
+    """json_object: OpenAI passes it, Gemini answers JSON; Anthropic has no open object, so naming it is a 400.
+    A schema that leaves objects open reaches Anthropic closed (its structured output requires it)."""
+    json_object: Any = {"type": "json_object"}
+    for provider in ("openai", "gemini"):
+        fresh.servers[provider].reply('{"ok": true}')
+        answer = gateway.chat.completions.create(
+            model=MODELS[provider], messages=[QUESTION], response_format=json_object
+        )
+        assert json.loads(answer.choices[0].message.content or "") == {"ok": True}
+    assert _sent(fresh.servers["openai"])[0]["response_format"] == {"type": "json_object"}
+    assert _sent(fresh.servers["gemini"])[0]["generationConfig"]["responseMimeType"] == "application/json"
+    with pytest.raises(openai.BadRequestError) as refused:
+        gateway.chat.completions.create(model=MODELS["anthropic"], messages=[QUESTION], response_format=json_object)
+    assert refused.value.body["message"].startswith("response_format: ")  # type: ignore[index]
+    assert "anthropic:claude-sonnet-4-6 skipped: cannot honour response_format" in str(refused.value.body)
+    assert not fresh.servers["anthropic"].generation_requests()
+
+    fresh.servers["anthropic"].reply('{"city": "Paris", "where": {"lat": 48.9}}')
+    place = {"type": "object", "properties": {"lat": {"type": "number"}}}
+    open_schema = {"type": "object", "properties": {"city": {"type": "string"}, "where": place}}
+    form: Any = {"type": "json_schema", "json_schema": {"name": "place", "schema": open_schema}}
+    gateway.chat.completions.create(model=MODELS["anthropic"], messages=[QUESTION], response_format=form)
+    sent = _sent(fresh.servers["anthropic"])[0]["output_config"]["format"]["schema"]
+    assert sent["additionalProperties"] is False
+    assert sent["properties"]["where"]["additionalProperties"] is False
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_a_secret_in_a_tool_result_never_reaches_a_cloud_stand_in(
     gateway: openai.OpenAI, fresh: Clouds, provider: str
