@@ -13,8 +13,10 @@ Tool use (:mod:`gateway.anthropic_tools`): ``tools``, ``tool_choice``, and
 neutral types; a target that cannot honour them is skipped by the router,
 and when none can the answer is a 400 naming ``tools``. An answer asking for
 calls has ``tool_use`` blocks (after any text) and ``stop_reason``
-``tool_use``. ``thinking`` and other content blocks (``image``, ...) are
-refused with a 400 naming the field. Every error has Anthropic's shape,
+``tool_use``. Structured output (``output_config.format``, a JSON schema) is
+the neutral ``response_format``, served by targets that honour it.
+``thinking`` and other content blocks (``image``, ...) are refused with a 400
+naming the field. Every error has Anthropic's shape,
 ``{"type": "error", "error": {"type", "message"}}`` (plus the gateway's
 ``code``). A stream is Anthropic's event sequence: ``message_start``; per
 content block ``content_block_start`` (``text``, or ``tool_use`` with its id
@@ -34,7 +36,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.anthropic_tools import parse_messages, parse_tool_choice, parse_tools, tool_use_block, tools_text
+from gateway.anthropic_tools import (
+    parse_messages,
+    parse_output_format,
+    parse_tool_choice,
+    parse_tools,
+    tool_use_block,
+    tools_text,
+)
 from gateway.assist import DONE_OUTCOMES, attempts_json
 from gateway.auth import Principal
 from gateway.calls import CallSpec, Generation, prepare
@@ -74,8 +83,6 @@ _ERROR_TYPES = {
 #: Top-level fields the gateway cannot honour yet (a 400 naming the field); see :func:`refuse_unsupported`.
 MESSAGES_UNSUPPORTED: Unsupported = {
     "thinking": ("extended thinking is not supported yet", ({"type": "disabled"},)),
-    "output_config": ("output configuration (structured output, effort) is not supported yet", ()),
-    "output_format": ("structured output is not supported yet", ()),
     "top_k": ("not supported yet", ()),
     "mcp_servers": ("MCP servers are not supported", ([],)),
     "container": ("containers are not supported", ()),
@@ -155,6 +162,7 @@ async def messages(request: Request) -> Response:
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
+        response_format=parse_output_format(body),
         max_tokens=max_tokens,
         temperature=get_float(body, "temperature", "temperature", maximum=1.0) or 0.0,
         stop=get_str_list(body, "stop_sequences", "stop_sequences"),

@@ -11,6 +11,8 @@ user turn's ``tool_result`` blocks one ``tool`` message each (in order, before
 the turn's text; ``is_error`` results are prefixed ``Error:``). Every
 malformed value is a 400 naming the field. Answer side: ``tool_use`` blocks
 (``input`` the arguments decoded; ``{}`` when they do not decode to an object).
+Structured output: ``output_config.format`` (or the older ``output_format``)
+``{"type": "json_schema", "schema"}`` is the neutral ``response_format``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from gateway.errors import ApiError
 from gateway.fields import get_bool, get_object, get_str, invalid
-from inference.types import ChatMessage, ToolCall, ToolChoice, ToolSpec
+from inference.types import ChatMessage, ResponseFormat, ToolCall, ToolChoice, ToolSpec
 
 #: Anthropic's rule for a tool name.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -177,3 +179,33 @@ def tools_text(tools: tuple[ToolSpec, ...]) -> str:
     return "".join(
         json.dumps({"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}) for t in tools
     )
+
+
+def _json_schema_format(value: Any, field: str) -> ResponseFormat:
+    if not isinstance(value, dict) or value.get("type") != "json_schema":
+        raise invalid(f"{field}.type", "must be 'json_schema'")
+    for key in value:
+        if key not in ("type", "schema"):
+            raise invalid(f"{field}.{key}", "is not a field of an output format (type, schema)")
+    return ResponseFormat("json_schema", "response", get_object(value, "schema", f"{field}.schema", required=True))
+
+
+def parse_output_format(body: Mapping[str, Any]) -> ResponseFormat | None:
+    """Structured output: ``output_config.format`` (or the older top-level ``output_format``), a JSON schema.
+
+    ``output_config.effort`` is refused by name (no target here takes it); None when no format is asked for.
+    """
+    found = None
+    if body.get("output_format") is not None:
+        found = _json_schema_format(body["output_format"], "output_format")
+    config = get_object(body, "output_config", "output_config")
+    for key, value in config.items():
+        if key == "effort" and value is not None:
+            raise ApiError(400, "unsupported_field", "output_config.effort: not supported")
+        if key not in ("effort", "format"):
+            raise invalid(f"output_config.{key}", "is not a field of output_config (format, effort)")
+    if config.get("format") is not None:
+        if found is not None:
+            raise invalid("output_format", "give output_config.format or output_format, not both")
+        found = _json_schema_format(config["format"], "output_config.format")
+    return found

@@ -14,6 +14,7 @@ cloud; count_tokens counts the tools.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +151,25 @@ def test_count_tokens_counts_the_tools(gw: Served) -> None:
     bare = client.messages.count_tokens(model="auto", messages=ASK).input_tokens
     with_tools = client.messages.count_tokens(model="auto", messages=ASK, tools=[WEATHER, TIME]).input_tokens
     assert with_tools > bare + 20
+
+
+def test_structured_output_by_output_config(gw: Served) -> None:
+    """``output_config.format`` (a JSON schema) is honoured locally and reaches Anthropic as its own output_config."""
+    schema: Any = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "degrees": {"type": "integer"}},
+        "required": ["city", "degrees"],
+        "additionalProperties": False,
+    }
+    form: Any = {"format": {"type": "json_schema", "schema": schema}}
+    client = gw.client()
+    local: Any = client.messages.create(model="auto", max_tokens=64, messages=ASK, output_config=form)
+    assert json.loads(local.content[0].text) == {"city": "instant", "degrees": 1}  # made from the schema
+    gw.wire.reply('{"city": "Paris", "degrees": 22}')
+    cloud: Any = client.messages.create(model=CLAUDE, max_tokens=64, messages=ASK, output_config=form)
+    assert json.loads(cloud.content[0].text) == {"city": "Paris", "degrees": 22}
+    (sent,) = gw.wire.generation_requests()
+    assert sent.body["output_config"]["format"]["schema"]["properties"] == schema["properties"]
+    with pytest.raises(anthropic.BadRequestError) as effort:
+        client.messages.create(model="auto", max_tokens=64, messages=ASK, output_config={"effort": "high"})
+    assert "output_config.effort: not supported" in effort.value.message
