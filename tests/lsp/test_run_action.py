@@ -139,7 +139,7 @@ async def test_an_editor_without_apply_edit_is_shown_the_answer(
     assert f"{uri} line 2:\n{DOCSTRING}" in shown
 
 
-async def test_a_declined_edit_is_told(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
+async def test_a_declined_edit_and_bad_arguments_are_told(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
     """The editor answers applied=false, then (as Eglot does when the user says no) with an error."""
     declined = types.ApplyWorkspaceEditResult(applied=False, failure_reason="the buffer is read-only")
     client, uri, applied = await _editor(
@@ -152,6 +152,15 @@ async def test_a_declined_edit_is_told(tmp_path: Path, stop_later: list[Language
     assert any("not applied: the buffer is read-only" in m.message for m in client.messages)
     result = await command(client, cmd.command, *(cmd.arguments or ()))
     assert result["applied"] is False and "User cancelled server edit" in result["failure_reason"], result
+    # bad arguments: InvalidParams naming the problem; a document no longer open is told
+    with pytest.raises(JsonRpcInvalidParams, match="takes one argument"):
+        await command(client, "hybrid.runAction")
+    with pytest.raises(JsonRpcInvalidParams, match="bad 'task' or 'range'"):
+        await command(client, "hybrid.runAction", {"uri": uri, "task": "nonsense", "range": AT_JSON})
+    with pytest.raises(JsonRpcInvalidParams, match="bad 'task' or 'range'"):
+        await command(client, "hybrid.runAction", {"uri": uri, "task": "docstring", "range": [1, 4]})
+    gone = await command(client, "hybrid.runAction", {"uri": uri + "x", "task": "docstring", "range": AT_JSON})
+    assert gone["failure_reason"] == "the document is no longer open"
 
 
 async def test_cancelling_the_progress_stops_the_action(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
@@ -166,16 +175,3 @@ async def test_cancelling_the_progress_stops_the_action(tmp_path: Path, stop_lat
     assert await asyncio.wait_for(running, 30) == {"cancelled": True}
     assert getattr(progress_value(client.progress_reports[token][-1]), "message", None) == "cancelled"
     assert not applied
-
-
-async def test_bad_arguments_are_invalid_params(tmp_path: Path, stop_later: list[LanguageClient]) -> None:
-    client, uri, _ = await _editor(tmp_path, stop_later, apply=types.ApplyWorkspaceEditResult(applied=True))
-    with pytest.raises(JsonRpcInvalidParams, match="takes one argument"):
-        await command(client, "hybrid.runAction")
-    with pytest.raises(JsonRpcInvalidParams, match="bad 'task' or 'range'"):
-        await command(client, "hybrid.runAction", {"uri": uri, "task": "nonsense", "range": AT_JSON})
-    with pytest.raises(JsonRpcInvalidParams, match="bad 'task' or 'range'"):
-        await command(client, "hybrid.runAction", {"uri": uri, "task": "docstring", "range": [1, 4]})
-    gone = {"uri": uri + "x", "task": "docstring", "range": AT_JSON}
-    result = await command(client, "hybrid.runAction", gone)
-    assert result["failure_reason"] == "the document is no longer open"
