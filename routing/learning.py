@@ -44,7 +44,7 @@ from datetime import datetime
 from statistics import NormalDist
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from inference.settings import ProviderSettings
 from routing.exploration import EXPLORE_REASON
@@ -71,21 +71,21 @@ class Cell:
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    """What learning reads of one ledger row."""
+class Group:
+    """Ledger rows of the window alike in everything learning looks at, counted in the database."""
 
-    request_id: str
     task: str
     scope_level: str
-    input_tokens: int
+    bucket: int
     language: str
     target: str
-    outcome: str
+    outcome: str  # "ok", "skip" (not a target's answer: :data:`NOT_JUDGED`) or "error"
+    accepted: bool | None  # the feedback verdict (None: none)
+    escalated: bool  # a later tier's answer replaced these
+    explored: bool  # reason "explore"
+    sensitive: bool  # kept on the premises because the code is sensitive: no choice, no evidence
+    requests: int
     cost_usd: float
-    reason: str = ""
-    accepted: bool | None = None  # the feedback verdict (None: none)
-    kind: str = ""  # what the verdict is about
-    sensitive: bool = False  # kept on the premises because the code is sensitive: no choice, no evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +140,6 @@ def difference(cloud: Rate, local: Rate) -> tuple[float, float, float]:
     return d, low, high
 
 
-def bucket_of(tokens: int, edges: Sequence[int]) -> int:
-    return sum(1 for edge in edges if tokens >= edge)
-
-
 def bucket_bounds(bucket: int, edges: Sequence[int]) -> tuple[int, int]:
     """``(min_context_tokens, max_context_tokens)`` of a bucket; 0 as the upper bound: none."""
     low = edges[bucket - 1] if bucket > 0 else 0
@@ -158,71 +154,91 @@ def bucket_label(bucket: int, edges: Sequence[int]) -> str:
     return f"<{high}" if not low else f"{low}-{high - 1}"
 
 
-def judge(row: Row, escalated: bool) -> bool | None:
-    """Success (True), failure (False) or not judged (None) of one row; see the module's docstring."""
-    if row.accepted is not None:
-        return row.accepted
-    if escalated:
+def judge(group: Group) -> bool | None:
+    """Success (True), failure (False) or not judged (None) of a group's rows; see the module's docstring."""
+    if group.accepted is not None:
+        return group.accepted
+    if group.escalated:
         return False
-    if row.outcome == "ok" or row.outcome in NOT_JUDGED:
-        return None
-    return False
+    return None if group.outcome in ("ok", "skip") else False
 
 
-def escalated_ids(rows: Iterable[Row]) -> set[str]:
-    """Request ids whose answer a later tier replaced (``X`` when ``X-tier2`` exists; ``X-tier2`` for ``X-tier3``)."""
+def escalated_ids(request_ids: Iterable[str]) -> set[str]:
+    """Of the ids of escalations (``X-tierN``), the ids whose answer a later tier replaced: ``X`` when ``X-tier2``
+    exists, ``X-tier2`` when ``X-tier3`` does."""
     tiers: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row in rows:
-        match = _TIER.match(row.request_id)
-        base, number = (match["base"], int(match["n"])) if match else (row.request_id, 0)
-        tiers[base].append((number, row.request_id))
+    for request_id in request_ids:
+        match = _TIER.match(request_id)
+        if match:
+            tiers[match["base"]].append((int(match["n"]), request_id))
     escalated: set[str] = set()
-    for attempts in tiers.values():
+    for base, attempts in tiers.items():
         attempts.sort()
+        escalated.add(base)
         escalated.update(request_id for _, request_id in attempts[:-1])
     return escalated
 
 
-def read_rows(ledger: Ledger, since: datetime | None, until: datetime | None) -> list[Row]:
-    """The rows of ``[since, until)`` with their feedback verdicts."""
+#: How many request ids one ``IN (...)`` names.
+_CHUNK = 500
+
+
+def read_groups(ledger: Ledger, since: datetime | None, until: datetime | None, edges: Sequence[int]) -> list[Group]:
+    """The rows of ``[since, until)`` counted per :class:`Group` in the database (a month of a team's completions
+    is millions of rows; only the escalations' ids are read one by one, and they are few)."""
     r = ledger_requests.c
     f = ledger_feedback.c
-    query = (
-        select(
-            r.request_id,
-            r.task,
-            r.scope_level,
-            r.input_tokens,
-            r.language,
-            r.target,
-            r.outcome,
-            r.cost_nanousd,
-            r.reason,
-            f.accepted,
-            f.kind,
-            r.sensitive,
-        )
-        .select_from(ledger_requests.outerjoin(ledger_feedback, f.request_id == r.request_id))
-        .where(*requests_in(since, until))
-    )
+    window = requests_in(since, until)
+    joined = ledger_requests.outerjoin(ledger_feedback, f.request_id == r.request_id)
+    bucket = case(*[(r.input_tokens < edge, index) for index, edge in enumerate(edges)], else_=len(edges))
+    outcome = case((r.outcome == "ok", "ok"), (r.outcome.in_(sorted(NOT_JUDGED)), "skip"), else_="error")
+    explored = r.reason == EXPLORE_REASON
+    keys = (r.task, r.scope_level, bucket, r.language, r.target, outcome, f.accepted, explored, r.sensitive)
+    counted = (func.count(), func.coalesce(func.sum(r.cost_nanousd), 0))
     with ledger.engine.connect() as connection:
-        rows = connection.execute(query).mappings().all()
+        tiered = connection.execute(select(r.request_id).where(*window, r.request_id.like("%-tier%"))).scalars()
+        escalated = sorted(escalated_ids(tiered))
+        totals: dict[tuple[Any, ...], list[int]] = {}
+        for row in connection.execute(select(*keys, *counted).select_from(joined).where(*window).group_by(*keys)):
+            totals[(*row[:-2], False)] = [int(row[-2]), int(row[-1])]
+        for start in range(0, len(escalated), _CHUNK):  # move escalated rows to groups of their own
+            chunk = escalated[start : start + _CHUNK]
+            query = select(*keys, *counted).select_from(joined).where(*window, r.request_id.in_(chunk)).group_by(*keys)
+            for row in connection.execute(query):
+                total = totals[(*row[:-2], False)]
+                total[0] -= int(row[-2])
+                total[1] -= int(row[-1])
+                moved = totals.setdefault((*row[:-2], True), [0, 0])
+                moved[0] += int(row[-2])
+                moved[1] += int(row[-1])
     return [
-        Row(
-            request_id=row["request_id"],
-            task=row["task"],
-            scope_level=row["scope_level"],
-            input_tokens=int(row["input_tokens"] or 0),
-            language=row["language"] or "",
-            target=row["target"],
-            outcome=row["outcome"],
-            cost_usd=to_usd(int(row["cost_nanousd"] or 0)),
-            reason=row["reason"] or "",
-            accepted=None if row["accepted"] is None else bool(row["accepted"]),
-            kind=row["kind"] or "",
-            sensitive=bool(row["sensitive"]),
+        Group(
+            task=task,
+            scope_level=scope_level,
+            bucket=int(bucket_index),
+            language=language or "",
+            target=target,
+            outcome=outcome_class,
+            accepted=None if accepted is None else bool(accepted),
+            escalated=was_escalated,
+            explored=bool(was_explored),
+            sensitive=bool(sensitive),
+            requests=requests,
+            cost_usd=to_usd(cost),
         )
-        for row in rows
+        for (
+            task,
+            scope_level,
+            bucket_index,
+            language,
+            target,
+            outcome_class,
+            accepted,
+            was_explored,
+            sensitive,
+            was_escalated,
+        ), (requests, cost) in totals.items()
+        if requests > 0
     ]
 
 
@@ -243,9 +259,9 @@ class _Tally:
     successes: int = 0
     trials: int = 0
 
-    def add(self, success: bool) -> None:
-        self.trials += 1
-        self.successes += int(success)
+    def add(self, success: bool, count: int) -> None:
+        self.trials += count
+        self.successes += count if success else 0
 
 
 @dataclass(slots=True)
@@ -263,30 +279,29 @@ class CellEvidence:
     targets: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
 
 
-def gather(rows: Sequence[Row], edges: Sequence[int], providers: Mapping[str, ProviderSettings]) -> list[CellEvidence]:
-    """Judge each row and tally it in its cell, per side and per target."""
-    escalated = escalated_ids(rows)
+def gather(groups: Sequence[Group], providers: Mapping[str, ProviderSettings]) -> list[CellEvidence]:
+    """Judge each group and tally it in its cell, per side and per target."""
     cells: dict[Cell, CellEvidence] = {}
-    for row in rows:
-        side = side_of(row.target, providers)
+    for group in groups:
+        side = side_of(group.target, providers)
         if side is None:
             continue
-        cell = Cell(row.task, row.scope_level, bucket_of(row.input_tokens, edges), row.language)
+        cell = Cell(group.task, group.scope_level, group.bucket, group.language)
         evidence = cells.setdefault(cell, CellEvidence(cell))
-        if row.sensitive:
-            evidence.sensitive += 1
+        if group.sensitive:
+            evidence.sensitive += group.requests
             continue
-        evidence.requests += 1
-        evidence.explored += int(row.reason == EXPLORE_REASON)
+        evidence.requests += group.requests
+        evidence.explored += group.requests if group.explored else 0
         if side == "cloud":
-            evidence.cloud_requests += 1
-            evidence.cloud_cost_usd += row.cost_usd
-        verdict = judge(row, row.request_id in escalated)
+            evidence.cloud_requests += group.requests
+            evidence.cloud_cost_usd += group.cost_usd
+        verdict = judge(group)
         if verdict is None:
-            evidence.unjudged += 1
+            evidence.unjudged += group.requests
             continue
-        evidence.sides[side].add(verdict)
-        evidence.targets[row.target].add(verdict)
+        evidence.sides[side].add(verdict, group.requests)
+        evidence.targets[group.target].add(verdict, group.requests)
     return sorted(cells.values(), key=lambda e: (e.cell.task, e.cell.scope_level, e.cell.bucket, e.cell.language))
 
 
@@ -500,11 +515,12 @@ def learn(
     until: datetime,
 ) -> Learned:
     """Read ``[since, until)`` of the ledger and propose what the evidence supports."""
-    rows = read_rows(ledger, since, until)
-    evidence = gather(rows, routing.learning.context_buckets, providers)
+    groups = read_groups(ledger, since, until, routing.learning.context_buckets)
+    evidence = gather(groups, providers)
     days = (until - since).total_seconds() / 86400.0
     proposals = propose(evidence, routing, days)
-    return Learned(since, until, len(rows), proposals, overlay_rules(proposals, routing))
+    rows = sum(g.requests for g in groups)
+    return Learned(since, until, rows, proposals, overlay_rules(proposals, routing))
 
 
 def overlay_text(learned: Learned) -> str:

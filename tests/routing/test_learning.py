@@ -18,6 +18,7 @@ from routing.policy import RouteInput, decide
 from routing.settings import LearnedRoute, RoutingSettings
 from routing.tasks import TaskKind
 from routing.usage.ledger import Ledger, LedgerEntry
+from tests.postgres import fresh_database
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 PROVIDERS = default_providers()
@@ -60,8 +61,8 @@ def entries(
     return rows, verdicts
 
 
-def ledger_with(tmp_path: Path, *cells: tuple[list[LedgerEntry], list[tuple[str, bool]]]) -> Ledger:
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'usage.db'}")
+def ledger_with(tmp_path: Path, *cells: tuple[list[LedgerEntry], list[tuple[str, bool]]], url: str = "") -> Ledger:
+    ledger = Ledger.open(url or f"sqlite:///{tmp_path / 'usage.db'}")
     ledger.record_many([row for rows, _ in cells for row in rows])
     for _, verdicts in cells:
         for request_id, accepted in verdicts:
@@ -305,3 +306,21 @@ def test_sensitive_rows_in_the_ledger_cannot_make_learning_send_code_out(tmp_pat
     sensitive = RouteInput(TaskKind.FIX, "single_file", 500, sensitive=True, language="python")
     assert decide(sensitive, routing, PROVIDERS).target == "local"
     assert decide(RouteInput(TaskKind.FIX, "single_file", 500, language="python"), routing, PROVIDERS).primary.cloud  # type: ignore[union-attr]
+
+
+def test_learning_counts_a_postgresql_ledger_in_the_database(tmp_path: Path, postgres_url: str) -> None:
+    # the same cell as the promotion test, plus an escalated request, counted by PostgreSQL's GROUP BY
+    local, local_verdicts = entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l")
+    escalated = [
+        dataclasses.replace(local[0], request_id="e1", target="local"),
+        dataclasses.replace(local[0], request_id="e1-tier2", target="anthropic", cost_usd=0.02),
+    ]
+    ledger = ledger_with(
+        tmp_path,
+        (local + escalated, local_verdicts),
+        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
+        url=fresh_database(postgres_url),
+    )
+    [change] = run(ledger).changes
+    assert (change.local.successes, change.local.trials, change.cloud.trials) == (196, 201, 200)
+    assert (change.requests, change.unjudged, change.bucket, change.action) == (402, 1, "1024-4095", "to_local")
