@@ -187,6 +187,17 @@ def test_a_two_turn_tool_loop_through_each_cloud(
         }
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_text_then_two_calls_in_one_streamed_answer(gateway: openai.OpenAI, fresh: Clouds, provider: str) -> None:
+    first, second = (_call_id(provider) and f"{_call_id(provider)}_{n}" for n in "AB")
+    calls = [ScriptedCall("get_weather", {"city": "A"}, first), ScriptedCall("get_weather", {}, second)]
+    fresh.servers[provider].reply("Let me check both.", tool_calls=calls)
+    message, finish = _ask(gateway, True, model=MODELS[provider], messages=[QUESTION], tools=[WEATHER])
+    assert (message.content, finish) == ("Let me check both.", "tool_calls")
+    assert [json.loads(c.function.arguments) for c in message.tool_calls] == [{"city": "A"}, {}]  # {} when empty
+    assert len({c.id for c in message.tool_calls}) == 2
+
+
 def test_tool_choice_and_parallel_calls_are_mapped(gateway: openai.OpenAI, fresh: Clouds) -> None:
     for provider, server in fresh.servers.items():
         server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Oslo"}, _call_id(provider))])

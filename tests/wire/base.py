@@ -125,7 +125,10 @@ class ScriptedCall:
         return self.id or f"call_{index}_{self.name}"
 
     def argument_pieces(self) -> list[str]:
-        """The arguments' JSON in two pieces (streamed as separate fragments, as the providers do)."""
+        """The arguments' JSON in two pieces (streamed as separate fragments, as the providers do);
+        no arguments: one empty piece (Anthropic streams an empty ``partial_json`` for an empty input)."""
+        if not self.arguments:
+            return [""]
         text = self.arguments_json()
         half = len(text) // 2
         return [text[:half], text[half:]] if half else [text]

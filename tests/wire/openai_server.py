@@ -138,7 +138,7 @@ class OpenAIWireServer(WireServer):
             events.append(head.event(text="", tool_call={**first, "function": {"name": call.name, "arguments": ""}}))
             events += [
                 head.event(text="", tool_call={"index": index, "function": {"arguments": piece}})
-                for piece in call.argument_pieces()
+                for piece in (call.argument_pieces() if call.arguments else ["{}"])  # OpenAI sends "{}" for no input
             ]
         events.append(head.event(text="", finish_reason=_finish(reply, chat)))
         if include_usage and reply.usage_in != "none":
