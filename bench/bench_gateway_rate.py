@@ -28,7 +28,11 @@ Each run also reports the CPU the measured server process used per answered
 request (``cpu ms``): on a shared machine latencies move with the neighbours'
 load, CPU per request much less.
 
+``--proxy-only`` measures just the upstream and the gateway as a proxy at
+``--rate`` (the target's line, without the in-process gateway and LiteLLM).
+
     python -m bench.bench_gateway_rate [--rate 500] [--seconds 10] [--repeats 3] [--ceiling] [--compare]
+    python -m bench.bench_gateway_rate --proxy-only     # issue 21.6's line alone
 """
 
 from __future__ import annotations
@@ -158,17 +162,24 @@ def compare(load: Load, work: Path, direct: Target, direct_runs: list[Run], args
     with gateway(work, "gw-proxy", "gateway -> upstream", proxied) as proxy:
         proxy_runs = measure(load, proxy, args.rate, args.seconds, args.repeats)
         print_rows(args.rate, [(direct.name, direct_runs), (proxy.name, proxy_runs)])
-        up, gw = median_run(direct_runs), median_run(proxy_runs)
-        kept_up = all(sustained(run, args.rate) for run in proxy_runs)
-        met = kept_up and all(gw[q] - up[q] <= limit for q, limit in OVERHEAD_TARGET_MS.items())
-        print(
-            f"gateway as a proxy at {args.rate}/s: {'kept up' if kept_up else 'fell behind'} in every run; "
-            f"overhead p50 +{gw['p50'] - up['p50']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p50']:g}), "
-            f"p95 +{gw['p95'] - up['p95']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p95']:g}): "
-            f"{'met' if met else 'NOT met'}; gateway CPU {gw['cpu_ms']:.3f} ms per request"
-        )
+        print_proxy_verdict(direct_runs, proxy_runs, args.rate)
+        if args.proxy_only:
+            return
         with litellm(work, direct.url) as other:
             compare_litellm(load, direct, proxy, other, args)
+
+
+def print_proxy_verdict(direct_runs: list[Run], proxy_runs: list[Run], rate: int) -> None:
+    """Whether the proxy kept up in every run, and its median overhead against :data:`OVERHEAD_TARGET_MS`."""
+    up, gw = median_run(direct_runs), median_run(proxy_runs)
+    kept_up = all(sustained(run, rate) for run in proxy_runs)
+    met = kept_up and all(gw[q] - up[q] <= limit for q, limit in OVERHEAD_TARGET_MS.items())
+    print(
+        f"gateway as a proxy at {rate}/s: {'kept up' if kept_up else 'fell behind'} in every run; "
+        f"overhead p50 +{gw['p50'] - up['p50']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p50']:g}), "
+        f"p95 +{gw['p95'] - up['p95']:.2f} ms (target <= {OVERHEAD_TARGET_MS['p95']:g}): "
+        f"{'met' if met else 'NOT met'}; gateway CPU {gw['cpu_ms']:.3f} ms per request"
+    )
 
 
 def compare_litellm(load: Load, direct: Target, proxy: Target, other: Target, args: argparse.Namespace) -> None:
@@ -208,6 +219,12 @@ def main() -> None:
         "(LiteLLM is installed into bench/.venv-litellm on first use).",
     )
     parser.add_argument("--compare-rate", type=int, default=30, help="--compare: a rate LiteLLM sustains.")
+    parser.add_argument(
+        "--proxy-only",
+        action="store_true",
+        help="Only the upstream and the gateway as a proxy at --rate (no in-process gateway, no LiteLLM): a "
+        "shorter run, for a shared machine's quiet minutes.",
+    )
     args = parser.parse_args()
     if args.generator == "hey":
         if shutil.which("hey") is None:
@@ -224,6 +241,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-gw-rate-") as tmp, upstream(Path(tmp)) as direct:
         work = Path(tmp)
         direct_runs = measure(load, direct, args.rate, args.seconds, args.repeats)
+        if args.proxy_only:
+            compare(load, work, direct, direct_runs, args)
+            print(f"load average now {os.getloadavg()[0]:.2f}")
+            return
         with gateway(work, "gw", "gateway (instant)", INSTANT) as gw:
             gateway_runs = measure(load, gw, args.rate, args.seconds, args.repeats)
             print_rows(args.rate, [(direct.name, direct_runs), (gw.name, gateway_runs)])
