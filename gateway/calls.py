@@ -12,6 +12,8 @@ secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +63,13 @@ class Generation:
 
     def prompt(self) -> str:
         return "".join(self.texts())
+
+    def tools_text(self) -> str:
+        """The tool definitions and the response schema as sent (they count towards the prompt's tokens)."""
+        parts = [json.dumps([dataclasses.asdict(t) for t in self.tools])] if self.tools else []
+        if self.response_format is not None and self.response_format.schema:
+            parts.append(json.dumps(self.response_format.schema))
+        return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +211,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     generation = spec.generation
     context_tokens = spec.context_tokens
     if context_tokens is None:
-        context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0
+        context_tokens = estimate_tokens(generation.prompt() + generation.tools_text()) if generation is not None else 0
     request_id = _ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512
