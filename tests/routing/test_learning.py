@@ -70,6 +70,17 @@ def ledger_with(tmp_path: Path, *cells: tuple[list[LedgerEntry], list[tuple[str,
     return ledger
 
 
+def promotable(tmp_path: Path, *extra: tuple[list[LedgerEntry], list[tuple[str, bool]]], url: str = "") -> Ledger:
+    """refactor, multi_file, 1500 tokens, python: local 196/200 vs cloud 197/200 at $0.02 (within the margin)."""
+    return ledger_with(
+        tmp_path,
+        *extra,
+        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l"),
+        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
+        url=url,
+    )
+
+
 def run(ledger: Ledger, routing: RoutingSettings | None = None) -> Learned:
     try:
         return learn(ledger, routing or RoutingSettings(), PROVIDERS, NOW - timedelta(days=30), NOW)
@@ -87,11 +98,7 @@ def test_wilson_and_newcombe_match_published_values() -> None:
 
 def test_it_promotes_local_where_local_is_within_the_margin_of_the_cloud(tmp_path: Path) -> None:
     # refactor at multi_file goes to the cloud by default; local 196/200 vs cloud 197/200 (both ~98 %)
-    ledger = ledger_with(
-        tmp_path,
-        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l"),
-        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
-    )
+    ledger = promotable(tmp_path)
     learned = run(ledger)
     [change] = learned.changes
     assert (change.cell.task, change.cell.scope_level, change.bucket, change.cell.language) == (
@@ -194,11 +201,8 @@ def test_local_clearly_worse_sends_a_local_cell_back_to_the_cloud_and_errors_and
 def test_sensitive_rows_are_left_out_of_the_estimates(tmp_path: Path) -> None:
     # the only failing local answers were on sensitive code (no choice of target): local is within the margin
     sensitive_rows, sensitive_verdicts = entries("refactor", "multi_file", 1500, "local", 0, 100, prefix="s")
-    ledger = ledger_with(
-        tmp_path,
-        ([dataclasses.replace(r, sensitive=True) for r in sensitive_rows], sensitive_verdicts),
-        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l"),
-        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
+    ledger = promotable(
+        tmp_path, ([dataclasses.replace(r, sensitive=True) for r in sensitive_rows], sensitive_verdicts)
     )
     [change] = run(ledger).changes
     assert (change.local.trials, change.sensitive, change.requests) == (200, 100, 400)
@@ -209,11 +213,7 @@ def test_the_overlay_round_trips_through_the_config_loader_and_changes_the_decis
     from hybrid_assist.settings import settings_loader
     from routing.learned_overlay import adopted_path, write_atomically
 
-    ledger = ledger_with(
-        tmp_path,
-        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l"),
-        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
-    )
+    ledger = promotable(tmp_path)
     learned = run(ledger)
     data = tmp_path / "data"
     environ = {"HYBRID_ASSIST_CONFIG": str(tmp_path / "none.toml"), "HYBRID_ASSIST_DATA_DIR": str(data)}
@@ -288,8 +288,8 @@ def test_learned_rules_never_move_sensitive_traffic() -> None:
 
 
 def test_sensitive_rows_in_the_ledger_cannot_make_learning_send_code_out(tmp_path: Path) -> None:
-    # a cell whose only local rows are sensitive requests (kept local) that all failed: learning proposes the
-    # cloud for the cell, and the sensitive requests of that cell still stay local under the applied rule
+    # a cell whose local answers all failed: learning proposes the cloud for it, and the sensitive requests of
+    # that cell still stay local under the applied rule
     ledger = ledger_with(
         tmp_path,
         entries("fix", "single_file", 500, "local", 0, 60, prefix="l"),
@@ -309,18 +309,10 @@ def test_sensitive_rows_in_the_ledger_cannot_make_learning_send_code_out(tmp_pat
 
 
 def test_learning_counts_a_postgresql_ledger_in_the_database(tmp_path: Path, postgres_url: str) -> None:
-    # the same cell as the promotion test, plus an escalated request, counted by PostgreSQL's GROUP BY
-    local, local_verdicts = entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="l")
-    escalated = [
-        dataclasses.replace(local[0], request_id="e1", target="local"),
-        dataclasses.replace(local[0], request_id="e1-tier2", target="anthropic", cost_usd=0.02),
-    ]
-    ledger = ledger_with(
-        tmp_path,
-        (local + escalated, local_verdicts),
-        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="c", cost=0.02),
-        url=fresh_database(postgres_url),
-    )
+    # the promotion test's cell plus an escalated request (its first answer local), counted by PostgreSQL
+    first = entries("refactor", "multi_file", 1500, "local", 1, 0, prefix="e")[0][0]
+    escalated = [first, dataclasses.replace(first, request_id=f"{first.request_id}-tier2", target="anthropic")]
+    ledger = promotable(tmp_path, (escalated, []), url=fresh_database(postgres_url))
     [change] = run(ledger).changes
     assert (change.local.successes, change.local.trials, change.cloud.trials) == (196, 201, 200)
     assert (change.requests, change.unjudged, change.bucket, change.action) == (402, 1, "1024-4095", "to_local")

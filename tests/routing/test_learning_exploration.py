@@ -9,7 +9,7 @@ the ledger).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,16 +27,12 @@ from tests.routing.test_service_refusals import _runtime
 from tests.wire.openai_server import OpenAIWireServer
 
 
-@pytest.fixture(autouse=True)
-def _key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-not-a-real-key")
-
-
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'usage.db'}")
-    yield ledger
-    ledger.close()
+def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    """A SQLite ledger (and the OpenAI wire server's key in the environment)."""
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-not-a-real-key")
+    with Ledger.open(f"sqlite:///{tmp_path / 'usage.db'}") as opened:
+        yield opened
 
 
 def _settings(tmp_path: Path, server: OpenAIWireServer, share: float, budget: float = 5.0) -> HybridSettings:
