@@ -456,11 +456,11 @@ def _verdict(
 
 
 def overlay_rules(proposals: Sequence[Proposal], routing: RoutingSettings) -> dict[str, list[dict[str, Any]]]:
-    """The learned rules per task: the moves (language-specific cells first), then the rules already in force."""
+    """The learned rules per task: the moves, and the rules already in force for other cells; a language's rules
+    before the any-language ones (the first covering rule decides), the moves first within each."""
     edges = routing.learning.context_buckets
     rules: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    moves = sorted((p for p in proposals if p.moves), key=lambda p: (p.cell.task, not p.cell.language))
-    for proposal in moves:
+    for proposal in (p for p in proposals if p.moves):
         low, high = bucket_bounds(proposal.cell.bucket, edges)
         rules[proposal.cell.task].append(
             {
@@ -473,9 +473,13 @@ def overlay_rules(proposals: Sequence[Proposal], routing: RoutingSettings) -> di
             }
         )
     for task, policy in routing.tasks.items():
-        for rule in policy.learned:  # kept: a new rule for the same cell comes first and wins
-            rules[task].append(rule.model_dump())
-    return dict(rules)
+        moved = {_cell_key(rule) for rule in rules.get(task, [])}
+        rules[task] += [r.model_dump() for r in policy.learned if _cell_key(r.model_dump()) not in moved]
+    return {task: sorted(found, key=lambda r: not r["language"]) for task, found in rules.items() if found}
+
+
+def _cell_key(rule: Mapping[str, Any]) -> tuple[Any, ...]:
+    return rule["scope_level"], rule["min_context_tokens"], rule["max_context_tokens"], rule["language"]
 
 
 @dataclass(frozen=True, slots=True)

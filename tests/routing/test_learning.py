@@ -316,3 +316,26 @@ def test_learning_counts_a_postgresql_ledger_in_the_database(tmp_path: Path, pos
     [change] = run(ledger).changes
     assert (change.local.successes, change.local.trials, change.cloud.trials) == (196, 201, 200)
     assert (change.requests, change.unjudged, change.bucket, change.action) == (402, 1, "1024-4095", "to_local")
+
+
+def test_a_new_rule_replaces_its_cells_old_one_and_a_languages_rules_come_first(tmp_path: Path) -> None:
+    def rule(language: str, route: str) -> LearnedRoute:
+        return LearnedRoute.model_validate(
+            {"scope_level": "multi_file", "min_context_tokens": 1024, "max_context_tokens": 4096}
+            | {"language": language, "route": route}
+        )
+
+    defaults = RoutingSettings()
+    refactor = defaults.tasks["refactor"].model_copy(update={"learned": [rule("python", "local"), rule("go", "cloud")]})
+    routing = defaults.model_copy(update={"tasks": {**defaults.tasks, "refactor": refactor}})
+    ledger = ledger_with(
+        tmp_path,  # python, local by its old rule, is now clearly worse; unknown languages are within the margin
+        entries("refactor", "multi_file", 1500, "local", 120, 80, prefix="pl"),
+        entries("refactor", "multi_file", 1500, "anthropic", 190, 10, prefix="pc", cost=0.02),
+        entries("refactor", "multi_file", 1500, "local", 196, 4, prefix="ul", language=""),
+        entries("refactor", "multi_file", 1500, "anthropic", 197, 3, prefix="uc", cost=0.02, language=""),
+    )
+    learned = run(ledger, routing)
+    assert sorted((p.cell.language, p.action) for p in learned.changes) == [("", "to_local"), ("python", "to_cloud")]
+    rules = [(r["language"], r["route"]) for r in learned.rules["refactor"]]
+    assert rules == [("python", "cloud"), ("go", "cloud"), ("", "local")]
