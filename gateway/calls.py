@@ -12,8 +12,6 @@ secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from inference.backend import estimate_tokens
 from inference.types import ChatMessage, GenerationRequest, RequestKind, ResponseFormat, ToolChoice, ToolSpec
 from routing.policy import RouteDecision
 from routing.prepare import RouteFacts, plan_route, scan_route
+from routing.redaction import tool_texts
 from routing.sensitivity import SensitiveRules
 from routing.service import RoutedCall
 from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
@@ -58,18 +57,13 @@ class Generation:
     response_format: ResponseFormat | None = None
 
     def texts(self) -> tuple[str, ...]:
-        """Everything of the prompt that leaves the premises and may hold a secret (tool calls and results too)."""
-        return (self.prefix, self.suffix, *(t for m in self.messages for t in m.texts()))
+        """Everything of the prompt that leaves the premises and may hold a secret (tool calls and results, tool
+        definitions and the response schema too)."""
+        messages = (t for m in self.messages for t in m.texts())
+        return (self.prefix, self.suffix, *messages, *tool_texts(self.tools, self.response_format))
 
     def prompt(self) -> str:
         return "".join(self.texts())
-
-    def tools_text(self) -> str:
-        """The tool definitions and the response schema as sent (they count towards the prompt's tokens)."""
-        parts = [json.dumps([dataclasses.asdict(t) for t in self.tools])] if self.tools else []
-        if self.response_format is not None and self.response_format.schema:
-            parts.append(json.dumps(self.response_format.schema))
-        return "".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +205,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     generation = spec.generation
     context_tokens = spec.context_tokens
     if context_tokens is None:
-        context_tokens = estimate_tokens(generation.prompt() + generation.tools_text()) if generation is not None else 0
+        context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0  # tools included
     request_id = _ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512

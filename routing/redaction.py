@@ -11,8 +11,11 @@ environment is caught in a docstring and in a chat message alike.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
 
-from inference.types import ChatMessage, GenerationRequest
+from inference.types import ChatMessage, GenerationRequest, ResponseFormat, ToolSpec
 from routing.usage.secrets import find_secrets, redact
 
 
@@ -26,7 +29,8 @@ def redact_request(request: GenerationRequest) -> GenerationRequest:
     """``request`` with every secret in its prompt replaced by ``[REDACTED:kind]``.
 
     Tool results (``tool`` messages) and the arguments of tool calls in the history are redacted like any text;
-    each message keeps its tool calls and the id of the call it answers.
+    each message keeps its tool calls and the id of the call it answers. Tool definitions (description and
+    parameter schema) and a response schema are redacted too (:func:`request_texts` is what the scan reads).
     """
     messages: list[ChatMessage] = []
     stable = request.stable_chars
@@ -47,4 +51,54 @@ def redact_request(request: GenerationRequest) -> GenerationRequest:
         suffix=redact(request.suffix)[0],
         messages=tuple(messages),
         stable_chars=stable,
+        tools=tuple(_redact_tool(t) for t in request.tools),
+        response_format=_redact_format(request.response_format),
     )
+
+
+def tool_texts(tools: tuple[ToolSpec, ...], response_format: ResponseFormat | None) -> tuple[str, ...]:
+    """What of the tool definitions and the response schema leaves the premises, as the secret scan reads it."""
+    texts = [t.description + json.dumps(t.parameters) for t in tools]
+    if response_format is not None:
+        texts.append(response_format.description + json.dumps(response_format.schema))
+    return tuple(texts)
+
+
+def _redact_tool(tool: ToolSpec) -> ToolSpec:
+    return dataclasses.replace(
+        tool, description=redact(tool.description)[0], parameters=_redact_schema(tool.parameters)
+    )
+
+
+def _redact_format(form: ResponseFormat | None) -> ResponseFormat | None:
+    if form is None:
+        return None
+    schema = _redact_schema(form.schema) if form.schema is not None else None
+    return dataclasses.replace(form, description=redact(form.description)[0], schema=schema)
+
+
+def _redact_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its secrets redacted: in its JSON text (keys give context), else string by string."""
+    text = json.dumps(schema)
+    redacted = redact(text)[0]
+    if redacted == text:
+        return dict(schema)
+    try:
+        value = json.loads(redacted)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and redact(json.dumps(value))[0] == json.dumps(value):
+        return value
+    walked = _redact_strings(schema)
+    assert isinstance(walked, dict)
+    return walked
+
+
+def _redact_strings(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)[0]
+    if isinstance(value, Mapping):
+        return {k: _redact_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(v) for v in value]
+    return value

@@ -51,6 +51,7 @@ QUESTION: Any = {"role": "user", "content": "What is the weather in Paris?"}
 #: A secret a tool might return (an AWS key pair as a tool reading an .env would show it).
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Q2vT3kA"
 SECRET_RESULT = f"sunny, 21 C\nAWS_ACCESS_KEY_ID=AKIAZ7Q3XK5V2N4M6P8R\nAWS_SECRET_ACCESS_KEY={SECRET}\n"
+TOKEN = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
 #: provider -> the model a client names to be served by it.
 MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}
 
@@ -294,11 +295,15 @@ def test_a_secret_in_a_tool_result_never_reaches_a_cloud_stand_in(
         {"role": "assistant", "content": None, "tool_calls": [leaked_call]},
         {"role": "tool", "tool_call_id": "call_07", "content": SECRET_RESULT},
     ]
-    answer = gateway.chat.completions.create(model=MODELS[provider], messages=history, tools=[WEATHER])
+    leaky_tool = json.loads(json.dumps(WEATHER))  # a tool definition carrying a token, in its text and its schema
+    leaky_tool["function"]["description"] += f" Authenticate with GITHUB_TOKEN={TOKEN}."
+    leaky_tool["function"]["parameters"]["properties"]["token"] = {"type": "string", "default": TOKEN}
+    answer = gateway.chat.completions.create(model=MODELS[provider], messages=history, tools=[leaky_tool])
     assert answer.choices[0].message.content == "Done."
     (request,) = server.generation_requests()
     raw = json.dumps(request.body)
     assert SECRET not in raw
+    assert TOKEN not in raw
     assert "[REDACTED" in raw
     assert "sunny, 21 C" in raw  # the rest of the result went
 
