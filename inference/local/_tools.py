@@ -8,7 +8,8 @@ is *constrained* to one JSON form by the engine's structured-output decoding
 
 - ``tool_choice`` ``required`` or a named tool: ``{"tool_calls": [{"name", "arguments"}, ...]}``
   (one call, the named tool, when named; at most one when ``parallel_tool_calls`` is false);
-- ``auto`` (or not said): that, or ``{"content": "<text>"}`` — the model chooses;
+- ``auto`` (or not said): that, or ``{"content": "<text>"}`` — the model chooses (with a
+  ``response_format`` too, ``content`` is that JSON, answered as its text);
 - ``response_format`` alone: its schema (``json_schema``) or any JSON object (``json_object``).
 
 :func:`parse_answer` maps the constrained answer back to text or
@@ -66,12 +67,20 @@ def _calls_schema(tools: Sequence[ToolSpec], single: bool) -> dict[str, Any]:
     }
 
 
-_CONTENT = {
-    "type": "object",
-    "properties": {"content": {"type": "string"}},
-    "required": ["content"],
-    "additionalProperties": False,
-}
+def _content_schema(request: GenerationRequest) -> dict[str, Any]:
+    """The text alternative of an ``auto`` answer: a string, or the ``response_format``'s JSON when one is asked."""
+    form = request.response_format
+    content: Mapping[str, Any] = {"type": "string"}
+    if form is not None and form.type == "json_schema":
+        content = form.schema or {"type": "object"}
+    elif form is not None and form.type == "json_object":
+        content = {"type": "object"}
+    return {
+        "type": "object",
+        "properties": {"content": dict(content)},
+        "required": ["content"],
+        "additionalProperties": False,
+    }
 
 
 def guided_plan(request: GenerationRequest) -> GuidedPlan | None:
@@ -85,7 +94,7 @@ def guided_plan(request: GenerationRequest) -> GuidedPlan | None:
             tools = [t for t in request.tools if t.name == choice.name] or list(request.tools)
         schema = _calls_schema(tools, single=named or request.parallel_tool_calls is False)
         if choice is None or choice.mode == "auto":
-            schema = {"anyOf": [schema, _CONTENT]}
+            schema = {"anyOf": [schema, _content_schema(request)]}
         return GuidedPlan(schema, tools=True)
     form = request.response_format
     if form is None or form.type == "text":
@@ -172,4 +181,6 @@ def parse_answer(text: str, request_id: str) -> tuple[str, tuple[ToolCall, ...]]
             if isinstance(c, dict)
         )
     content = value.get("content")
-    return (content if isinstance(content, str) else text), ()
+    if isinstance(content, str):
+        return content, ()
+    return (text if content is None else json.dumps(content)), ()

@@ -59,6 +59,12 @@ def test_the_constraint_follows_tool_choice_and_response_format() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(two, named.schema)
     assert guided_plan(chat(tools=(WEATHER,), tool_choice=ToolChoice("none"))) is None
+    number = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    both = guided_plan(chat(tools=(WEATHER,), response_format=ResponseFormat("json_schema", "n", number)))
+    assert both is not None and both.schema is not None  # under auto, the text alternative is the schema's JSON
+    jsonschema.validate({"content": {"n": 3}}, both.schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"content": "three"}, both.schema)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     shaped = guided_plan(chat(response_format=ResponseFormat("json_schema", "n", schema)))
     assert shaped is not None and not shaped.tools and shaped.schema == schema
@@ -71,6 +77,7 @@ def test_a_constrained_answer_is_parsed_back() -> None:
     text, calls = parse_answer('{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}', "r9")
     assert text == "" and calls == (ToolCall("call_r9_0", "get_weather", '{"city": "Oslo"}'),)
     assert parse_answer('{"content": "It is warm."}', "r9") == ("It is warm.", ())
+    assert parse_answer('{"content": {"n": 3}}', "r9") == ('{"n": 3}', ())
     assert parse_answer('{"tool_calls": [{"name": "get_w', "r9") == ('{"tool_calls": [{"name": "get_w', ())
 
 
