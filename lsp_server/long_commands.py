@@ -283,8 +283,8 @@ async def repository_command(
     if reuse.found is not None:  # unchanged inputs: the stored answer, no model call
         report("answer reused (inputs unchanged)", 20)
         result = reused_result(task, digest, reuse.found)
-    else:
         await ls.assistant.record_reused(ls.session, result, digest.tokens, main_language(digest.included))
+    else:
         report(f"asking the model ({digest.tokens} tokens of code)", 20)
         result = await ask(ls, task, digest, instruction, gathered.root)
         if check is not None:

@@ -112,12 +112,12 @@ class Serving(Protocol):
         """Record the outcome of an answer: accepted or not, and what of (``routing.usage.ledger.FEEDBACK_KINDS``)."""
         ...
 
-    async def status(self) -> dict[str, object] | None:
-        """The remote service's state for ``hybrid.status`` (None: served in process)."""
     async def record(self, outcome: Outcome) -> None:
         """Record an answer given without a model call (a reused answer: outcome ``reused``, cost 0)."""
         ...
 
+    async def status(self) -> dict[str, object] | None:
+        """The remote service's state for ``hybrid.status`` (None: served in process)."""
         ...
 
     async def close(self) -> None:
