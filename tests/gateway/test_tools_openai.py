@@ -370,3 +370,36 @@ async def test_a_target_that_cannot_honour_tools_is_skipped_with_its_reason(
             assert hybrid["target"] == "openai"
             assert "local:test-model skipped: cannot honour tools" in hybrid["route"]["reasons"]
         assert not local.generation_requests()
+
+
+async def test_malformed_tool_fields_are_400s_naming_the_field(tmp_path: Path) -> None:
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"tools": {"type": "function"}}, "tools: must be a list"),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type: only 'function' tools"),
+        ({"tools": [{"type": "function", "function": {"name": "two words"}}]}, "tools[0].function.name: must be"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "tool_choice.function.name",
+        ),
+        ({"tool_choice": "required"}, "tool_choice: 'required' needs tools"),
+        ({"parallel_tool_calls": "yes"}, "parallel_tool_calls: must be true or false"),
+        ({"response_format": {"type": "xml"}}, "response_format.type: must be"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}},
+            "response_format.json_schema.name",
+        ),
+        ({"messages": [QUESTION, {"role": "tool", "content": "42"}]}, "messages[1].tool_call_id: is required"),
+        (
+            {"messages": [{"role": "assistant", "tool_calls": [{"id": "c"}]}]},
+            "messages[0].tool_calls[0].function: is required",
+        ),
+        ({"functions": [WEATHER["function"]]}, "functions: the deprecated function calling"),
+    ]
+    with OpenAIWireServer() as local:
+        async with in_process(vllm_server_config(tmp_path, local)) as client:
+            for fields, message in bad:
+                body: Any = {"model": "auto", "messages": [QUESTION], **fields}
+                with pytest.raises(openai.BadRequestError) as refused:
+                    await client.chat.completions.create(**body)
+                assert refused.value.body["message"].startswith(message), (fields, refused.value.body)  # type: ignore[index]
+        assert not local.generation_requests()
