@@ -111,7 +111,8 @@ def test_progress_is_reported_from_one_module() -> None:
     users = sorted(
         name
         for name, path in MODULES.items()
-        if any(
+        if name != "lsp_server.client_capabilities"  # reads the client's capability of that name, reports nothing
+        and any(
             isinstance(node, ast.Attribute) and node.attr == "work_done_progress"
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         )
