@@ -327,10 +327,12 @@ class _Shape:
         self.max_tokens = 0
 
     def finish_reason(self, served: Served) -> str:
-        """``tool_calls`` when the answer asks for calls, ``length`` when it used every token allowed, else ``stop``."""
-        if served.tool_calls:
+        """``tool_calls`` when the answer asks for calls, ``length`` when it was cut off (the target says so, or it
+        used every token it was allowed), else ``stop``."""
+        if served.tool_calls and served.finish_reason != "length":  # a call cut off by the limit ends "length"
             return "tool_calls"
-        return "length" if 0 < self.max_tokens <= served.usage.completion_tokens else "stop"
+        cut = served.finish_reason == "length" or 0 < self.max_tokens <= served.usage.completion_tokens
+        return "length" if cut else "stop"
 
     def _usage(self, served: Served) -> dict[str, object]:
         u = served.usage

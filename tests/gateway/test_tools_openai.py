@@ -199,6 +199,15 @@ def test_text_then_two_calls_in_one_streamed_answer(gateway: openai.OpenAI, fres
     assert len({c.id for c in message.tool_calls}) == 2
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_call_cut_off_by_the_limit_ends_with_length(gateway: openai.OpenAI, fresh: Clouds, provider: str) -> None:
+    fresh.servers[provider].reply(
+        "", tool_calls=[ScriptedCall("get_weather", {"city": "Paris"})], finish_reason="length"
+    )
+    answer = gateway.chat.completions.create(model=MODELS[provider], messages=[QUESTION], tools=[WEATHER])
+    assert answer.choices[0].finish_reason == "length"
+
+
 def test_tool_choice_and_parallel_calls_are_mapped(gateway: openai.OpenAI, fresh: Clouds) -> None:
     for provider, server in fresh.servers.items():
         server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Oslo"}, _call_id(provider))])

@@ -219,7 +219,7 @@ def _delta_usage(reply: Reply) -> dict[str, int]:
 
 
 def _stop_reason(reply: Reply) -> str:
-    return "tool_use" if reply.tool_calls else _STOP_REASONS[reply.finish_reason]
+    return "tool_use" if reply.tool_calls and reply.finish_reason == "stop" else _STOP_REASONS[reply.finish_reason]
 
 
 def _whole(reply: Reply, model: str) -> dict[str, Any]:

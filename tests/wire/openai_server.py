@@ -218,7 +218,7 @@ def _usage(reply: Reply) -> dict[str, Any]:
 
 
 def _finish(reply: Reply, chat: bool) -> str:
-    return "tool_calls" if chat and reply.tool_calls else reply.finish_reason
+    return "tool_calls" if chat and reply.tool_calls and reply.finish_reason == "stop" else reply.finish_reason
 
 
 def _whole(reply: Reply, model: str, *, chat: bool) -> dict[str, Any]:
