@@ -179,8 +179,10 @@ def next_tier(ls: Host, task: TaskKind, result: AssistResult, tier: int) -> int 
     if not order or ls.assistant.serving.routes_remotely or not result.text.strip():
         return None
     if not result.cloud:
-        first = tier == 0 and not result.explanation.decision.local_only and not result.from_cache
-        return 0 if first else None
+        decision = result.explanation.decision
+        cloud_usable = any(t.cloud for t in decision.chain())  # the route's fallbacks name a usable cloud target
+        first = tier == 0 and not decision.local_only and not result.from_cache
+        return 0 if first and cloud_usable else None
     if len(order) < 2:
         return None
     provider = ls.assistant.runtime.providers.get(result.target)
