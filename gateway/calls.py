@@ -35,6 +35,8 @@ SCOPE_LEVELS = ("single_file", "multi_file", "repository")
 MAX_WORKSPACE_CHARS = 4096
 #: The longest ``language`` (a tree-sitter language id) a client may name.
 MAX_LANGUAGE_CHARS = 64
+#: The longest ``cache_key`` a client may send (the language server sends a 32-character hash).
+MAX_CACHE_KEY = 64
 _ROLES = frozenset({"system", "user", "assistant", "developer", "tool"})
 
 
@@ -55,6 +57,8 @@ class Generation:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    stable_chars: int = 0  # provider prompt caching: the stable prefix of the first user message (chat only)
+    cache_key: str = ""  # groups requests that share that prefix (OpenAI's prompt_cache_key)
 
     def texts(self) -> tuple[str, ...]:
         """Everything of the prompt that leaves the premises and may hold a secret (tool calls and results, tool
@@ -142,12 +146,22 @@ def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Gener
             temperature=temperature or 0.0,
             stop=stop,
         )
+    messages = parse_messages(body.get("messages"), f"{prefix}messages")
+    stable_chars = get_int(body, "stable_chars", f"{prefix}stable_chars") or 0
+    first_user = next((m.content for m in messages if m.role == "user"), "")
+    if stable_chars > len(first_user):
+        raise invalid(f"{prefix}stable_chars", "is longer than the first user message")
+    cache_key = get_str(body, "cache_key", f"{prefix}cache_key")
+    if len(cache_key) > MAX_CACHE_KEY:
+        raise invalid(f"{prefix}cache_key", f"must be at most {MAX_CACHE_KEY} characters")
     return Generation(
         RequestKind.CHAT,
-        messages=parse_messages(body.get("messages"), f"{prefix}messages"),
+        messages=messages,
         max_tokens=max_tokens,
         temperature=temperature or 0.0,
         stop=stop,
+        stable_chars=stable_chars,
+        cache_key=cache_key,
     )
 
 
@@ -226,6 +240,8 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
         tool_choice=gen.tool_choice,
         parallel_tool_calls=gen.parallel_tool_calls,
         response_format=gen.response_format,
+        stable_chars=gen.stable_chars,
+        cache_key=gen.cache_key,
     )
     # The first path is the document, the others its context: the same rules as the language server's,
     # except that text already assembled cannot be withheld here, so sensitive context keeps it local.

@@ -108,6 +108,10 @@ def generation_json(generation: GenerationRequest) -> dict[str, object]:
         body.update(prefix=generation.prefix, suffix=generation.suffix)
     else:
         body["messages"] = [{"role": m.role, "content": m.content} for m in generation.messages]
+        if generation.stable_chars:  # provider prompt caching: the gateway marks the same stable prefix
+            body["stable_chars"] = generation.stable_chars
+        if generation.cache_key:
+            body["cache_key"] = generation.cache_key
     return body
 
 

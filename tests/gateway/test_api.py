@@ -360,3 +360,21 @@ async def test_feedback_marks_only_the_callers_own_requests(make_gateway: MakeGa
         ok = await g.client.post("/v1/feedback", json=mark, headers=bearer(alice))
         assert ok.status_code == 200, ok.text
         assert ledger.feedback(request_id) is True
+
+
+async def test_prompt_caching_hints_reach_the_provider(
+    make_gateway: MakeGateway, openai_server: OpenAIWireServer, openai_key: None
+) -> None:
+    async with make_gateway(openai_url=openai_server.base_url) as g:
+        auth = bearer(g.key("alice"))
+        body = chat_body(content="STABLE PREFIX. Explain this design.")
+        body["generation"].update(stable_chars=14, cache_key="repo-and-user-hash")
+        done = parse_sse((await g.client.post("/v1/assist", json=body, headers=auth)).text)[-1]
+        assert done[0] == "done" and isinstance(done[1], dict) and done[1]["target"] == "openai"
+        assert openai_server.generation_requests()[0].body["prompt_cache_key"] == "repo-and-user-hash"
+        body["generation"].update(stable_chars=1000)
+        refused = await g.client.post("/v1/assist", json=body, headers=auth)
+        assert refused.status_code == 400 and "generation.stable_chars" in refused.text
+        body["generation"].update(stable_chars=0, cache_key="k" * 65)
+        refused = await g.client.post("/v1/assist", json=body, headers=auth)
+        assert refused.status_code == 400 and "generation.cache_key" in refused.text

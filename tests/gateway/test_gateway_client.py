@@ -17,7 +17,7 @@ import pytest
 from hybrid_assist.runtime import build_local_runtime
 from hybrid_assist.settings import HybridSettings
 from inference.settings import LocalSettings
-from inference.types import ChatMessage, GenerationRequest
+from inference.types import ChatMessage, GenerationRequest, RequestKind
 from lsp_server.gateway_client import (
     GatewayAuthError,
     GatewayClient,
@@ -251,3 +251,13 @@ def test_key_from_env_then_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert settings.api_key() == "ha_from_file"
     monkeypatch.setenv("MY_GW_KEY", " ha_from_env ")
     assert settings.api_key() == "ha_from_env"
+
+
+def test_the_prompt_caching_hints_travel_to_the_gateway() -> None:
+    chat = GenerationRequest(
+        "r1", RequestKind.CHAT, messages=(ChatMessage("user", "DIGEST ... do this"),), stable_chars=10, cache_key="k1"
+    )
+    body = generation_json(chat)
+    assert (body["stable_chars"], body["cache_key"]) == (10, "k1")
+    plain = generation_json(GenerationRequest("r2", RequestKind.CHAT, messages=(ChatMessage("user", "hi"),)))
+    assert "stable_chars" not in plain and "cache_key" not in plain
