@@ -26,7 +26,10 @@ application/json`` with ``response_json_schema``. A streamed ``functionCall``
 part arrives whole: it becomes one tool-call piece (an id is made up when
 Gemini sends none, and left out again on the way back), and the answer then
 finishes with ``tool_calls``. Gemini has no switch for parallel calls:
-``parallel_tool_calls`` is not sent.
+``parallel_tool_calls`` is not sent. A call's ``thought_signature`` (which
+Gemini 3 requires back with the call in the next turn) is kept here by call id
+(the last :data:`SIGNATURES_KEPT` calls of this process) and sent back with
+the call.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import json
 import logging
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +62,7 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._fim_chat import fim_chat_messages
+from inference.settings import ProviderSettings
 from inference.types import (
     ChatMessage,
     Feature,
@@ -85,6 +90,8 @@ _FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
 #: Prefix of the tool-call ids made up here for calls Gemini sent without one (not sent back to Gemini).
 MADE_UP_ID = "call_gemini_"
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
+#: How many function calls' thought signatures a backend keeps for the turns that send the calls back.
+SIGNATURES_KEPT = 4096
 
 
 class GeminiBackend(SdkBackend[genai.Client]):
@@ -94,8 +101,19 @@ class GeminiBackend(SdkBackend[genai.Client]):
     _http: httpx.AsyncClient | None = None
     _http_sync: httpx.Client | None = None
 
+    def __init__(self, name: str, settings: ProviderSettings, **kwargs: Any) -> None:
+        super().__init__(name, settings, **kwargs)
+        #: Thought signatures of the calls answered recently, by call id (oldest first).
+        self._signatures: OrderedDict[str, bytes] = OrderedDict()
+
     def features(self) -> frozenset[Feature]:
         return _FEATURES
+
+    def _keep_signature(self, call_id: str, signature: bytes | None) -> None:
+        if signature:
+            self._signatures[call_id] = signature
+            while len(self._signatures) > SIGNATURES_KEPT:
+                self._signatures.popitem(last=False)
 
     def _new_client(self, api_key: str | None) -> genai.Client:
         common = self._sdk_options(api_key)
@@ -122,7 +140,7 @@ class GeminiBackend(SdkBackend[genai.Client]):
         source = (
             fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
         )
-        system, contents = _contents(source)
+        system, contents = _contents(source, self._signatures)
         config = types.GenerateContentConfig(
             system_instruction=system or None,
             max_output_tokens=request.max_tokens,
@@ -157,9 +175,10 @@ class GeminiBackend(SdkBackend[genai.Client]):
                 if text:
                     parts.append(text)
                     yield GenerationChunk(text)
-                for call in _function_calls(candidate):
+                for call, signature in _function_calls(candidate):
                     arguments = json.dumps(call.args or {}, separators=(",", ":"))
                     call_id = call.id or f"{MADE_UP_ID}{secrets.token_hex(6)}"
+                    self._keep_signature(call_id, signature)
                     parts.append(arguments)
                     yield GenerationChunk("", tool_calls=(ToolCallDelta(calls, call_id, call.name or "", arguments),))
                     calls += 1
@@ -211,7 +230,9 @@ class GeminiBackend(SdkBackend[genai.Client]):
         )
 
 
-def _contents(messages: Sequence[ChatMessage]) -> tuple[str, list[types.Content]]:
+def _contents(
+    messages: Sequence[ChatMessage], signatures: Mapping[str, bytes] | None = None
+) -> tuple[str, list[types.Content]]:
     """The system instruction, and the turns with Gemini's roles (``user``/``model``).
 
     Tool calls are ``functionCall`` parts of the model's turn; consecutive tool results one user turn of
@@ -232,7 +253,10 @@ def _contents(messages: Sequence[ChatMessage]) -> tuple[str, list[types.Content]
                 contents.append(types.Content(role="user", parts=[part]))
             continue
         parts = [types.Part(text=m.content)] if m.content or not m.tool_calls else []
-        parts += [types.Part(function_call=_function_call(c)) for c in m.tool_calls]
+        parts += [
+            types.Part(function_call=_function_call(c), thought_signature=(signatures or {}).get(c.id))
+            for c in m.tool_calls
+        ]
         contents.append(types.Content(role="model" if m.role == "assistant" else "user", parts=parts))
     return system, contents
 
@@ -288,10 +312,12 @@ def _response_config(request: GenerationRequest) -> dict[str, Any]:
     return config
 
 
-def _function_calls(candidate: types.Candidate) -> list[types.FunctionCall]:
+def _function_calls(candidate: types.Candidate) -> list[tuple[types.FunctionCall, bytes | None]]:
+    """The candidate's function calls, each with its thought signature (None: none came)."""
     if candidate.content is None or not candidate.content.parts:
         return []
-    return [part.function_call for part in candidate.content.parts if part.function_call is not None]
+    parts = candidate.content.parts
+    return [(part.function_call, part.thought_signature) for part in parts if part.function_call is not None]
 
 
 def _text(candidate: types.Candidate) -> str:

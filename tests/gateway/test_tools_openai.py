@@ -33,7 +33,7 @@ from tests.gateway.harness import GatewayProcess, add_user
 from tests.lsp.harness import instant_local, server_env
 from tests.wire.anthropic_server import AnthropicWireServer
 from tests.wire.base import ScriptedCall, WireServer
-from tests.wire.gemini_server import GeminiWireServer
+from tests.wire.gemini_server import GeminiWireServer, thought_signature
 from tests.wire.openai_server import OpenAIWireServer
 
 pytestmark = pytest.mark.slow
@@ -180,7 +180,12 @@ def test_a_two_turn_tool_loop_through_each_cloud(
         assert sent_schema == WEATHER["function"]["parameters"]  # the SDK writes the field name either way
         assert second["contents"][1] == {
             "role": "model",
-            "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}],
+            "parts": [  # with the call's thought signature, which Gemini 3 requires back
+                {
+                    "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                    "thoughtSignature": thought_signature("get_weather"),
+                }
+            ],
         }
         assert second["contents"][2] == {
             "role": "user",

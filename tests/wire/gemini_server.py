@@ -9,7 +9,7 @@ adds ``finishReason`` (``STOP``, ``MAX_TOKENS``, ``SAFETY``),
 ``candidatesTokenCount`` and ``cachedContentTokenCount``. Scripted tool
 calls (:attr:`Reply.tool_calls`) come as ``functionCall`` parts (``name``,
 ``args``; with ``id`` only when the script gives one, as Gemini often sends
-none) in the last chunk, whose ``finishReason`` stays ``STOP``. Errors carry
+none) with a ``thoughtSignature`` in the last chunk, whose ``finishReason`` stays ``STOP``. Errors carry
 Google's ``{"error": {"code", "message", "status", "details"}}``; a rate limit
 puts the delay in a ``google.rpc.RetryInfo`` detail (``"retryDelay": "0.05s"``),
 as Gemini does, and a bad key is answered the way Gemini answers it: 400
@@ -19,6 +19,7 @@ as Gemini does, and a bad key is answered the way Gemini answers it: 400
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -120,6 +121,11 @@ class GeminiWireServer(WireServer):
         )
 
 
+def thought_signature(name: str) -> str:
+    """The (base64) thought signature this server puts on a call of ``name``, as Gemini 3 does on every call."""
+    return base64.b64encode(f"signature of {name}".encode()).decode()
+
+
 def _event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\r\n\r\n"
 
@@ -132,7 +138,7 @@ def _chunk(reply: Reply, model: str, text: str, *, last: bool) -> dict[str, Any]
             function: dict[str, Any] = {"name": call.name, "args": call.arguments}
             if call.id:
                 function["id"] = call.id
-            parts.append({"functionCall": function})
+            parts.append({"functionCall": function, "thoughtSignature": thought_signature(call.name)})
     candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     if last:
         output = reply.output_tokens()
