@@ -95,7 +95,7 @@ ROUTES = [
 ]
 ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
 #: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (the router keeps them for 405s).
-HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/assist"})
+HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/assist", "/v1/messages"})
 
 
 def create_app(gateway: Gateway) -> Starlette:

@@ -4,7 +4,7 @@ Starlette's router, its exception middleware and the wrappers it builds for
 each request cost about 0.1 ms per request on the 2-core benchmark machine,
 a tenth of the gateway's whole cost per request. This middleware sits
 inside the metrics middleware and in front of the router. It serves the
-OpenAI-compatible endpoints and ``/v1/assist`` by exact path and method. It
+OpenAI-compatible endpoints, ``/v1/messages`` and ``/v1/assist`` by exact path and method. It
 answers errors the way the application does: an
 :class:`~gateway.errors.ApiError` becomes its JSON error, Starlette's
 ``HTTPException`` becomes the JSON 4xx, and anything else goes on to the
