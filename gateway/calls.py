@@ -13,6 +13,7 @@ secrets are redacted or the request is kept local (``[sensitive] on_secret``).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -22,12 +23,15 @@ from gateway.fields import get_float, get_int, get_object, get_str, get_str_list
 from gateway.openai_tools import parse_tool_calls
 from gateway.state import Gateway
 from inference.backend import estimate_tokens
+from inference.settings import ProviderSettings
 from inference.types import ChatMessage, GenerationRequest, RequestKind, ResponseFormat, ToolChoice, ToolSpec
+from routing.escalation import tier_after
 from routing.policy import RouteDecision
 from routing.prepare import RouteFacts, plan_route, scan_route
 from routing.redaction import tool_texts
 from routing.sensitivity import SensitiveRules
 from routing.service import RoutedCall
+from routing.settings import RoutingSettings
 from routing.tasks import COMPLETION_TASKS, TaskKind, parse_task
 
 SCOPE_LEVELS = ("single_file", "multi_file", "repository")
@@ -84,6 +88,7 @@ class CallSpec:
     client_request_id: str = ""
     workspace: str = ""  # the client session's workspace root, for the ledger ("": not said)
     language: str = ""  # the request's tree-sitter language id, for the ledger ("": not said)
+    escalate_after: tuple[str, str] | None = None  # (target, model) whose answer failed the client's check
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,11 @@ def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
     language = get_str(body, "language", "language")
     if len(language) > MAX_LANGUAGE_CHARS:
         raise invalid("language", f"is longer than {MAX_LANGUAGE_CHARS} characters")
+    escalate_after = None
+    failed = get_object(body, "escalate_after", "escalate_after")
+    if failed:
+        target = get_str(failed, "target", "escalate_after.target", required=True)
+        escalate_after = (target, get_str(failed, "model", "escalate_after.model"))
     generation = None
     if with_generation:
         generation = parse_generation(get_object(body, "generation", "generation", required=True))
@@ -127,7 +137,21 @@ def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
         client_request_id=request_id,
         workspace=workspace,
         language=language,
+        escalate_after=escalate_after,
     )
+
+
+def escalated(routing: RoutingSettings, spec: CallSpec, providers: Mapping[str, ProviderSettings]) -> RoutingSettings:
+    """``routing`` with the task sent to the tier after ``spec.escalate_after`` (cheap first, local first);
+    400 when the task has no tier left after it."""
+    if spec.escalate_after is None:
+        return routing
+    policy = routing.tasks.get(spec.task.value)
+    target, model = spec.escalate_after
+    tier = tier_after(policy.order if policy is not None else (), target, model, providers)
+    if tier is None:
+        raise invalid("escalate_after", f"the task {spec.task.value!r} has no cloud tier after {target}:{model}")
+    return routing.escalated(spec.task.value, tier, to_cloud=True)
 
 
 def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Generation:
@@ -215,7 +239,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     """Route ``spec`` for ``principal`` and wrap it as the :class:`RoutedCall` the service serves."""
     settings = gateway.settings
     runtime = gateway.runtime
-    routing = settings.routing.for_team(principal.team)
+    routing = escalated(settings.routing.for_team(principal.team), spec, runtime.providers)
     generation = spec.generation
     context_tokens = spec.context_tokens
     if context_tokens is None:

@@ -306,6 +306,7 @@ class Assistant:
             scope_symbols=tuple(s.name for s in scope.symbols),
             workspace=workspace,
             language=_language(doc, request),
+            escalate_after=request.escalate_after,
         )
 
     async def _run(self, session: Session, doc: Document, request: AssistRequest) -> AssistResult:

@@ -59,6 +59,8 @@ def request_body(call: RoutedCall, *, with_generation: bool = True) -> dict[str,
         "workspace": call.workspace,
         "language": call.language,
     }
+    if call.escalate_after is not None:  # an answer failed the client's check: the gateway's next tier
+        body["escalate_after"] = {"target": call.escalate_after[0], "model": call.escalate_after[1]}
     if with_generation:
         body["generation"] = generation_json(call.template)
     return body

@@ -50,7 +50,7 @@ from lsp_server.requests import AssistRequest, AssistResult
 from lsp_server.tasks.findings import MalformedAnswerError
 from lsp_server.tasks.gathering import SCOPES, CommandFailure, Gathered, Target, digest_for, gather
 from lsp_server.tasks.repository import Digest
-from routing.policy import split_target
+from routing.escalation import tier_after
 from routing.tasks import TaskKind
 
 logger = logging.getLogger(__name__)
@@ -142,11 +142,12 @@ async def ask(
     root: Path | None,
     tier: int | None = None,
     request_id: str = "",
+    failed: AssistResult | None = None,
 ) -> AssistResult:
     """Run ``task`` on ``digest`` through the assistant (routing, budgets, redaction, fallbacks).
 
-    ``tier`` (an escalation) asks the task's cloud tiers from that one on: a cheaper tier's or the local
-    engine's answer failed its check.
+    ``tier`` (an escalation) asks the task's cloud tiers from that one on: ``failed``, a cheaper tier's or the
+    local engine's answer, failed its check.
     """
     base = root if root is not None else Path(tempfile.gettempdir())
     uri = path_to_uri(base / ".hybrid-assist" / f"{task.value}.md")  # a name for the prompt, never written
@@ -159,6 +160,7 @@ async def ask(
         instruction=instruction,
         tier=tier or 0,
         escalation=tier is not None,
+        escalate_after=(failed.target, failed.model) if failed is not None else None,
         language=main_language(digest.included),  # for the ledger: the digest's files' main language
     )
     if request_id:
@@ -166,32 +168,31 @@ async def ask(
     return await ls.assistant.run(ls.session, doc, request)
 
 
+#: In gateway mode the tiers are the gateway's: at most this many escalations are asked of it.
+MAX_GATEWAY_ESCALATIONS = 4
+
+
 def next_tier(ls: Host, task: TaskKind, result: AssistResult, tier: int) -> int | None:
     """The tier to ask when ``result`` (asked of ``tier`` on) fails its check; None: no escalation.
 
-    In process only (in gateway mode the gateway routes). A cloud tier's answer escalates to a tier after the one
-    that served it; the first answer, given on the premises because the policy keeps the task local, to the
-    first cloud tier — never one kept local because the code is sensitive.
+    A cloud tier's answer escalates to a tier after the one that served it; the first answer, given on the
+    premises because the policy keeps the task local, to the first cloud tier — never one kept local because
+    the code is sensitive (:func:`routing.escalation.tier_after`). In gateway mode the gateway knows the tiers:
+    the next number is asked, naming the failing answer (``escalate_after``), until the gateway has none left.
     """
+    if not result.text.strip() or result.from_cache:
+        return None
+    decision = result.explanation.decision
+    if not result.cloud and (tier > 0 or decision.local_only):
+        return None
+    if ls.assistant.serving.routes_remotely:
+        return tier + 1 if tier + 1 < MAX_GATEWAY_ESCALATIONS else None
+    if not result.cloud and not any(t.cloud for t in decision.chain()):  # no usable cloud target on the route
+        return None
     settings = ls.session.settings
     policy = settings.routing.for_team(settings.team).tasks.get(task.value)
     order = policy.order if policy is not None else ()
-    if not order or ls.assistant.serving.routes_remotely or not result.text.strip():
-        return None
-    if not result.cloud:
-        decision = result.explanation.decision
-        cloud_usable = any(t.cloud for t in decision.chain())  # the route's fallbacks name a usable cloud target
-        first = tier == 0 and not decision.local_only and not result.from_cache
-        return 0 if first and cloud_usable else None
-    if len(order) < 2:
-        return None
-    provider = ls.assistant.runtime.providers.get(result.target)
-    for index in range(tier, len(order)):
-        name, model = split_target(order[index])
-        by_name = result.target == name or (provider is not None and provider.kind == name)
-        if by_name and (not model or model == result.model):
-            return index + 1 if index + 1 < len(order) else None
-    return None
+    return tier_after(order, result.target, result.model, ls.assistant.runtime.providers, start=tier)
 
 
 async def escalate(
@@ -223,7 +224,14 @@ async def escalate(
         )
         report(f"the answer failed its check; asking tier {following + 1}", 50)
         again = await ask(
-            ls, task, digest, instruction, gathered.root, following, request_id=f"{first_id}-tier{following + 1}"
+            ls,
+            task,
+            digest,
+            instruction,
+            gathered.root,
+            following,
+            request_id=f"{first_id}-tier{following + 1}",
+            failed=result,
         )
         if not again.text.strip():  # the next tier gave nothing: the checked answer is still the better one
             rejected[-1]["next"] = again.empty_reason or "empty answer"

@@ -33,6 +33,7 @@ class AssistRequest:
     context_uris: tuple[str, ...] = ()  # other files whose text ``instruction`` carries (e.g. a test file)
     tier: int = 0  # cheap first: the task's tier asked (0: the policy's choice; n: its nth cloud tier on)
     escalation: bool = False  # asked again after an answer failed its check: the cloud tiers only, from ``tier`` on
+    escalate_after: tuple[str, str] | None = None  # the failing answer's (target, model), for the gateway's tiers
     language: str | None = None  # the language the ledger records (None: the document's; "": unknown or mixed)
 
 

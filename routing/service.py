@@ -52,6 +52,7 @@ class RoutedCall:
     scope_symbols: tuple[str, ...] = ()  # the workspace symbols it resolved
     workspace: str = ""  # the session's workspace root, for the ledger ("": unknown, e.g. a gateway call)
     language: str = ""  # the request's tree-sitter language id, for the ledger ("": unknown or mixed)
+    escalate_after: tuple[str, str] | None = None  # (target, model) whose answer failed its check (gateway mode)
 
     @property
     def scope_level(self) -> str:

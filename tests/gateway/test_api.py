@@ -378,3 +378,34 @@ async def test_prompt_caching_hints_reach_the_provider(
         body["generation"].update(stable_chars=0, cache_key="k" * 65)
         refused = await g.client.post("/v1/assist", json=body, headers=auth)
         assert refused.status_code == 400 and "generation.cache_key" in refused.text
+
+
+async def test_an_escalation_is_served_by_the_tier_after_the_failing_answer(
+    make_gateway: MakeGateway, openai_server: OpenAIWireServer, openai_key: None
+) -> None:
+    # security's default tiers: gemini-2.5-flash, then openai:gpt-4o (gemini is not configured here)
+    async with make_gateway(openai_url=openai_server.base_url) as g:
+        auth = bearer(g.key("alice"))
+
+        async def escalate(after: dict[str, str], **extra: Any) -> httpx.Response:
+            body = chat_body(task="security", escalate_after=after, **extra)
+            return await g.client.post("/v1/assist", json=body, headers=auth)
+
+        after_flash = parse_sse((await escalate({"target": "gemini", "model": "gemini-2.5-flash"})).text)
+        route, done = after_flash[0][1], after_flash[-1][1]
+        assert isinstance(route, dict) and isinstance(done, dict)
+        assert (done["target"], done["model"]) == ("openai", "gpt-4o") and "tiers" not in route["route"]
+        # review is local by policy at this scope; after a failing local answer it goes to the cloud
+        review = chat_body(task="review")
+        first = parse_sse((await g.client.post("/v1/assist", json=review, headers=auth)).text)[-1][1]
+        assert isinstance(first, dict) and first["target"] == "local"
+        review["escalate_after"] = {"target": "local", "model": "qwen"}
+        after_local = parse_sse((await g.client.post("/v1/assist", json=review, headers=auth)).text)[-1][1]
+        assert isinstance(after_local, dict) and after_local["target"] == "openai"
+        # the premium tier failed: nothing is left, said by name
+        last = await escalate({"target": "openai", "model": "gpt-4o"})
+        assert last.status_code == 400 and "escalate_after" in last.text
+        # sensitive code stays on the premises, escalation or not
+        kept = parse_sse((await escalate({"target": "local", "model": "qwen"}, sensitive_reasons=["private"])).text)
+        assert isinstance(kept[-1][1], dict) and kept[-1][1]["target"] == "local"
+        assert len(openai_server.generation_requests()) == 2

@@ -7,6 +7,7 @@ local engine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -120,6 +121,9 @@ async def test_assist_posts_the_contract_body_and_turns_done_into_served() -> No
     assert sent["sensitive_reasons"] == ["path matches **/secrets/**"] and sent["workspace"] == "/p"
     assert sent["generation"]["kind"] == "chat" and "model" not in sent["generation"]
     assert sent["generation"]["messages"][1] == {"role": "user", "content": "explain add"}
+    assert "escalate_after" not in sent  # only an escalation names the failing answer
+    escalation = request_body(dataclasses.replace(routed, escalate_after=("gemini", "gemini-2.5-flash")))
+    assert escalation["escalate_after"] == {"target": "gemini", "model": "gemini-2.5-flash"}
     assert pieces == ["return ", "a + b"]
     assert served.text == "return a + b" and served.target == "openai" and served.model == "gpt-4o"
     assert served.usage.prompt_tokens == 800 and served.usage.cached_tokens == 100
