@@ -10,7 +10,8 @@ tool-calling paths can be tested and measured without a model:
 - a request offering tools (``tool_choice`` not ``none``) whose last turn is
   not a tool result is answered with one call: the named tool (``tool_choice``
   ``tool``), else the first, with arguments made from its schema
-  (:func:`example_of`), streamed as a :class:`ToolCallDelta` with the id and
+  (:func:`example_of`), streamed as a :class:`ToolCallDelta` with the id
+  (:func:`~inference.tool_ids.call_id`, as the local engines make them) and
   name and then the arguments in two fragments, ending ``tool_calls``; after a
   tool result (``auto``) it answers ``[local] instant_reply``, closing the loop;
 - ``response_format`` ``json_schema`` is answered with :func:`example_of` the
@@ -26,6 +27,7 @@ from typing import Any
 
 from inference.backend import Backend, estimate_tokens
 from inference.settings import LocalSettings
+from inference.tool_ids import call_id
 from inference.types import (
     BackendHealth,
     BackendLoad,
@@ -140,7 +142,7 @@ class InstantBackend(Backend):
                     yield GenerationChunk(piece if i == 0 else " " + piece)
                 elif i == 0:
                     yield GenerationChunk(
-                        "", tool_calls=(ToolCallDelta(0, f"call_{request.request_id}", tool.name, piece),)
+                        "", tool_calls=(ToolCallDelta(0, call_id(request.request_id, 0), tool.name, piece),)
                     )
                 else:
                     yield GenerationChunk("", tool_calls=(ToolCallDelta(0, arguments=piece),))

@@ -26,9 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from inference.tool_ids import call_id
 from inference.types import ChatMessage, GenerationRequest, ToolCall, ToolSpec
 
-__all__ = ["GuidedPlan", "guided_plan", "openai_tools", "parse_answer", "template_messages", "template_takes_tools"]
+__all__ = [
+    "GuidedPlan",
+    "guided_plan",
+    "openai_tools",
+    "parse_answer",
+    "template_messages",
+    "template_takes_tools",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +184,7 @@ def parse_answer(text: str, request_id: str) -> tuple[str, tuple[ToolCall, ...]]
     calls = value.get("tool_calls")
     if isinstance(calls, list) and calls:
         return "", tuple(
-            ToolCall(f"call_{request_id}_{i}", str(c.get("name", "")), json.dumps(c.get("arguments", {})))
+            ToolCall(call_id(request_id, i), str(c.get("name", "")), json.dumps(c.get("arguments", {})))
             for i, c in enumerate(calls)
             if isinstance(c, dict)
         )

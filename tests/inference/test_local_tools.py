@@ -19,6 +19,7 @@ from transformers import AutoTokenizer
 
 from inference.local._prompts import render_prompt
 from inference.local._tools import guided_plan, parse_answer
+from inference.tool_ids import call_id
 from inference.types import ChatMessage, GenerationRequest, ResponseFormat, ToolCall, ToolChoice, ToolSpec
 
 from .conftest import TinyModelFactory
@@ -75,7 +76,10 @@ def test_the_constraint_follows_tool_choice_and_response_format() -> None:
 
 def test_a_constrained_answer_is_parsed_back() -> None:
     text, calls = parse_answer('{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}', "r9")
-    assert text == "" and calls == (ToolCall("call_r9_0", "get_weather", '{"city": "Oslo"}'),)
+    assert text == "" and calls == (ToolCall(call_id("r9", 0), "get_weather", '{"city": "Oslo"}'),)
+    long_id = "x" * 40 + ".0123456789ab"  # a gateway's ledger id at its longest
+    assert call_id(long_id, 1).startswith("call_") and len(call_id(long_id, 1)) <= 40
+    assert call_id(long_id, 1) != call_id(long_id, 0) != call_id("x" * 40 + ".0123456789ac", 0)
     assert parse_answer('{"content": "It is warm."}', "r9") == ("It is warm.", ())
     assert parse_answer('{"content": {"n": 3}}', "r9") == ('{"n": 3}', ())
     assert parse_answer('{"tool_calls": [{"name": "get_w', "r9") == ('{"tool_calls": [{"name": "get_w', ())
