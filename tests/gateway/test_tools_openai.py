@@ -193,6 +193,23 @@ def test_a_two_turn_tool_loop_through_each_cloud(
         }
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_two_turn_tool_loop_on_the_local_engine(gateway: openai.OpenAI, fresh: Clouds, stream: bool) -> None:
+    """``auto`` keeps the question local (policy); the instant engine calls the tool, then answers the result."""
+    message, finish = _ask(gateway, stream, model="auto", messages=[QUESTION], tools=[WEATHER])
+    assert finish == "tool_calls"
+    (call,) = message.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "instant"}
+    history = [
+        QUESTION,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]},
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    message, finish = _ask(gateway, stream, model="auto", messages=history, tools=[WEATHER])
+    assert (message.content, finish) == ("local text", "stop")
+    assert not any(server.generation_requests() for server in fresh.servers.values())
+
+
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
 def test_text_then_two_calls_in_one_streamed_answer(gateway: openai.OpenAI, fresh: Clouds, provider: str) -> None:
     first, second = (_call_id(provider) and f"{_call_id(provider)}_{n}" for n in "AB")
