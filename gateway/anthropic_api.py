@@ -64,7 +64,6 @@ from gateway.state import Gateway
 from gateway.streaming import ClientGone, ServeTask, sse_response, unless_disconnected
 from inference.backend import estimate_tokens
 from inference.types import ChatMessage, RequestKind, ToolCallDelta
-from routing.policy import RouteDecision
 from routing.prepare import UNSUPPORTED_FIELD
 from routing.service import Served
 from routing.tasks import TaskKind
@@ -179,8 +178,8 @@ async def messages(request: Request) -> Response:
     )
     prepared = prepare(gateway, principal, spec)
     call = prepared.call
-    if prepared.decision.primary is None and prepared.decision.refused == UNSUPPORTED_FIELD:
-        raise _unsupported(prepared.decision)
+    if prepared.decision.refused == UNSUPPORTED_FIELD:  # tools / output format no target may honour
+        raise ApiError(400, UNSUPPORTED_FIELD, prepared.decision.empty_reason)
     if spec.requested_model and prepared.decision.primary is None:
         raise refusal(spec.requested_model, prepared.decision)
     await gateway.admit(principal, call.route_input.context_tokens)
@@ -207,12 +206,6 @@ async def messages(request: Request) -> Response:
         serving.cancel()
         raise
     return sse_response(_events(gateway, serving, shape, first), headers)
-
-
-def _unsupported(decision: RouteDecision) -> ApiError:
-    """No target may serve the request and honour its tools: a 400 naming the field."""
-    reason = decision.blocked[0] if decision.blocked else decision.empty_reason
-    return ApiError(400, "unsupported_field", reason)
 
 
 def _failed(served: Served, headers: dict[str, str]) -> JSONResponse:
