@@ -10,17 +10,15 @@ The store lives under the data directory (``<data_dir>/answers``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from inference.types import Usage
 from lsp_server.analysis.scope import ScopeReport
 from lsp_server.host import Host
 from lsp_server.requests import AssistResult, RouteExplanation
-from lsp_server.tasks.answer_store import AnswerStore, StoredAnswer, answer_key
+from lsp_server.tasks.answer_store import AnswerStore, StoredAnswer, answer_key, store_in
 from lsp_server.tasks.repository import Digest
 from routing.policy import RouteDecision, RouteTarget
 from routing.tasks import TaskKind
-from routing.usage.database import default_data_dir
 
 REUSED = "answer reused: the digest, task, instruction and model tiers are unchanged (no model call, no cost)"
 
@@ -40,8 +38,7 @@ def lookup(ls: Host, task: TaskKind, instruction: str, digest: Digest) -> Reuse:
     policy = settings.routing.for_team(settings.team).tasks.get(task.value)
     tiers = [policy.model_dump() if policy is not None else None, ls.assistant.runtime.local_state().model]
     key = answer_key(settings.user, task.value, instruction, digest.text, tiers)
-    base = Path(settings.data_dir).expanduser() if settings.data_dir else default_data_dir()
-    store = AnswerStore(base / "answers")
+    store = store_in(settings.data_dir)
     return Reuse(store, key, store.get(key))
 
 

@@ -7,6 +7,7 @@ awaiting task aborts the generation in the engine.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -14,6 +15,7 @@ import time
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
 
+from inference.types import Usage
 from lsp_server.analysis.completion import trim_completion
 from lsp_server.analysis.context import AssembledContext, assemble_context, head_within
 from lsp_server.analysis.documents import Document
@@ -23,6 +25,7 @@ from lsp_server.analysis.tokens import TokenCounter, counter_or_estimate
 from lsp_server.completion_cache import CachedCompletion, CompletionCache
 from lsp_server.requests import AssistRequest, AssistResult, RouteExplanation, new_request_id
 from lsp_server.session import Session
+from lsp_server.tasks.answer_store import StoredAnswer, prompt_key, store_in
 from lsp_server.tasks.prompts import build_generation_request, prompt_cache_key
 from routing.control import Outcome
 from routing.policy import InputLimit, RouteDecision, RouteInput, input_limit, too_large
@@ -333,7 +336,25 @@ class Assistant:
                     multiline=context.multiline,
                     from_cache=True,
                 )
-        served = await self.serving.serve(self._call(session, doc, request, prepared))
+        call = self._call(session, doc, request, prepared)
+        reuse_key = ""
+        if request.reuse and not completion:  # the very same prompt answered before, and that answer used
+            reuse_key = self._reuse_key(session, call)
+            stored = await asyncio.to_thread(store_in(session.settings.data_dir).get, reuse_key)
+            if stored is not None:
+                reused = AssistResult(
+                    stored.text,
+                    explanation,
+                    target=stored.target,
+                    model=stored.model,
+                    usage=Usage(0, 0, stored.completion_tokens),
+                    latency_ms=_ms(started),
+                    from_cache=True,
+                    request_id=request.request_id,
+                )
+                await self.record_reused(session, reused, decision.input_tokens, _language(doc, request))
+                return reused
+        served = await self.serving.serve(call)
         explanation = dataclasses.replace(explanation, decision=served.decision)
         text = served.text
         if completion and text:
@@ -355,7 +376,24 @@ class Assistant:
             empty_reason=served.empty_reason,
             notice=_join(list(served.notices)),
             multiline=context.multiline,
+            reuse_key=reuse_key,
         )
+
+    def _reuse_key(self, session: Session, call: RoutedCall) -> str:
+        policy = call.routing.tasks.get(call.task.value)
+        decision = call.decision  # the model that would answer: a new one is asked anew
+        route = f"{decision.target}:{decision.model}" if decision is not None else ""
+        tiers = [policy.model_dump() if policy is not None else None, route]
+        messages = [(m.role, m.content) for m in call.template.messages]
+        return prompt_key(session.settings.user, call.task.value, messages, tiers)
+
+    async def keep_answer(self, session: Session, result: AssistResult) -> None:
+        """Store ``result`` (an answer that was used: its edit passed the checks) for the same prompt again."""
+        if result.reuse_key and not result.from_cache and result.text.strip():
+            answer = StoredAnswer(
+                result.text, result.target, result.model, result.cloud, result.usage.completion_tokens, result.cost_usd
+            )
+            await asyncio.to_thread(store_in(session.settings.data_dir).put, result.reuse_key, answer)
 
 
 def _path(uri: str) -> str:

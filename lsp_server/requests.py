@@ -34,6 +34,7 @@ class AssistRequest:
     tier: int = 0  # cheap first: the task's tier asked (0: the policy's choice; n: its nth cloud tier on)
     escalation: bool = False  # asked again after an answer failed its check: the cloud tiers only, from ``tier`` on
     escalate_after: tuple[str, str] | None = None  # the failing answer's (target, model), for the gateway's tiers
+    reuse: bool = False  # answer reuse: a stored answer to the very same prompt is used (code actions' edits)
     language: str | None = None  # the language the ledger records (None: the document's; "": unknown or mixed)
 
 
@@ -75,7 +76,8 @@ class AssistResult:
     empty_reason: str = ""  # why there is no text, for the user
     notice: str = ""  # a one-time message for the user (fallback, overload...)
     multiline: bool = False
-    from_cache: bool = False  # served from the completion cache, no engine call
+    from_cache: bool = False  # served from the completion cache or a stored answer, no engine call
+    reuse_key: str = ""  # where the answer is stored once it was used (answer reuse; "": not kept)
     request_id: str = ""
 
     @property

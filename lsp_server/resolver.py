@@ -113,6 +113,7 @@ class Resolver:
             instruction=instruction,
             context_uris=self.context_uris,
             tier=self.tier,
+            reuse=True,  # the same prompt again (nothing it shows changed): the stored, used answer
         )
 
     async def ask(self, extra: str) -> str | None:
@@ -217,6 +218,8 @@ class Resolver:
             ls.show_message(f"{body}\n\n({outcome.no_edit}) {footer}", types.MessageType.Info)
         else:
             said = "\n\n".join(p for p in (self.note, parse_answer(outcome.answer).prose) if p)
+            if result is not None and result.from_cache:  # said even without prose: no model was asked
+                said = "\n\n".join(p for p in (said, f"{title}: the answer to the same code was reused") if p)
             if said:
                 ls.show_message(f"{said}\n\n{footer}", types.MessageType.Info)
 
@@ -259,5 +262,7 @@ async def resolve_edit(
         outcome = Outcome(refused=exc.reason) if isinstance(exc, AnswerError) else Outcome(no_edit=exc.reason)
     resolver.report(outcome, title)
     edit = workspace_edit(ls, outcome.changes, doc.uri) if outcome.changes else None
+    if outcome.changes and resolver.results:  # the answer passed the checks: reusable for the same prompt
+        await ls.assistant.keep_answer(ls.session, resolver.results[-1])
     watch_resolved(ls, task, doc.uri, resolver.results, outcome, edit)  # applied or not: ledger feedback
     return edit

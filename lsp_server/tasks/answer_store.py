@@ -1,4 +1,4 @@
-"""Answer reuse: a repository command whose inputs are unchanged is answered from the stored result.
+"""Answer reuse: a repository command or code action whose inputs are unchanged is answered from the stored result.
 
 The key is a hash of everything the answer depends on: the user, the task,
 the instruction, the hash of the digest text (which holds every included
@@ -9,7 +9,10 @@ text and where it came from; it is one JSON file under ``<data_dir>/answers``,
 written atomically; the oldest entries beyond :data:`MAX_ENTRIES` are
 removed on each write, and answers over :data:`MAX_ANSWER_BYTES` are not
 kept. A damaged or unreadable entry is a miss; a disk that cannot be written
-only means nothing is stored.
+only means nothing is stored. A code action's key (:func:`prompt_key`) is the
+hash of its whole prompt (the document, the definitions and files shown, the
+instruction) with the user, the task and the tiers: any change to what the
+model would be shown asks it again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lsp_server.tasks.command_results import write_document
+from routing.usage.database import default_data_dir
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,17 @@ def answer_key(user: str, task: str, instruction: str, digest_text: str, tiers: 
     digest = hashlib.sha256(digest_text.encode("utf-8")).hexdigest()
     inputs = json.dumps([user, task, instruction, digest, tiers], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(inputs.encode("utf-8")).hexdigest()
+
+
+def store_in(data_dir: str) -> AnswerStore:
+    """The answer store of a session's data directory (``<data_dir>/answers``; "" the default data directory)."""
+    base = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    return AnswerStore(base / "answers")
+
+
+def prompt_key(user: str, task: str, messages: list[tuple[str, str]], tiers: object) -> str:
+    """The hash of a code action's inputs: its prompt's messages as (role, content)."""
+    return answer_key(user, task, "", json.dumps(messages, separators=(",", ":")), tiers)
 
 
 class AnswerStore:

@@ -7,6 +7,7 @@ edits the editor receives, or that none are offered and why.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pytest_lsp import LanguageClient
 
-from tests.lsp.harness import init_params, open_doc, server_env, start_stdio, write_config
+from tests.lsp.harness import command, init_params, open_doc, server_env, start_stdio, write_config
 from tests.wire.openai_server import OpenAIWireServer
 
 
@@ -433,3 +434,27 @@ async def test_hover_is_cached_by_the_code_under_the_cursor(editor: Editor) -> N
     changed = await hover_text(lsp, uri, pos(5, 8))
     assert changed.startswith("`total` now doubles the sum.")
     assert len(openai_server.generation_requests()) == 3
+
+
+async def test_an_unchanged_action_reuses_the_used_answer_and_a_change_asks_again(editor: Editor) -> None:
+    for _ in range(200):  # the prompt shows helpers.py's add once the workspace is indexed: wait for that
+        if (await command(editor.client, "hybrid.status"))["index_ready"]:
+            break
+        await asyncio.sleep(0.05)
+    answer = '```python\ndef total(a, b):\n    """Return the sum of ``a`` and ``b``."""\n    return add(a, b)\n```'
+    first = await editor.resolve(rng(5, 4, 5, 4), "docstring", answer)
+    again = await editor.resolve(rng(5, 4, 5, 4), "docstring")  # nothing queued: the model is not asked
+    assert as_json(again.edit) == as_json(first.edit), editor.messages()
+    assert len(editor.server.generation_requests()) == 1
+    assert any("(cached)" in m for m in editor.messages())
+    # the code changed: what the model would be shown changed, so it is asked again
+    source = (editor.workspace / "main.py").read_text().replace("return add(a, b)", "return add(a, b)  # sum")
+    answer = answer.replace("return add(a, b)", "return add(a, b)  # sum")
+    editor.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=editor.uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=source)],
+        )
+    )
+    changed = await editor.resolve(rng(5, 4, 5, 4), "docstring", answer)
+    assert changed.edit is not None and len(editor.server.generation_requests()) == 2
