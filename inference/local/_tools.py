@@ -13,7 +13,8 @@ is *constrained* to one JSON form by the engine's structured-output decoding
 - ``response_format`` alone: its schema (``json_schema``) or any JSON object (``json_object``).
 
 :func:`parse_answer` maps the constrained answer back to text or
-:class:`~inference.types.ToolCall` values. History turns with tool calls and
+:class:`~inference.types.ToolCall` values; :class:`HeldAnswer` passes a text
+answer's words on as they are decoded and holds a call until it is whole. History turns with tool calls and
 tool results are rendered as the template expects them (OpenAI's message
 shape, which Hugging Face templates take) or, for a template without tools,
 as the same JSON the model is asked to produce and a user turn with the result.
@@ -31,6 +32,7 @@ from inference.types import ChatMessage, GenerationRequest, ToolCall, ToolSpec
 
 __all__ = [
     "GuidedPlan",
+    "HeldAnswer",
     "guided_plan",
     "openai_tools",
     "parse_answer",
@@ -192,3 +194,67 @@ def parse_answer(text: str, request_id: str) -> tuple[str, tuple[ToolCall, ...]]
     if isinstance(content, str):
         return content, ()
     return (text if content is None else json.dumps(content)), ()
+
+
+_CONTENT_PREFIX = '{"content":"'  # compact JSON (the engines decode without free whitespace)
+_HIGH_SURROGATES = range(0xD800, 0xDC00)
+
+
+def _decodable(body: str) -> tuple[int, bool]:
+    """How much of ``body`` (the inside of a JSON string, as it streams) decodes now, and whether the string ended."""
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == '"':
+            return i, True
+        if c != "\\":
+            i += 1
+            continue
+        if i + 1 >= len(body):
+            break
+        if body[i + 1] != "u":
+            i += 2
+            continue
+        if i + 6 > len(body):
+            break
+        if int(body[i + 2 : i + 6], 16) in _HIGH_SURROGATES:  # its pair must come too: one character
+            if i + 12 > len(body):
+                break
+            i += 12
+        else:
+            i += 6
+    return i, False
+
+
+class HeldAnswer:
+    """A tool-form answer as it streams: a ``{"content": "..."}`` answer's text is passed on as it comes (decoded),
+    a tool call is held whole and parsed at the end (:meth:`finish`)."""
+
+    def __init__(self) -> None:
+        self._raw = ""
+        self._sent = 0  # characters of the decoded content passed on
+        self._ended = False
+
+    @property
+    def _text_form(self) -> bool:
+        return self._raw.startswith(_CONTENT_PREFIX)
+
+    def feed(self, piece: str) -> str:
+        """The new text of the answer after ``piece`` ("" while undecided, a call, or the string's end passed)."""
+        self._raw += piece
+        if self._ended or not self._text_form:
+            return ""
+        end, self._ended = _decodable(self._raw[len(_CONTENT_PREFIX) :])
+        try:
+            decoded = json.loads('"' + self._raw[len(_CONTENT_PREFIX) : len(_CONTENT_PREFIX) + end] + '"')
+        except ValueError:  # not the JSON the constraint allows: left to finish()
+            self._ended = True
+            return ""
+        new, self._sent = decoded[self._sent :], len(decoded)
+        return str(new)
+
+    def finish(self, request_id: str) -> tuple[str, tuple[ToolCall, ...]]:
+        """The rest of the answer's text (what :meth:`feed` did not pass on) and its tool calls."""
+        if self._text_form:  # every decodable character was passed on (a cut-off answer ends there)
+            return "", ()
+        return parse_answer(self._raw, request_id)

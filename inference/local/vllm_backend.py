@@ -15,9 +15,9 @@ cache size must be given (``[local] kv_cache_memory_bytes``, else 1 GiB).
 Tool calls and ``response_format`` are honoured by vLLM's structured
 output (guided decoding by JSON schema: ``SamplingParams.structured_outputs``,
 xgrammar or llguidance): the answer is constrained to the form
-:mod:`inference.local._tools` describes and, for tools, parsed back into
-:class:`~inference.types.ToolCallDelta` pieces at its end (a tool-form answer
-is not streamed as text).
+:mod:`inference.local._tools` describes and, for tools, parsed back: a call
+into :class:`~inference.types.ToolCallDelta` pieces once it is whole, a text
+answer (``{"content": ...}``) streamed as it is decoded.
 
 Importing this module is cheap: vLLM loads in ``start()``.
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 from inference.errors import BadRequestError, InferenceError, UnavailableError
 from inference.local._engine import LoadedModel, LocalEngine, tokenizer_stops
-from inference.local._tools import GuidedPlan, guided_plan, parse_answer
+from inference.local._tools import GuidedPlan, HeldAnswer, guided_plan
 from inference.models import has_gpu, resolve_model_path
 from inference.settings import LocalSettings
 from inference.types import (
@@ -307,9 +307,7 @@ class VllmBackend(LocalEngine[_Engine]):
         prepared = await self._prepare(request)
         loaded, token_ids, started, deadline = prepared.loaded, prepared.token_ids, prepared.started, prepared.deadline
         plan = guided_plan(request)
-        held: list[str] | None = (
-            [] if plan is not None and plan.tools else None
-        )  # a tool-form answer, parsed at its end
+        held = HeldAnswer() if plan is not None and plan.tools else None  # a tool-form answer
         try:
             params = self._sampling_params(loaded, request, plan)
         except Exception as exc:  # vLLM's validation of the schema
@@ -333,15 +331,14 @@ class VllmBackend(LocalEngine[_Engine]):
                         if first:
                             first = False
                             self._stats.record_ttft((time.perf_counter() - started) * 1000.0)
-                        if held is not None:
-                            held.append(piece.text)
-                        else:
-                            yield GenerationChunk(piece.text)
+                        text = held.feed(piece.text) if held is not None else piece.text
+                        if text:
+                            yield GenerationChunk(text)
                 if out.finished:
                     finish = (piece.finish_reason if piece is not None else None) or "stop"
                     cached = int(getattr(out, "num_cached_tokens", 0) or 0)
             if held is not None:
-                text, calls = parse_answer("".join(held), request.request_id)
+                text, calls = held.finish(request.request_id)
                 if text:
                     yield GenerationChunk(text)
                 if calls and finish == "stop":

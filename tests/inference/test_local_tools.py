@@ -18,7 +18,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from inference.local._prompts import render_prompt
-from inference.local._tools import guided_plan, parse_answer
+from inference.local._tools import HeldAnswer, guided_plan, parse_answer
 from inference.tool_ids import call_id
 from inference.types import ChatMessage, GenerationRequest, ResponseFormat, ToolCall, ToolChoice, ToolSpec
 
@@ -109,3 +109,23 @@ def test_a_template_without_tools_gets_them_described(tiny_model: TinyModelFacto
     assert "<|im_start|>user\nResult of tool call call_1:\n22 C<|im_end|>" in prompt
     plain = render_prompt(GenerationRequest.chat("r2", HISTORY[:1]), tokenizer, None).text
     assert "tools" not in plain  # no tools asked for: the prompt is as before
+
+
+@pytest.mark.parametrize("size", [1, 3, 7], ids=["by-1", "by-3", "by-7"])
+def test_a_text_answer_streams_as_it_is_decoded_and_a_call_is_held(size: int) -> None:
+    """The pieces of the answer's text come out decoded (escapes, a surrogate pair cut anywhere), a call whole."""
+    said = r"Use \"x\" \\ then\n\ud83d\ude00 done\u00e9"  # JSON string escapes, as the engine writes them
+    raw = '{"content":"' + said + '"}'
+    held = HeldAnswer()
+    pieces = [held.feed(raw[i : i + size]) for i in range(0, len(raw), size)]
+    assert "".join(pieces) == json.loads('"' + said + '"') == 'Use "x" \\ then\n\N{GRINNING FACE} done\u00e9'
+    assert sum(1 for p in pieces if p) > 1  # several pieces, not one at the end
+    assert held.finish("r1") == ("", ())
+
+    call = '{"tool_calls":[{"name":"get_weather","arguments":{"city":"Oslo"}}]}'
+    held = HeldAnswer()
+    assert [held.feed(call[i : i + size]) for i in range(0, len(call), size)] == [""] * len(range(0, len(call), size))
+    assert held.finish("r1") == ("", (ToolCall(call_id("r1", 0), "get_weather", '{"city": "Oslo"}'),))
+
+    cut = HeldAnswer()
+    assert cut.feed('{"content":"half an ans') == "half an ans" and cut.finish("r1") == ("", ())  # cut off: no JSON
