@@ -39,6 +39,10 @@ result most (see the sensitivity rows):
   sent to the next tier (routed by ``decide`` with the escalated settings; a
   cache write there). The all-cloud assistant sends each task straight to its
   cloud model (the "no tiers" row gives the hybrid the same);
+* local first: a local answer that fails its check is asked of the task's
+  first cloud tier (never for sensitive code): 80 % of the local engine's
+  findings pass (decides: the "local pass 50 %" row), and an edit task's
+  retry (the 10 % above) is such an escalation when the local engine answered;
 * caching (both sides alike): 30 % of repository commands and of chat requests
   follow the developer's previous one on the same code within the cache
   lifetime (decides; the "no caching" row sets it aside); a follow-up's prefix
@@ -101,6 +105,8 @@ SENSITIVE_SHARE = 0.05
 RETRY_SHARE = 0.10
 FOLLOW_SHARE = 0.30
 TIER_PASS = 0.80
+LOCAL_PASS = 0.80  # share of the local engine's findings (review, security, performance) that pass their check
+FINDINGS_TASKS = frozenset({"review", "security", "performance"})
 EDIT_TASKS = frozenset({"fix", "refactor", "docstring", "tests", "migration", "multi_file_refactor"})
 CHAT_MIX = (("explain", 30), ("fix", 20), ("docstring", 15), ("refactor", 15), ("tests", 10), ("naming", 10))
 REPOSITORY_MIX = (
@@ -145,6 +151,7 @@ class Variant:
     local_window: int = 8_192
     tier_pass: float = TIER_PASS  # share of the cheap tier's answers that pass their check
     tiers: bool = True  # False: every task's tiers cleared (its cloud model alone)
+    local_pass: float = LOCAL_PASS  # share of the local engine's findings that pass their check
 
 
 VARIANTS = (
@@ -154,6 +161,7 @@ VARIANTS = (
     Variant("local 32k window", local_window=32_768),
     Variant("tiers pass 50 %", tier_pass=0.50),
     Variant("no tiers", tiers=False),
+    Variant("local pass 50 %", local_pass=0.50),
 )
 
 
@@ -227,11 +235,11 @@ class Replay:
         completion_out = lognormal(rng, 13, 55)
         self.completion_mean = sum(min(64, max(1, round(completion_out()))) for _ in range(20_000)) / 20_000
         self.chat_out = lognormal(rng, 129, 424)
-        self.decisions: dict[tuple[str, str, int, bool, int], RouteTarget | None] = {}
+        self.decisions: dict[tuple[str, str, int, bool, int, bool], RouteTarget | None] = {}
         self.by_task: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # cloud $: hybrid, all-cloud
 
-    def route(self, sample: Sample, sensitive: bool, tier: int = 0) -> RouteTarget | None:
-        key = (sample.task, sample.scope_level, sample.input_tokens, sensitive, tier)
+    def route(self, sample: Sample, sensitive: bool, tier: int = 0, to_cloud: bool = False) -> RouteTarget | None:
+        key = (sample.task, sample.scope_level, sample.input_tokens, sensitive, tier, to_cloud)
         if key not in self.decisions:
             request = RouteInput(
                 task=TaskKind(sample.task),
@@ -241,7 +249,7 @@ class Replay:
                 sensitive_reasons=("sensitive path",) if sensitive else (),
                 local=self.local,
             )
-            settings = self.settings.escalated(sample.task, tier)
+            settings = self.settings.escalated(sample.task, tier, to_cloud=to_cloud)
             self.decisions[key] = decide(request, settings, self.providers).primary
         return self.decisions[key]
 
@@ -379,10 +387,22 @@ class Replay:
             if target is None or target.target == LOCAL:
                 side.local += 1
                 part.local += 1
-                for _ in range(calls):
+                # local first: a failing local answer (a findings check, an edit's retry) goes to the first cloud
+                # tier, never for sensitive code
+                failed = calls > 1 or (sample.task in FINDINGS_TASKS and rng.random() >= self.variant.local_pass)
+                up = self.route(sample, False, 0, to_cloud=True) if failed and not sensitive else None
+                for _ in range(1 if up is not None else calls):
                     usage = Usage(sample.input_tokens, 0, output)
                     side.add(RouteTarget(LOCAL, self.local.model, False), usage)
                     part.add(RouteTarget(LOCAL, self.local.model, False), usage)
+                if up is not None and up.cloud:
+                    self.escalations += 1
+                    usage = self.usage(up, sample, output, "write")
+                    side.add(up, usage)
+                    part.add(up, usage)
+                    self.by_task[sample.task][0 if side is hybrid else 1] += actual_cost(
+                        up, usage, self.providers, self.settings
+                    )
                 continue
             before = (
                 self.route(previous, False)
