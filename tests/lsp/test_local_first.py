@@ -3,6 +3,7 @@ goes to the task's cloud model (the router weighs the whole prompt, the reposito
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,7 +31,7 @@ async def client(tmp_path: Path, anthropic_server: AnthropicWireServer) -> Async
         (root / "pkg" / f"mod{n}.py").write_text(body, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "instant"\ninstant_reply = {NO_FINDINGS!r}\n'
+        f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "instant"\ninstant_reply = {json.dumps(NO_FINDINGS)}\n'
         f'[analysis]\nindex_cache_dir = "{tmp_path / "index-cache"}"\n'
         f'[providers.anthropic]\nkind = "anthropic"\nbase_url = "{anthropic_server.base_url}"\n'
         'api_key_env = "TEST_WIRE_KEY"\nmodels = ["claude-sonnet-4-6"]\ndefault_model = "claude-sonnet-4-6"\n'
