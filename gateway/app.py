@@ -84,6 +84,7 @@ ROUTES = [
     Route("/v1/messages/count_tokens", anthropic_api.count_tokens, methods=["POST"]),
     Route("/v1/usage/me", admin.my_usage, methods=["GET"]),
     Route("/v1/feedback", feedback.feedback, methods=["POST"]),
+    Route("/v1/reused", feedback.reused, methods=["POST"]),
     Route("/v1/admin/users", admin.list_users, methods=["GET"]),
     Route("/v1/admin/users", admin.create_user, methods=["POST"]),
     Route("/v1/admin/users/{name}/revoke", admin.revoke_user, methods=["POST"]),

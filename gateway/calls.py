@@ -229,7 +229,7 @@ def _local_path(path: str) -> str:
     return path
 
 
-def _ledger_id(client_id: str) -> str:
+def ledger_id(client_id: str) -> str:
     """A request id unique across users: the client's id (shortened) plus a random suffix."""
     safe = "".join(c for c in client_id if c.isalnum() or c in "-_.:")[:40]
     return f"{safe or 'gw'}.{random.getrandbits(48):012x}"  # unique, not secret: ids are not credentials
@@ -244,7 +244,7 @@ def prepare(gateway: Gateway, principal: Principal, spec: CallSpec) -> Prepared:
     context_tokens = spec.context_tokens
     if context_tokens is None:
         context_tokens = estimate_tokens(generation.prompt()) if generation is not None else 0  # tools included
-    request_id = _ledger_id(spec.client_request_id)
+    request_id = ledger_id(spec.client_request_id)
     policy = routing.tasks.get(spec.task.value)
     default_tokens = policy.max_output_tokens if policy is not None else 512
     cap = settings.gateway_server.max_output_tokens

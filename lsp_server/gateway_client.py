@@ -277,6 +277,14 @@ class GatewayClient:
             return False
         return response.status_code == 200
 
+    async def reused(self, body: Mapping[str, object]) -> bool:
+        """``/v1/reused``: an answer reused here, for the gateway's ledger; False when not recorded (never raises)."""
+        try:
+            response = await self._http.post("/v1/reused", json=body, timeout=self._probe_timeout)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
     async def my_usage(self) -> dict[str, Any] | None:
         """``/v1/usage/me``: this user's usage this month and their budget; None when it cannot be read."""
         try:

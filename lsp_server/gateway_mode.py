@@ -172,7 +172,20 @@ class GatewayMode:
             logger.debug("feedback for %s was not recorded by the gateway", request_id)
 
     async def record(self, outcome: Outcome) -> None:
-        """Nothing: the gateway keeps the ledger, and an answer reused here made no call to it."""
+        """An answer reused here, for the gateway's ledger (``/v1/reused``; best effort)."""
+        body = {
+            "request_id": outcome.request_id,
+            "task": outcome.task,
+            "scope_level": outcome.scope_level,
+            "target": outcome.target,
+            "model": outcome.model,
+            "input_tokens": outcome.prompt_tokens,
+            "output_tokens": outcome.completion_tokens,
+            "language": outcome.language,
+            "workspace": outcome.workspace,
+        }
+        if self.client is not None and not await self.client.reused(body):
+            logger.debug("the reuse of %s was not recorded by the gateway", outcome.request_id)
 
     async def budget(self, user: str = "", team: str = "") -> dict[str, object] | None:
         """This user's budget as the gateway keeps it (of the key's user; None when unknown or unreachable)."""

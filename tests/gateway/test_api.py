@@ -409,3 +409,29 @@ async def test_an_escalation_is_served_by_the_tier_after_the_failing_answer(
         kept = parse_sse((await escalate({"target": "local", "model": "qwen"}, sensitive_reasons=["private"])).text)
         assert isinstance(kept[-1][1], dict) and kept[-1][1]["target"] == "local"
         assert len(openai_server.generation_requests()) == 2
+
+
+async def test_an_answer_reused_by_the_language_server_is_the_callers_ledger_row(make_gateway: MakeGateway) -> None:
+    async with make_gateway() as g:
+        auth = bearer(g.key("alice", team="red"))
+        body = {
+            "request_id": "reuse-1",
+            "task": "security",
+            "scope_level": "repository",
+            "target": "local",
+            "model": "qwen",
+            "input_tokens": 9000,
+            "output_tokens": 300,
+            "language": "python",
+        }
+        response = await g.client.post("/v1/reused", json=body, headers=auth)
+        assert response.status_code == 200
+        ledger = g.gateway.ledger
+        assert ledger is not None and ledger.flush(5.0)
+        row = ledger.get(response.json()["request_id"])
+        assert row is not None and (row.user, row.team, row.outcome, row.cost_usd) == ("alice", "red", "reused", 0)
+        assert (row.input_tokens, row.output_tokens, row.language) == (9000, 300, "python")
+        for field, value in (("target", "nowhere"), ("task", "dance"), ("input_tokens", -1)):
+            bad = await g.client.post("/v1/reused", json={**body, field: value}, headers=auth)
+            assert bad.status_code == 400 and field in bad.text
+        assert (await g.client.post("/v1/reused", json=body)).status_code == 401

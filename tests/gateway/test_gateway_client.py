@@ -29,6 +29,7 @@ from lsp_server.gateway_client import (
 )
 from lsp_server.gateway_mode import GatewayMode, request_body
 from lsp_server.settings import GatewayClientSettings
+from routing.control import Outcome
 from routing.policy import LocalState, RouteInput
 from routing.service import RoutedCall, RoutingService
 from routing.settings import RoutingSettings
@@ -265,3 +266,26 @@ def test_the_prompt_caching_hints_travel_to_the_gateway() -> None:
     assert (body["stable_chars"], body["cache_key"]) == (10, "k1")
     plain = generation_json(GenerationRequest("r2", RequestKind.CHAT, messages=(ChatMessage("user", "hi"),)))
     assert "stable_chars" not in plain and "cache_key" not in plain
+
+
+async def test_an_answer_reused_in_gateway_mode_is_reported_to_the_gateway() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"request_id": "reuse-1.abc"})
+
+    client = client_for(handler)
+    mode = GatewayMode(GatewayClientSettings(url="http://gw.test"), client)
+    outcome = Outcome("reuse-1", "alice", "red", "security", "repository", "local", "qwen", 9000, 0, 300)
+    await mode.record(dataclasses.replace(outcome, outcome="reused", language="python"))
+    await client.close()
+    assert [r.url.path for r in seen] == ["/v1/reused"]
+    sent = json.loads(seen[0].content)
+    assert (sent["task"], sent["target"], sent["input_tokens"], sent["output_tokens"]) == (
+        "security",
+        "local",
+        9000,
+        300,
+    )
+    assert sent["language"] == "python" and sent["request_id"] == "reuse-1"
