@@ -25,6 +25,13 @@ _FIM_FORMAT_HELP = (
     "else guess from the model name; a family name (qwen2.5-coder, starcoder2, deepseek-coder, codellama) "
     "skips the question; none: send the code before the cursor only (a model without FIM tokens)."
 )
+_STRUCTURED_OUTPUT_HELP = (
+    "For openai-compatible servers: the server honours response_format (json_object and json_schema), as vLLM "
+    "does by guided decoding, so agents' structured-output requests may be served there; false: the router skips "
+    "this server for them. For small models run vllm serve with --structured-outputs-config "
+    '\'{"backend": "xgrammar", "disable_any_whitespace": true}\' (compact JSON: else a weak model may write '
+    "whitespace until max_tokens)."
+)
 _SEND_SUFFIX_HELP = (
     "For openai-compatible servers: send the code after the cursor as the suffix field of /v1/completions and "
     "let the server build the fill-in-the-middle prompt. Only for servers that support it (OpenAI's legacy "
@@ -84,6 +91,7 @@ class LocalSettings(BaseModel):
     api_key_env: str = Field(default="", description="For openai-compatible: env var holding the key.")
     fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
     send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
+    structured_output: bool = Field(default=True, description=_STRUCTURED_OUTPUT_HELP)
     download: bool = Field(default=True, description="Fetch the model from the hub when not cached.")
     cache_dir: str = Field(default="", description="Hugging Face cache directory (default: HF_HOME).")
     instant_reply: str = Field(default="pass", description="What the instant backend answers.")
@@ -125,6 +133,7 @@ class ProviderSettings(BaseModel):
     )
     fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
     send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
+    structured_output: bool = Field(default=True, description=_STRUCTURED_OUTPUT_HELP)
     prompt_cache: Literal["off", "5m", "1h"] = Field(
         default="5m",
         description="Provider prompt caching of the stable prefix (system text, code or repository digest) that "

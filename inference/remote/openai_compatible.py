@@ -73,7 +73,16 @@ from inference.remote._errors_http import (
 from inference.remote._http import Answer, HttpClient, StreamedResponse, TransportError, TransportTimeout
 from inference.remote._retry import RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import BackendHealth, BackendLoad, GenerationChunk, GenerationRequest, RequestKind, Usage
+from inference.types import (
+    BackendHealth,
+    BackendLoad,
+    Feature,
+    GenerationChunk,
+    GenerationRequest,
+    RequestKind,
+    ResponseFormat,
+    Usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +146,7 @@ class OpenAICompatibleBackend(RemoteBackend):
             local=True,
             fim_format=local.fim_format,
             send_suffix=local.send_suffix,
+            structured_output=local.structured_output,
         )
         backend = cls(name, settings, **kwargs)
         backend._section = "[local]"
@@ -317,6 +327,11 @@ class OpenAICompatibleBackend(RemoteBackend):
         logger.info("%s: using the served model %s", self.name, self._discovered_model)
         return self._discovered_model
 
+    def features(self) -> frozenset[Feature]:
+        """``response_format`` when the server honours it (``structured_output``, vLLM's default); no tools: their
+        calls are not read from this server's stream."""
+        return STRUCTURED if self.settings.structured_output else frozenset()
+
     def _body(self, request: GenerationRequest, model: str, fim: FimFormat | None) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
             "model": model,
@@ -332,6 +347,9 @@ class OpenAICompatibleBackend(RemoteBackend):
         stop = list(request.stop)
         if request.kind is RequestKind.CHAT:
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            response_format = _response_format(request.response_format)
+            if response_format is not None:  # vLLM: guided decoding to the schema
+                body["response_format"] = response_format
             path = "/chat/completions"
         else:
             path = "/completions"
@@ -626,3 +644,21 @@ def _json_or_none(response: Answer) -> Any:
         return response.json()
     except ValueError:
         return {"message": response.text[:500]}
+
+
+#: What a server that honours ``response_format`` can do (``structured_output``).
+STRUCTURED = frozenset({Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
+
+
+def _response_format(form: ResponseFormat | None) -> dict[str, Any] | None:
+    """``form`` as the OpenAI API's ``response_format``, which vLLM's server takes (None: free text)."""
+    if form is None or form.type == "text":
+        return None
+    if form.type == "json_object":
+        return {"type": "json_object"}
+    spec: dict[str, Any] = {"name": form.name or "response", "schema": dict(form.schema or {"type": "object"})}
+    if form.strict is not None:
+        spec["strict"] = form.strict
+    if form.description:
+        spec["description"] = form.description
+    return {"type": "json_schema", "json_schema": spec}

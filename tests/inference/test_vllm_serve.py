@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -48,7 +50,7 @@ from inference.errors import BadRequestError
 from inference.fim import FIM_FORMATS
 from inference.remote import OpenAICompatibleBackend, RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import ChatMessage, GenerationRequest
+from inference.types import ChatMessage, Feature, GenerationRequest, RequestKind, ResponseFormat
 
 from .conftest import TinyModelFactory
 
@@ -179,7 +181,16 @@ def servers(tiny_model: TinyModelFactory) -> Iterator[dict[str, VllmServer]]:
         root = Path(tmp)
         started = time.monotonic()
         running = {
-            "qwen": _launch("qwen", models["qwen"], root, "--enable-prefix-caching", "--enable-prompt-tokens-details"),
+            "qwen": _launch(
+                "qwen",
+                models["qwen"],
+                root,
+                "--enable-prefix-caching",
+                "--enable-prompt-tokens-details",
+                # compact JSON under response_format: a random-weight model would write whitespace to max_tokens
+                "--structured-outputs-config",
+                '{"backend": "xgrammar", "disable_any_whitespace": true}',
+            ),
         }
         try:
             running["plain"] = _launch("plain", models["plain"], root)
@@ -292,6 +303,33 @@ async def test_chat_streams_with_the_servers_usage(servers: dict[str, VllmServer
     as_dicts = [{"role": m.role, "content": m.content} for m in messages]
     assert last.usage.prompt_tokens == count_tokens(qwen, messages=as_dicts, add_generation_prompt=True)
     assert last.usage.completion_tokens == 12 and not last.usage.estimated
+
+
+async def test_response_format_json_schema_is_guided_by_the_server(servers: dict[str, VllmServer]) -> None:
+    schema = {
+        "type": "object",
+        # no free-text string: a random-weight model fills one with control characters the grammar lets through
+        "properties": {"size": {"enum": ["small", "large"]}, "count": {"type": "integer"}, "ok": {"type": "boolean"}},
+        "required": ["size", "count", "ok"],
+        "additionalProperties": False,
+    }
+    request = GenerationRequest(
+        "json-1",
+        RequestKind.CHAT,
+        messages=(ChatMessage("user", "Name a colour and count to three, as JSON."),),
+        max_tokens=64,
+        response_format=ResponseFormat("json_schema", "colour", schema),
+    )
+    backend = local_backend(servers["qwen"])
+    assert {Feature.JSON_OBJECT, Feature.JSON_SCHEMA} <= backend.features()
+    try:
+        chunks = [c async for c in backend.generate(request)]
+    finally:
+        await backend.close()
+    answer = json.loads("".join(c.text for c in chunks))  # random weights, but the server decodes to the schema
+    jsonschema.validate(answer, schema)
+    unstructured = backend_for(servers["qwen"], structured_output=False)
+    assert Feature.JSON_SCHEMA not in unstructured.features()  # the router skips it for such requests
 
 
 async def test_repeated_prefix_is_reported_as_cached_tokens(servers: dict[str, VllmServer]) -> None:
