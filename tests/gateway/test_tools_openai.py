@@ -354,8 +354,9 @@ async def in_process(config: str) -> AsyncIterator[openai.AsyncOpenAI]:
             yield openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
 
 
-def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "") -> str:
-    """The local engine a vLLM server (OpenAI-compatible: it declares no tools), OpenAI at ``openai_url`` or off."""
+def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "", *, structured: bool = True) -> str:
+    """The local engine a vLLM server (OpenAI-compatible: it declares no tools; ``response_format`` unless
+    ``structured`` is false), OpenAI at ``openai_url`` or off."""
     cloud = (
         f'[providers.openai]\nbase_url = "{openai_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = 0\n'
         if openai_url
@@ -363,14 +364,14 @@ def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "")
     )
     return (
         f'data_dir = "{tmp / "data"}"\n[local]\nbackend = "openai-compatible"\n'
-        f'base_url = "{local.base_url}"\nmodel = "test-model"\n'
+        f'base_url = "{local.base_url}"\nmodel = "test-model"\nstructured_output = {str(structured).lower()}\n'
         f"{cloud}[providers.anthropic]\nenabled = false\n[providers.gemini]\nenabled = false\n"
     )
 
 
 async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(tmp_path: Path) -> None:
     with OpenAIWireServer() as local:
-        async with in_process(vllm_server_config(tmp_path, local)) as client:
+        async with in_process(vllm_server_config(tmp_path, local, structured=False)) as client:
             with pytest.raises(openai.BadRequestError) as refused:
                 await client.chat.completions.create(model="auto", messages=[QUESTION], tools=[WEATHER])
             error = refused.value.body
@@ -383,6 +384,16 @@ async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(
             plain = await client.chat.completions.create(model="auto", messages=[QUESTION])  # still served
             assert plain.choices[0].message.content
         assert not [r for r in local.generation_requests() if "tools" in r.body]  # nothing silently dropped
+
+
+async def test_a_vllm_server_gets_the_response_format(tmp_path: Path) -> None:
+    with OpenAIWireServer() as local:
+        local.reply('{"city": "Rome", "celsius": 21}')
+        async with in_process(vllm_server_config(tmp_path, local)) as client:
+            answer = await client.chat.completions.parse(model="auto", messages=[QUESTION], response_format=Weather)
+            assert answer.choices[0].message.parsed == Weather(city="Rome", celsius=21)
+        sent = local.generation_requests()[-1].body["response_format"]
+        assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["properties"]["city"]["type"] == "string"
 
 
 async def test_a_target_that_cannot_honour_tools_is_skipped_with_its_reason(

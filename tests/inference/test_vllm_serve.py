@@ -352,13 +352,14 @@ async def test_closing_the_stream_aborts_the_request_on_the_server(servers: dict
     running = "vllm:num_requests_running"
     backend = local_backend(qwen)
     try:
-        # The tiny model samples: an answer may end early (end-of-text) before it is seen running
-        # (CI saw it once); a fresh request is then asked for, at most three times.
+        # The tiny model's answer may end early (end-of-text) before it is seen running (CI saw it); decoding is
+        # greedy, so each new attempt asks with another prompt, at most three times.
         for attempt in range(3):
             generated_before = qwen.metric("vllm:generation_tokens_total")
-            stream = backend.generate(GenerationRequest.fim(f"long-{attempt}", PREFIX, SUFFIX, max_tokens=900))
+            prefix = f"# attempt {attempt}\n{PREFIX}"
+            stream = backend.generate(GenerationRequest.fim(f"long-{attempt}", prefix, SUFFIX, max_tokens=900))
             assert (await anext(stream)).text
-            if await wait_for(lambda: qwen.metric(running) == 1, timeout_s=10.0):
+            if await wait_for(lambda: qwen.metric(running) == 1, timeout_s=20.0):
                 break
             await stream.aclose()
         else:
