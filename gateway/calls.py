@@ -113,12 +113,8 @@ def parse_assist(body: dict[str, Any], *, with_generation: bool) -> CallSpec:
     context_tokens = get_int(scope, "context_tokens", "scope.context_tokens", minimum=0)
     paths = get_str_list(body, "paths", "paths")
     reasons = get_str_list(body, "sensitive_reasons", "sensitive_reasons")
-    workspace = get_str(body, "workspace", "workspace")
-    if len(workspace) > MAX_WORKSPACE_CHARS:
-        raise invalid("workspace", f"is longer than {MAX_WORKSPACE_CHARS} characters")
-    language = get_str(body, "language", "language")
-    if len(language) > MAX_LANGUAGE_CHARS:
-        raise invalid("language", f"is longer than {MAX_LANGUAGE_CHARS} characters")
+    workspace = get_str(body, "workspace", "workspace", max_chars=MAX_WORKSPACE_CHARS)
+    language = get_str(body, "language", "language", max_chars=MAX_LANGUAGE_CHARS)
     escalate_after = None
     failed = get_object(body, "escalate_after", "escalate_after")
     if failed:
@@ -175,9 +171,7 @@ def parse_generation(body: dict[str, Any], prefix: str = "generation.") -> Gener
     first_user = next((m.content for m in messages if m.role == "user"), "")
     if stable_chars > len(first_user):
         raise invalid(f"{prefix}stable_chars", "is longer than the first user message")
-    cache_key = get_str(body, "cache_key", f"{prefix}cache_key")
-    if len(cache_key) > MAX_CACHE_KEY:
-        raise invalid(f"{prefix}cache_key", f"must be at most {MAX_CACHE_KEY} characters")
+    cache_key = get_str(body, "cache_key", f"{prefix}cache_key", max_chars=MAX_CACHE_KEY)
     return Generation(
         RequestKind.CHAT,
         messages=messages,

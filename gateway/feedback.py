@@ -20,6 +20,7 @@ prices as saved by answer reuse. It costs nothing and moves no budget.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,11 +40,7 @@ MAX_REUSED_TOKENS = 10_000_000
 async def reused(request: Request) -> Response:
     gateway, principal = await caller(request)
     body = await json_body(request, gateway)
-    task = get_str(body, "task", "task", required=True)
-    try:
-        TaskKind(task)
-    except ValueError:
-        raise invalid("task", f"unknown task {task!r}") from None
+    task = _task(body, required=True)
     scope_level = get_str(body, "scope_level", "scope_level", default="repository")
     if scope_level not in SCOPE_LEVELS:
         raise invalid("scope_level", f"must be one of {', '.join(SCOPE_LEVELS)}")
@@ -52,12 +49,8 @@ async def reused(request: Request) -> Response:
         raise invalid("target", f"unknown target {target!r}")
     model = get_str(body, "model", "model")[:128]
     tokens = [get_int(body, key, key, maximum=MAX_REUSED_TOKENS) or 0 for key in ("input_tokens", "output_tokens")]
-    language = get_str(body, "language", "language")
-    if len(language) > MAX_LANGUAGE_CHARS:
-        raise invalid("language", f"is longer than {MAX_LANGUAGE_CHARS} characters")
-    workspace = get_str(body, "workspace", "workspace")
-    if len(workspace) > MAX_WORKSPACE_CHARS:
-        raise invalid("workspace", f"is longer than {MAX_WORKSPACE_CHARS} characters")
+    language = get_str(body, "language", "language", max_chars=MAX_LANGUAGE_CHARS)
+    workspace = get_str(body, "workspace", "workspace", max_chars=MAX_WORKSPACE_CHARS)
     request_id = ledger_id(get_str(body, "request_id", "request_id") or "reuse")
     outcome = Outcome(
         request_id=request_id,
@@ -85,11 +78,7 @@ async def feedback(request: Request) -> Response:
     if "accepted" not in body:
         raise invalid("accepted", "is required")
     accepted = get_bool(body, "accepted", "accepted")
-    task = get_str(body, "task", "task", default=TaskKind.INLINE_COMPLETION.value)
-    try:
-        TaskKind(task)
-    except ValueError:
-        raise invalid("task", f"unknown task {task!r}") from None
+    task = _task(body, default=TaskKind.INLINE_COMPLETION.value)
     kind = get_str(body, "kind", "kind", default="completion")
     if kind not in FEEDBACK_KINDS:
         raise invalid("kind", f"must be one of {', '.join(FEEDBACK_KINDS)}")
@@ -102,3 +91,13 @@ async def feedback(request: Request) -> Response:
         raise ApiError(404, "not_found", f"no request {request_id!r} of yours")
     await gateway.service.feedback(request_id, accepted, task, kind)
     return JSONResponse({"request_id": request_id, "accepted": accepted})
+
+
+def _task(body: dict[str, Any], *, required: bool = False, default: str = "") -> str:
+    """The body's ``task``: a task name (400 naming ``task`` otherwise)."""
+    task = get_str(body, "task", "task", required=required, default=default)
+    try:
+        TaskKind(task)
+    except ValueError:
+        raise invalid("task", f"unknown task {task!r}") from None
+    return task

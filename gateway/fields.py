@@ -12,7 +12,15 @@ def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_field", f"{field}: {message}")
 
 
-def get_str(body: Mapping[str, Any], key: str, field: str, *, required: bool = False, default: str = "") -> str:
+def get_str(
+    body: Mapping[str, Any],
+    key: str,
+    field: str,
+    *,
+    required: bool = False,
+    default: str = "",
+    max_chars: int | None = None,
+) -> str:
     value = body.get(key)
     if value is None:
         if required:
@@ -20,6 +28,8 @@ def get_str(body: Mapping[str, Any], key: str, field: str, *, required: bool = F
         return default
     if not isinstance(value, str):
         raise invalid(field, "must be a string")
+    if max_chars is not None and len(value) > max_chars:
+        raise invalid(field, f"is longer than {max_chars} characters")
     return value
 
 
