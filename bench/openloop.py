@@ -93,6 +93,9 @@ class _Connection(asyncio.Protocol):
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
+        if not self.busy:  # not an answer: the server is closing an idle connection (e.g. its 408 on one that
+            self.pool.retire(self)  # never carried a request); no request of this run is counted for it
+            return
         self.buffer += data
         status = _complete_status(self.buffer)
         if status is not None:
@@ -158,6 +161,11 @@ class _Pool:
         self.result.statuses[status] = self.result.statuses.get(status, 0) + 1
         self.idle.append(connection)
         self._settled()
+
+    def retire(self, connection: _Connection) -> None:
+        """Take an idle connection the server is closing out of use."""
+        if connection in self.idle:
+            self.idle.remove(connection)
 
     def lost(self, connection: _Connection) -> None:
         if connection in self.idle:

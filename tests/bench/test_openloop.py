@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from bench.openloop import _complete_status, build_request, drive
+from bench.openloop import OpenLoopResult, _complete_status, build_request, drive, drive_async
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +71,41 @@ def test_the_request_carries_host_length_and_headers() -> None:
     assert request.endswith(b"Authorization: Bearer k\r\n\r\n{}")
     with pytest.raises(ValueError, match="only http://"):
         build_request("https://example.com/", b"", {})
+
+
+async def _idle_closing_server(idle_s: float) -> asyncio.Server:
+    """A server that answers each request with 200 and sends 408 + close to a connection idle for ``idle_s``."""
+
+    class Protocol(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast(asyncio.Transport, transport)
+            self.timer = asyncio.get_running_loop().call_later(idle_s, self.too_slow)
+
+        def data_received(self, data: bytes) -> None:
+            self.timer.cancel()
+            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            self.timer = asyncio.get_running_loop().call_later(idle_s, self.too_slow)
+
+        def too_slow(self) -> None:
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.timer.cancel()
+
+    return await asyncio.get_running_loop().create_server(Protocol, "127.0.0.1", 0)
+
+
+def test_a_server_closing_idle_connections_is_not_an_error_of_the_run() -> None:
+    """Connections opened up front and never used get the server's 408 when its idle timer ends: no answer of ours."""
+
+    async def run() -> OpenLoopResult:
+        server = await _idle_closing_server(0.3)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await drive_async(f"http://127.0.0.1:{port}/", b"{}", {}, rate=20, seconds=1.0, connections=4)
+        finally:
+            server.close()
+
+    result = asyncio.run(run())
+    assert result.statuses == {200: 20} and result.failures == 0 and result.errors == 0
