@@ -15,7 +15,7 @@ import logging
 from hybrid_assist.runtime import build_local_runtime, build_runtime, build_usage_control
 from hybrid_assist.settings import HybridSettings
 from lsp_server.assistant import Assistant
-from lsp_server.auth import AuthenticationFailed, Identity
+from lsp_server.auth import AuthenticationFailed, Identity, KeyUnavailable
 from routing.runtime import RoutingRuntime
 from routing.service import RoutingService
 
@@ -61,17 +61,19 @@ class KeyVerifier:
 
     The same users, keys, hashing and revocation as the gateway (``hybrid-assist gateway users add NAME``),
     in the same database (``[ledger] url``). Every check reads the store, so a revocation or rotation stops
-    the next session at once (sessions already running keep their identity until they end).
+    the next session at once, and a running one at its next re-check (``[server] key_recheck_s``). While the
+    database is unreachable a key checked before keeps its last answer and any other is
+    :class:`~lsp_server.auth.KeyUnavailable` (:mod:`hybrid_assist.key_store` logs the outage once).
     """
 
     def __init__(self, settings: HybridSettings) -> None:
         from gateway.auth import Authenticator
         from gateway.database import open_gateway_engine
-        from gateway.store import UserStore
+        from hybrid_assist.key_store import ReportingUserStore
         from routing.usage.database import ledger_url
 
         self.engine = open_gateway_engine(ledger_url(settings.ledger.url, settings.data_dir))
-        self.store = UserStore(self.engine)
+        self.store = ReportingUserStore(self.engine)
         self._authenticator = Authenticator(self.store, ttl_s=0.0)
 
     async def __call__(self, key: str) -> Identity:
@@ -80,6 +82,8 @@ class KeyVerifier:
         try:
             principal = await self._authenticator.authenticate(f"Bearer {key}")
         except ApiError as exc:
+            if exc.status == 503:
+                raise KeyUnavailable(f"hybrid-assist: the key cannot be checked now: {exc.message}") from None
             raise AuthenticationFailed(
                 f"hybrid-assist: authentication failed: {exc.message}. "
                 "Check the key your editor sends ($HYBRID_ASSIST_KEY or your key file) or ask the server's admin "

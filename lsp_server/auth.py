@@ -13,15 +13,26 @@ client's own settings cannot override.
 
 The key is removed from the ``initialize`` message before pygls sees it, so it
 is neither logged nor mistaken for a setting.
+
+A running session's key is checked again every ``[server] key_recheck_s``
+(:meth:`Gate.watch`): once it is refused (revoked, rotated, unknown) the
+session's requests are refused, the client is told why (``window/showMessage``,
+Error) and the connection is closed. While the key cannot be checked
+(:class:`KeyUnavailable`: the user store is unreachable) the session goes on
+and the next interval tries again: revocations wait for the store, as at the
+gateway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
 
 from hybrid_assist.config.loader import EDITOR_SECTIONS
 
@@ -54,6 +65,14 @@ class Identity:
 
 class AuthenticationFailed(Exception):
     """The key was refused; the message (never the key) goes to the client."""
+
+
+class KeyUnavailable(AuthenticationFailed):
+    """The key cannot be checked now (the user store is unreachable): neither accepted nor refused.
+
+    A new session is refused with the message (it may retry); a running one is kept until the key can be
+    checked again.
+    """
 
 
 #: Checks a key: its :class:`Identity`, or :class:`AuthenticationFailed` with the reason.
@@ -94,10 +113,17 @@ class Gate:
     identity is set.
     """
 
-    def __init__(self, verifier: Verifier | None, bearer: str | None = None) -> None:
+    def __init__(self, verifier: Verifier | None, bearer: str | None = None, recheck_s: float = 0.0) -> None:
         self.verifier = verifier
         self.bearer = bearer
+        self.recheck_s = recheck_s
         self.passed = verifier is None
+        self._key: str | None = None  # the verified key, kept for the re-checks (never logged)
+
+    @property
+    def rechecks(self) -> bool:
+        """Whether :meth:`watch` re-checks the key (a verifier and a positive ``recheck_s``)."""
+        return self.verifier is not None and self.recheck_s > 0
 
     def arm(self, server: HybridLanguageServer) -> None:
         """Make the session's protocol refuse everything until this gate lets ``initialize`` through."""
@@ -127,8 +153,8 @@ class Gate:
                 raise AuthenticationFailed(MISSING_KEY)
             identity = await self.verifier(key)
         except AuthenticationFailed as exc:
-            logger.warning("refused a session: %s", str(exc).splitlines()[0][:200])
-            _refuse(server, request_id, str(exc))
+            logger.warning("refused a session: %s", _first_line(exc))
+            _refuse(server, request_id, str(exc), retry=isinstance(exc, KeyUnavailable))
             return None
         except Exception:
             logger.exception("the key could not be checked")
@@ -138,9 +164,72 @@ class Gate:
         server.identity = identity
         server.protocol.authenticated = True
         self.passed = True
+        self._key = key
         return json.dumps(message)
 
+    async def watch(self, server: HybridLanguageServer) -> None:
+        """Re-check the session's key every ``recheck_s`` seconds; return once it is refused and the session ended.
 
-def _refuse(server: HybridLanguageServer, request_id: Any, message: str) -> None:
-    error = {"code": REQUEST_FAILED, "message": message, "data": {"retry": False}}
+        One verification per interval. A refused key ends the session (:func:`end_session`); the caller then
+        closes the connection. :class:`KeyUnavailable` or an unexpected error keeps the session, logged once
+        until a check succeeds again. Cancelled with the connection.
+        """
+        verifier = self.verifier
+        if verifier is None or self.recheck_s <= 0:
+            return
+        unchecked = False
+        while True:
+            await asyncio.sleep(self.recheck_s)
+            if self._key is None:
+                continue  # not authenticated yet
+            user = server.identity.user if server.identity is not None else "?"
+            try:
+                await verifier(self._key)
+            except KeyUnavailable as exc:
+                if not unchecked:
+                    logger.warning(
+                        "cannot re-check the key of %s's session (%s); the session goes on until it can be checked",
+                        user,
+                        _first_line(exc),
+                    )
+                unchecked = True
+                continue
+            except AuthenticationFailed as exc:
+                end_session(server, str(exc))
+                return
+            except Exception:
+                if not unchecked:
+                    logger.exception("cannot re-check the key of %s's session; the session goes on", user)
+                unchecked = True
+                continue
+            if unchecked:
+                logger.info("the key of %s's session is checked again", user)
+            unchecked = False
+
+
+def end_session(server: HybridLanguageServer, reason: str) -> None:
+    """A running session's key was refused: refuse its requests from now on, cancel its work, tell the client.
+
+    The caller closes the connection. ``reason`` is the verifier's message (never the key).
+    """
+    detail = reason.removeprefix("hybrid-assist: ")
+    logger.warning(
+        "ending the session of %s: %s", server.identity.user if server.identity else "?", _first_line(detail)
+    )
+    protocol = server.protocol
+    protocol.authenticated = False
+    protocol.unauthenticated_reason = f"this session's key is no longer accepted ({_first_line(detail)})"
+    server.cancel_all()
+    server.show_message(
+        f"hybrid-assist: this session was closed because its key is no longer accepted: {detail}",
+        types.MessageType.Error,
+    )
+
+
+def _first_line(message: object) -> str:
+    return str(message).splitlines()[0][:200] if str(message) else ""
+
+
+def _refuse(server: HybridLanguageServer, request_id: Any, message: str, *, retry: bool = False) -> None:
+    error = {"code": REQUEST_FAILED, "message": message, "data": {"retry": retry}}
     server.protocol._send_data({"jsonrpc": "2.0", "id": request_id, "error": error})

@@ -14,7 +14,8 @@ Differences from pygls' stock protocol:
   session) instead of ``sys.exit()``;
 - while :attr:`authenticated` is False (a multi-client server with
   ``[server] auth = "keys"`` before the key was verified, see
-  :mod:`lsp_server.auth`) every request is refused and every notification but
+  :mod:`lsp_server.auth`, or one whose key was revoked since) every request is
+  refused (with :attr:`unauthenticated_reason`) and every notification but
   ``exit`` dropped, ``initialize`` included;
 - a handler's future is released when it is done, notifications' included
   (:mod:`lsp_server.handler_futures`), so memory does not grow per request.
@@ -61,6 +62,7 @@ class HybridProtocol(ReleasedHandlerFutures, LanguageServerProtocol):
         self.initialized = False
         self.on_exit: Callable[[], None] | None = None
         self.authenticated = True
+        self.unauthenticated_reason = "this session has not been authenticated"
 
     # -- robustness ------------------------------------------------------
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -80,7 +82,7 @@ class HybridProtocol(ReleasedHandlerFutures, LanguageServerProtocol):
         method = getattr(message, "method", None)
         if not self.authenticated and method is not None and method != types.EXIT:
             if getattr(message, "id", None) is not None:
-                refused = JsonRpcServerNotInitialized(f"{method}: this session has not been authenticated")
+                refused = JsonRpcServerNotInitialized(f"{method}: {self.unauthenticated_reason}")
                 self._send_response(message.id, error=refused.to_response_error())
             return
         if not self.initialized and method is not None and method not in _ALWAYS_ALLOWED:

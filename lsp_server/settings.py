@@ -45,6 +45,15 @@ class ServerSettings(BaseModel):
         "can connect (only allowed on a loopback address). Read from the user TOML or the environment at "
         "startup; stdio ignores it.",
     )
+    key_recheck_s: float = Field(
+        default=30.0,
+        ge=0,
+        description='Seconds between re-checks of each --tcp/--ws session\'s key (auth = "keys"): a session whose '
+        "key was revoked or rotated since it connected (`hybrid-assist gateway users revoke NAME`, "
+        "`gateway keys rotate NAME`) is told so and closed within this time; while the user database is "
+        "unreachable sessions go on "
+        "(revocations wait for it). 0: a key is checked only at initialize. Read at startup.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins (e.g. https://ide.example.com) allowed to open a --ws session; a handshake "

@@ -8,7 +8,9 @@ session; a client that disconnects mid-request has its work cancelled (and
 so aborted in the engine); a port probe or garbage bytes close only that
 connection. With a key verifier (``[server] auth = "keys"``) each connection
 passes a :class:`~lsp_server.auth.Gate` first: ``initialize`` must carry a
-valid key, else it is answered with an error and the connection closed.
+valid key, else it is answered with an error and the connection closed; the
+key is checked again every ``[server] key_recheck_s`` and a session whose key
+was revoked since is told so and closed (:meth:`~lsp_server.auth.Gate.watch`).
 WebSocket handshakes are refused (403) unless their ``Origin`` is
 allow-listed or absent, and may run over TLS. In stdio mode file descriptor 1
 is reserved for JSON-RPC: the process's own stdout (and that of any engine
@@ -116,16 +118,21 @@ async def serve_stream(
     server.protocol.set_writer(_Writer())
     server.protocol.on_exit = done.set
     reading = asyncio.ensure_future(_read_loop(server, reader, max_bytes, gate))
-    stopping = asyncio.ensure_future(done.wait())
+    tasks: set[asyncio.Future[Any]] = {reading, asyncio.ensure_future(done.wait()), *_watching(gate, server)}
     try:
-        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (reading, stopping):
+        for task in tasks:
             task.cancel()
         server.cancel_all()
         result = close()
         if asyncio.iscoroutine(result):
             await result
+
+
+def _watching(gate: Gate, server: HybridLanguageServer) -> list[asyncio.Future[None]]:
+    """The task that re-checks the session's key (done when the key was refused), if the gate re-checks."""
+    return [asyncio.ensure_future(gate.watch(server))] if gate.rechecks else []
 
 
 async def _read_loop(server: HybridLanguageServer, reader: asyncio.StreamReader, max_bytes: int, gate: Gate) -> None:
@@ -160,8 +167,10 @@ async def serve_tcp(
     ready: Callable[[str, int], None] | None = None,
     *,
     verifier: Verifier | None = None,
+    key_recheck_s: float = 0.0,
 ) -> None:
-    """Accept editors on ``host:port`` forever, one session each (each proving its key when ``verifier``)."""
+    """Accept editors on ``host:port`` forever, one session each (each proving its key when ``verifier``, again
+    every ``key_recheck_s`` seconds when positive)."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -177,7 +186,7 @@ async def serve_tcp(
             def close() -> None:
                 writer.close()
 
-            await serve_stream(server, reader, write, close, max_bytes, Gate(verifier))
+            await serve_stream(server, reader, write, close, max_bytes, Gate(verifier, recheck_s=key_recheck_s))
         except Exception:
             logger.exception("session %s failed", peer)
             writer.close()
@@ -200,13 +209,15 @@ async def serve_websocket(
     ready: Callable[[str, int], None] | None = None,
     *,
     verifier: Verifier | None = None,
+    key_recheck_s: float = 0.0,
     allowed_origins: Sequence[str] = (),
     tls: ssl.SSLContext | None = None,
 ) -> None:
     """Accept editors over WebSocket (one JSON-RPC message per text frame).
 
     A handshake whose ``Origin`` is neither absent nor in ``allowed_origins`` is refused with 403; with
-    ``verifier`` the key comes from an ``Authorization: Bearer`` header or the ``initialize`` options.
+    ``verifier`` the key comes from an ``Authorization: Bearer`` header or the ``initialize`` options, and is
+    checked again every ``key_recheck_s`` seconds when positive.
     """
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import ConnectionClosed
@@ -217,7 +228,8 @@ async def serve_websocket(
         server.session.network = True  # confined to [server] allowed_roots
         done = asyncio.Event()
         request = ws.request
-        gate = Gate(verifier, bearer_token(request.headers.get("Authorization")) if request is not None else None)
+        bearer = bearer_token(request.headers.get("Authorization")) if request is not None else None
+        gate = Gate(verifier, bearer, key_recheck_s)
         gate.arm(server)
 
         class _Writer:
@@ -256,13 +268,16 @@ async def serve_websocket(
             except TimeoutError:
                 logger.warning("closing connection: no authenticated initialize within %.0f s", AUTH_DEADLINE_S)
 
-        reading = asyncio.ensure_future(receive())
-        stopping = asyncio.ensure_future(done.wait())
+        tasks: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(receive()),
+            asyncio.ensure_future(done.wait()),
+            *_watching(gate, server),
+        }
         try:
-            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            reading.cancel()
-            stopping.cancel()
+            for task in tasks:
+                task.cancel()
             server.cancel_all()
             if pending:  # the last answers (a refused initialize's error) go out before the close frame
                 await asyncio.wait(set(pending), timeout=5.0)

@@ -115,6 +115,7 @@ def run_lsp(
         # full passes (a gen-2 collection over it pauses requests for ~150 ms on this machine).
         gc.freeze()
         max_bytes = settings.server.max_message_bytes
+        recheck_s = settings.server.key_recheck_s
 
         def factory() -> HybridLanguageServer:
             return HybridLanguageServer(assistant, loader)
@@ -124,7 +125,9 @@ def run_lsp(
 
         try:
             if tcp is not None:
-                await transport.serve_tcp(factory, tcp[0], tcp[1], max_bytes, ready, verifier=verifier)
+                await transport.serve_tcp(
+                    factory, tcp[0], tcp[1], max_bytes, ready, verifier=verifier, key_recheck_s=recheck_s
+                )
             elif ws is not None:
                 await transport.serve_websocket(
                     factory,
@@ -133,6 +136,7 @@ def run_lsp(
                     max_bytes,
                     ready,
                     verifier=verifier,
+                    key_recheck_s=recheck_s,
                     allowed_origins=settings.server.allowed_origins,
                     tls=tls,
                 )

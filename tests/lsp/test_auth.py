@@ -353,3 +353,64 @@ async def test_the_stdio_relay_adds_the_key_from_a_file_or_the_environment(tmp_p
         await client.stop()
     rows = ledger_rows(tmp_path)
     assert {row["user_name"] for row in rows} <= {"ivan"}
+
+
+async def answered(reader: asyncio.StreamReader, request_id: int) -> dict[str, Any]:
+    while (message := await read_frame(reader)) is not None:
+        if message.get("id") == request_id:
+            return message
+    raise AssertionError(f"the connection closed before answering request {request_id}")
+
+
+async def until_closed(reader: asyncio.StreamReader) -> list[dict[str, Any]]:
+    """Every message until the server closes the connection (each awaited at most 20 s)."""
+    return [message async for message in _frames(reader)]
+
+
+async def _frames(reader: asyncio.StreamReader) -> Any:
+    while (message := await read_frame(reader)) is not None:
+        yield message
+
+
+def ended_by_revocation(messages: list[dict[str, Any]], key: str) -> None:
+    shown = [m["params"] for m in messages if m.get("method") == "window/showMessage"]
+    assert shown, f"no window/showMessage before the close: {messages}"
+    assert shown[-1]["type"] == types.MessageType.Error.value, shown
+    assert "no longer accepted" in shown[-1]["message"] and "revoked" in shown[-1]["message"], shown
+    assert key not in json.dumps(messages)
+
+
+async def test_a_revoked_or_rotated_key_ends_its_running_sessions_and_other_users_keep_working(
+    tmp_path: Path, root: Path
+) -> None:
+    env = auth_env(tmp_path, "key_recheck_s = 0.3\n")
+    alice_key, bob_key, carol_key = (add_user(env, name) for name in ("alice", "bob", "carol"))
+    async with TcpServer(env) as tcp, TcpServer(env, mode="--ws") as ws:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tcp.port)
+        writer.write(frame(initialize(root, {"hybridAssist": {"key": alice_key}})) + frame(INITIALIZED) + frame(STATUS))
+        assert "result" in await answered(reader, 2)
+        bob = await tcp_editor(tcp.port, root, {"hybridAssist": {"key": bob_key}})
+        async with connect(
+            f"ws://127.0.0.1:{ws.port}", additional_headers={"Authorization": f"Bearer {carol_key}"}
+        ) as carol:
+            for message in (initialize(root), INITIALIZED, STATUS):
+                await carol.send(json.dumps(message))
+            while json.loads(await asyncio.wait_for(carol.recv(), 20)).get("id") != 2:
+                pass
+            await asyncio.sleep(1.0)  # several re-checks pass while the keys are valid
+            cli(env, "gateway", "users", "revoke", "alice")  # the real user store, by the admin CLI
+            cli(env, "gateway", "keys", "rotate", "carol")
+            ended_by_revocation(await asyncio.wait_for(until_closed(reader), 10), alice_key)
+            carol_messages: list[dict[str, Any]] = []
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    carol_messages.append(json.loads(await asyncio.wait_for(carol.recv(), 10)))
+            ended_by_revocation(carol_messages, carol_key)
+        writer.close()
+        assert (await command(bob, "hybrid.status"))["local"]["model"] == "instant"  # bob's session goes on
+        await bob.shutdown_session()
+        await bob.stop()
+        assert tcp.alive and ws.alive
+        log = "".join(tcp.stderr_lines + ws.stderr_lines)
+        assert "ending the session of alice" in log and "ending the session of carol" in log
+        assert all(key not in log for key in (alice_key, bob_key, carol_key))  # keys are never logged

@@ -7,6 +7,7 @@ even for a message that did not come through the gate.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from lsp_server.auth import AuthenticationFailed, Gate, Identity, pop_key
+from lsp_server.auth import AuthenticationFailed, Gate, Identity, KeyUnavailable, pop_key
 from lsp_server.server import HybridLanguageServer
 from lsp_server.transport import dispatch
 from tests.lsp.harness import in_process_server, write_config
@@ -100,3 +101,71 @@ def test_pop_key_takes_the_key_out_of_any_section_spelling() -> None:
     assert pop_key(params) == "k" and params["initializationOptions"] == {"hybrid-assist": {"x": 1}}
     assert pop_key({"initializationOptions": {"hybridAssist": {"key": 5}}}) is None
     assert pop_key({"initializationOptions": "nonsense"}) is None and pop_key(None) is None
+
+
+STATUS = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "workspace/executeCommand", "params": {"command": "x"}})
+
+
+async def admitted(server: HybridLanguageServer, gate: Gate, root: Path) -> None:
+    gate.arm(server)
+    message = await gate.admit(server, initialize(root, {"hybridAssist": {"key": GOOD}}))
+    assert message is not None
+    dispatch(server, message)
+
+
+async def test_a_refused_recheck_tells_the_client_refuses_its_requests_and_ends_the_watch(
+    session: tuple[HybridLanguageServer, Wire], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, wire = session
+    state: dict[str, type[AuthenticationFailed] | None] = {"fails": None}
+
+    async def changing(key: str) -> Identity:
+        if (failure := state["fails"]) is not None:
+            raise failure("hybrid-assist: authentication failed: this API key has been revoked")
+        return await verifier(key)
+
+    gate = Gate(changing, recheck_s=0.01)
+    await admitted(server, gate, tmp_path)
+    watching = asyncio.ensure_future(gate.watch(server))
+    state["fails"] = KeyUnavailable  # the store is unreachable: the session goes on, said once
+    await asyncio.sleep(0.2)
+    assert not watching.done() and server.protocol.authenticated
+    assert len([r for r in caplog.records if "cannot re-check" in r.getMessage()]) == 1, caplog.text
+    state["fails"] = AuthenticationFailed
+    await asyncio.wait_for(watching, 2)
+    shown = [m["params"] for m in wire.sent if m.get("method") == "window/showMessage"]
+    assert shown[-1]["type"] == 1 and "no longer accepted" in shown[-1]["message"], shown
+    assert "revoked" in shown[-1]["message"] and GOOD not in shown[-1]["message"]
+    dispatch(server, STATUS)  # a request that arrives before the connection is closed
+    assert wire.sent[-1]["id"] == 7 and "key is no longer accepted" in wire.sent[-1]["error"]["message"]
+
+
+async def test_the_real_key_store_keeps_sessions_through_an_outage_and_ends_a_revoked_one(
+    session: tuple[HybridLanguageServer, Wire], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hybrid_assist.language_server import KeyVerifier
+    from hybrid_assist.settings import HybridSettings
+
+    server, wire = session
+    users = tmp_path / "users"
+    keys = KeyVerifier(HybridSettings(data_dir=str(users)))
+    try:
+        _, key = keys.store.add_user("alice", "red")
+        gate = Gate(keys, bearer=key, recheck_s=0.02)
+        await admitted(server, gate, tmp_path)
+        assert server.identity == Identity("alice", "red")
+        keys.engine.dispose()
+        users.rename(tmp_path / "away")  # the database file cannot be opened: OperationalError
+        watching = asyncio.ensure_future(gate.watch(server))
+        await asyncio.sleep(0.3)
+        assert not watching.done() and server.protocol.authenticated
+        assert len([r for r in caplog.records if "session keys cannot be checked" in r.getMessage()]) == 1
+        with pytest.raises(KeyUnavailable):  # a key never checked before cannot be accepted meanwhile
+            await keys("ha_0123456789ab_" + "x" * 43)
+        (tmp_path / "away").rename(users)
+        keys.store.revoke_user("alice")
+        await asyncio.wait_for(watching, 5)
+        assert "reachable again" in caplog.text
+        assert any("has been revoked" in m["params"]["message"] for m in wire.sent if "params" in m)
+    finally:
+        keys.close()
