@@ -34,6 +34,7 @@ __all__ = [
     "FimFormat",
     "detect_fim_format",
     "fim_format_for_model_name",
+    "has_sentinels",
 ]
 
 
@@ -135,6 +136,11 @@ def fim_format_for_model_name(model_name: str) -> FimFormat | None:
         if pattern.search(lowered):
             return FIM_FORMATS[family]
     return None
+
+
+def has_sentinels(fmt: FimFormat, tokens: Iterable[str]) -> bool:
+    """Whether ``tokens`` (a tokenizer's special tokens or vocabulary) hold ``fmt``'s three sentinels."""
+    return _matches(fmt, frozenset(tokens))
 
 
 def _matches(fmt: FimFormat, tokens: frozenset[str]) -> bool:

@@ -39,7 +39,7 @@ from inference.errors import (
 )
 from inference.fim import FimFormat
 from inference.local._load_stats import LoadTracker
-from inference.local._prompts import check_context, detect_tokenizer_fim, render_prompt, stop_token_ids
+from inference.local._prompts import check_context, configured_tokenizer_fim, render_prompt, stop_token_ids
 from inference.models import model_remedy, resolve_model_path
 from inference.settings import LocalSettings
 from inference.types import BackendHealth, GenerationRequest
@@ -74,11 +74,21 @@ class Prepared(Generic[_L]):
 
 
 def tokenizer_stops(
-    tokenizer: Any, model_name: str, path: str, generation_eos: int | Sequence[int] | None
+    tokenizer: Any,
+    model_name: str,
+    path: str,
+    generation_eos: int | Sequence[int] | None,
+    fim_format: str = "auto",
 ) -> tuple[FimFormat | None, tuple[int, ...]]:
-    """The model's FIM format (a warning when it has none) and the token ids that end an answer."""
-    fim = detect_tokenizer_fim(tokenizer, model_name)
-    if fim is None:
+    """The model's FIM format (``[local] fim_format``: ``auto`` detects it) and the token ids that end an answer.
+
+    A warning is logged when the model has no FIM tokens (auto), or when the
+    configured family's tokens are not the tokenizer's.
+    """
+    fim, disagreement = configured_tokenizer_fim(tokenizer, model_name, fim_format)
+    if disagreement:
+        logger.warning("%s: %s", path, disagreement)
+    elif fim is None and fim_format == "auto":
         logger.warning("%s has no fill-in-the-middle tokens; FIM uses the prefix only", path)
     extra = [generation_eos] if isinstance(generation_eos, int) else list(generation_eos or [])
     return fim, stop_token_ids(tokenizer, fim, extra)

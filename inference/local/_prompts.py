@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference.errors import BadRequestError, ContextTooLongError
-from inference.fim import FimFormat, detect_fim_format
+from inference.fim import FIM_FORMATS, FimFormat, detect_fim_format, has_sentinels
 from inference.local._tools import template_messages
 from inference.types import GenerationRequest, RequestKind
 
 __all__ = [
     "PromptPlan",
     "check_context",
+    "configured_tokenizer_fim",
     "detect_tokenizer_fim",
     "render_prompt",
     "stop_token_ids",
@@ -50,6 +51,31 @@ def tokenizer_special_tokens(tokenizer: Any) -> set[str]:
     if callable(added):
         tokens.update(added().keys())
     return tokens
+
+
+def configured_tokenizer_fim(tokenizer: Any, model_name: str, setting: str) -> tuple[FimFormat | None, str]:
+    """The FIM format ``[local] fim_format`` asks for, and a warning when the tokenizer disagrees ("" if none).
+
+    ``auto`` detects it (:func:`detect_tokenizer_fim`); ``none`` uses no FIM
+    tokens (the prefix alone); a family name is used as told, with a warning
+    when the tokenizer has none of that family's sentinels (they would be
+    split into ordinary tokens and the model would not see a FIM prompt).
+    """
+    if setting == "auto":
+        return detect_tokenizer_fim(tokenizer, model_name), ""
+    if setting == "none":
+        return None, ""
+    fim = FIM_FORMATS[setting]
+    tokens = tokenizer_special_tokens(tokenizer)
+    vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+    if has_sentinels(fim, tokens) or has_sentinels(fim, vocab.keys()):
+        return fim, ""
+    detected = detect_tokenizer_fim(tokenizer, model_name)
+    found = f"its tokenizer has {detected.family}'s" if detected is not None else "its tokenizer has no FIM tokens"
+    return fim, (
+        f"fim_format = {setting!r}, but {model_name}'s tokenizer lacks that family's sentinels "
+        f'({", ".join(fim.sentinel_tokens)}) and {found}: completions will be poor; set fim_format = "auto"'
+    )
 
 
 def detect_tokenizer_fim(tokenizer: Any, model_name: str) -> FimFormat | None:

@@ -161,7 +161,7 @@ class TransformersBackend(LocalEngine[_Loaded]):
             model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
         model = model.to(device).eval()
         gen_eos = getattr(model.generation_config, "eos_token_id", None)
-        fim, stop_ids = tokenizer_stops(tokenizer, model_name, str(path), gen_eos)
+        fim, stop_ids = tokenizer_stops(tokenizer, model_name, str(path), gen_eos, s.fim_format)
         positions = getattr(model.config, "max_position_embeddings", None) or s.max_model_len
         logger.info(
             "loaded %s on %s in %.1f s (fim: %s)",

@@ -198,7 +198,7 @@ class VllmBackend(LocalEngine[_Engine]):
         tokenizer = AutoTokenizer.from_pretrained(path)
         engine = AsyncLLM.from_engine_args(self.engine_args(path))
         gen_config = engine.model_config.try_get_generation_config() or {}
-        fim, stop_ids = tokenizer_stops(tokenizer, model_name, path, gen_config.get("eos_token_id"))
+        fim, stop_ids = tokenizer_stops(tokenizer, model_name, path, gen_config.get("eos_token_id"), s.fim_format)
         logger.info(
             "vLLM started for %s in %.1f s (fim: %s)",
             model_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import shutil
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -23,7 +24,7 @@ from inference.errors import (
     InferenceTimeoutError,
     ModelNotAvailableError,
 )
-from inference.local._prompts import detect_tokenizer_fim, stop_token_ids
+from inference.local._prompts import configured_tokenizer_fim, detect_tokenizer_fim, stop_token_ids
 from inference.local._text_stream import IncrementalText
 from inference.local.transformers_backend import TransformersBackend
 from inference.settings import LocalSettings
@@ -449,3 +450,39 @@ def test_fim_stop_tokens_become_stop_ids(tiny_model: TinyModelFactory, family: s
     assert set(tokenizer.convert_tokens_to_ids(must_stop_at)) <= set(ids)
     sentinels = tokenizer.convert_tokens_to_ids(list(fmt.sentinel_tokens))
     assert not set(sentinels) & set(ids)
+
+
+async def test_the_configured_fim_format_is_the_engines(
+    tiny_model: TinyModelFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``[local] fim_format`` decides for the in-process engine too: ``none`` sends the prefix alone, a family is used
+    as told, with a warning naming the sentinels when the tokenizer lacks them."""
+    path = tiny_model("qwen2.5-coder")
+    told_none = TransformersBackend("local", settings_for(path, fim_format="none"))
+    await told_none.start()
+    try:
+        assert told_none.fim_format is None  # auto would find qwen2.5-coder's tokens
+        chunks = await drain(told_none.generate(GenerationRequest.fim("r", PREFIX, SUFFIX, max_tokens=4)))
+        prefix_only = await asyncio.to_thread(reference_completion, path, PREFIX, 4)
+        assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == prefix_only[1]
+    finally:
+        await told_none.close()
+    with caplog.at_level(logging.WARNING, logger="inference.local._engine"):
+        told_other = TransformersBackend("local", settings_for(path, fim_format="starcoder2"))
+        await told_other.start()
+        try:
+            fmt = told_other.fim_format
+            assert fmt is not None and fmt.family == "starcoder2"
+        finally:
+            await told_other.close()
+    warning = "\n".join(r.getMessage() for r in caplog.records)
+    assert "fim_format = 'starcoder2'" in warning and "<fim_prefix>" in warning and "qwen2.5-coder's" in warning
+
+
+def test_a_configured_family_the_tokenizer_has_needs_no_warning(tiny_model: TinyModelFactory) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(tiny_model("codellama")))
+    fmt, warning = configured_tokenizer_fim(tokenizer, "my-finetune", "codellama")
+    assert fmt is not None and fmt.family == "codellama" and warning == ""
+    assert configured_tokenizer_fim(tokenizer, "my-finetune", "none") == (None, "")
