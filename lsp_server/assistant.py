@@ -324,7 +324,7 @@ class Assistant:
         route = self.serving.route_key(decision) if completion else ""
         if route:
             # A cache hit costs nothing, so it is served before admission and reservation.
-            cache_key = self.cache.key(context.prompt_prefix(), context.suffix, route)
+            cache_key = self.cache.key(context.prompt_prefix(), context.suffix, route, session.settings.user)
             cached = self.cache.get(cache_key)
             if cached is not None:
                 return AssistResult(

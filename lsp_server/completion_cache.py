@@ -24,9 +24,11 @@ class CompletionCache:
         self.misses = 0
 
     @staticmethod
-    def key(prompt_prefix: str, suffix: str, model: str) -> str:
+    def key(prompt_prefix: str, suffix: str, model: str, owner: str = "") -> str:
+        """The entry of this prompt for ``owner`` (a multi-client server's sessions share one cache: each user's
+        completions are their own, never served to another user whose text happens to match)."""
         digest = hashlib.sha256()
-        for part in (model, prompt_prefix, suffix):
+        for part in (owner, model, prompt_prefix, suffix):
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         return digest.hexdigest()

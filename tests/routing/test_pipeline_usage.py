@@ -179,9 +179,12 @@ async def test_completion_cache_skips_the_engine(tmp_path: Path, openai_server: 
     offset = len("def add(a, b):\n    ")
     first = await assistant.run(session, doc, AssistRequest(TaskKind.INLINE_COMPLETION, doc.uri, offset))
     second = await assistant.run(session, doc, AssistRequest(TaskKind.INLINE_COMPLETION, doc.uri, offset))
+    # another user's session on the same (multi-client) server, same text: their own call, not alice's answer
+    bob = Session(settings=settings.model_copy(update={"user": "bob"}), roots=[tmp_path])
+    third = await assistant.run(bob, doc, AssistRequest(TaskKind.INLINE_COMPLETION, doc.uri, offset))
     await assistant.close()
-    assert first.text == second.text == "local answer"
-    assert not first.from_cache and second.from_cache
+    assert first.text == second.text == third.text == "local answer"
+    assert not first.from_cache and second.from_cache and not third.from_cache
     assert assistant.cache.hits == 1
 
 
