@@ -27,18 +27,21 @@ part arrives whole: it becomes one tool-call piece (an id is made up when
 Gemini sends none, and left out again on the way back), and the answer then
 finishes with ``tool_calls``. Gemini has no switch for parallel calls:
 ``parallel_tool_calls`` is not sent. A call's ``thought_signature`` (which
-Gemini 3 requires back with the call in the next turn) is kept here by call id
-(the last :data:`SIGNATURES_KEPT` calls of this process) and sent back with
-the call.
+Gemini 3 requires back with the call in the next turn) travels in the call's
+id: the id handed to the client ends with :data:`SIGNATURE_MARK` and the
+signature in URL-safe base64 (``[A-Za-z0-9_-]``, which Anthropic's
+``tool_use`` ids also allow), and the turn that sends the call back is
+rebuilt from it. Nothing is kept in this process, so the next turn may reach
+any gateway replica, or this one after a restart (LiteLLM does the same).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -62,7 +65,6 @@ from inference.remote._errors_http import (
     parse_retry_after,
 )
 from inference.remote._fim_chat import fim_chat_messages
-from inference.settings import ProviderSettings
 from inference.types import (
     ChatMessage,
     Feature,
@@ -90,8 +92,8 @@ _FEATURES = frozenset({Feature.TOOLS, Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
 #: Prefix of the tool-call ids made up here for calls Gemini sent without one (not sent back to Gemini).
 MADE_UP_ID = "call_gemini_"
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
-#: How many function calls' thought signatures a backend keeps for the turns that send the calls back.
-SIGNATURES_KEPT = 4096
+#: Between a call's id and its thought signature (URL-safe base64, unpadded) in the id handed to the client.
+SIGNATURE_MARK = "__thought__"
 
 
 class GeminiBackend(SdkBackend[genai.Client]):
@@ -101,19 +103,8 @@ class GeminiBackend(SdkBackend[genai.Client]):
     _http: httpx.AsyncClient | None = None
     _http_sync: httpx.Client | None = None
 
-    def __init__(self, name: str, settings: ProviderSettings, **kwargs: Any) -> None:
-        super().__init__(name, settings, **kwargs)
-        #: Thought signatures of the calls answered recently, by call id (oldest first).
-        self._signatures: OrderedDict[str, bytes] = OrderedDict()
-
     def features(self) -> frozenset[Feature]:
         return _FEATURES
-
-    def _keep_signature(self, call_id: str, signature: bytes | None) -> None:
-        if signature:
-            self._signatures[call_id] = signature
-            while len(self._signatures) > SIGNATURES_KEPT:
-                self._signatures.popitem(last=False)
 
     def _new_client(self, api_key: str | None) -> genai.Client:
         common = self._sdk_options(api_key)
@@ -140,7 +131,7 @@ class GeminiBackend(SdkBackend[genai.Client]):
         source = (
             fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
         )
-        system, contents = _contents(source, self._signatures)
+        system, contents = _contents(source)
         config = types.GenerateContentConfig(
             system_instruction=system or None,
             max_output_tokens=request.max_tokens,
@@ -177,8 +168,7 @@ class GeminiBackend(SdkBackend[genai.Client]):
                     yield GenerationChunk(text)
                 for call, signature in _function_calls(candidate):
                     arguments = json.dumps(call.args or {}, separators=(",", ":"))
-                    call_id = call.id or f"{MADE_UP_ID}{secrets.token_hex(6)}"
-                    self._keep_signature(call_id, signature)
+                    call_id = _client_id(call.id or f"{MADE_UP_ID}{secrets.token_hex(6)}", signature)
                     parts.append(arguments)
                     yield GenerationChunk("", tool_calls=(ToolCallDelta(calls, call_id, call.name or "", arguments),))
                     calls += 1
@@ -230,9 +220,7 @@ class GeminiBackend(SdkBackend[genai.Client]):
         )
 
 
-def _contents(
-    messages: Sequence[ChatMessage], signatures: Mapping[str, bytes] | None = None
-) -> tuple[str, list[types.Content]]:
+def _contents(messages: Sequence[ChatMessage]) -> tuple[str, list[types.Content]]:
     """The system instruction, and the turns with Gemini's roles (``user``/``model``).
 
     Tool calls are ``functionCall`` parts of the model's turn; consecutive tool results one user turn of
@@ -254,15 +242,33 @@ def _contents(
             continue
         parts = [types.Part(text=m.content)] if m.content or not m.tool_calls else []
         parts += [
-            types.Part(function_call=_function_call(c), thought_signature=(signatures or {}).get(c.id))
-            for c in m.tool_calls
+            types.Part(function_call=_function_call(c), thought_signature=_split_id(c.id)[1]) for c in m.tool_calls
         ]
         contents.append(types.Content(role="model" if m.role == "assistant" else "user", parts=parts))
     return system, contents
 
 
-def _sent_id(call_id: str) -> str | None:
+def _client_id(call_id: str, signature: bytes | None) -> str:
+    """The id the client gets for a call: Gemini's (or a made-up) id, then its thought signature if any."""
+    if not signature:
+        return call_id
+    return f"{call_id}{SIGNATURE_MARK}{base64.urlsafe_b64encode(signature).decode('ascii').rstrip('=')}"
+
+
+def _split_id(client_id: str) -> tuple[str, bytes | None]:
+    """A client's call id as Gemini's (or the made-up) id and the thought signature it carries (None: none)."""
+    call_id, mark, encoded = client_id.partition(SIGNATURE_MARK)
+    if not mark or not encoded:
+        return client_id, None
+    try:
+        return call_id, base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:  # an id of the client's own that happens to hold the mark: sent back as it came
+        return client_id, None
+
+
+def _sent_id(client_id: str) -> str | None:
     """The id Gemini gave a call (None for one made up here)."""
+    call_id = _split_id(client_id)[0]
     return None if not call_id or call_id.startswith(MADE_UP_ID) else call_id
 
 

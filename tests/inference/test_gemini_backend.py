@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -16,9 +17,11 @@ from inference.errors import (
 )
 from inference.remote import GeminiBackend, RetryTiming
 from inference.remote._fim_chat import CURSOR, FIM_SYSTEM_PROMPT
+from inference.remote.gemini_backend import SIGNATURE_MARK
 from inference.settings import ProviderSettings
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest
-from tests.wire.gemini_server import GeminiWireServer
+from inference.types import ChatMessage, GenerationChunk, GenerationRequest, ToolSpec
+from tests.wire.base import ScriptedCall
+from tests.wire.gemini_server import GeminiWireServer, thought_signature
 
 KEY_ENV = "HA_TEST_GEMINI_KEY"
 KEY = "gemini-test-key"
@@ -199,3 +202,45 @@ async def test_health_probes_the_default_model(gemini_server: GeminiWireServer) 
     assert not health.ok and "default_model" in health.remedy
     await backend.close()
     await unknown.close()
+
+
+async def test_a_thought_signature_comes_back_through_another_replica(gemini_server: GeminiWireServer) -> None:
+    """The signature Gemini 3 needs back travels in the call's id: a fresh backend (another gateway replica, or this
+    one restarted) that never saw the call sends it with the call, and Gemini's own call id without it."""
+    weather = ToolSpec("get_weather", parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+    question = ChatMessage("user", "weather in Paris?")
+    gemini_server.reply(
+        "",
+        tool_calls=[ScriptedCall("get_weather", {"city": "Paris"}), ScriptedCall("get_time", {}, id="fc-7")],
+    )
+    first = await collect(make_backend(gemini_server), chat("r1", tools=(weather,)))
+    made_up, given = first.tool_calls
+    for call in first.tool_calls:
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", call.id)  # usable as an Anthropic tool_use id too
+    assert given.id.startswith("fc-7" + SIGNATURE_MARK)
+
+    gemini_server.reply("It is sunny.")
+    history = [
+        question,
+        ChatMessage("assistant", "", tool_calls=first.tool_calls),
+        ChatMessage("tool", "sunny", tool_call_id=made_up.id),
+        ChatMessage("tool", "noon", tool_call_id=given.id),
+    ]
+    second = await collect(make_backend(gemini_server), GenerationRequest.chat("r2", history, tools=(weather,)))
+    assert second.text == "It is sunny."
+    sent = gemini_server.generation_requests()[-1].body["contents"]
+    assert sent[1]["parts"] == [
+        {
+            "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+            "thoughtSignature": thought_signature("get_weather"),
+        },
+        {
+            "functionCall": {"id": "fc-7", "name": "get_time", "args": {}},
+            "thoughtSignature": thought_signature("get_time"),
+        },
+    ]
+    responses = [part["functionResponse"] for part in sent[2]["parts"]]
+    assert responses == [
+        {"name": "get_weather", "response": {"result": "sunny"}},
+        {"id": "fc-7", "name": "get_time", "response": {"result": "noon"}},
+    ]
