@@ -6,8 +6,9 @@
 - ``POST /v1/admin/budgets`` ``{"user" | "team", "monthly_usd", "soft_fraction"}``
 - ``GET /v1/admin/usage?user=NAME|team=NAME&since=&until=`` (without a name: every user, grouped)
 - ``POST /v1/admin/routing/learn?since=30d&until=&apply=true`` — routing that learns (``routing.learning``): the
-  proposed policy changes with their evidence and the overlay's TOML; ``apply=true`` adopts it (this replica's
-  running policy at once, and the overlay file the loader reads at the next start)
+  proposed policy changes with their evidence and the overlay's TOML; ``apply=true`` adopts it: a row of the
+  usage database (``routing_adoptions``), this replica's running policy at once, the other replicas' within
+  ``[routing.learning] reload_s``, and this replica's cached overlay file
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Literal
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,9 +27,11 @@ from gateway.http import caller, json_body
 from gateway.state import Gateway
 from gateway.store import StoreError, UnknownUser, UserExists, check_name
 from gateway.usage import month_start, parse_time, usage_of
-from routing.learning import learn, overlay_text
+from routing.learning import learn, overlay_text, summary
 from routing.periods import parse_when
+from routing.usage.adoptions import Adoption
 from routing.usage.budgets import BudgetManager
+from routing.usage.outage import UNAVAILABLE, is_unavailable
 
 
 def _store_error(exc: StoreError) -> ApiError:
@@ -137,7 +141,7 @@ async def admin_usage(request: Request) -> Response:
 
 async def learn_routing(request: Request) -> Response:
     """The policy changes the ledger's outcomes support; ``apply=true`` adopts them (admins only)."""
-    gateway, _ = await caller(request, admin=True)
+    gateway, principal = await caller(request, admin=True)
     params = request.query_params
     now = datetime.now(UTC)
     try:
@@ -158,11 +162,33 @@ async def learn_routing(request: Request) -> Response:
     learned = await asyncio.to_thread(learn, ledger, settings.routing, settings.providers, since, until)
     text = overlay_text(learned)
     applied: str | None = None
+    adopted: dict[str, object] | None = None
     if apply in ("true", "1"):
         if gateway.adopt_learned is None:
             raise ApiError(503, "not_ready", "this gateway cannot adopt a learned overlay")
-        applied = await asyncio.to_thread(gateway.adopt_learned, text)
-    return JSONResponse({**learned.to_json(), "overlay": text, "applied": applied})
+        try:
+            applied, row = await asyncio.to_thread(gateway.adopt_learned, text, principal.name, summary(learned))
+        except SQLAlchemyError as exc:
+            if not is_unavailable(exc):
+                raise
+            raise ApiError(
+                503, "usage_unavailable", f"{UNAVAILABLE}: nothing adopted (the other replicas could not follow)"
+            ) from None
+        adopted = _adopted_json(row, settings.routing.learning.reload_s)
+    return JSONResponse({**learned.to_json(), "overlay": text, "applied": applied, "adoption": adopted})
+
+
+def _adopted_json(row: Adoption | None, reload_s: float) -> dict[str, object]:
+    """What was adopted, and when the other replicas on the usage database follow."""
+    if row is None:
+        return {"shared": False, "message": "adopted by this gateway only (it has no usage database)"}
+    follow = f"within {reload_s:g} s ([routing.learning] reload_s)" if reload_s > 0 else "at their next start"
+    return {
+        **row.to_json(),
+        "shared": True,
+        "reload_s": reload_s,
+        "message": f"adopted as #{row.id}: in force on this replica now; the other replicas follow {follow}",
+    }
 
 
 async def my_usage(request: Request) -> Response:

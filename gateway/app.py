@@ -13,6 +13,7 @@ Prometheus exposition.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
@@ -106,6 +107,8 @@ def create_app(gateway: Gateway) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         built.runtime.start_local_in_background()
+        for start in built.background:
+            built.track(asyncio.create_task(start()))
         tune_for_latency()
         logger.info("gateway ready to accept requests; the local engine is starting in the background")
         try:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from gateway.store import UserStore
 from routing.control import UsageControl
 from routing.runtime import RoutingRuntime
 from routing.service import RoutingService
+from routing.usage.adoptions import Adoption
 from routing.usage.budgets import BudgetManager
 from routing.usage.ledger import Ledger
 from routing.usage.metrics import UsageMetrics
@@ -51,9 +52,12 @@ class Gateway:
     metrics: GatewayMetrics
     engine: Engine
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    #: Adopts a learned routing overlay (its TOML text): writes it where the loader reads it and puts its rules
-    #: into :attr:`settings`; returns the path written. Set by the composition root (None: cannot adopt).
-    adopt_learned: Callable[[str], str] | None = None
+    #: Adopts a learned routing overlay (its TOML text, who adopts it, the proposal's summary): a row of the usage
+    #: database every replica follows, the overlay file the loader reads, and its rules into :attr:`settings`;
+    #: returns the path written and the row. Set by the composition root (None: cannot adopt).
+    adopt_learned: Callable[[str, str, str], tuple[str, Adoption | None]] | None = None
+    #: Started as tasks by the app's lifespan, cancelled at shutdown (e.g. following the adopted learned overlay).
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     @property
     def ledger(self) -> Ledger | None:

@@ -8,9 +8,6 @@ shared with the language server; nothing here loads ``lsp_server``.
 
 from __future__ import annotations
 
-import functools
-import tomllib
-
 from starlette.applications import Starlette
 
 from gateway.app import ENDPOINTS, create_app
@@ -19,10 +16,10 @@ from gateway.database import open_gateway_engine_when_possible
 from gateway.metrics import GatewayMetrics
 from gateway.state import Gateway
 from gateway.store import UserStore
+from hybrid_assist.learned_routing import LearnedRouting
 from hybrid_assist.runtime import build_runtime, ledger_on
-from hybrid_assist.settings import HybridSettings, data_directory
+from hybrid_assist.settings import HybridSettings
 from routing.control import UsageControl
-from routing.learned_overlay import adopted_path, learned_only, write_atomically
 from routing.service import RoutingService
 from routing.settings import RoutingSettings
 from routing.usage.budgets import BudgetManager
@@ -63,25 +60,28 @@ def build_gateway(settings: HybridSettings) -> Gateway:
         metrics=GatewayMetrics(usage_metrics.registry, ENDPOINTS),
         engine=engine,
     )
-    gateway.adopt_learned = functools.partial(adopt_learned, gateway, settings.data_dir)
+    learned = learned_routing(gateway, settings.data_dir)
+    if not unreachable:
+        learned.load_newest()
+    gateway.adopt_learned = learned.adopt
+    follower = learned.follower
+    if follower is not None and follower.interval_s > 0:
+        gateway.background.append(follower.run)
     return gateway
 
 
-def adopt_learned(gateway: Gateway, data_dir: str, text: str) -> str:
-    """Write ``text`` as the adopted learned overlay (read by the loader at the next start) and put its learned
-    rules into the gateway's running settings now; returns the path written."""
-    path = adopted_path(data_directory(data_dir))
-    write_atomically(path, text)
-    values, _ = learned_only(tomllib.loads(text))
-    learned = values.get("routing", {}).get("tasks", {})
-    current = gateway.settings
-    assert isinstance(current, HybridSettings)
-    routing = current.routing.model_dump()
-    for name, entry in learned.items():
-        if name in routing["tasks"]:
-            routing["tasks"][name]["learned"] = entry["learned"]
-    gateway.settings = current.model_copy(update={"routing": RoutingSettings.model_validate(routing)})
-    return str(path)
+def learned_routing(gateway: Gateway, data_dir: str) -> LearnedRouting:
+    """The gateway's learned overlay: adopted through its usage database, switching ``gateway.settings``."""
+
+    def read() -> RoutingSettings:
+        return gateway.settings.routing
+
+    def write(routing: RoutingSettings) -> None:
+        current = gateway.settings
+        assert isinstance(current, HybridSettings)
+        gateway.settings = current.model_copy(update={"routing": routing})
+
+    return LearnedRouting(data_dir, read, write, gateway.engine)
 
 
 def gateway_journal(settings: HybridSettings) -> Journal:

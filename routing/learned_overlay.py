@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from routing.settings import LearnedRoute, RoutingSettings
 
 #: The adopted overlay, read by the configuration loader.
 ADOPTED_FILE = "routing-learned.toml"
@@ -57,6 +60,34 @@ def learned_only(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 if "learned" in entry:
                     kept.setdefault("routing", {}).setdefault("tasks", {})[task] = {"learned": entry["learned"]}
     return kept, ignored
+
+
+def rules_of(text: str) -> dict[str, list[Any]]:
+    """Each task's learned rules in the overlay ``text`` (as written; ``ValueError`` when it is no TOML)."""
+    values, _ = learned_only(tomllib.loads(text))
+    tasks = values.get("routing", {}).get("tasks", {})
+    return {task: list(entry["learned"]) for task, entry in tasks.items() if isinstance(entry["learned"], list)}
+
+
+def switch_learned(
+    routing: RoutingSettings, previous: Mapping[str, list[Any]], rules: Mapping[str, list[Any]]
+) -> RoutingSettings:
+    """``routing`` with the overlay ``rules`` in force instead of the ``previous`` overlay's.
+
+    A task whose running rules are not the previous overlay's was configured by a person (a TOML file, the
+    environment): it keeps them, as the loader's layering does. A task the new overlay leaves out goes back to no
+    learned rules (an empty overlay reverts them all). ``ValueError`` when a rule is invalid.
+    """
+    tasks = dict(routing.tasks)
+    for name, policy in routing.tasks.items():
+        before = [LearnedRoute.model_validate(r) for r in previous.get(name, [])]
+        if policy.learned != before:
+            continue
+        after = [LearnedRoute.model_validate(r) for r in rules.get(name, [])]
+        tasks[name] = policy.model_copy(update={"learned": after})
+    switched = routing.model_copy(update={"tasks": tasks})
+    switched._team_cache = {}  # the teams' settings are derived from these: not the original's
+    return switched
 
 
 def render(rules: Mapping[str, list[dict[str, Any]]], header: str) -> str:

@@ -527,6 +527,14 @@ def learn(
     return Learned(since, until, rows, proposals, overlay_rules(proposals, routing))
 
 
+def summary(learned: Learned) -> str:
+    """One line saying what an adoption of ``learned`` changes (kept with the adoption's row)."""
+    return (
+        f"{len(learned.changes)} change(s), expected saving ${learned.monthly_saving_usd:.2f}/month, "
+        f"from {learned.rows} ledger requests"
+    )
+
+
 def overlay_text(learned: Learned) -> str:
     """The learned overlay's TOML text (see :mod:`routing.learned_overlay`)."""
     from routing.learned_overlay import render

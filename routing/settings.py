@@ -172,6 +172,13 @@ class LearningSettings(BaseModel):
         default_factory=lambda: [1024, 4096, 16384],
         description="Prompt-size bucket edges in tokens (ascending): [1024, 4096] makes <1024, 1024-4095, >=4096.",
     )
+    reload_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often (seconds) a gateway replica, or a language server on the same usage database, "
+        "checks the database for a newer adopted learned overlay and switches its running policy to it (one "
+        "query for the newest id); 0 = only at start.",
+    )
 
     @field_validator("context_buckets")
     @classmethod

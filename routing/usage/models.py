@@ -13,6 +13,7 @@ budget_limits          a monthly budget of one user or team
 budget_periods         spent and reserved money of one user or team in one month
 budget_reservations    an estimate held for a call in flight, until settled or released
 rate_limit_buckets     the token buckets of one user (the database rate limiter)
+routing_adoptions      one adopted learned routing overlay (the newest row is in force on every replica)
 =====================  =============================================================
 
 The Alembic migrations in ``routing/usage/migrations`` create exactly these
@@ -133,6 +134,16 @@ rate_limit_buckets = Table(
     Column("requests", Float, nullable=False),
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False),  # seconds since the epoch
+)
+
+routing_adoptions = Table(
+    "routing_adoptions",
+    metadata,
+    Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("adopted_by", String(128), nullable=False),  # the admin (gateway) or the user (CLI) who adopted it
+    Column("overlay", Text, nullable=False),  # the overlay's TOML text; an empty overlay is a revert
+    Column("summary", Text, nullable=False, server_default=""),  # the proposal's summary ('' when none)
 )
 
 

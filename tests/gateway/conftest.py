@@ -35,8 +35,9 @@ MakeGateway = Callable[..., AbstractAsyncContextManager[InProcess]]
 @pytest.fixture
 def make_gateway(tmp_path: Path) -> MakeGateway:
     @asynccontextmanager
-    async def make(extra: str = "", **options: object) -> AsyncIterator[InProcess]:
-        config = gateway_config(tmp_path, extra, **options)  # type: ignore[arg-type]
+    async def make(extra: str = "", *, home: Path | None = None, **options: object) -> AsyncIterator[InProcess]:
+        # home: the folder of this gateway's config and data_dir (another one per replica); default tmp_path
+        config = gateway_config(home or tmp_path, extra, **options)  # type: ignore[arg-type]
         loaded = validate_layers(HybridSettings, [ConfigLayer("test config", tomllib.loads(config.read_text()))])
         assert not loaded.problems, loaded.problems
         settings = loaded.settings

@@ -175,3 +175,28 @@ def upgrade_a_0002_ledger_with_one_row(engine: Engine) -> None:
 
 def test_0003_adds_workspace_and_reason_to_an_existing_ledger(engine: Engine) -> None:
     upgrade_a_0002_ledger_with_one_row(engine)
+
+
+def upgrade_a_0005_database_to_adoptions(engine: Engine) -> None:
+    """Migration 0006 on a database at 0005: ``routing_adoptions`` is added empty (nothing adopted through the
+    database yet: the cached overlay file stays in force), rows are numbered in order, and downgrading drops it."""
+    from routing.usage.adoptions import newest_adoption, newest_adoption_id, record_adoption
+
+    downgrade(engine, "0005_ledger_sensitive")
+    assert "routing_adoptions" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert current_revision(engine) == head()
+    assert_schema_matches_models(engine)
+    assert newest_adoption_id(engine) is None and newest_adoption(engine) is None
+    first = record_adoption(engine, "# first\n", "root", "1 change(s)")
+    second = record_adoption(engine, "# reverted\n", "carol")
+    assert second.id > first.id and newest_adoption_id(engine) == second.id
+    newest = newest_adoption(engine)
+    assert newest is not None and (newest.overlay, newest.adopted_by, newest.summary) == ("# reverted\n", "carol", "")
+    downgrade(engine, "0005_ledger_sensitive")
+    assert "routing_adoptions" not in inspect(engine).get_table_names()
+    upgrade(engine)
+
+
+def test_0006_adds_routing_adoptions_to_an_existing_database(engine: Engine) -> None:
+    upgrade_a_0005_database_to_adoptions(engine)

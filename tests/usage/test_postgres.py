@@ -152,3 +152,9 @@ def test_0003_adds_workspace_and_reason_to_an_existing_ledger(pg_engine: Engine)
     from tests.usage.test_migrations import upgrade_a_0002_ledger_with_one_row
 
     upgrade_a_0002_ledger_with_one_row(pg_engine)
+
+
+def test_0006_adds_routing_adoptions_to_an_existing_database(pg_engine: Engine) -> None:
+    from tests.usage.test_migrations import upgrade_a_0005_database_to_adoptions
+
+    upgrade_a_0005_database_to_adoptions(pg_engine)
