@@ -10,15 +10,19 @@ of the other side, so it never adds a target the policy did not already allow.
 Eligible: not sensitive code, not a completion, no model named by the client,
 and a fallback of the other side in the decision's chain. Exploring towards
 the cloud stops for the month once ``[routing] exploration_budget_usd`` is
-spent (the month's explored cloud cost is read from the ledger once, then
-counted here); towards local it costs nothing and goes on. The ledger row of
-an explored request says reason ``explore``.
+spent; towards local it costs nothing and goes on. The month's explored cloud
+cost is read from the ledger, which every gateway replica writes, at most
+every :data:`RELOAD_S` seconds, and this process's own explored cost is added
+between reads, so replicas share one budget (overshooting it by at most what
+they explore within one interval). The ledger row of an explored request
+says reason ``explore``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -31,6 +35,8 @@ from routing.usage.models import ledger_requests, to_usd
 
 #: The ledger reason of an explored request (``routing.learning`` counts them).
 EXPLORE_REASON = "explore"
+#: Seconds between reads of the month's explored cost from the ledger (the replicas' shared count).
+RELOAD_S = 60.0
 
 
 def month_start(now: datetime) -> datetime:
@@ -56,6 +62,7 @@ class Exploration:
         self._eligible: Counter[str] = Counter()
         self._month: datetime | None = None
         self._spent_usd = 0.0
+        self._read_at = 0.0  # time.monotonic() of the last read from the ledger
         self._lock = threading.Lock()
 
     async def choose(
@@ -80,17 +87,23 @@ class Exploration:
         return explore(decision, other)
 
     async def spent_usd(self, now: datetime) -> float:
-        """The month's explored cloud cost: read from the ledger at the month's first use, then counted."""
+        """The month's explored cloud cost: the ledger's (every replica's), re-read every :data:`RELOAD_S`, plus
+        what this process explored since (rows not yet written count here only)."""
         month = month_start(now)
-        if self._month != month:
-            spent = 0.0
+        new_month = self._month != month
+        if new_month or time.monotonic() - self._read_at >= RELOAD_S:
+            read: float | None = 0.0 if self.ledger is None else None
             if self.ledger is not None:
                 try:
-                    spent = await asyncio.to_thread(explored_cost, self.ledger, month)
-                except Exception:  # the ledger is down: count from zero; the budget still caps what this process adds
-                    spent = 0.0
+                    read = await asyncio.to_thread(explored_cost, self.ledger, month)
+                except Exception:  # the ledger is down: keep counting here; the budget still caps what this adds
+                    read = 0.0 if new_month else None
             with self._lock:
-                self._month, self._spent_usd = month, spent
+                self._read_at = time.monotonic()
+                if new_month:
+                    self._month, self._spent_usd = month, read or 0.0
+                elif read is not None:  # the shared count, never below what this process has counted itself
+                    self._spent_usd = max(self._spent_usd, read)
         return self._spent_usd
 
     def spent(self, cost_usd: float) -> None:

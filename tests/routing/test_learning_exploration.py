@@ -132,3 +132,30 @@ async def test_the_default_share_explores_one_eligible_request_in_fifty(
     rows = await _serve(service, ledger, _call(settings), 50)
     assert [i for i, r in enumerate(rows) if r.reason == "explore"] == [49]
     assert rows[49].target == "local"
+
+
+async def test_replicas_share_the_exploration_budget_through_the_ledger(
+    tmp_path: Path, openai_server: OpenAIWireServer, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's explored spend, written to the shared ledger, stops this one's exploring once re-read."""
+    monkeypatch.setattr("routing.exploration.RELOAD_S", 0.0)
+    settings = _settings(tmp_path, openai_server, share=0.5, budget=1.0)
+    service = RoutingService(_runtime(settings), UsageControl(ledger, None, None, None))
+    fix = _fix(_call(settings))
+    rows = await _serve(service, ledger, fix, 2)
+    assert [(r.target, r.reason) for r in rows] == [("local", ""), ("openai", "explore")]
+    other_replica = LedgerEntry(
+        request_id="elsewhere",
+        user="bob",
+        team="platform",
+        task="fix",
+        target="openai",
+        cost_usd=1.0,
+        reason="explore",
+    )
+    ledger.record(dataclasses.replace(other_replica, time=datetime.now(UTC)))
+    for i in range(2):  # the task's next turn to explore comes with the second
+        await service.serve(dataclasses.replace(fix, request_id=f"later-{i}"))
+    assert ledger.flush(10.0)
+    later = [ledger.get(f"later-{i}") for i in range(2)]
+    assert [(r.target, r.reason) for r in later if r is not None] == [("local", ""), ("local", "")]
