@@ -9,6 +9,7 @@
   proposed policy changes with their evidence and the overlay's TOML; ``apply=true`` adopts it: a row of the
   usage database (``routing_adoptions``), this replica's running policy at once, the other replicas' within
   ``[routing.learning] reload_s``, and this replica's cached overlay file
+- ``DELETE /v1/admin/routing/learned`` — revert: adopt an empty overlay (every replica drops its learned rules)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway.http import caller, json_body
 from gateway.state import Gateway
 from gateway.store import StoreError, UnknownUser, UserExists, check_name
 from gateway.usage import month_start, parse_time, usage_of
+from routing.learned_overlay import REVERTED, empty_overlay
 from routing.learning import learn, overlay_text, summary
 from routing.periods import parse_when
 from routing.usage.adoptions import Adoption
@@ -164,18 +166,30 @@ async def learn_routing(request: Request) -> Response:
     applied: str | None = None
     adopted: dict[str, object] | None = None
     if apply in ("true", "1"):
-        if gateway.adopt_learned is None:
-            raise ApiError(503, "not_ready", "this gateway cannot adopt a learned overlay")
-        try:
-            applied, row = await asyncio.to_thread(gateway.adopt_learned, text, principal.name, summary(learned))
-        except SQLAlchemyError as exc:
-            if not is_unavailable(exc):
-                raise
-            raise ApiError(
-                503, "usage_unavailable", f"{UNAVAILABLE}: nothing adopted (the other replicas could not follow)"
-            ) from None
-        adopted = _adopted_json(row, settings.routing.learning.reload_s)
+        applied, adopted = await _adopt(gateway, text, principal.name, summary(learned))
     return JSONResponse({**learned.to_json(), "overlay": text, "applied": applied, "adoption": adopted})
+
+
+async def revert_learned(request: Request) -> Response:
+    """``DELETE /v1/admin/routing/learned``: adopt an empty overlay, so every replica drops its learned rules."""
+    gateway, principal = await caller(request, admin=True)
+    applied, adopted = await _adopt(gateway, empty_overlay(principal.name), principal.name, REVERTED)
+    return JSONResponse({"reverted": True, "applied": applied, "adoption": adopted})
+
+
+async def _adopt(gateway: Gateway, text: str, by: str, summary: str) -> tuple[str, dict[str, object]]:
+    """Adopt ``text`` through the usage database (every replica follows); 503 when nothing could be adopted."""
+    if gateway.adopt_learned is None:
+        raise ApiError(503, "not_ready", "this gateway cannot adopt a learned overlay")
+    try:
+        applied, row = await asyncio.to_thread(gateway.adopt_learned, text, by, summary)
+    except SQLAlchemyError as exc:
+        if not is_unavailable(exc):
+            raise
+        raise ApiError(
+            503, "usage_unavailable", f"{UNAVAILABLE}: nothing adopted (the other replicas could not follow)"
+        ) from None
+    return applied, _adopted_json(row, gateway.settings.routing.learning.reload_s)
 
 
 def _adopted_json(row: Adoption | None, reload_s: float) -> dict[str, object]:

@@ -94,6 +94,7 @@ ROUTES = [
     Route("/v1/admin/budgets", admin.set_budget, methods=["POST"]),
     Route("/v1/admin/usage", admin.admin_usage, methods=["GET"]),
     Route("/v1/admin/routing/learn", admin.learn_routing, methods=["POST"]),
+    Route("/v1/admin/routing/learned", admin.revert_learned, methods=["DELETE"]),
 ]
 ENDPOINTS = frozenset(r.path for r in ROUTES if "{" not in r.path)
 #: Served by :class:`~gateway.hot_routes.HotRoutes` before the router (the router keeps them for 405s).

@@ -8,7 +8,9 @@ the database is unreachable at start or absent, and adopts through the shared
 usage database (:mod:`routing.usage.adoptions`): :meth:`adopt` writes a row,
 :meth:`load_newest` takes the newest row at start, and :attr:`follower`
 follows newer rows every ``[routing.learning] reload_s``, through the same
-:meth:`apply` a local adoption takes.
+:meth:`apply` a local adoption takes. A language server on the same database
+follows through :func:`language_server_follower`: it rewrites the overlay file
+its settings loader reads and re-layers every session's settings.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from hybrid_assist.settings import data_directory
+from hybrid_assist.settings import HybridSettings, data_directory
 from routing.learned_overlay import adopted_path, rules_of, switch_learned, write_atomically
 from routing.settings import RoutingSettings
 from routing.usage.adoptions import Adoption, AdoptionFollower, record_adoption
@@ -99,3 +101,21 @@ class LearnedRouting:
                 "usage database unavailable at start: the cached learned routing overlay %s stays in force", self.path
             )
             return None
+
+
+def language_server_follower(
+    settings: HybridSettings, engine: Engine | None, reload: Callable[[], object]
+) -> AdoptionFollower | None:
+    """A language server's follower (embedded mode, on the usage database ``engine``; None in gateway mode,
+    where the gateway routes, or without a database): each newer adoption is written to the overlay file its
+    settings loader reads, then ``reload`` re-layers every session's settings (called from a worker thread)."""
+    if engine is None or settings.gateway.url:
+        return None
+    path = adopted_path(data_directory(settings.data_dir))
+
+    def apply(adoption: Adoption) -> None:
+        rules_of(adoption.overlay)  # ValueError: not written, the sessions keep theirs
+        write_atomically(path, adoption.overlay)
+        reload()
+
+    return AdoptionFollower(engine, apply, settings.routing.learning.reload_s)

@@ -97,6 +97,15 @@ def render(rules: Mapping[str, list[dict[str, Any]]], header: str) -> str:
     return comment + "\n" + body
 
 
+#: The summary of a revert's adoption.
+REVERTED = "revert: no learned rules"
+
+
+def empty_overlay(adopted_by: str) -> str:
+    """The overlay a revert adopts: no learned rules (every replica drops its own)."""
+    return render({}, f"Learned routing overlay reverted by {adopted_by}: no learned rules.")
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder (a reader never sees half)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,17 @@ import logging
 import socket
 import ssl
 import sys
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from hybrid_assist.config import SettingsLoader
 from hybrid_assist.language_server import KeyVerifier, build_assistant
 from hybrid_assist.settings import HybridSettings
+
+if TYPE_CHECKING:
+    from lsp_server.assistant import Assistant
+    from lsp_server.server import HybridLanguageServer
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,39 @@ def unauthenticated_exposure(settings: HybridSettings, host: str, port: int) -> 
         'Set [server] auth = "keys" in the config file (or HYBRID_ASSIST_SERVER__AUTH=keys) and give each user '
         "a key with `hybrid-assist gateway users add NAME`; or serve on 127.0.0.1 only."
     )
+
+
+async def follow_learned_routing(
+    settings: HybridSettings, assistant: Assistant, servers: Iterable[HybridLanguageServer]
+) -> asyncio.Task[Any] | None:
+    """Embedded mode on a usage database: the newest adopted learned overlay now (before the first session
+    loads its settings), then a task following newer ones every ``[routing.learning] reload_s``, re-layering the
+    settings of every session in ``servers``; None when there is nothing to follow."""
+    from hybrid_assist.learned_routing import language_server_follower
+    from routing.service import RoutingService
+
+    serving = assistant.serving
+    usage = serving.usage if isinstance(serving, RoutingService) else None
+    ledger = usage.ledger if usage is not None else None
+    loop = asyncio.get_running_loop()
+
+    def reload_all() -> None:
+        for server in list(servers):
+            try:
+                server.reload_settings()
+            except Exception:  # one session's settings must not stop the others'
+                logger.exception("cannot reload a session's settings after a learned routing adoption")
+
+    follower = language_server_follower(
+        settings, ledger.engine if ledger is not None else None, lambda: loop.call_soon_threadsafe(reload_all)
+    )
+    if follower is None:
+        return None
+    try:
+        await asyncio.to_thread(follower.check)
+    except Exception as exc:  # unreachable: the cached overlay file stays in force
+        logger.warning("cannot read the adopted learned routing overlay at start (%s); the cached one stays", exc)
+    return asyncio.create_task(follower.run()) if follower.interval_s > 0 else None
 
 
 def tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
@@ -117,8 +157,14 @@ def run_lsp(
         max_bytes = settings.server.max_message_bytes
         recheck_s = settings.server.key_recheck_s
 
+        servers: weakref.WeakSet[HybridLanguageServer] = weakref.WeakSet()
+
         def factory() -> HybridLanguageServer:
-            return HybridLanguageServer(assistant, loader)
+            server = HybridLanguageServer(assistant, loader)
+            servers.add(server)
+            return server
+
+        following = await follow_learned_routing(settings, assistant, servers)
 
         def ready(host: str, port: int) -> None:
             print(f"hybrid-assist: listening on {host}:{port}", file=sys.stderr, flush=True)
@@ -145,6 +191,8 @@ def run_lsp(
                 await transport.serve_stdio(server, max_bytes, stdout=stdout)
                 return 0 if server.protocol._shutdown else 1
         finally:
+            if following is not None:
+                following.cancel()
             await assistant.close()
         return 0
 

@@ -145,12 +145,12 @@ def _adopt(ledger: Ledger, settings: HybridSettings, text: str, summary: str) ->
 
 
 def _revert(ledger: Ledger, settings: HybridSettings, as_json: bool) -> int:
-    from routing.learned_overlay import adopted_path, render, write_atomically
+    from routing.learned_overlay import REVERTED, adopted_path, empty_overlay, write_atomically
 
-    text = render({}, f"Learned routing overlay reverted by {settings.user}: no learned rules.")
+    text = empty_overlay(settings.user)
     path = adopted_path(data_directory(settings.data_dir))
     try:
-        adoption = _adopt(ledger, settings, text, "revert: no learned rules")
+        adoption = _adopt(ledger, settings, text, REVERTED)
         write_atomically(path, text)
     except (OSError, _Refused) as exc:
         print(f"hybrid-assist routing learn: cannot {_what(exc)}: {exc}", file=sys.stderr)

@@ -116,11 +116,22 @@ route = "local"
 evidence = "local 196/200 98% [95%, 99%] vs cloud 197/200 98% [96%, 99%]; ..."
 ```
 
-`--apply` adopts it: the overlay is written to `<data_dir>/routing-learned.toml`, which the loader
-reads as the layer right above the defaults, so anything written in a TOML file, the environment
-or the editor's settings still wins; only learned rules are read from it. In the team gateway,
-`POST /v1/admin/routing/learn?since=30d&apply=true` does the same (admin keys only) and puts the
-rules into the running replica's policy at once. The first learned rule covering a request decides
+`--apply` adopts it: the overlay is stored as a row of the usage database (`[ledger] url`, table
+`routing_adoptions`: who, when, the overlay, the proposal's summary; the newest row is in force) and
+written to `<data_dir>/routing-learned.toml`. Every gateway replica and every language server on
+that database loads the newest adoption at start and checks for a newer one every
+`[routing.learning] reload_s` (default 30 s; one query for the newest id, off the request path),
+switching its running policy to it (requests in flight keep theirs); while the database is
+unreachable a process keeps the policy in force and logs it once. The file is each process's cache,
+read when it has no database or cannot reach it at start. The learned rules sit right above the
+defaults, so anything written in a TOML file, the environment or the editor's settings still wins;
+only learned rules are read from an overlay. In the team gateway,
+`POST /v1/admin/routing/learn?since=30d&apply=true` does the same (admin keys only): that replica
+switches at once, and its answer's `adoption` says what was adopted (`id`, `adopted_by`, `summary`)
+and that the other replicas follow within `reload_s`. To revert, adopt an empty overlay:
+`hybrid-assist routing learn --revert` or `DELETE /v1/admin/routing/learned` (every replica drops
+its learned rules within `reload_s`).
+The first learned rule covering a request decides
 local or cloud instead of `local_up_to`; the local window still applies, and sensitive code stays on
 the premises whatever a rule says.
 

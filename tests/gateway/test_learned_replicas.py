@@ -102,6 +102,13 @@ async def test_an_adoption_through_one_replica_reaches_the_other_within_reload_s
         row = newest_adoption(b.gateway.engine)
         assert row is not None and (row.id, row.overlay) == (adoption["id"], body["overlay"])
 
+        # revert through B: an empty overlay, and A drops the rule within reload_s
+        assert (await b.client.delete("/v1/admin/routing/learned", headers=bearer(user))).status_code == 403
+        reverted = await b.client.delete("/v1/admin/routing/learned", headers=bearer(admin))
+        assert reverted.status_code == 200 and reverted.json()["adoption"]["id"] > adoption["id"]
+        assert not await routes_local(b, user)
+        await eventually(_not(lambda: routes_local(a, user)), within_s=5.0)
+
 
 def cli_settings(tmp_path: Path, url: str) -> HybridSettings:
     """An admin's laptop: its own data directory, the team's usage database."""
