@@ -94,12 +94,9 @@ class LearnedRouting:
             return None
         try:
             return self.follower.check()
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            logger.warning(
-                "usage database unavailable at start: the cached learned routing overlay %s stays in force", self.path
-            )
+        except Exception as exc:  # the process starts all the same, on the overlay its loader read
+            why = "usage database unavailable" if is_unavailable(exc) else f"cannot read the adoptions ({exc})"
+            logger.warning("%s at start: the cached learned routing overlay %s stays in force", why, self.path)
             return None
 
 
