@@ -32,6 +32,14 @@ _STRUCTURED_OUTPUT_HELP = (
     '\'{"backend": "xgrammar", "disable_any_whitespace": true}\' (compact JSON: else a weak model may write '
     "whitespace until max_tokens)."
 )
+_TOOL_CALLS_HELP = (
+    "For openai-compatible servers: the server takes tools and tool_choice and streams tool calls back "
+    "(delta.tool_calls), so agents' tool-calling requests may be served there. vLLM must run with "
+    "--enable-auto-tool-choice --tool-call-parser <parser for your model> (hermes for Qwen2.5) for "
+    "tool_choice auto; required and named tool_choice are forced by guided decoding, yet recent vLLM (0.32 "
+    "tested) refuses them too without a tool-call parser; false: the router skips this server for requests with "
+    "tools."
+)
 _SEND_SUFFIX_HELP = (
     "For openai-compatible servers: send the code after the cursor as the suffix field of /v1/completions and "
     "let the server build the fill-in-the-middle prompt. Only for servers that support it (OpenAI's legacy "
@@ -92,6 +100,7 @@ class LocalSettings(BaseModel):
     fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
     send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
     structured_output: bool = Field(default=True, description=_STRUCTURED_OUTPUT_HELP)
+    tool_calls: bool = Field(default=True, description=_TOOL_CALLS_HELP)
     download: bool = Field(default=True, description="Fetch the model from the hub when not cached.")
     cache_dir: str = Field(default="", description="Hugging Face cache directory (default: HF_HOME).")
     instant_reply: str = Field(default="pass", description="What the instant backend answers.")
@@ -134,6 +143,7 @@ class ProviderSettings(BaseModel):
     fim_format: FimFormatSetting = Field(default="auto", description=_FIM_FORMAT_HELP)
     send_suffix: bool = Field(default=False, description=_SEND_SUFFIX_HELP)
     structured_output: bool = Field(default=True, description=_STRUCTURED_OUTPUT_HELP)
+    tool_calls: bool = Field(default=True, description=_TOOL_CALLS_HELP)
     prompt_cache: Literal["off", "5m", "1h"] = Field(
         default="5m",
         description="Provider prompt caching of the stable prefix (system text, code or repository digest) that "

@@ -26,19 +26,7 @@ import openai
 import pydantic
 from openai import AsyncOpenAI, omit
 from openai.types import CompletionUsage
-from openai.types.chat import (
-    ChatCompletionAssistantMessageParam,
-    ChatCompletionFunctionToolParam,
-    ChatCompletionMessageFunctionToolCallParam,
-    ChatCompletionMessageParam,
-    ChatCompletionSystemMessageParam,
-    ChatCompletionToolChoiceOptionParam,
-    ChatCompletionToolMessageParam,
-    ChatCompletionUserMessageParam,
-)
-from openai.types.chat.completion_create_params import ResponseFormat as ResponseFormatParam
-from openai.types.shared_params import FunctionDefinition, ResponseFormatJSONSchema
-from openai.types.shared_params.response_format_json_schema import JSONSchema
+from openai.types.chat import ChatCompletionMessageParam
 
 from inference.errors import (
     ContentFilteredError,
@@ -46,6 +34,7 @@ from inference.errors import (
     InferenceTimeoutError,
     UnavailableError,
 )
+from inference.remote import _openai_wire as wire
 from inference.remote._base import SdkBackend
 from inference.remote._errors_http import (
     COMMON_CONTEXT_MARKERS,
@@ -55,15 +44,11 @@ from inference.remote._errors_http import (
 )
 from inference.remote._fim_chat import fim_chat_messages
 from inference.types import (
-    ChatMessage,
     Feature,
     GenerationChunk,
     GenerationRequest,
     RequestKind,
-    ResponseFormat,
     ToolCallDelta,
-    ToolChoice,
-    ToolSpec,
     Usage,
 )
 
@@ -99,12 +84,12 @@ class OpenAIBackend(SdkBackend[AsyncOpenAI]):
             seed=request.seed if request.seed is not None else omit,
             stop=stop or omit,
             prompt_cache_key=request.cache_key if request.cache_key and self.settings.prompt_cache != "off" else omit,
-            tools=[_tool(t) for t in request.tools] or omit,
-            tool_choice=_tool_choice(request.tool_choice) if request.tools and request.tool_choice else omit,
+            tools=[wire.tool(t) for t in request.tools] or omit,
+            tool_choice=wire.tool_choice(request.tool_choice) if request.tools and request.tool_choice else omit,
             parallel_tool_calls=(
                 request.parallel_tool_calls if request.tools and request.parallel_tool_calls is not None else omit
             ),
-            response_format=_response_format(request.response_format) or omit,
+            response_format=wire.response_format(request.response_format) or omit,
             timeout=timeout_s,
         )
         finish: str | None = None
@@ -171,53 +156,7 @@ def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
     messages = (
         fim_chat_messages(request.prefix, request.suffix) if request.kind is RequestKind.FIM else request.messages
     )
-    return [_message(m) for m in messages]
-
-
-def _message(message: ChatMessage) -> ChatCompletionMessageParam:
-    if message.role == "system":
-        return ChatCompletionSystemMessageParam(role="system", content=message.content)
-    if message.role == "assistant" and message.tool_calls:
-        calls = [
-            ChatCompletionMessageFunctionToolCallParam(
-                id=c.id, type="function", function={"name": c.name, "arguments": c.arguments}
-            )
-            for c in message.tool_calls
-        ]
-        return ChatCompletionAssistantMessageParam(role="assistant", content=message.content or None, tool_calls=calls)
-    if message.role == "assistant":
-        return ChatCompletionAssistantMessageParam(role="assistant", content=message.content)
-    if message.role == "tool":
-        return ChatCompletionToolMessageParam(role="tool", tool_call_id=message.tool_call_id, content=message.content)
-    return ChatCompletionUserMessageParam(role="user", content=message.content)
-
-
-def _tool(tool: ToolSpec) -> ChatCompletionFunctionToolParam:
-    function = FunctionDefinition(name=tool.name, parameters=dict(tool.parameters))
-    if tool.description:
-        function["description"] = tool.description
-    if tool.strict is not None:
-        function["strict"] = tool.strict
-    return ChatCompletionFunctionToolParam(type="function", function=function)
-
-
-def _tool_choice(choice: ToolChoice) -> ChatCompletionToolChoiceOptionParam:
-    if choice.mode == "tool":
-        return {"type": "function", "function": {"name": choice.name}}
-    return choice.mode
-
-
-def _response_format(form: ResponseFormat | None) -> ResponseFormatParam | None:
-    if form is None or form.type == "text":
-        return None
-    if form.type == "json_object":
-        return {"type": "json_object"}
-    spec = JSONSchema(name=form.name or "response", schema=dict(form.schema or {"type": "object"}))
-    if form.strict is not None:
-        spec["strict"] = form.strict
-    if form.description:
-        spec["description"] = form.description
-    return ResponseFormatJSONSchema(type="json_schema", json_schema=spec)
+    return [wire.message(m) for m in messages]
 
 
 def _delta(call: Any) -> ToolCallDelta:

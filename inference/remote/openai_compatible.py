@@ -15,7 +15,15 @@ fails with a message saying to set ``fim_format``. Only with
 rendering); ``fim_format = "none"`` sends the prefix alone. Chat requests go
 to ``/v1/chat/completions``; a model without a chat template (vLLM's 400
 about chat templates) fails with a message naming the model and what to
-configure. Both stream with ``stream_options.include_usage``.
+configure. Chat requests carry ``response_format`` (``structured_output``)
+and ``tools``, ``tool_choice``, ``parallel_tool_calls`` and the tool-call and
+tool-result turns (``tool_calls``) in the wire format the OpenAI backend
+sends (:mod:`inference.remote._openai_wire`); the calls come back as
+``delta.tool_calls`` pieces (or a whole answer's ``message.tool_calls``) and
+end the answer with ``tool_calls`` (vLLM says ``stop`` after a named
+``tool_choice``'s call, as OpenAI does). vLLM takes tools only when it runs
+with ``--enable-auto-tool-choice --tool-call-parser``; its 400 without them
+becomes a message saying so. Both stream with ``stream_options.include_usage``.
 Usage comes from the last ``usage`` object the server sent (the final chunk
 of ``include_usage``; vLLM's ``continuous_usage_stats`` repeats it on every
 chunk), with ``prompt_tokens_details.cached_tokens`` as the cached part; a
@@ -62,6 +70,7 @@ from typing import Any
 
 from inference.errors import BadRequestError, InferenceError, InferenceTimeoutError, UnavailableError
 from inference.fim import FIM_FORMATS, FimFormat, detect_fim_format
+from inference.remote import _openai_wire as wire
 from inference.remote._base import _SDK_TIMEOUT_MARGIN_S, RemoteBackend
 from inference.remote._endpoints import Endpoint, EndpointPool, split_base_urls
 from inference.remote._errors_http import (
@@ -80,7 +89,7 @@ from inference.types import (
     GenerationChunk,
     GenerationRequest,
     RequestKind,
-    ResponseFormat,
+    ToolCallDelta,
     Usage,
 )
 
@@ -147,6 +156,7 @@ class OpenAICompatibleBackend(RemoteBackend):
             fim_format=local.fim_format,
             send_suffix=local.send_suffix,
             structured_output=local.structured_output,
+            tool_calls=local.tool_calls,
         )
         backend = cls(name, settings, **kwargs)
         backend._section = "[local]"
@@ -208,11 +218,11 @@ class OpenAICompatibleBackend(RemoteBackend):
                                 raise UnavailableError(
                                     f"{self.name}: the stream ended before the answer was complete", provider=self.name
                                 )
-                            if chunk.text:
+                            if chunk.text or chunk.tool_calls:  # output went out: no retry from here on
                                 if not call.emitted:
                                     self._ttft.add((loop.time() - started) * 1000.0)
                                 streamed = True
-                                call.emitted.append(chunk.text)
+                                call.emitted += [chunk.text, *(d.arguments for d in chunk.tool_calls)]
                             yield chunk
                             if chunk.finish_reason is not None or call.aborted:
                                 break
@@ -328,9 +338,10 @@ class OpenAICompatibleBackend(RemoteBackend):
         return self._discovered_model
 
     def features(self) -> frozenset[Feature]:
-        """``response_format`` when the server honours it (``structured_output``, vLLM's default); no tools: their
-        calls are not read from this server's stream."""
-        return STRUCTURED if self.settings.structured_output else frozenset()
+        """``response_format`` when the server honours it (``structured_output``, vLLM's default), tools when it
+        takes them and streams their calls back (``tool_calls``: vLLM with a tool-call parser)."""
+        structured = STRUCTURED if self.settings.structured_output else frozenset()
+        return structured | TOOLS if self.settings.tool_calls else structured
 
     def _body(self, request: GenerationRequest, model: str, fim: FimFormat | None) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
@@ -346,10 +357,16 @@ class OpenAICompatibleBackend(RemoteBackend):
             body["seed"] = request.seed
         stop = list(request.stop)
         if request.kind is RequestKind.CHAT:
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-            response_format = _response_format(request.response_format)
+            body["messages"] = [wire.message(m) for m in request.messages]
+            response_format = wire.response_format(request.response_format)
             if response_format is not None:  # vLLM: guided decoding to the schema
                 body["response_format"] = response_format
+            if request.tools:  # vLLM: tool_choice required or named is guided decoding to the arguments' schema
+                body["tools"] = [wire.tool(t) for t in request.tools]
+                if request.tool_choice is not None:
+                    body["tool_choice"] = wire.tool_choice(request.tool_choice)
+                if request.parallel_tool_calls is not None:
+                    body["parallel_tool_calls"] = request.parallel_tool_calls
             path = "/chat/completions"
         else:
             path = "/completions"
@@ -373,6 +390,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         finish: str | None = None
         usage: Usage | None = None
         parts: list[str] = []
+        called = False  # the answer asked for tool calls
         try:
             fim = await self._fim_format(endpoint, model, timeout_s) if request.kind is RequestKind.FIM else None
             path, body = self._body(request, model, fim)
@@ -387,6 +405,8 @@ class OpenAICompatibleBackend(RemoteBackend):
                     answer = _json_or_none(whole)
                     if request.kind is RequestKind.CHAT and _lacks_chat_template(whole.status, answer):
                         raise self._no_chat_template(model, endpoint, answer)
+                    if request.tools and _lacks_tool_parser(whole.status, answer):
+                        raise self._no_tool_parser(endpoint, answer)
                     raise self._status_error(whole.status, answer, whole.headers)
                 events = _events(response, self.name) if _is_event_stream(response) else _whole(response, self.name)
                 async for event in events:
@@ -399,6 +419,10 @@ class OpenAICompatibleBackend(RemoteBackend):
                         if text:
                             parts.append(text)
                             yield GenerationChunk(text)
+                        if calls := _choice_tool_calls(choice):
+                            called = True
+                            parts += [d.arguments for d in calls]
+                            yield GenerationChunk("", tool_calls=calls)
                         if choice.get("finish_reason"):
                             finish = str(choice["finish_reason"])
         except TransportError as exc:
@@ -412,7 +436,7 @@ class OpenAICompatibleBackend(RemoteBackend):
             raise UnavailableError(f"{self.name}: the stream ended without a finish reason", provider=self.name)
         yield GenerationChunk(
             "",
-            finish_reason="length" if finish == "length" else "stop",
+            finish_reason=_finish_reason(finish, called),
             usage=self.complete_usage(usage, request, "".join(parts)),
         )
 
@@ -486,6 +510,15 @@ class OpenAICompatibleBackend(RemoteBackend):
             f"{self.name}: model {model!r} at {endpoint.root} has no chat template, so it cannot answer chat "
             "requests (explain, code actions, reviews). Start vLLM with --chat-template FILE (a Jinja chat "
             f"template for this model), serve a model that has one, or route chat tasks elsewhere: {elsewhere}",
+            provider=self.name,
+        )
+
+    def _no_tool_parser(self, endpoint: Endpoint, answer: Any) -> BadRequestError:
+        """vLLM's 400 for tools when it runs without a tool-call parser, said in terms of what to configure."""
+        return BadRequestError(
+            f"{self.name}: the vLLM server at {endpoint.root} takes no tool calls ({_message(answer)}). Start it "
+            "with --enable-auto-tool-choice --tool-call-parser <parser for the model> (hermes for Qwen2.5), or set "
+            f"tool_calls = false in {self._section} so that requests with tools go elsewhere",
             provider=self.name,
         )
 
@@ -615,6 +648,20 @@ def _choice_text(choice: Mapping[str, Any]) -> str:
     return str(delta.get("content") or "") if isinstance(delta, Mapping) else ""
 
 
+def _choice_tool_calls(choice: Mapping[str, Any]) -> tuple[ToolCallDelta, ...]:
+    """The tool-call pieces of a streamed ``delta`` or the calls of a whole answer's ``message``."""
+    delta = choice.get("delta", choice.get("message"))
+    return wire.tool_call_deltas(delta.get("tool_calls")) if isinstance(delta, Mapping) else ()
+
+
+def _finish_reason(finish: str, called: bool) -> str:
+    """``tool_calls`` when the answer asked for calls (vLLM, like OpenAI, says ``stop`` after a named tool_choice's
+    call), ``length`` when it ran out of tokens, else ``stop``."""
+    if finish == "tool_calls" or (called and finish == "stop"):
+        return "tool_calls"
+    return "length" if finish == "length" else "stop"
+
+
 def _usage(usage: Mapping[str, Any]) -> Usage:
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
@@ -632,11 +679,19 @@ def _count(value: object) -> int:
 
 def _lacks_chat_template(status: int, answer: Any) -> bool:
     """vLLM's 400 for a model whose tokenizer has no chat template (and none was given with --chat-template)."""
-    if status != 400:
-        return False
+    return status == 400 and "chat template" in _message(answer).lower()
+
+
+def _lacks_tool_parser(status: int, answer: Any) -> bool:
+    """vLLM's 400 for tool_choice (auto, required or named) when it runs without ``--tool-call-parser``."""
+    return status == 400 and "--tool-call-parser" in _message(answer)
+
+
+def _message(answer: Any) -> str:
+    """The message of an error body (vLLM's ``{"message"}`` or OpenAI's ``{"error": {"message"}}``); "" if none."""
     error = answer.get("error", answer) if isinstance(answer, Mapping) else answer
     message = error.get("message") if isinstance(error, Mapping) else error
-    return isinstance(message, str) and "chat template" in message.lower()
+    return message if isinstance(message, str) else ""
 
 
 def _json_or_none(response: Answer) -> Any:
@@ -648,17 +703,5 @@ def _json_or_none(response: Answer) -> Any:
 
 #: What a server that honours ``response_format`` can do (``structured_output``).
 STRUCTURED = frozenset({Feature.JSON_OBJECT, Feature.JSON_SCHEMA})
-
-
-def _response_format(form: ResponseFormat | None) -> dict[str, Any] | None:
-    """``form`` as the OpenAI API's ``response_format``, which vLLM's server takes (None: free text)."""
-    if form is None or form.type == "text":
-        return None
-    if form.type == "json_object":
-        return {"type": "json_object"}
-    spec: dict[str, Any] = {"name": form.name or "response", "schema": dict(form.schema or {"type": "object"})}
-    if form.strict is not None:
-        spec["strict"] = form.strict
-    if form.description:
-        spec["description"] = form.description
-    return {"type": "json_schema", "json_schema": spec}
+#: What a server that takes tools and streams their calls back can do (``tool_calls``).
+TOOLS = frozenset({Feature.TOOLS})

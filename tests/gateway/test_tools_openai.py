@@ -26,6 +26,7 @@ import openai
 import pydantic
 import pytest
 
+from gateway.state import Gateway
 from hybrid_assist.config import ConfigLayer, validate_layers
 from hybrid_assist.gateway_app import build_gateway_app
 from hybrid_assist.settings import HybridSettings
@@ -342,21 +343,31 @@ def test_a_secret_in_a_tool_result_never_reaches_a_cloud_stand_in(
 @contextlib.asynccontextmanager
 async def in_process(config: str) -> AsyncIterator[openai.AsyncOpenAI]:
     """The gateway app of ``config`` in process, and the official SDK talking to it (its own HTTP client, ASGI)."""
+    async with in_process_gateway(config) as (client, _):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def in_process_gateway(config: str) -> AsyncIterator[tuple[openai.AsyncOpenAI, Gateway]]:
+    """:func:`in_process`, and the gateway itself (its ledger)."""
     loaded = validate_layers(HybridSettings, [ConfigLayer("test", tomllib.loads(config))])
     assert not loaded.problems, loaded.problems
     app = build_gateway_app(loaded.settings)
-    gateway = app.state.gateway
+    gateway: Gateway = app.state.gateway
     async with app.router.lifespan_context(app):
         await gateway.runtime.wait_local(10.0)
         key = gateway.store.add_user("agent", "default")[1]
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://gateway/v1") as http:
-            yield openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
+            sdk = openai.AsyncOpenAI(base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0)
+            yield sdk, gateway
 
 
-def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "", *, structured: bool = True) -> str:
-    """The local engine a vLLM server (OpenAI-compatible: it declares no tools; ``response_format`` unless
-    ``structured`` is false), OpenAI at ``openai_url`` or off."""
+def vllm_server_config(
+    tmp: Path, local: OpenAIWireServer, openai_url: str = "", *, structured: bool = True, tools: bool = True
+) -> str:
+    """The local engine a vLLM server (OpenAI-compatible: ``response_format`` unless ``structured`` is false, tools
+    unless ``tools`` is false), OpenAI at ``openai_url`` or off."""
     cloud = (
         f'[providers.openai]\nbase_url = "{openai_url}"\napi_key_env = "{KEY_ENV}"\nmax_retries = 0\n'
         if openai_url
@@ -365,13 +376,14 @@ def vllm_server_config(tmp: Path, local: OpenAIWireServer, openai_url: str = "",
     return (
         f'data_dir = "{tmp / "data"}"\n[local]\nbackend = "openai-compatible"\n'
         f'base_url = "{local.base_url}"\nmodel = "test-model"\nstructured_output = {str(structured).lower()}\n'
+        f"tool_calls = {str(tools).lower()}\n"
         f"{cloud}[providers.anthropic]\nenabled = false\n[providers.gemini]\nenabled = false\n"
     )
 
 
 async def test_tools_or_a_schema_no_target_can_honour_is_a_400_naming_the_field(tmp_path: Path) -> None:
     with OpenAIWireServer() as local:
-        async with in_process(vllm_server_config(tmp_path, local, structured=False)) as client:
+        async with in_process(vllm_server_config(tmp_path, local, structured=False, tools=False)) as client:
             with pytest.raises(openai.BadRequestError) as refused:
                 await client.chat.completions.create(model="auto", messages=[QUESTION], tools=[WEATHER])
             error = refused.value.body
@@ -396,13 +408,65 @@ async def test_a_vllm_server_gets_the_response_format(tmp_path: Path) -> None:
         assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["properties"]["city"]["type"] == "string"
 
 
+async def test_a_vllm_server_answers_an_agents_tool_calls_on_the_premises(
+    tmp_path: Path, openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``vllm serve`` as the local engine (its wire format) serves a tool-calling turn, streamed and whole, and the
+    tool result turn after it; OpenAI is configured too and gets nothing."""
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    calls = [ScriptedCall("get_weather", {"city": "Paris"}, "call_p", pieces=6), ScriptedCall("get_weather", {})]
+    with OpenAIWireServer() as local:
+        local.reply("", tool_calls=calls)
+        local.reply("", tool_calls=calls[:1])
+        local.reply("Sunny in Paris.")
+        async with in_process_gateway(vllm_server_config(tmp_path, local, openai_server.base_url)) as (client, gw):
+            raw = await client.chat.completions.with_raw_response.create(
+                model="auto", messages=[QUESTION], tools=[WEATHER], tool_choice="required"
+            )
+            answer = raw.parse()
+            stream = await client.chat.completions.create(
+                model="auto", messages=[QUESTION], tools=[WEATHER], stream=True
+            )
+            pieces = [c async for c in stream]
+            asked = {
+                "id": "call_p",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+            }
+            history: Any = [
+                QUESTION,
+                {"role": "assistant", "content": None, "tool_calls": [asked]},
+                {"role": "tool", "tool_call_id": "call_p", "content": "sunny, 21 C"},
+            ]
+            final = await client.chat.completions.create(model="auto", messages=history, tools=[WEATHER])
+            ledger = gw.ledger
+            assert ledger is not None and ledger.flush(5.0)
+            row = ledger.get(json.loads(raw.text)["hybrid"]["request_id"])
+    assert answer.choices[0].finish_reason == "tool_calls"
+    calls_back = answer.choices[0].message.tool_calls or []
+    assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls_back] == [  # type: ignore[union-attr]
+        ("call_p", "get_weather", {"city": "Paris"}),
+        ("call_1_get_weather", "get_weather", {}),
+    ]
+    assert json.loads(raw.text)["hybrid"]["target"] == "local"
+    assert row is not None and row.target == "local"
+    streamed = [t for c in pieces if c.choices for t in c.choices[0].delta.tool_calls or []]
+    assert "".join(t.function.arguments or "" for t in streamed if t.function) == '{"city":"Paris"}'
+    assert [c.choices[0].finish_reason for c in pieces if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    assert final.choices[0].message.content == "Sunny in Paris."
+    first, _, last = (r.body for r in local.generation_requests())
+    assert first["tools"][0]["function"]["name"] == "get_weather" and first["tool_choice"] == "required"
+    assert last["messages"][1]["tool_calls"][0]["id"] == "call_p" and last["messages"][2]["role"] == "tool"
+    assert not openai_server.generation_requests()
+
+
 async def test_a_target_that_cannot_honour_tools_is_skipped_with_its_reason(
     tmp_path: Path, openai_server: OpenAIWireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(KEY_ENV, "sk-test")
     openai_server.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Rome"}, "call_r")])
     with OpenAIWireServer() as local:
-        async with in_process(vllm_server_config(tmp_path, local, openai_server.base_url)) as client:
+        async with in_process(vllm_server_config(tmp_path, local, openai_server.base_url, tools=False)) as client:
             raw = await client.chat.completions.with_raw_response.create(
                 model="auto", messages=[QUESTION], tools=[WEATHER]
             )

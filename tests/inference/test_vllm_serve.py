@@ -50,7 +50,16 @@ from inference.errors import BadRequestError
 from inference.fim import FIM_FORMATS
 from inference.remote import OpenAICompatibleBackend, RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import ChatMessage, Feature, GenerationRequest, RequestKind, ResponseFormat
+from inference.types import (
+    ChatMessage,
+    Feature,
+    GenerationRequest,
+    RequestKind,
+    ResponseFormat,
+    ToolChoice,
+    ToolSpec,
+    assemble_tool_calls,
+)
 
 from .conftest import TinyModelFactory
 
@@ -124,7 +133,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _launch(name: str, model: Path, root: Path, *extra: str) -> VllmServer:
+def _launch(name: str, model: Path, root: Path, *extra: str, environ: dict[str, str] | None = None) -> VllmServer:
     port = _free_port()
     log = root / f"{name}.log"
     env = {
@@ -136,6 +145,7 @@ def _launch(name: str, model: Path, root: Path, *extra: str) -> VllmServer:
         "TRITON_CACHE_DIR": str(root / name / "triton"),
         "HF_HUB_OFFLINE": "1",
         "VLLM_NO_USAGE_STATS": "1",
+        **(environ or {}),
     }
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
@@ -190,6 +200,14 @@ def servers(tiny_model: TinyModelFactory) -> Iterator[dict[str, VllmServer]]:
                 # compact JSON under response_format: a random-weight model would write whitespace to max_tokens
                 "--structured-outputs-config",
                 '{"backend": "xgrammar", "disable_any_whitespace": true}',
+                # tools as docs/GATEWAY.md says (vLLM 0.32 refuses any tool_choice without a tool-call parser)
+                "--enable-auto-tool-choice",
+                "--tool-call-parser",
+                "hermes",
+                # a forced call guided by the arguments' JSON schema, compact as above: with vLLM 0.32's default
+                # structural tags (hermes' <tool_call> envelope) the grammar allows any whitespace, which a
+                # random-weight model writes until max_tokens
+                environ={"VLLM_ENFORCE_STRICT_TOOL_CALLING": "0"},
             ),
         }
         try:
@@ -330,6 +348,44 @@ async def test_response_format_json_schema_is_guided_by_the_server(servers: dict
     jsonschema.validate(answer, schema)
     unstructured = backend_for(servers["qwen"], structured_output=False)
     assert Feature.JSON_SCHEMA not in unstructured.features()  # the router skips it for such requests
+
+
+async def test_a_named_or_required_tool_choice_comes_back_as_a_tool_call(servers: dict[str, VllmServer]) -> None:
+    """vLLM forces the call by guided decoding to the arguments' schema (random weights, but a valid call) and
+    streams it as ``delta.tool_calls``; the history of a call and its result goes back to it in the OpenAI format."""
+    parameters = {
+        "type": "object",
+        "properties": {"size": {"enum": ["small", "large"]}, "ok": {"type": "boolean"}},
+        "required": ["size", "ok"],
+        "additionalProperties": False,
+    }
+    tools = (ToolSpec("set_size", "Set the size.", parameters), ToolSpec("noop", parameters={"type": "object"}))
+    ask = (ChatMessage("user", "Make it large."),)
+    backend = local_backend(servers["qwen"])
+    assert Feature.TOOLS in backend.features()
+    try:
+        named = GenerationRequest.chat(
+            "tool-1", ask, max_tokens=64, tools=tools, tool_choice=ToolChoice("tool", "set_size")
+        )
+        chunks = [c async for c in backend.generate(named)]
+        required = GenerationRequest.chat(
+            "tool-2", ask, max_tokens=64, tools=tools, tool_choice=ToolChoice("required"), parallel_tool_calls=False
+        )
+        forced = await collect(backend, required)
+        (call,) = assemble_tool_calls(d for c in chunks for d in c.tool_calls)
+        answer = ChatMessage("tool", "done", tool_call_id=call.id)
+        history = (*ask, ChatMessage("assistant", "", tool_calls=(call,)), answer)
+        after = await collect(backend, GenerationRequest.chat("tool-3", history, max_tokens=4, tools=tools))
+    finally:
+        await backend.close()
+    assert len([c for c in chunks if c.tool_calls]) > 2  # streamed as tool-call pieces, not text
+    assert call.name == "set_size" and call.id
+    jsonschema.validate(json.loads(call.arguments), parameters)
+    assert chunks[-1].finish_reason == "tool_calls"  # vLLM says "stop" after a named call; the backend says why
+    (one,) = forced.tool_calls  # parallel_tool_calls false: one call of either tool
+    assert forced.finish_reason == "tool_calls" and one.id and not forced.text
+    jsonschema.validate(json.loads(one.arguments), {t.name: t.parameters for t in tools}[one.name])
+    assert after.usage.completion_tokens == 4  # the server took the call and its result (no 400)
 
 
 async def test_repeated_prefix_is_reported_as_cached_tokens(servers: dict[str, VllmServer]) -> None:

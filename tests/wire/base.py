@@ -117,6 +117,7 @@ class ScriptedCall:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    pieces: int = 2  # how many fragments the arguments' JSON streams in (at most one per character)
 
     def arguments_json(self) -> str:
         return json.dumps(self.arguments, separators=(",", ":"))
@@ -125,10 +126,14 @@ class ScriptedCall:
         return self.id or f"call_{index}_{self.name}"
 
     def argument_pieces(self) -> list[str]:
-        """The arguments' JSON in two pieces (streamed as separate fragments, as the providers do);
+        """The arguments' JSON in ``pieces`` fragments (two by default: streamed separately, as the providers do);
         no arguments: one empty piece (Anthropic streams an empty ``partial_json`` for an empty input)."""
         if not self.arguments:
             return [""]
+        if self.pieces != 2:
+            text = self.arguments_json()
+            n = max(1, min(self.pieces, len(text)))
+            return [text[len(text) * i // n : len(text) * (i + 1) // n] for i in range(n)]
         text = self.arguments_json()
         half = len(text) // 2
         return [text[:half], text[half:]] if half else [text]
