@@ -211,6 +211,8 @@ RELIED_ON_FLAGS = {
     "--max-model-len": "the window the router fits local requests into",
     "--enable-prefix-caching": "repeated prompt prefixes served from the cache",
     "--enable-prompt-tokens-details": "cached_tokens in the usage (vLLM leaves it out otherwise)",
+    "--enable-auto-tool-choice": "agents' tools with tool_choice auto ([local] tool_calls)",
+    "--tool-call-parser": "tool calls read from the model's output (hermes for Qwen2.5); required for any tool_choice",
 }
 
 
@@ -266,6 +268,7 @@ def test_vllm_itself_accepts_the_args_and_reads_them_as_the_gateway_expects() ->
     assert (parsed.served_model_name or [parsed.model]) == [settings.local.model]
     assert parsed.max_model_len == settings.local.max_model_len
     assert parsed.enable_prefix_caching is True and parsed.enable_prompt_tokens_details is True
+    assert parsed.enable_auto_tool_choice is True and parsed.tool_call_parser == "hermes"
 
 
 def test_gateway_md_names_every_vllm_flag_the_gateway_relies_on() -> None:
