@@ -5,13 +5,15 @@ model as ``team-coder`` (the name says nothing about the family, so the
 fill-in-the-middle format must come from the server's ``/tokenize``):
 
 - ``qwen``: the tiny Qwen2 model (Qwen's FIM tokens, a ChatML chat template),
-  with ``--enable-prefix-caching --enable-prompt-tokens-details`` as
-  deploy/k8s runs it;
+  with ``--enable-prefix-caching --enable-prompt-tokens-details`` and
+  ``--enable-auto-tool-choice --tool-call-parser hermes`` as deploy/k8s runs it;
 - ``plain``: the tiny StarCoder2 model (its own FIM tokens, no chat template).
 
 What a real server proves and the wire imitation cannot: the FIM prompt
 built here reaches vLLM as a plain ``prompt`` (no 400 for ``suffix``) and
-is tokenized as we meant; chat and streaming; ``cached_tokens`` from the
+is tokenized as we meant; chat and streaming; a named or required
+``tool_choice`` answered as a tool call (streamed ``delta.tool_calls``) and the
+call's history taken back; ``cached_tokens`` from the
 prefix cache; closing a stream aborts the request on the server (its
 ``vllm:num_requests_running`` drops); a model without a chat template gets
 a message that says what to configure; and of two servers behind one
