@@ -19,11 +19,12 @@ ProviderKind = Literal["openai", "anthropic", "gemini", "openai-compatible"]
 FimFormatSetting = Literal["auto", "none", "qwen2.5-coder", "starcoder2", "deepseek-coder", "codellama"]
 
 _FIM_FORMAT_HELP = (
-    "For openai-compatible servers: which model family's fill-in-the-middle tokens completion prompts are built "
-    "with (sent as a plain prompt). "
-    "auto: ask the server (vLLM's POST /tokenize: which family's FIM markers are single special tokens), "
-    "else guess from the model name; a family name (qwen2.5-coder, starcoder2, deepseek-coder, codellama) "
-    "skips the question; none: send the code before the cursor only (a model without FIM tokens)."
+    "Which model family's fill-in-the-middle tokens completion prompts are built with. "
+    "auto: the in-process engines read them from the model's tokenizer; for openai-compatible servers (the "
+    "prompt is sent as a plain prompt) the server is asked (vLLM's POST /tokenize: which family's FIM markers "
+    "are single special tokens), else the family is guessed from the model name; a family name (qwen2.5-coder, "
+    "starcoder2, deepseek-coder, codellama) is used as told (a warning is logged when a local model's tokenizer "
+    "lacks its tokens); none: send the code before the cursor only (a model without FIM tokens)."
 )
 _STRUCTURED_OUTPUT_HELP = (
     "For openai-compatible servers: the server honours response_format (json_object and json_schema), as vLLM "

@@ -245,8 +245,9 @@ class RoutingSettings(BaseModel):
     exploration_budget_usd: float = Field(
         default=5.0,
         ge=0,
-        description="Most dollars a month that exploration may spend in the cloud (per process); once reached, "
-        "only local exploration continues.",
+        description="Most dollars a month that exploration may spend in the cloud, shared by the gateway's replicas "
+        "(the month's explored cost is read back from the ledger every 60 s); once reached, only local exploration "
+        "continues.",
     )
 
     _team_cache: dict[str, RoutingSettings] = PrivateAttr(default_factory=dict)
