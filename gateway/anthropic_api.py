@@ -303,11 +303,13 @@ class _Message:
         self.estimated_input = estimated_input
 
     def stop_reason(self, served: Served) -> str:
-        """``tool_use`` when the answer asks for calls, ``max_tokens`` when it used every token it was allowed,
-        else ``end_turn``."""
-        if served.tool_calls:
+        """``tool_use`` when the answer asks for calls (unless the limit cut it: a call cut off has incomplete
+        input, as on Anthropic's own API), ``max_tokens`` when it was cut by the limit or used every token it was
+        allowed, else ``end_turn``."""
+        if served.tool_calls and served.finish_reason != "length":
             return "tool_use"
-        return "max_tokens" if served.usage.completion_tokens >= self.max_tokens else "end_turn"
+        cut = served.finish_reason == "length" or served.usage.completion_tokens >= self.max_tokens
+        return "max_tokens" if cut else "end_turn"
 
     @staticmethod
     def usage(served: Served) -> dict[str, int]:

@@ -125,6 +125,15 @@ def test_a_tool_loop_through_the_anthropic_provider(gw: Served, stream: bool) ->
     assert SECRET not in str(answered)  # the secret in the tool result was redacted before it left
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_call_cut_off_by_the_limit_stops_with_max_tokens(gw: Served, stream: bool) -> None:
+    """Not ``tool_use``: the client must not run a call whose input was cut (``length`` on the OpenAI surface)."""
+    gw.wire.reply("", tool_calls=[ScriptedCall("get_weather", {"city": "Paris"})], finish_reason="length")
+    answer = _ask(gw.client(), stream, model=CLAUDE, messages=ASK, tools=[WEATHER])
+    assert answer.stop_reason == "max_tokens"
+    assert [b.type for b in answer.content] == ["tool_use"]  # the block as it came, as Anthropic's API keeps it
+
+
 def test_tool_choice_names_the_tool_and_none_answers_in_text(gw: Served) -> None:
     client = gw.client()
     named: Any = client.messages.create(

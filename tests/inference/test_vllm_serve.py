@@ -18,7 +18,13 @@ prefix cache; closing a stream aborts the request on the server (its
 ``vllm:num_requests_running`` drops); a model without a chat template gets
 a message that says what to configure; and of two servers behind one
 backend, a stopped one is taken out by the health check while the other
-serves. The faults a real server will not produce on demand stay in
+serves. Outside agents through the team gateway (``gateway serve``'s app and
+HTTP protocol on a loopback port, ``[local] backend = "openai-compatible"`` in
+front of the qwen server, no cloud): the official ``anthropic`` SDK (what Claude
+Code speaks) and ``openai`` SDK run a named-tool loop, whole and streamed — the
+call, its result turn answered, the ledger rows local with the server's token
+counts — and a call cut by ``max_tokens`` is reported as cut, not as a call.
+The faults a real server will not produce on demand stay in
 test_openai_compatible_backend.py (the wire server).
 
 vllm is a dependency of the test environment (scripts/setup.sh installs
@@ -36,17 +42,27 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import jsonschema
+import openai
 import pytest
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.state import Gateway
+from hybrid_assist.config import ConfigLayer, validate_layers
+from hybrid_assist.gateway_app import build_gateway_app
+from hybrid_assist.http_protocol import http_protocol
+from hybrid_assist.settings import HybridSettings
 from inference.backend import collect
 from inference.errors import BadRequestError
 from inference.fim import FIM_FORMATS
@@ -62,6 +78,7 @@ from inference.types import (
     ToolSpec,
     assemble_tool_calls,
 )
+from routing.usage.ledger import LedgerEntry
 
 from .conftest import TinyModelFactory
 
@@ -402,6 +419,182 @@ async def test_repeated_prefix_is_reported_as_cached_tokens(servers: dict[str, V
     assert first.usage.prompt_tokens > 200
     assert 0 < second.usage.cached_tokens < second.usage.prompt_tokens
     assert second.usage.cached_tokens >= first.usage.prompt_tokens // 2  # the shared blocks, not a token or two
+
+
+# ------------------------------------------------------------------ outside agents through the gateway
+@dataclass
+class GatewayOnVllm:
+    """The team gateway (uvicorn on a loopback port, in a thread) whose ``[local]`` engine is the qwen server."""
+
+    url: str
+    key: str
+    gateway: Gateway
+
+    def anthropic(self) -> anthropic.Anthropic:
+        return anthropic.Anthropic(base_url=self.url, api_key=self.key, max_retries=0, timeout=60)
+
+    def openai(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=self.key, max_retries=0, timeout=60)
+
+    def ledger_row(self, request_id: str) -> LedgerEntry:
+        ledger = self.gateway.ledger
+        assert ledger is not None and ledger.flush(10.0)
+        row = ledger.get(request_id)
+        assert row is not None, request_id
+        return row
+
+
+@pytest.fixture(scope="module")
+def gateway(servers: dict[str, VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayOnVllm]:
+    """``gateway serve``'s app and HTTP protocol on a real socket: ``[local] backend = "openai-compatible"`` in front
+    of the qwen server, every cloud provider off, one user."""
+    tmp = tmp_path_factory.mktemp("vllm-gateway")
+    config = (
+        f'data_dir = "{tmp / "data"}"\n[local]\nbackend = "openai-compatible"\n'
+        f'base_url = "{servers["qwen"].base_url}"\nmodel = "{SERVED}"\n'
+        "[providers.openai]\nenabled = false\n[providers.anthropic]\nenabled = false\n"
+        "[providers.gemini]\nenabled = false\n"
+    )
+    loaded = validate_layers(HybridSettings, [ConfigLayer("test", tomllib.loads(config))])
+    assert not loaded.problems, loaded.problems
+    app = build_gateway_app(loaded.settings)
+    port = _free_port()
+    settings = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http=http_protocol(loaded.settings.gateway_server.header_timeout_s),
+    )
+    server = uvicorn.Server(settings)
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _ready(url):
+            assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.05)
+        gateway: Gateway = app.state.gateway
+        yield GatewayOnVllm(url, gateway.store.add_user("agent", "default")[1], gateway)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+#: A tool whose arguments a random-weight model can only fill validly (no free text) under vLLM's guided decoding.
+SIZE_SCHEMA: Any = {
+    "type": "object",
+    "properties": {"size": {"enum": ["small", "large"]}, "ok": {"type": "boolean"}},
+    "required": ["size", "ok"],
+    "additionalProperties": False,
+}
+ASK: Any = [{"role": "user", "content": "Make it large."}]
+
+
+def _anthropic_ask(client: anthropic.Anthropic, stream: bool, **kw: Any) -> Any:
+    """One ``messages`` call, whole or through the SDK's stream helper (which assembles the tool_use blocks)."""
+    if not stream:
+        return client.messages.create(model="auto", **kw)
+    with client.messages.stream(model="auto", **kw) as events:
+        seen = [(e.type, getattr(getattr(e, "delta", None), "type", "")) for e in events]
+        final = events.get_final_message()
+    if final.stop_reason == "tool_use":
+        assert seen.count(("content_block_delta", "input_json_delta")) > 1  # the arguments came piece by piece
+    return final
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_an_anthropic_sdk_tool_loop_through_the_gateway(gateway: GatewayOnVllm, stream: bool) -> None:
+    """What Claude Code does, against vllm serve behind the gateway: a named tool_choice answered with a tool_use
+    block whose input follows the schema, then the tool_result turn taken and answered; both rows local."""
+    client = gateway.anthropic()
+    tool = {"name": "set_size", "description": "Set the size.", "input_schema": SIZE_SCHEMA}
+    choice: Any = {"type": "tool", "name": "set_size"}
+    first = _anthropic_ask(client, stream, max_tokens=64, messages=ASK, tools=[tool], tool_choice=choice)
+    assert first.stop_reason == "tool_use" and first.model == SERVED
+    (call,) = [b for b in first.content if b.type == "tool_use"]
+    assert call.name == "set_size" and call.id
+    jsonschema.validate(call.input, SIZE_SCHEMA)
+    result: Any = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "done"}]}
+    history = [*ASK, {"role": "assistant", "content": first.content}, result]
+    second = _anthropic_ask(client, stream, max_tokens=4, messages=history, tools=[tool])
+    assert second.stop_reason in ("end_turn", "max_tokens") and second.content[0].type == "text"
+    assert 0 < second.usage.output_tokens <= 4
+    for answer in (first, second):
+        assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
+        row = gateway.ledger_row(answer.id.removeprefix("msg_"))
+        assert (row.target, row.model) == ("local", SERVED)
+        assert (row.input_tokens, row.output_tokens) == (answer.usage.input_tokens, answer.usage.output_tokens)
+
+
+def _openai_ask(client: openai.OpenAI, stream: bool, **kw: Any) -> Any:
+    """One chat completion, whole or through the SDK's stream helper (which assembles the tool calls)."""
+    if not stream:
+        return client.chat.completions.create(model="auto", **kw)
+    with client.chat.completions.stream(model="auto", stream_options={"include_usage": True}, **kw) as events:
+        seen = [e.type for e in events]
+        final: Any
+        try:
+            final = events.get_final_completion()
+        except openai.LengthFinishReasonError as cut:  # the helper parses, and refuses an answer cut by max_tokens
+            final = cut.completion
+    if final.choices[0].finish_reason == "tool_calls":
+        assert seen.count("tool_calls.function.arguments.delta") > 1  # the arguments came piece by piece
+    return final
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_an_openai_sdk_tool_loop_through_the_gateway(gateway: GatewayOnVllm, stream: bool) -> None:
+    client = gateway.openai()
+    tool: Any = {"type": "function", "function": {"name": "set_size", "parameters": SIZE_SCHEMA}}
+    choice: Any = {"type": "function", "function": {"name": "set_size"}}
+    first = _openai_ask(client, stream, max_tokens=64, messages=ASK, tools=[tool], tool_choice=choice)
+    assert first.choices[0].finish_reason == "tool_calls"
+    (call,) = first.choices[0].message.tool_calls
+    assert call.type == "function" and call.function.name == "set_size" and call.id
+    jsonschema.validate(json.loads(call.function.arguments), SIZE_SCHEMA)
+    history = [
+        *ASK,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]},
+        {"role": "tool", "tool_call_id": call.id, "content": "done"},
+    ]
+    second = _openai_ask(client, stream, max_tokens=4, messages=history, tools=[tool])
+    assert second.choices[0].finish_reason in ("stop", "length") and second.choices[0].message.content
+    assert not second.choices[0].message.tool_calls
+    for answer in (first, second):
+        assert answer.usage is not None and answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
+        row = gateway.ledger_row(answer.id.removeprefix("chatcmpl-"))
+        assert (row.target, row.model) == ("local", SERVED)
+        assert (row.input_tokens, row.output_tokens) == (answer.usage.prompt_tokens, answer.usage.completion_tokens)
+
+
+def test_a_call_cut_off_by_max_tokens_is_not_a_finished_call(gateway: GatewayOnVllm) -> None:
+    """vLLM ends a forced call cut by the limit with ``length``: the agent is told so (``max_tokens`` / ``length``),
+    not asked to run a call whose arguments are incomplete."""
+    tool: Any = {"name": "set_size", "input_schema": SIZE_SCHEMA}
+    cut: Any = gateway.anthropic().messages.create(
+        model="auto", max_tokens=4, messages=ASK, tools=[tool], tool_choice={"type": "tool", "name": "set_size"}
+    )
+    assert cut.stop_reason == "max_tokens" and [(b.type, b.name) for b in cut.content] == [("tool_use", "set_size")]
+    function: Any = {"type": "function", "function": {"name": "set_size", "parameters": SIZE_SCHEMA}}
+    choice: Any = {"type": "function", "function": {"name": "set_size"}}
+    answer = gateway.openai().chat.completions.create(
+        model="auto", max_tokens=4, messages=ASK, tools=[function], tool_choice=choice
+    )
+    assert answer.choices[0].finish_reason == "length"
+    (call,) = answer.choices[0].message.tool_calls or []
+    with pytest.raises(ValueError):
+        json.loads(call.function.arguments)  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------ cancellation
