@@ -4,9 +4,10 @@ Two servers start once for the module, side by side, both serving their
 model as ``team-coder`` (the name says nothing about the family, so the
 fill-in-the-middle format must come from the server's ``/tokenize``):
 
-- ``qwen``: the tiny Qwen2 model (Qwen's FIM tokens, a ChatML chat template),
-  with ``--enable-prefix-caching --enable-prompt-tokens-details`` and
-  ``--enable-auto-tool-choice --tool-call-parser hermes`` as deploy/k8s runs it;
+- ``qwen``: the tiny Qwen2 model (Qwen's FIM tokens), with
+  ``--enable-prefix-caching --enable-prompt-tokens-details`` and
+  ``--enable-auto-tool-choice --tool-call-parser hermes`` as deploy/k8s runs it,
+  and a ChatML template that renders tools, calls and results (``TOOLS_TEMPLATE``);
 - ``plain``: the tiny StarCoder2 model (its own FIM tokens, no chat template).
 
 What a real server proves and the wire imitation cannot: the FIM prompt
@@ -23,7 +24,9 @@ HTTP protocol on a loopback port, ``[local] backend = "openai-compatible"`` in
 front of the qwen server, no cloud): the official ``anthropic`` SDK (what Claude
 Code speaks) and ``openai`` SDK run a named-tool loop, whole and streamed — the
 call, its result turn answered, the ledger rows local with the server's token
-counts — and a call cut by ``max_tokens`` is reported as cut, not as a call.
+counts — a call cut by ``max_tokens`` is reported as cut, not as a call, and a
+Claude Code-shaped history (parallel calls, list and error results,
+``cache_control``) reaches the server as its OpenAI form.
 The faults a real server will not produce on demand stay in
 test_openai_compatible_backend.py (the wire server).
 
@@ -89,6 +92,22 @@ WINDOW = 1024
 START_TIMEOUT_S = 300.0
 PREFIX = "def add(a, b):\n    return "
 SUFFIX = "\n\nprint(add(1, 2))\n"
+#: A ChatML template (the tiny Qwen model's own has no tools) that renders the tools, an assistant turn's calls and
+#: a tool result's call id, in the manner of Qwen2.5's hermes-style template; keys sorted, so the prompt does not
+#: depend on the order of a JSON object's keys.
+TOOLS_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\n"
+    "{% if messages[0].role == 'system' %}{{ messages[0].content }}\n\n{% endif %}<tools>"
+    "{% for tool in tools %}\n{{ tool | tojson(sort_keys=True) }}{% endfor %}\n</tools><|im_end|>\n"
+    "{%- elif messages[0].role == 'system' %}<|im_start|>system\n{{ messages[0].content }}<|im_end|>\n{% endif %}"
+    "{%- for message in messages if message.role != 'system' %}<|im_start|>{{ message.role }}\n"
+    "{%- if message.role == 'tool' %}<tool_response id={{ message.tool_call_id }}>{% endif %}"
+    "{{ message.content or '' }}{% if message.role == 'tool' %}</tool_response>{% endif %}"
+    "{%- for call in message.tool_calls or [] %}\n<tool_call>"
+    "{{ {'name': call.function.name, 'arguments': call.function.arguments} | tojson(sort_keys=True) }}</tool_call>"
+    "{%- endfor %}<|im_end|>\n{% endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 #: How many /tokenize questions one FIM-format detection asks (one per spelling of each family's markers).
 PROBES = sum(len(f.sentinel_spellings) for f in FIM_FORMATS.values())
 
@@ -223,6 +242,10 @@ def servers(tiny_model: TinyModelFactory) -> Iterator[dict[str, VllmServer]]:
                 "--enable-auto-tool-choice",
                 "--tool-call-parser",
                 "hermes",
+                # the tiny model's ChatML template renders only the messages' text: this one renders the tools,
+                # the calls and the results' ids too, so a prompt's token count proves they reached the template
+                "--chat-template",
+                TOOLS_TEMPLATE,
                 # a forced call guided by the arguments' JSON schema, compact as above: with vLLM 0.32's default
                 # structural tags (hermes' <tool_call> envelope) the grammar allows any whitespace, which a
                 # random-weight model writes until max_tokens
@@ -429,6 +452,7 @@ class GatewayOnVllm:
     url: str
     key: str
     gateway: Gateway
+    vllm: VllmServer
 
     def anthropic(self) -> anthropic.Anthropic:
         return anthropic.Anthropic(base_url=self.url, api_key=self.key, max_retries=0, timeout=60)
@@ -478,7 +502,7 @@ def gateway(servers: dict[str, VllmServer], tmp_path_factory: pytest.TempPathFac
             assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.05)
         gateway: Gateway = app.state.gateway
-        yield GatewayOnVllm(url, gateway.store.add_user("agent", "default")[1], gateway)
+        yield GatewayOnVllm(url, gateway.store.add_user("agent", "default")[1], gateway, servers["qwen"])
     finally:
         server.should_exit = True
         thread.join(30)
@@ -531,10 +555,87 @@ def test_an_anthropic_sdk_tool_loop_through_the_gateway(gateway: GatewayOnVllm, 
     assert second.stop_reason in ("end_turn", "max_tokens") and second.content[0].type == "text"
     assert 0 < second.usage.output_tokens <= 4
     for answer in (first, second):
-        assert answer.usage.input_tokens > 0 and answer.usage.output_tokens > 0
+        usage = answer.usage  # Anthropic's input_tokens leave out what the server's prefix cache read
+        assert usage.input_tokens > 0 and usage.output_tokens > 0
         row = gateway.ledger_row(answer.id.removeprefix("msg_"))
         assert (row.target, row.model) == ("local", SERVED)
-        assert (row.input_tokens, row.output_tokens) == (answer.usage.input_tokens, answer.usage.output_tokens)
+        assert (row.input_tokens, row.cached_tokens) == (
+            usage.input_tokens + usage.cache_read_input_tokens,
+            usage.cache_read_input_tokens,
+        )
+        assert row.output_tokens == usage.output_tokens
+
+
+def test_a_claude_code_shaped_history_reaches_vllm_as_its_openai_form(gateway: GatewayOnVllm) -> None:
+    """A turn as Claude Code sends it (``?beta=true``, system blocks and ``cache_control``, an assistant turn with
+    text and two parallel calls, a list result and an ``is_error`` one before the user's text, ``metadata``): vLLM
+    got the OpenAI form of that history and those tools (its prompt count is the one ``/tokenize`` gives for it,
+    through a template that renders the tools, the calls and the results' ids)."""
+    read: Any = {
+        "name": "Read",
+        "description": "Read a file.",
+        "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}, "required": ["file_path"]},
+        "cache_control": {"type": "ephemeral"},
+    }
+    size: Any = {"name": "set_size", "description": "Set the size.", "input_schema": SIZE_SCHEMA}
+    ephemeral: Any = {"cache_control": {"type": "ephemeral"}}
+    system: Any = [{"type": "text", "text": "You are a coding agent.", **ephemeral}]
+    history: Any = [
+        {"role": "user", "content": [{"type": "text", "text": "Make it large.", **ephemeral}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Reading."},
+                {"type": "tool_use", "id": "toolu_01A", "name": "Read", "input": {"file_path": "/a.py"}},
+                {"type": "tool_use", "id": "toolu_01B", "name": "set_size", "input": {"size": "large", "ok": True}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01A", "content": [{"type": "text", "text": "x = 1"}]},
+                {"type": "tool_result", "tool_use_id": "toolu_01B", "content": "denied", "is_error": True},
+                {"type": "text", "text": "Go on.", **ephemeral},
+            ],
+        },
+    ]
+    answer = gateway.anthropic().messages.create(
+        model="auto",
+        max_tokens=4,
+        system=system,
+        messages=history,
+        tools=[size, read],
+        tool_choice={"type": "auto"},
+        metadata={"user_id": "user_0f0f_account__session_1a2b"},
+        extra_query={"beta": "true"},
+        extra_headers={"anthropic-beta": "claude-code-20250219"},
+    )
+    assert answer.stop_reason in ("end_turn", "max_tokens", "tool_use")
+
+    def call(id_: str, name: str, arguments: str) -> dict[str, Any]:
+        return {"id": id_, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+    calls = [
+        call("toolu_01A", "Read", '{"file_path": "/a.py"}'),
+        call("toolu_01B", "set_size", '{"size": "large", "ok": true}'),
+    ]
+    as_openai = [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": "Make it large."},
+        {"role": "assistant", "content": "Reading.", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "toolu_01A", "content": "x = 1"},
+        {"role": "tool", "tool_call_id": "toolu_01B", "content": "Error: denied"},
+        {"role": "user", "content": "Go on."},
+    ]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": t["name"], "parameters": t["input_schema"], "description": t["description"]},
+        }
+        for t in (size, read)
+    ]
+    expected = count_tokens(gateway.vllm, messages=as_openai, tools=tools, add_generation_prompt=True)
+    assert answer.usage.input_tokens + (answer.usage.cache_read_input_tokens or 0) == expected
 
 
 def _openai_ask(client: openai.OpenAI, stream: bool, **kw: Any) -> Any:
