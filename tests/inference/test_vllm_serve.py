@@ -26,7 +26,8 @@ Code speaks) and ``openai`` SDK run a named-tool loop, whole and streamed — th
 call, its result turn answered, the ledger rows local with the server's token
 counts — a call cut by ``max_tokens`` is reported as cut, not as a call, and a
 Claude Code-shaped history (parallel calls, list and error results,
-``cache_control``) reaches the server as its OpenAI form.
+``cache_control``) reaches the server as its OpenAI form, and an agent hanging
+up mid-answer aborts the request on the server.
 The faults a real server will not produce on demand stay in
 test_openai_compatible_backend.py (the wire server).
 
@@ -636,6 +637,44 @@ def test_a_claude_code_shaped_history_reaches_vllm_as_its_openai_form(gateway: G
     ]
     expected = count_tokens(gateway.vllm, messages=as_openai, tools=tools, add_generation_prompt=True)
     assert answer.usage.input_tokens + (answer.usage.cache_read_input_tokens or 0) == expected
+
+
+def _until(predicate: Any, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_an_agent_hanging_up_aborts_the_generation_on_vllm(gateway: GatewayOnVllm) -> None:
+    """An agent interrupted mid-answer (Claude Code's Esc: the SDK closes the response): the gateway closes its
+    stream to vLLM, which aborts the request (its running count drops, far fewer than max_tokens decoded); the
+    ledger row says cancelled."""
+    qwen, running = gateway.vllm, "vllm:num_requests_running"
+    client = gateway.anthropic()
+    # A random-weight answer may end early (end-of-text) before it is seen running: up to three prompts.
+    for attempt in range(3):
+        generated_before = qwen.metric("vllm:generation_tokens_total")
+        ask: Any = [{"role": "user", "content": f"Attempt {attempt}: tell a long story."}]
+        with client.messages.stream(model="auto", max_tokens=900, messages=ask) as events:
+            request_id = ""
+            for event in events:
+                if event.type == "message_start":
+                    request_id = event.message.id.removeprefix("msg_")
+                if event.type == "content_block_delta":
+                    break
+            seen = _until(lambda: qwen.metric(running) == 1)
+        if seen:
+            break
+    else:
+        pytest.fail("no answer of three stayed running long enough to be seen on the server")
+    assert _until(lambda: qwen.metric(running) == 0)
+    time.sleep(0.5)
+    assert qwen.metric("vllm:generation_tokens_total") - generated_before < 900
+    row = gateway.ledger_row(request_id)
+    assert (row.target, row.outcome) == ("local", "cancelled")
 
 
 def _openai_ask(client: openai.OpenAI, stream: bool, **kw: Any) -> Any:
