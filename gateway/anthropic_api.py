@@ -88,8 +88,9 @@ MESSAGES_UNSUPPORTED: Unsupported = {
     "context_management": ("context management is not supported", ()),
 }
 _ROLES = ("user", "assistant")
-#: ``X-Hybrid-Token-Count`` on a count_tokens answer: the local model's tokenizer counted, or the estimate.
-TOKENIZER, ESTIMATE = "tokenizer", "estimate"
+#: ``X-Hybrid-Token-Count`` on a count_tokens answer: the local server counted the templated prompt
+#: (``vllm serve``'s ``/tokenize``), the local model's tokenizer counted the text, or the estimate.
+SERVER, TOKENIZER, ESTIMATE = "server", "tokenizer", "estimate"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -379,10 +380,12 @@ _COUNT_UNSUPPORTED: Unsupported = {k: MESSAGES_UNSUPPORTED[k] for k in ("thinkin
 async def count_tokens(request: Request) -> Response:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens"}`` of ``system``, ``messages`` and ``tools``.
 
-    Counted by the local model's tokenizer when the local engine has one loaded
-    (``X-Hybrid-Token-Count: tokenizer``), else estimated from the characters
-    (``estimate``); the text is counted (the tools as their JSON definitions, tool calls' arguments and
-    results as text), not the chat template around it.
+    When the local engine is a server that counts whole chat prompts (``vllm serve``'s ``/tokenize``), it counts
+    the messages and tools exactly as ``/v1/messages`` would send them, chat template included: what that call
+    then reports as its input tokens (``X-Hybrid-Token-Count: server``). Otherwise (no such server, or it did not
+    answer) by the local model's tokenizer when the local engine has one loaded (``tokenizer``), else estimated
+    from the characters (``estimate``); those count the text (the tools as their JSON definitions, tool calls'
+    arguments and results as text), not the chat template around it.
     """
     gateway, _ = await _caller(request)
     body = await json_body(request, gateway)
@@ -392,8 +395,11 @@ async def count_tokens(request: Request) -> Response:
     resolve_model(gateway, body)
     tools = parse_tools(body)
     parse_tool_choice(body, tools)
-    text = "".join(t for m in parse_messages_body(body) for t in m.texts()) + tools_text(tools)
+    messages = parse_messages_body(body)
     local = gateway.runtime.local
+    if local is not None and (counted := await local.count_chat_tokens(messages, tools)) is not None:
+        return JSONResponse({"input_tokens": counted}, headers={"X-Hybrid-Token-Count": SERVER})
+    text = "".join(t for m in messages for t in m.texts()) + tools_text(tools)
     counter = local.token_counter() if local is not None else None
     if counter is None or counter is estimate_tokens:
         return JSONResponse({"input_tokens": estimate_tokens(text)}, headers={"X-Hybrid-Token-Count": ESTIMATE})

@@ -11,16 +11,18 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from inference.types import (
     BackendHealth,
     BackendLoad,
+    ChatMessage,
     Feature,
     GenerationChunk,
     GenerationRequest,
     GenerationResult,
     ToolCallDelta,
+    ToolSpec,
     Usage,
     assemble_tool_calls,
 )
@@ -62,6 +64,11 @@ class Backend(abc.ABC):
 
     def token_counter(self) -> Callable[[str], int] | None:
         """The model's tokenizer as a counting function, or None when unknown."""
+        return None
+
+    async def count_chat_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int | None:
+        """The prompt tokens a chat request with ``messages`` and ``tools`` makes (chat template and tool
+        definitions included, as the engine will report them), or None when the engine cannot say. Never raises."""
         return None
 
     def context_window(self) -> int:

@@ -9,7 +9,9 @@ family comes from ``fim_format``; with ``auto`` each server is asked once
 (cached per server and model): vLLM's ``POST /tokenize`` tells which
 family's three markers are three single tokens; a server without
 ``/tokenize`` is judged by the model name; when neither tells, the request
-fails with a message saying to set ``fim_format``. Only with
+fails with a message saying to set ``fim_format``.
+:meth:`OpenAICompatibleBackend.count_chat_tokens` asks ``/tokenize`` to count
+a chat's whole templated prompt (the gateway's ``count_tokens``). Only with
 ``send_suffix = true`` does the server get ``prompt=prefix`` and ``suffix``
 (vLLM refuses ``suffix`` with 400 unless the model has FIM completion
 rendering); ``fim_format = "none"`` sends the prefix alone. Chat requests go
@@ -85,11 +87,13 @@ from inference.settings import LocalSettings, ProviderSettings
 from inference.types import (
     BackendHealth,
     BackendLoad,
+    ChatMessage,
     Feature,
     GenerationChunk,
     GenerationRequest,
     RequestKind,
     ToolCallDelta,
+    ToolSpec,
     Usage,
 )
 
@@ -124,6 +128,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         retry_timing: RetryTiming | None = None,
         cooldown_s: float = 15.0,
         health_timeout_s: float = 2.0,
+        count_timeout_s: float = 5.0,
     ) -> None:
         super().__init__(name, settings, retry_timing=retry_timing)
         urls = split_base_urls(base_urls if base_urls is not None else settings.base_url)
@@ -133,6 +138,7 @@ class OpenAICompatibleBackend(RemoteBackend):
             [Endpoint.from_url(u) for u in urls], check=self._check, cooldown_s=cooldown_s, provider=name
         )
         self._health_timeout_s = health_timeout_s
+        self._count_timeout_s = count_timeout_s
         self._http: HttpClient | None = None
         self._discovered_model = ""
         self._section = f"[providers.{name}]"
@@ -318,7 +324,11 @@ class OpenAICompatibleBackend(RemoteBackend):
 
     # --------------------------------------------------------- requests
     async def _resolve_model(self, request: GenerationRequest) -> str:
-        model = self.settings.model_or_default(request.model) or self._discovered_model
+        return await self._model_named(request.model)
+
+    async def _model_named(self, name: str) -> str:
+        """``name``, else the configured default, else the model the servers list first (asked once)."""
+        model = self.settings.model_or_default(name) or self._discovered_model
         if model:
             return model
         endpoint = await self._pool.acquire()
@@ -489,14 +499,37 @@ class OpenAICompatibleBackend(RemoteBackend):
         if response.status >= 500:
             self._pool.mark_unhealthy(endpoint, f"HTTP {response.status}")
             raise self._status_error(response.status, _json_or_none(response), response.headers)
-        if response.status != 200:
-            return None  # not vLLM (404), or it would not tokenize for this model
+        return _tokenize_count(response)  # None: not vLLM (404), or it would not tokenize for this model
+
+    async def count_chat_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int | None:
+        """The prompt tokens of this chat as the server will count them: vLLM's ``POST /tokenize`` with the
+        messages and tools in the form a chat request sends them (:mod:`inference.remote._openai_wire`) and
+        ``add_generation_prompt``, on a healthy server within ``count_timeout_s``. None when no server is healthy,
+        it has no ``/tokenize`` (not vLLM), refuses or fails; never raises."""
         try:
-            answer = response.json()
-            count = answer.get("count", len(answer["tokens"]))
-        except (ValueError, AttributeError, KeyError, TypeError):
+            self._ensure_client()
+            model = await self._model_named("")
+            endpoint = await self._pool.acquire()
+        except InferenceError as exc:
+            logger.debug("%s: cannot count a chat's tokens: %s", self.name, exc)
             return None
-        return count if isinstance(count, int) else None
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [wire.message(m) for m in messages],
+            "add_generation_prompt": True,
+        }
+        if tools:
+            body["tools"] = [wire.tool(t) for t in tools]
+        try:
+            response = await self._client().post(f"{endpoint.root}/tokenize", body, timeout_s=self._count_timeout_s)
+        except (TransportError, InferenceError) as exc:
+            logger.debug("%s: %s/tokenize failed: %s", self.name, endpoint.root, exc)
+            return None
+        finally:
+            self._pool.release(endpoint)
+        if response.status != 200:
+            logger.debug("%s: %s/tokenize answered HTTP %d", self.name, endpoint.root, response.status)
+        return _tokenize_count(response)
 
     def _no_chat_template(self, model: str, endpoint: Endpoint, answer: Any) -> BadRequestError:
         """vLLM's 400 for a model without a chat template, said in terms of what to configure."""
@@ -692,6 +725,18 @@ def _message(answer: Any) -> str:
     error = answer.get("error", answer) if isinstance(answer, Mapping) else answer
     message = error.get("message") if isinstance(error, Mapping) else error
     return message if isinstance(message, str) else ""
+
+
+def _tokenize_count(response: Answer) -> int | None:
+    """``count`` (or the number of ``tokens``) of a 200 answer from ``/tokenize``; None for anything else."""
+    if response.status != 200:
+        return None
+    try:
+        answer = response.json()
+        count = answer.get("count", len(answer["tokens"]))
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _json_or_none(response: Answer) -> Any:

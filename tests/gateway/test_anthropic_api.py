@@ -15,10 +15,11 @@ transformers engine's tokenizer (a tiny real-format model) when it is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tomllib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from tests.gateway.harness import OPENAI_KEY_ENV, GatewayProcess, anthropic_gate
 from tests.litellm_proxy import litellm_binary
 from tests.lsp.harness import cloud_providers
 from tests.wire.anthropic_server import AnthropicWireServer
-from tests.wire.openai_server import OpenAIWireServer
+from tests.wire.openai_server import OpenAIWireServer, wire_token_count
 
 pytestmark = pytest.mark.slow
 
@@ -303,31 +304,81 @@ def test_a_failed_call_is_an_api_error_before_the_stream_and_an_error_event_afte
     assert error["type"] == "api_error" and error["message"].startswith("anthropic failed after part of its answer")
 
 
-async def test_count_tokens_uses_the_local_tokenizer_when_one_is_loaded(tmp_path: Path) -> None:
-    """In process, the transformers engine on a tiny real-format model: its tokenizer counts, and the header says so."""
-    model = build_tiny_model(tmp_path / "qwen", "qwen2.5-coder")
-    config = (
-        f'data_dir = "{tmp_path / "data"}"\n[local]\nbackend = "transformers"\nmodel = "{model}"\n'
-        f'device = "cpu"\ndownload = false\n{cloud_providers()}'
-    )
+@contextlib.asynccontextmanager
+async def _in_process(tmp_path: Path, local: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient, dict[str, str]]]:
+    """The gateway app in process with the ``[local]`` table ``local`` and no cloud: (gateway, client, headers)."""
+    config = f'data_dir = "{tmp_path / "data"}"\n[local]\n{local}\n{cloud_providers()}'
     loaded = validate_layers(HybridSettings, [ConfigLayer("test config", tomllib.loads(config))])
     assert not loaded.problems, loaded.problems
     app = build_gateway_app(loaded.settings)
     gateway = app.state.gateway
-    system, question = "You explain code.", "What does   def   add(a, b): return a+b   do?"
-    body = {"model": "auto", "system": system, "messages": [{"role": "user", "content": question}]}
     async with app.router.lifespan_context(app):
-        await gateway.runtime.wait_local(120.0)
-        assert gateway.runtime.local_state().available
         key = gateway.store.add_user("alice", "default")[1]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            answer = await client.post("/v1/messages/count_tokens", json=body, headers={"x-api-key": key})
+            yield gateway, client, {"x-api-key": key}
+
+
+async def test_count_tokens_uses_the_local_tokenizer_when_one_is_loaded(tmp_path: Path) -> None:
+    """In process, the transformers engine on a tiny real-format model: its tokenizer counts, and the header says so."""
+    model = build_tiny_model(tmp_path / "qwen", "qwen2.5-coder")
+    local = f'backend = "transformers"\nmodel = "{model}"\ndevice = "cpu"\ndownload = false'
+    system, question = "You explain code.", "What does   def   add(a, b): return a+b   do?"
+    body = {"model": "auto", "system": system, "messages": [{"role": "user", "content": question}]}
+    async with _in_process(tmp_path, local) as (gateway, client, headers):
+        await gateway.runtime.wait_local(120.0)
+        assert gateway.runtime.local_state().available
+        answer = await client.post("/v1/messages/count_tokens", json=body, headers=headers)
     tokenizer: Any = AutoTokenizer.from_pretrained(str(model))
     expected = len(tokenizer(system + question, add_special_tokens=False)["input_ids"])
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-hybrid-token-count"] == "tokenizer"
     assert answer.json() == {"input_tokens": expected} and expected != estimate_tokens(system + question)
+
+
+#: A Claude Code-like body: system, a tool, a call and its result, the user's next turn.
+COUNTED: Any = {
+    "model": "auto",
+    "system": "You are a coding agent.",
+    "tools": [{"name": "Read", "description": "Read a file.", "input_schema": {"type": "object", "properties": {}}}],
+    "messages": [
+        {"role": "user", "content": "What is in a.py?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "x = 1"}]},
+        {"role": "user", "content": "Explain it."},
+    ],
+}
+
+
+@pytest.mark.parametrize("tokenizes", [True, False], ids=["vllm-tokenize", "no-tokenize"])
+async def test_count_tokens_asks_a_local_vllm_server_else_estimates(
+    tmp_path: Path, openai_server: OpenAIWireServer, tokenizes: bool
+) -> None:
+    """``[local] backend = "openai-compatible"``: a server with vLLM's ``/tokenize`` counts the chat as
+    ``/v1/messages`` sends it (the same messages and tools, ``add_generation_prompt``; header ``server``); one
+    without (404, as OpenAI's) leaves the estimate, with no error."""
+    openai_server.tokenizes = tokenizes
+    local = f'backend = "openai-compatible"\nbase_url = "{openai_server.base_url}"\nmodel = "test-model"'
+    async with _in_process(tmp_path, local) as (_, client, headers):
+        counted = await client.post("/v1/messages/count_tokens", json=COUNTED, headers=headers)
+        answered = await client.post("/v1/messages", json={**COUNTED, "max_tokens": 8}, headers=headers)
+    assert counted.status_code == 200, counted.text
+    assert answered.status_code == 200, answered.text
+    (sent,) = openai_server.generation_requests()
+    asked = [r for r in openai_server.requests if r.path == "/tokenize"]
+    if not tokenizes:
+        assert counted.headers["x-hybrid-token-count"] == "estimate" and asked == []
+        assert counted.json()["input_tokens"] > 0
+        return
+    (tokenize,) = asked
+    assert counted.headers["x-hybrid-token-count"] == "server"
+    assert tokenize.body == {
+        "model": "test-model",
+        "messages": sent.body["messages"],
+        "tools": sent.body["tools"],
+        "add_generation_prompt": True,
+    }
+    assert counted.json() == {"input_tokens": wire_token_count(tokenize.body)}
 
 
 def test_a_secret_in_a_message_never_reaches_the_cloud_provider(gw: Served) -> None:

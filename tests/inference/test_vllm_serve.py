@@ -26,8 +26,9 @@ Code speaks) and ``openai`` SDK run a named-tool loop, whole and streamed — th
 call, its result turn answered, the ledger rows local with the server's token
 counts — a call cut by ``max_tokens`` is reported as cut, not as a call, and a
 Claude Code-shaped history (parallel calls, list and error results,
-``cache_control``) reaches the server as its OpenAI form, and an agent hanging
-up mid-answer aborts the request on the server.
+``cache_control``) reaches the server as its OpenAI form, an agent hanging
+up mid-answer aborts the request on the server, and ``count_tokens`` is the
+server's count (``/tokenize``), what ``messages.create`` then reports.
 The faults a real server will not produce on demand stay in
 test_openai_compatible_backend.py (the wire server).
 
@@ -637,6 +638,33 @@ def test_a_claude_code_shaped_history_reaches_vllm_as_its_openai_form(gateway: G
     ]
     expected = count_tokens(gateway.vllm, messages=as_openai, tools=tools, add_generation_prompt=True)
     assert answer.usage.input_tokens + (answer.usage.cache_read_input_tokens or 0) == expected
+
+
+def test_count_tokens_is_what_messages_then_reports(gateway: GatewayOnVllm) -> None:
+    """Claude Code budgets its context with ``count_tokens``: through the gateway in front of vllm serve it is the
+    server's own count of the templated prompt (``/tokenize``, header ``server``), equal to the input tokens (the
+    prefix-cache read added back) that ``messages.create`` with the same body then reports."""
+    tool: Any = {"name": "set_size", "description": "Set the size.", "input_schema": SIZE_SCHEMA}
+    history: Any = [
+        {"role": "user", "content": "Make it large."},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Setting it."},
+                {"type": "tool_use", "id": "toolu_01C", "name": "set_size", "input": {"size": "large", "ok": True}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01C", "content": "done"}]},
+        {"role": "assistant", "content": "It is large now."},
+        {"role": "user", "content": "And small?"},
+    ]
+    body: Any = {"model": "auto", "system": "You are a coding agent.", "messages": history, "tools": [tool]}
+    client = gateway.anthropic()
+    counted = client.messages.with_raw_response.count_tokens(**body)
+    assert counted.headers["x-hybrid-token-count"] == "server"
+    answer = client.messages.create(max_tokens=2, **body)
+    usage = answer.usage
+    assert counted.parse().input_tokens == usage.input_tokens + (usage.cache_read_input_tokens or 0) > 0
 
 
 def _until(predicate: Any, timeout_s: float = 20.0) -> bool:

@@ -13,11 +13,16 @@ a whole answer carries ``message.tool_calls``. :attr:`Reply.usage_in` ``none`` l
 :attr:`Reply.ignore_stream` answers one JSON body to a streamed request.
 Errors carry OpenAI's ``{"error": {...}}`` body; a rate limit sends
 ``retry-after``. The SDK takes :attr:`OpenAIWireServer.base_url`
-(``.../v1``).
+(``.../v1``). With :attr:`OpenAIWireServer.tokenizes` it also answers vLLM's
+``POST /tokenize`` (``{"model", "prompt"}`` or ``{"model", "messages", "tools",
+"add_generation_prompt"}``) with ``count`` and ``tokens``: :func:`wire_token_count`,
+the words of the prompt, or of the messages' and tools' JSON; without it that
+route is a 404, as on OpenAI.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -60,6 +65,7 @@ class OpenAIWireServer(WireServer):
     provider = "openai"
     generation_markers = ("/chat/completions", "/v1/completions")
     max_model_len: int | None = None  # listed in the model cards as vLLM does; None: left out (OpenAI)
+    tokenizes = False  # answers vLLM's POST /tokenize (else a 404 there, as on OpenAI)
 
     @property
     def base_url(self) -> str:
@@ -75,12 +81,19 @@ class OpenAIWireServer(WireServer):
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/v1/models/{model:path}", self._model, methods=["GET"]),
             Route("/health", self._health, methods=["GET"]),
+            Route("/tokenize", self._tokenize, methods=["POST"]),
         ]
 
     # ------------------------------------------------------------ routes
     async def _health(self, request: Request) -> Response:
         await self.record(request)
         return Response(status_code=200) if self.healthy else self.unhealthy_response()
+
+    async def _tokenize(self, request: Request) -> Response:
+        if not self.tokenizes:  # not recorded: as if the route were not there
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        count = wire_token_count((await self.record(request)).body)
+        return JSONResponse({"count": count, "max_model_len": self.max_model_len or 8192, "tokens": [0] * count})
 
     async def _models(self, request: Request) -> Response:
         await self.record(request)
@@ -252,6 +265,15 @@ def _whole(reply: Reply, model: str, *, chat: bool) -> dict[str, Any]:
     if reply.usage_in != "none":
         whole["usage"] = _usage(reply)
     return whole
+
+
+def wire_token_count(body: Any) -> int:
+    """What this server's ``/tokenize`` counts: the words of ``prompt``, else of the JSON of ``messages`` and ``tools``
+    (plus one for ``add_generation_prompt``), so that a change in any of them changes the count."""
+    if isinstance(body.get("prompt"), str):
+        return len(body["prompt"].split())
+    chat = json.dumps({"messages": body.get("messages"), "tools": body.get("tools")}, sort_keys=True)
+    return len(chat.split()) + (1 if body.get("add_generation_prompt", True) else 0)
 
 
 def _model(model: str) -> dict[str, Any]:
