@@ -13,8 +13,8 @@ from inference.errors import BadRequestError, ContextTooLongError, UnavailableEr
 from inference.fim import fim_format_for_model_name
 from inference.remote import OpenAICompatibleBackend, RetryTiming
 from inference.settings import LocalSettings, ProviderSettings
-from inference.types import ChatMessage, GenerationChunk, GenerationRequest
-from tests.wire.openai_server import OpenAIWireServer
+from inference.types import ChatMessage, GenerationChunk, GenerationRequest, ToolSpec
+from tests.wire.openai_server import OpenAIWireServer, wire_token_count
 
 QWEN = "Qwen/Qwen2.5-Coder-1.5B"
 FAST = RetryTiming(initial_backoff_s=0.01, max_backoff_s=0.02)
@@ -367,3 +367,22 @@ async def test_one_connection_serves_request_after_request(openai_server: OpenAI
         await backend.close()
     clients = {r.client for r in openai_server.generation_requests()}
     assert len(clients) == 1 and "" not in clients
+
+
+async def test_count_chat_tokens_asks_tokenize_and_never_raises(openai_server: OpenAIWireServer) -> None:
+    """The chat's messages and tools in their wire form go to ``/tokenize``; a server without it (404) or one
+    that is down is None, not an error."""
+    backend = make_backend(openai_server.base_url)
+    messages = (ChatMessage("system", "Be brief."), ChatMessage("user", "add two numbers"))
+    tools = (ToolSpec("add", "Add two numbers.", {"type": "object"}),)
+    try:
+        assert await backend.count_chat_tokens(messages, tools) is None  # no /tokenize: not vLLM
+        openai_server.tokenizes = True
+        counted = await backend.count_chat_tokens(messages, tools)
+        (asked,) = [r for r in openai_server.requests if r.path == "/tokenize"]
+        assert asked.body["tools"][0]["function"]["name"] == "add" and asked.body["add_generation_prompt"] is True
+        assert counted == wire_token_count(asked.body)
+        openai_server.stop()  # connection refused
+        assert await backend.count_chat_tokens(messages, tools) is None
+    finally:
+        await backend.close()
