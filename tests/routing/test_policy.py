@@ -204,7 +204,7 @@ def test_cheap_first_tiers_order_the_chain_and_are_named_in_the_decision() -> No
     # a local answer that failed its check: the cloud tiers from the first (tier 0 alone changes nothing)
     assert SETTINGS.escalated("review", 0) is SETTINGS
     from_local = decide(review, SETTINGS.escalated("review", 0, to_cloud=True), providers())
-    assert from_local.target != "local" and [f"{t.target}:{t.model}" for t in from_local.chain()][0] == (
+    assert from_local.target != "local" and next(f"{t.target}:{t.model}" for t in from_local.chain()) == (
         SETTINGS.tasks["review"].first_cloud
     )
     # sensitive code: on the premises, no tiers
