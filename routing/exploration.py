@@ -21,6 +21,7 @@ says reason ``explore``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -92,12 +93,10 @@ class Exploration:
         month = month_start(now)
         new_month = self._month != month
         if new_month or time.monotonic() - self._read_at >= RELOAD_S:
-            read: float | None = 0.0 if self.ledger is None else None
+            read: float | None = None
             if self.ledger is not None:
-                try:
+                with contextlib.suppress(Exception):  # the ledger is down: keep counting here; the budget still caps
                     read = await asyncio.to_thread(explored_cost, self.ledger, month)
-                except Exception:  # the ledger is down: keep counting here; the budget still caps what this adds
-                    read = 0.0 if new_month else None
             with self._lock:
                 self._read_at = time.monotonic()
                 if new_month:

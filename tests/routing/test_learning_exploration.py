@@ -52,13 +52,33 @@ def _fix(call: RoutedCall, *, sensitive: bool = False) -> RoutedCall:
     return dataclasses.replace(call, task=TaskKind.FIX, route_input=route_input)
 
 
-async def _serve(service: RoutingService, ledger: Ledger, call: RoutedCall, n: int) -> list[LedgerEntry]:
+async def _serve(
+    service: RoutingService, ledger: Ledger, call: RoutedCall, n: int, prefix: str = ""
+) -> list[LedgerEntry]:
+    """Serve ``call`` ``n`` times as requests ``<prefix or task>-<i>``; their ledger rows."""
+    prefix = prefix or call.task.value
     for i in range(n):
-        await service.serve(dataclasses.replace(call, request_id=f"{call.task.value}-{i}"))
+        await service.serve(dataclasses.replace(call, request_id=f"{prefix}-{i}"))
     assert ledger.flush(10.0)
-    rows = [ledger.get(f"{call.task.value}-{i}") for i in range(n)]
+    rows = [ledger.get(f"{prefix}-{i}") for i in range(n)]
     assert all(row is not None for row in rows)
     return [row for row in rows if row is not None]
+
+
+def _explored_before(ledger: Ledger, request_id: str, user: str, cost_usd: float) -> None:
+    """A row of a cloud request explored earlier this month (by this process or another replica)."""
+    ledger.record(
+        LedgerEntry(
+            request_id=request_id,
+            user=user,
+            team="platform",
+            task="fix",
+            target="openai",
+            cost_usd=cost_usd,
+            reason="explore",
+            time=datetime.now(UTC),
+        )
+    )
 
 
 async def test_every_other_eligible_request_explores_both_ways_and_says_so(
@@ -101,18 +121,7 @@ async def test_exploring_towards_the_cloud_stops_at_the_monthly_budget(
     tmp_path: Path, openai_server: OpenAIWireServer, ledger: Ledger
 ) -> None:
     # this month's explored requests already cost $1.00 (read from the ledger); the cap is $1.00
-    ledger.record(
-        LedgerEntry(
-            request_id="earlier",
-            user="alice",
-            team="platform",
-            task="fix",
-            target="openai",
-            cost_usd=1.0,
-            reason="explore",
-            time=datetime.now(UTC),
-        )
-    )
+    _explored_before(ledger, "earlier", "alice", 1.0)
     settings = _settings(tmp_path, openai_server, share=0.5, budget=1.0)
     service = RoutingService(_runtime(settings), UsageControl(ledger, None, None, None))
     rows = await _serve(service, ledger, _fix(_call(settings)), 4)
@@ -144,18 +153,6 @@ async def test_replicas_share_the_exploration_budget_through_the_ledger(
     fix = _fix(_call(settings))
     rows = await _serve(service, ledger, fix, 2)
     assert [(r.target, r.reason) for r in rows] == [("local", ""), ("openai", "explore")]
-    other_replica = LedgerEntry(
-        request_id="elsewhere",
-        user="bob",
-        team="platform",
-        task="fix",
-        target="openai",
-        cost_usd=1.0,
-        reason="explore",
-    )
-    ledger.record(dataclasses.replace(other_replica, time=datetime.now(UTC)))
-    for i in range(2):  # the task's next turn to explore comes with the second
-        await service.serve(dataclasses.replace(fix, request_id=f"later-{i}"))
-    assert ledger.flush(10.0)
-    later = [ledger.get(f"later-{i}") for i in range(2)]
-    assert [(r.target, r.reason) for r in later if r is not None] == [("local", ""), ("local", "")]
+    _explored_before(ledger, "elsewhere", "bob", 1.0)  # another replica's row
+    rows = await _serve(service, ledger, fix, 2, prefix="later")  # the task's next turn to explore: the second
+    assert [(r.target, r.reason) for r in rows] == [("local", ""), ("local", "")]
